@@ -1,0 +1,240 @@
+"""The ``affectstream`` command line.
+
+Every subcommand imports what it needs when it runs, so ``affectstream --help`` is instant and a headless command
+never loads Qt. User mistakes (no stream, bad file, bad option) end with one clear line on stderr and exit code 2;
+tracebacks are kept for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+#: Exit code for a user error (bad input, missing stream), as argparse uses for bad options.
+USER_ERROR = 2
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line without a traceback."""
+
+
+def _positive(value: str) -> float:
+    x = float(value)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return x
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="publish synthetic EEG, markers, face video and ground truth as LSL streams",
+                       description="Publish the planted-truth simulator (SYNTHETIC data) as LSL streams.")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--subject", default="sim01", help="simulated subject id; subjects differ in gains and noise")
+    p.add_argument("--duration", type=_positive, default=None, help="seconds to run (default: until Ctrl-C)")
+    p.add_argument("--srate", type=_positive, default=256.0, help="EEG sampling rate in Hz (default 256)")
+    p.add_argument("--no-video", action="store_true", help="do not publish the synthetic face video stream")
+    p.add_argument("--source-prefix", default=None, help="prefix of every stream's source_id (default: stable "
+                                                         "from subject and seed)")
+    p.set_defaults(func=cmd_simulate)
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="estimate valence/arousal from live LSL streams (headless: JSONL + Affect outlet)",
+                       description="Read live LSL streams and estimate valence and arousal every hop.")
+    p.add_argument("--headless", action="store_true", help="no window: write JSONL and publish the Affect outlet")
+    p.add_argument("--eeg", default="EEG", help="name or type of the EEG stream (default: type EEG)")
+    p.add_argument("--eeg-source-id", default=None, help="only use the EEG stream with this source_id")
+    p.add_argument("--duration", type=_positive, default=None, help="seconds to run (default: until Ctrl-C)")
+    p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
+    p.add_argument("--config", type=Path, default=None, help="pipeline config TOML (see README)")
+    p.add_argument("--timeout", type=_positive, default=10.0, help="seconds to wait for the stream (default 10)")
+    p.add_argument("--quiet", action="store_true", help="no per-second status line")
+    p.set_defaults(func=cmd_run)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the embedded default: start the simulator and estimate from it",
+                       description="Start the simulator (SYNTHETIC data) in a child process and run the pipeline "
+                                   "on it.")
+    p.add_argument("--headless", action="store_true", help="no window (JSONL + Affect outlet)")
+    p.add_argument("--duration", type=_positive, default=None, help="seconds to run (default: until Ctrl-C)")
+    p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed")
+    p.add_argument("--subject", default="sim01", help="simulated subject")
+    p.add_argument("--quiet", action="store_true", help="no per-second status line")
+    p.set_defaults(func=cmd_demo)
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure band power, hop latency and more side by side; print a table or JSON",
+                       description="Benchmarks (medians over many repetitions, side by side in one run).")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--hop-seconds", type=_positive, default=30.0,
+                   help="seconds of live simulated input for the end-to-end hop figures (default 30)")
+    p.add_argument("--repeats", type=int, default=2000, help="repetitions of the band-power microbenchmark")
+    p.set_defaults(func=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="affectstream",
+        description="Real-time EEG + face affect estimation: LSL in, valence/arousal out.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    for add in (_add_demo, _add_run, _add_simulate, _add_bench):
+        add(sub)
+    return parser
+
+
+# --------------------------------------------------------------------------------------------------- commands
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from pipelines.sim_publisher import run_simulator
+    from pipelines.simulator import SimulatorConfig
+
+    config = SimulatorConfig(seed=args.seed, subject=args.subject, srate=args.srate)
+    print(f"publishing SYNTHETIC streams for subject {args.subject} (seed {args.seed}); Ctrl-C stops",
+          file=sys.stderr)
+    try:
+        run_simulator(config, args.duration, video=not args.no_video, source_prefix=args.source_prefix)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+class _StatusLine:
+    """Prints one status line per second of stream time to stderr."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._next = None
+
+    def __call__(self, result) -> None:
+        if self.quiet:
+            return
+        if self._next is None or result.t >= self._next:
+            self._next = result.t + 1.0
+            fmt = lambda x: f"{x:+.2f}" if x == x else "  nan"  # noqa: E731 - NaN != NaN
+            tag = " [SIMULATED]" if result.synthetic else ""
+            print(f"t={result.t:10.2f}  valence {fmt(result.valence)}  arousal {fmt(result.arousal)}  "
+                  f"EEG quality {result.quality_eeg:.2f} ({result.eeg.source})  latency {result.latency_ms:5.1f} ms"
+                  f"{tag}", file=sys.stderr, flush=True)
+
+
+def _load_pipeline_config(path: Path | None):
+    from pipelines.config import PipelineConfig, load_config
+
+    return PipelineConfig() if path is None else load_config(path)
+
+
+def _finish(summary, out: Path | None) -> None:
+    lat = summary.latency_percentiles()
+    stats = summary.stats
+    print(f"{summary.hops} hops from {summary.stream}; latency p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms;"
+          f" skipped hops {stats.skipped_hops}, counter gaps {stats.counter_gaps}"
+          + (f"; wrote {out}" if out else "") + (" [SYNTHETIC input]" if summary.synthetic else ""), file=sys.stderr)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.live import run_headless
+
+    if not args.headless:
+        raise UserError("the dashboard is not available yet; use `affectstream run --headless`")
+    config = _load_pipeline_config(args.config)
+    summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,
+                           config=config, resolve_timeout=args.timeout, on_result=_StatusLine(args.quiet))
+    _finish(summary, args.out)
+    return 0
+
+
+def start_simulator_process(seed: int, subject: str, duration: float | None, video: bool,
+                            prefix: str) -> subprocess.Popen:
+    """Start ``affectstream simulate`` in a child process (its own interpreter, so it never competes for the GIL)."""
+    cmd = [sys.executable, "-m", "app.cli", "simulate", "--seed", str(seed), "--subject", subject,
+           "--source-prefix", prefix]
+    if duration is not None:
+        cmd += ["--duration", str(duration)]
+    if not video:
+        cmd.append("--no-video")
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=os.environ.copy())
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.live import run_headless
+
+    prefix = f"affectstream-demo-{uuid.uuid4().hex[:8]}"
+    sim_duration = None if args.duration is None else args.duration + 30.0
+    # Video is published only when something will watch it (the dashboard); the headless EEG path ignores it.
+    sim = start_simulator_process(args.seed, args.subject, sim_duration, video=False, prefix=prefix)
+    try:
+        if not args.headless:
+            print("the dashboard is not available yet: running headless", file=sys.stderr)
+        summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=args.duration, out=args.out,
+                               on_result=_StatusLine(args.quiet), resolve_timeout=20.0)
+    except Exception:
+        if sim.poll() is not None and sim.returncode not in (0, -15):
+            err = sim.stderr.read().decode(errors="replace") if sim.stderr else ""
+            raise UserError(f"the simulator exited with code {sim.returncode}: {err.strip()[-500:]}") from None
+        raise
+    finally:
+        stop_process(sim)
+    _finish(summary, args.out)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines.bench import format_table, run_bench
+
+    results = run_bench(hop_seconds=args.hop_seconds, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_table(results))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipelines.lsl_source import use_local_lsl_config
+
+    use_local_lsl_config()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return USER_ERROR
+    from pipelines.config import ConfigError
+    from pipelines.engine import StreamFormatError
+    from pipelines.lsl_source import StreamNotFoundError
+
+    try:
+        return args.func(args)
+    except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, FileNotFoundError) as exc:
+        print(f"affectstream {args.command}: {exc}", file=sys.stderr)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

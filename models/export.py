@@ -1,0 +1,219 @@
+"""ONNX export, onnxruntime sessions and static int8 quantisation for the students (STACK.md §7).
+
+Exporter choice: the legacy TorchScript exporter (``torch.onnx.export(..., dynamo=False, opset_version=17)``).
+Measured on the EEG student's streaming form with torch 2.13 / onnxscript 0.7.2:
+
+- legacy: 0.1 s, opset 17 as asked, and weight norm is constant-folded into plain ``Conv`` weights;
+- dynamo: 4.5 s, cannot down-convert to opset 17 (the ONNX version converter fails on a ``ReduceL2`` node and the
+  model stays at opset 18), and it keeps weight norm as run-time ``ReduceL2 -> Div -> Mul`` ops in front of every
+  conv, i.e. extra work per inference and a non-constant conv weight that the quantiser cannot turn into int8.
+
+Either way :func:`export_onnx` first folds parametrizations (weight norm) into plain weights on a copy of the model,
+so the graph never depends on the exporter's constant folding.  The legacy exporter is deprecated in torch 2.9+
+and warns about it; that one warning is silenced here, every other warning passes through.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import tempfile
+import warnings
+from os import PathLike
+from pathlib import Path
+from typing import Iterable, Literal, Mapping, Sequence
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+__all__ = ["export_onnx", "make_session", "quantize_static_int8", "sha256_file"]
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+
+
+def sha256_file(path: str | PathLike[str], chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _folded_copy(model: nn.Module) -> nn.Module:
+    """Eval-mode copy of ``model`` with every parametrization (e.g. weight norm) baked into a plain tensor."""
+    model = copy.deepcopy(model).eval()
+    for module in model.modules():
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+    return model
+
+
+def export_onnx(
+    model: nn.Module,
+    example_input: torch.Tensor | Sequence[torch.Tensor],
+    path: str | PathLike[str],
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_batch: bool = True,
+) -> Path:
+    """Export ``model`` (in eval mode, parametrizations folded) to ONNX opset 17 and check the file.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Model to export; it is not modified.  Tuple/NamedTuple outputs are flattened in field order, so
+        ``output_names`` lists one name per field.
+    example_input : Tensor or sequence of Tensor
+        Input(s) used for tracing; their shapes become the graph's static shapes (except the batch axis).
+    path : path-like
+        Destination ``.onnx`` file; parent folders are created.
+    input_names, output_names : sequence of str
+        Graph input and output names.
+    dynamic_batch : bool
+        Make axis 0 of every input and output symbolic (``"batch"``).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    inputs = (example_input,) if isinstance(example_input, torch.Tensor) else tuple(example_input)
+    dynamic_axes = {name: {0: "batch"} for name in (*input_names, *output_names)} if dynamic_batch else None
+    folded = _folded_copy(model)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
+        torch.onnx.export(
+            folded,
+            inputs,
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=list(input_names),
+            output_names=list(output_names),
+            dynamic_axes=dynamic_axes,
+            do_constant_folding=True,
+        )
+    onnx.checker.check_model(onnx.load(str(path)))
+    return path
+
+
+def make_session(
+    path: str | PathLike[str],
+    threads: int = 2,
+    device: Literal["cpu", "cuda", "auto"] = "cpu",
+) -> ort.InferenceSession:
+    """Open an onnxruntime session with all graph optimisations and a fixed thread count.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.onnx`` file.
+    threads : int
+        Intra-op threads (2 on the team machines); inter-op is 1, since the graphs are sequential.
+    device : {"cpu", "cuda", "auto"}
+        ``"cuda"``/``"auto"`` use the CUDA provider when this onnxruntime build has it, otherwise the session
+        falls back to CPU and logs one line (a warning for ``"cuda"``, info for ``"auto"``).
+
+    Returns
+    -------
+    onnxruntime.InferenceSession
+    """
+    if device not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    providers = ["CPUExecutionProvider"]
+    if device != "cpu":
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        else:
+            level = logging.WARNING if device == "cuda" else logging.INFO
+            log.log(level, "onnxruntime has no CUDAExecutionProvider here; running %s on CPU", Path(path).name)
+    return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+
+
+class _BatchReader:
+    """``CalibrationDataReader`` over a finite iterable of feed dicts (duck-typed: ``get_next``/``rewind``)."""
+
+    def __init__(self, feeds: list[dict[str, np.ndarray]]):
+        self._feeds = feeds
+        self._it = iter(feeds)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+    def rewind(self) -> None:
+        self._it = iter(self._feeds)
+
+
+def quantize_static_int8(
+    fp32_path: str | PathLike[str],
+    out_path: str | PathLike[str],
+    calibration_batches: Iterable[Mapping[str, np.ndarray] | np.ndarray],
+    per_channel: bool = True,
+) -> Path:
+    """Static QDQ int8 quantisation (STACK.md §7: dynamic quantisation is slower for convs).
+
+    Activations are calibrated to uint8 with the MinMax method, weights are int8 (per output channel by default),
+    after onnxruntime's ``quant_pre_process`` (shape inference + graph optimisation).
+
+    Parameters
+    ----------
+    fp32_path : path-like
+        fp32 model from :func:`export_onnx`.
+    out_path : path-like
+        Destination of the quantised model.
+    calibration_batches : iterable of dict or ndarray
+        Representative inputs: feed dicts ``{input_name: array}``, or bare arrays for a single-input model.
+        Use real data (e.g. FER+ valid images, recorded band-power frames); the scales are only as good as these.
+    per_channel : bool
+        Per-output-channel weight scales.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    input_names = [i.name for i in onnx.load(str(fp32_path)).graph.input]
+    feeds: list[dict[str, np.ndarray]] = []
+    for batch in calibration_batches:
+        if isinstance(batch, Mapping):
+            feeds.append({k: np.asarray(v, dtype=np.float32) for k, v in batch.items()})
+        elif len(input_names) == 1:
+            feeds.append({input_names[0]: np.asarray(batch, dtype=np.float32)})
+        else:
+            raise ValueError(f"model has inputs {input_names}; pass feed dicts, not bare arrays")
+    if not feeds:
+        raise ValueError("calibration_batches is empty")
+    with tempfile.TemporaryDirectory() as tmp:
+        pre = Path(tmp) / "pre.onnx"
+        quant_pre_process(str(fp32_path), str(pre))
+        quantize_static(
+            str(pre),
+            str(out_path),
+            _BatchReader(feeds),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=per_channel,
+        )
+    return out_path

@@ -1,0 +1,120 @@
+"""``affectstream bench``: measured figures, side by side in one run.
+
+Every comparison runs the contenders on the same inputs in the same process, one after the other, and reports
+medians over many repetitions, because these 2-core machines are noisy: a ratio measured in one run means more
+than two absolute numbers measured on different days. Timed unit tests would be flaky; the budgets are checked
+here instead.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+
+from .bandpower import WelchBandPower, WelchConfig, reference_band_power
+
+
+def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 20) -> float:
+    for _ in range(warmup):
+        fn()
+    times = np.empty(repeats)
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times[i] = time.perf_counter() - t0
+    return float(np.median(times) * 1e3)
+
+
+def _mne_band_power(x: np.ndarray, config: WelchConfig) -> np.ndarray:
+    """The same features through ``mne.time_frequency.psd_array_welch`` + Simpson integration."""
+    import scipy.integrate
+    from mne.time_frequency import psd_array_welch
+
+    psd, freqs = psd_array_welch(x, config.sfreq, n_fft=config.n_segment, n_per_seg=config.n_segment,
+                                 n_overlap=config.n_segment - config.n_step, window="hann", verbose=False)
+    out = [scipy.integrate.simpson(psd[..., (freqs >= lo) & (freqs <= hi)], x=freqs[(freqs >= lo) & (freqs <= hi)],
+                                   axis=-1) for lo, hi in config.bands]
+    return np.log10(np.stack(out, axis=-2))
+
+
+def bench_bandpower(repeats: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Ours vs scipy vs mne on one 32 ch x 2 s window at 256 Hz (log band power), plus accuracy over 200 windows."""
+    rng = np.random.default_rng(seed)
+    config = WelchConfig(sfreq=256.0, window_s=2.0, kind="log")
+    ours = WelchBandPower(config)
+    x = (rng.standard_normal((32, config.n_window)) * 20).astype(np.float32)
+    result = {
+        "ours_ms": _median_ms(lambda: ours(x), repeats),
+        "scipy_ms": _median_ms(lambda: reference_band_power(x, config), repeats),
+        "mne_ms": _median_ms(lambda: _mne_band_power(x, config), max(50, repeats // 10)),
+    }
+    batch = (rng.standard_normal((100, 32, config.n_window)) * 20).astype(np.float32)
+    result["batch100_ours_ms_per_window"] = _median_ms(lambda: ours(batch), 20, warmup=2) / 100
+    result["speedup_vs_scipy"] = result["scipy_ms"] / result["ours_ms"]
+    result["speedup_vs_mne"] = result["mne_ms"] / result["ours_ms"]
+    # Accuracy on realistic windows (random-walk spectra with DC offsets of up to 1e4 µV), in the power domain:
+    # the log output is log10 of the absolute one, and a relative error of log values near 0 would be meaningless.
+    worst = 0.0
+    windows = (np.cumsum(rng.standard_normal((200, 32, config.n_window)), axis=-1) * 2
+               + rng.uniform(-1e4, 1e4, (200, 32, 1))).astype(np.float32)
+    for kind in ("absolute", "relative"):
+        cfg = WelchConfig(sfreq=256.0, window_s=2.0, kind=kind)
+        ref = reference_band_power(windows.astype(np.float64), cfg)
+        got = WelchBandPower(cfg)(windows)
+        worst = max(worst, float(np.max(np.abs(got - ref) / np.abs(ref))))
+    result["max_rel_err"] = worst
+    return result
+
+
+def bench_hop(seconds: float = 30.0) -> dict[str, float]:
+    """End-to-end headless path on live simulated input: simulator child process -> LSL -> pipeline -> outlet."""
+    from .live import run_headless
+
+    prefix = f"affectstream-bench-{uuid.uuid4().hex[:8]}"
+    cmd = [sys.executable, "-m", "app.cli", "simulate", "--no-video", "--duration", str(seconds + 30),
+           "--source-prefix", prefix]
+    sim = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env=os.environ.copy())
+    try:
+        summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=seconds, resolve_timeout=20.0)
+    finally:
+        sim.terminate()
+        sim.wait(10)
+    # The first hops include connection set-up and the initial backlog; skip the first two seconds of hops.
+    lat = np.asarray(summary.latencies_ms[8:])
+    return {
+        "p50_ms": float(np.percentile(lat, 50)) if lat.size else math.nan,
+        "p99_ms": float(np.percentile(lat, 99)) if lat.size else math.nan,
+        "n": int(lat.size),
+        "skipped_hops": summary.stats.skipped_hops,
+        "counter_gaps": summary.stats.counter_gaps,
+        "modalities": "eeg",
+        "input": "simulated (synthetic) EEG, 32 ch at 256 Hz over LSL",
+    }
+
+
+def run_bench(hop_seconds: float = 30.0, repeats: int = 2000) -> dict[str, dict]:
+    """All benchmarks; the keys follow the project's issue contracts."""
+    return {
+        "bandpower": bench_bandpower(repeats),
+        "hop": bench_hop(hop_seconds),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+    }
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """Human-readable table of :func:`run_bench` output."""
+    lines = []
+    for section, values in results.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"  {key:<30} {shown}")
+    return "\n".join(lines)

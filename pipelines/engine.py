@@ -1,0 +1,244 @@
+"""The one pipeline behind live runs, replay and offline evaluation.
+
+Sources (an LSL inlet, an XDF file, the simulator) push timestamped chunks; the pipeline returns one
+:class:`HopResult` per hop that became due. Nothing here reads a clock to decide *what* to compute: hops are
+driven by sample counts (:mod:`.scheduler`), so the numbers depend only on the data and its timestamps, and a
+replay at any speed reproduces the live run. The wall clock is read only to report latency.
+
+Per hop (ARCHITECTURE data flow): last 2 s window -> channel mapping onto the montage -> per-channel quality ->
+average re-reference (good channels) -> optional band-pass -> Welch band power (6 bands x 32 channels) ->
+EEG estimator -> fusion.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .bandpower import BAND_NAMES, WelchBandPower, WelchConfig
+from .baseline_estimator import BaselineEstimator
+from .config import PipelineConfig
+from .fusion import FusedEstimate, ModalityEstimate, fuse
+from .montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
+from .preprocess import average_reference, bandpass
+from .quality import ChannelQuality, assess
+from .ringbuffer import RingBuffer
+from .scheduler import HopScheduler
+
+#: Label of the test/simulator channel that carries the running sample index (proves nothing was dropped).
+COUNTER_LABEL = "SampleCounter"
+
+
+class StreamFormatError(ValueError):
+    """The stream's shape or metadata cannot be processed (wrong channel count, bad rate, ...)."""
+
+
+@dataclass(frozen=True)
+class EEGStreamSpec:
+    """What the pipeline needs to know about an EEG stream, whatever its source.
+
+    Attributes
+    ----------
+    sfreq : float
+        Nominal sampling rate in Hz.
+    n_channels : int
+        Channels per sample, counter and auxiliary channels included.
+    labels : tuple of str | None
+        Channel labels as declared by the stream, or None.
+    name, source_id, hostname : str
+        Identity of the stream, shown in the status and written to the output.
+    synthetic : bool
+        True when the stream declares itself simulated; every output then says so.
+    """
+
+    sfreq: float
+    n_channels: int
+    labels: tuple[str, ...] | None = None
+    name: str = ""
+    source_id: str = ""
+    hostname: str = ""
+    synthetic: bool = False
+
+
+@dataclass
+class HopResult:
+    """One hop's estimates, qualities and bookkeeping.
+
+    ``features`` (6, 32) and ``good`` (32,) stay in memory for the dashboard and saliency; :meth:`to_json` gives the
+    JSONL/outlet record (NaN written as null).
+    """
+
+    t: float
+    valence: float
+    arousal: float
+    confidence: float
+    status: str
+    eeg: ModalityEstimate
+    quality_eeg: float
+    bad_channels: dict[str, str]
+    features: np.ndarray
+    good: np.ndarray
+    synthetic: bool
+    received_at: float | None = None
+    latency_ms: float = math.nan
+    face: ModalityEstimate = field(default_factory=ModalityEstimate)
+
+    def to_json(self) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        return {
+            "t": self.t,
+            "valence": num(self.valence),
+            "arousal": num(self.arousal),
+            "valence_eeg": num(self.eeg.valence),
+            "arousal_eeg": num(self.eeg.arousal),
+            "valence_face": num(self.face.valence),
+            "arousal_face": num(self.face.arousal),
+            "confidence": num(self.confidence),
+            "quality_eeg": num(self.quality_eeg),
+            "estimator_eeg": self.eeg.source,
+            "status": self.status,
+            "bad_channels": self.bad_channels,
+            "latency_ms": num(self.latency_ms),
+            "synthetic": self.synthetic,
+        }
+
+
+@dataclass
+class StreamStats:
+    """Counters the status bar and the tests read."""
+
+    samples: int = 0
+    hops: int = 0
+    skipped_hops: int = 0
+    counter_gaps: int = 0  #: samples missing according to the counter channel
+    counter_reorders: int = 0  #: times the counter went backwards or repeated
+    nonfinite_samples: int = 0
+
+
+class AffectPipeline:
+    """Turns timestamped EEG chunks into per-hop affect estimates.
+
+    Parameters
+    ----------
+    eeg : EEGStreamSpec
+        The EEG stream (rate, channel count, labels).
+    config : PipelineConfig
+        Window, hop, preprocessing, quality and estimator settings.
+    live : bool
+        Live runs skip hops when they fall behind (bounded latency); replay and evaluation process every hop.
+
+    Raises
+    ------
+    StreamFormatError
+        When the stream's rate or channels cannot be used (the message says why).
+    """
+
+    def __init__(self, eeg: EEGStreamSpec, config: PipelineConfig = PipelineConfig(), *, live: bool = False) -> None:
+        if not (math.isfinite(eeg.sfreq) and eeg.sfreq > 0):
+            raise StreamFormatError(f"EEG stream {eeg.name!r} declares a sampling rate of {eeg.sfreq} Hz; "
+                                    "a regular, positive rate is needed")
+        try:
+            self.mapping: ChannelMapping = map_channels(eeg.labels, eeg.n_channels)
+        except ValueError as exc:
+            raise StreamFormatError(f"EEG stream {eeg.name!r}: {exc}") from None
+        self.spec = eeg
+        self.config = config
+        try:
+            self.welch = WelchBandPower(WelchConfig(sfreq=eeg.sfreq, window_s=config.window_s, kind="log"))
+        except ValueError as exc:
+            raise StreamFormatError(f"EEG stream {eeg.name!r}: {exc}") from None
+        self.n_window = self.welch.config.n_window
+        self.n_hop = max(1, int(round(config.hop_s * eeg.sfreq)))
+        self.hop_s = self.n_hop / eeg.sfreq
+        backlog = config.max_backlog_hops if live else None
+        self.scheduler = HopScheduler(self.n_window, self.n_hop, backlog)
+        capacity = self.n_window + self.n_hop * (config.max_backlog_hops + 4)
+        self.buffer = RingBuffer(capacity, eeg.n_channels)
+        self.estimator = BaselineEstimator(self.hop_s, config.baseline)
+        labels = eeg.labels or ()
+        keys = [canonical_label(lab) for lab in labels]
+        self._counter_col = keys.index(canonical_label(COUNTER_LABEL)) if canonical_label(COUNTER_LABEL) in keys \
+            else None
+        self._last_counter: float | None = None
+        self.stats = StreamStats()
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        return BAND_NAMES
+
+    @property
+    def channel_labels(self) -> tuple[str, ...]:
+        return MONTAGE_32
+
+    def push_eeg(self, data: np.ndarray, timestamps: np.ndarray, received_at: float | None = None) -> list[HopResult]:
+        """Feed a chunk (n_samples, n_channels) with its timestamps; returns the hops it completed.
+
+        ``received_at`` is the ``time.perf_counter()`` at which the chunk was received (for latency).
+        """
+        data = np.asarray(data, dtype=np.float32)
+        timestamps = np.asarray(timestamps, dtype=np.float64)
+        if data.ndim != 2 or data.shape[1] != self.spec.n_channels:
+            raise StreamFormatError(
+                f"EEG stream {self.spec.name!r} declared {self.spec.n_channels} channels but a chunk of shape "
+                f"{data.shape} arrived"
+            )
+        if data.shape[0] == 0:
+            return []
+        self._check_counter(data)
+        self.stats.samples += data.shape[0]
+        self.stats.nonfinite_samples += int((~np.isfinite(data)).any(axis=1).sum())
+        results = []
+        # Push in slices the buffer can hold beyond one window, so a large chunk (replay, a burst after a stall)
+        # never overwrites a window before its hop has been computed.
+        step = self.buffer.capacity - self.n_window
+        for start in range(0, data.shape[0], step):
+            self.buffer.push(data[start:start + step], timestamps[start:start + step])
+            results += [self._hop(stop, received_at) for stop in self.scheduler.due(self.buffer.total)]
+        self.stats.skipped_hops = self.scheduler.skipped
+        return results
+
+    def _check_counter(self, data: np.ndarray) -> None:
+        if self._counter_col is None:
+            return
+        counter = data[:, self._counter_col].astype(np.float64)
+        if self._last_counter is not None:
+            counter = np.concatenate([[self._last_counter], counter])
+        step = np.diff(counter)
+        self.stats.counter_gaps += int(np.sum(np.where(step > 1, step - 1, 0)))
+        self.stats.counter_reorders += int(np.sum(step < 1))
+        self._last_counter = float(counter[-1])
+
+    def _hop(self, stop: int, received_at: float | None) -> HopResult:
+        raw, times = self.buffer.get(stop, self.n_window)
+        window = self.mapping.apply(raw.T.astype(np.float64))  # (32, n_window), NaN rows for missing channels
+        quality: ChannelQuality = assess(window, self.mapping.present, self.config.quality)
+        if self.config.reference == "average":
+            window = average_reference(window, quality.good)
+        if self.config.bandpass is not None:
+            window = bandpass(window, quality.good, self.config.bandpass, self.spec.sfreq)
+        features = self.welch(np.where(quality.good[:, None], window, 0.0))
+        features[:, ~quality.good] = np.nan  # excluded channels carry no value downstream
+        eeg = self.estimator.step(features, quality.good)
+        fused: FusedEstimate = fuse({"eeg": eeg})
+        self.stats.hops += 1
+        return HopResult(
+            t=float(times[-1]),
+            valence=fused.valence,
+            arousal=fused.arousal,
+            confidence=fused.confidence,
+            status=fused.status,
+            eeg=eeg,
+            quality_eeg=quality.fraction_good,
+            bad_channels=quality.bad_channels(MONTAGE_32),
+            features=features,
+            good=quality.good,
+            synthetic=self.spec.synthetic,
+            received_at=received_at,
+            latency_ms=(time.perf_counter() - received_at) * 1e3 if received_at is not None else math.nan,
+        )

@@ -1,0 +1,32 @@
+"""Shared test set-up: LSL stays on this machine, Qt renders offscreen, ../shared is found or skipped."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Before anything imports liblsl: discovery on this machine only, quiet logs (pipelines/lsl_api.cfg).
+os.environ["LSLAPICFG"] = str(ROOT / "pipelines" / "lsl_api.cfg")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+SHARED = Path(os.environ.get("AFFECTSTREAM_SHARED", ROOT.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of ../shared/data; tests that need real data skip cleanly without it."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def output_dir() -> Path:
+    """tests/output/: artefacts a person may want to look at (screenshots, reports)."""
+    out = ROOT / "tests" / "output"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
