@@ -46,6 +46,7 @@ class _Identity:
     aspect: float        # face half-width / half-height
     long_hair: bool
     lip_tone: float      # how much redder than skin the lips are
+    parting: float       # tilt of the hairline (side parting)
 
 
 def _identity(identity: int) -> _Identity:
@@ -58,6 +59,7 @@ def _identity(identity: int) -> _Identity:
         aspect=float(rng.uniform(0.72, 0.80)),
         long_hair=bool(rng.integers(2)),
         lip_tone=float(rng.uniform(0.6, 0.9)),
+        parting=float(rng.uniform(-0.08, 0.08)),
     )
 
 
@@ -139,9 +141,9 @@ def _base(size: tuple[int, int], identity: int) -> np.ndarray:
     ny = (yy - cy) / s
     r2 = nx ** 2 + ny ** 2
     nz = np.sqrt(np.clip(1 - r2, 0, 1))
-    light = np.array([-0.35, -0.45, 0.82], np.float32)
+    light = np.array([-0.3, -0.35, 0.89], np.float32)
     light /= np.linalg.norm(light)
-    shade = 0.42 + 0.68 * np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
+    shade = 0.55 + 0.55 * np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
     face_mask = mask(lambda c: cv2.ellipse(c, lay.p(0, 0), (lay.length(asp), lay.length(1.0)), 0, 0, 360, 255, -1,
                                            cv2.LINE_AA, _SHIFT))
     face = skin * shade[..., None]
@@ -149,8 +151,9 @@ def _base(size: tuple[int, int], identity: int) -> np.ndarray:
     def rel(x: float, y: float, rx: float, ry: float) -> np.ndarray:
         return _blob((h, w), (cx + x * s, cy + y * s), (rx * s, ry * s))[..., None]
     sockets = rel(-0.3, -0.12, 0.2, 0.11) + rel(0.3, -0.12, 0.2, 0.11)
-    face *= 1 - 0.35 * sockets
+    face *= 1 - 0.45 * sockets
     face *= 1 + 0.18 * rel(0.0, -0.08, 0.06, 0.3)                   # nose bridge
+    face *= 1 + 0.15 * rel(-0.02, 0.2, 0.05, 0.04)                   # nose tip
     face *= 1 + 0.10 * (rel(-0.3, -0.32, 0.2, 0.06) + rel(0.3, -0.32, 0.2, 0.06))   # brow ridge
     face *= 1 - 0.22 * rel(0.0, 0.30, 0.14, 0.04)                    # under the nose
     face *= 1 - 0.18 * rel(0.07, 0.12, 0.04, 0.16)                   # shaded side of the nose
@@ -158,12 +161,10 @@ def _base(size: tuple[int, int], identity: int) -> np.ndarray:
     blush = rel(-0.38, 0.25, 0.13, 0.09) + rel(0.38, 0.25, 0.13, 0.09)
     face = face * (1 - 0.08 * blush) + np.array([60, 70, 200], np.float32) * 0.08 * blush
     paint(face_mask, face)
-    # Fringe: hair over the top of the forehead.
-    fringe = mask(lambda c: cv2.ellipse(c, lay.p(0, -0.78), (lay.length(asp + 0.04), lay.length(0.42)), 0, 180, 360,
-                                         255, -1, cv2.LINE_AA, _SHIFT))
-    fringe_top = mask(lambda c: cv2.ellipse(c, lay.p(0, -0.72), (lay.length(asp + 0.04), lay.length(0.4)), 0, 0, 360,
-                                             255, -1, cv2.LINE_AA, _SHIFT))
-    paint(np.maximum(fringe, fringe_top * (yy < cy - 0.72 * s)[..., None]) * face_mask, hair)
+    # Hair over the top of the forehead, down to a curved hairline (higher in the middle, lower at the temples).
+    hairline = -0.6 + 0.28 * ((xx - cx) / (asp * s)) ** 2 + ident.parting * (xx - cx) / s
+    fringe = cv2.GaussianBlur((yy < cy + hairline * s).astype(np.float32), (0, 0), max(0.8, s * 0.02))
+    paint(fringe[..., None] * face_mask, hair)
     # Nostrils.
     for side in (-1, 1):
         paint(mask(lambda c, sd=side: cv2.ellipse(c, lay.p(sd * 0.07, 0.27), (lay.length(0.04), lay.length(0.022)),
@@ -184,7 +185,7 @@ def _eye(img: np.ndarray, lay: _Layout, side: int, opening: float, iris: tuple[i
          look: tuple[float, float]) -> None:
     """Sclera, iris, pupil, highlight and lids of one eye; ``opening`` is the half-height in face units."""
     cx, cy = side * 0.3, -0.12
-    rx = 0.14
+    rx = 0.16
     centre = lay.p(cx, cy)
     axes = (lay.length(rx), lay.length(opening))
     sclera = np.zeros(img.shape[:2], np.uint8)
@@ -193,7 +194,7 @@ def _eye(img: np.ndarray, lay: _Layout, side: int, opening: float, iris: tuple[i
     x1, y1 = int((lay.cx + (cx + rx) * lay.s)) + 3, int(lay.cy + (cy + 0.12) * lay.s) + 3
     roi = img[y0:y1, x0:x1]
     m = sclera[y0:y1, x0:x1, None].astype(np.float32) / 255.0
-    iris_img = np.full_like(roi, 225)
+    iris_img = np.full_like(roi, 200)
     icentre = lay.p(cx + look[0] * 0.03, cy + look[1] * 0.02)
     shifted = (icentre[0] - x0 * 16, icentre[1] - y0 * 16)
     cv2.circle(iris_img, shifted, lay.length(0.068), iris, -1, cv2.LINE_AA, _SHIFT)
@@ -214,7 +215,7 @@ def _brow(img: np.ndarray, lay: _Layout, side: int, inner_dy: float, raise_: flo
     arch = -0.05 * np.sin(np.pi * (xs - 0.1) / 0.38)
     tilt = inner_dy * (0.48 - xs) / 0.38
     pts = np.array([lay.p(side * x, y + a + t) for x, a, t in zip(xs, arch, tilt)], np.int32)
-    thick = max(2, int(round(lay.s * 0.055)))
+    thick = max(2, int(round(lay.s * 0.075)))
     cv2.polylines(img, [pts], False, colour, thick, cv2.LINE_AA, _SHIFT)
 
 
@@ -282,10 +283,10 @@ def render_face(valence: float, arousal: float, size: tuple[int, int] = (240, 32
         dy += float(rng.normal(0, 0.002))
         roll += float(rng.normal(0, 0.3))
 
-    opening = 0.045 + 0.035 * (a + 1) / 2
+    opening = 0.05 + 0.03 * (a + 1) / 2
     for side in (-1, 1):
         _eye(img, lay, side, opening, ident.iris, look)
-        _brow(img, lay, side, inner_dy=-0.06 * v, raise_=0.05 * max(a, 0.0) + 0.01 * a,
+        _brow(img, lay, side, inner_dy=-0.06 * v, raise_=0.03 * max(a, 0.0) + 0.01 * a,
               colour=tuple(int(c * 0.9) for c in ident.hair))
     skin = np.array(ident.skin, np.float32)
     lip = skin * (1 - ident.lip_tone * 0.35) + np.array([70, 60, 170], np.float32) * ident.lip_tone * 0.35
