@@ -6,16 +6,17 @@ Measured on the EEG student's streaming form with torch 2.13 / onnxscript 0.7.2:
 - legacy: 0.1 s, opset 17 as asked, and weight norm is constant-folded into plain ``Conv`` weights;
 - dynamo: 4.5 s, cannot down-convert to opset 17 (the ONNX version converter fails on a ``ReduceL2`` node and the
   model stays at opset 18), and it keeps weight norm as run-time ``ReduceL2 -> Div -> Mul`` ops in front of every
-  conv, i.e. extra work per inference and a non-constant conv weight that the quantiser cannot turn into int8.
+  conv, i.e. extra work per inference, and conv weights that are computed tensors instead of initializers.
 
-Either way :func:`export_onnx` first folds parametrizations (weight norm) into plain weights on a copy of the model,
-so the graph never depends on the exporter's constant folding.  The legacy exporter is deprecated in torch 2.9+
-and warns about it; that one warning is silenced here, every other warning passes through.
+(Folding the parametrizations away on a ``deepcopy`` before export is not an option: a parametrized module's
+class is a generated subclass shared by the copy, and ``remove_parametrizations`` on the copy deletes the
+``weight`` property from that class, breaking the original model.)  The legacy exporter is deprecated in
+torch 2.9+ and warns about it; those deprecation messages and one harmless constant-folding message (commented
+in :func:`export_onnx`) are silenced, every other warning passes through.
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import tempfile
@@ -29,7 +30,6 @@ import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
 __all__ = ["export_onnx", "make_session", "quantize_static_int8", "sha256_file"]
 
@@ -47,16 +47,6 @@ def sha256_file(path: str | PathLike[str], chunk_size: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _folded_copy(model: nn.Module) -> nn.Module:
-    """Eval-mode copy of ``model`` with every parametrization (e.g. weight norm) baked into a plain tensor."""
-    model = copy.deepcopy(model).eval()
-    for module in model.modules():
-        if parametrize.is_parametrized(module):
-            for name in list(module.parametrizations.keys()):
-                parametrize.remove_parametrizations(module, name, leave_parametrized=True)
-    return model
-
-
 def export_onnx(
     model: nn.Module,
     example_input: torch.Tensor | Sequence[torch.Tensor],
@@ -65,13 +55,13 @@ def export_onnx(
     output_names: Sequence[str],
     dynamic_batch: bool = True,
 ) -> Path:
-    """Export ``model`` (in eval mode, parametrizations folded) to ONNX opset 17 and check the file.
+    """Export ``model`` in eval mode to ONNX opset 17 (constants folded) and check the file.
 
     Parameters
     ----------
     model : nn.Module
-        Model to export; it is not modified.  Tuple/NamedTuple outputs are flattened in field order, so
-        ``output_names`` lists one name per field.
+        Model to export; its train/eval mode is restored afterwards.  Tuple/NamedTuple outputs are flattened
+        in field order, so ``output_names`` lists one name per field.
     example_input : Tensor or sequence of Tensor
         Input(s) used for tracing; their shapes become the graph's static shapes (except the batch axis).
     path : path-like
@@ -90,12 +80,14 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     inputs = (example_input,) if isinstance(example_input, torch.Tensor) else tuple(example_input)
     dynamic_axes = {name: {0: "batch"} for name in (*input_names, *output_names)} if dynamic_batch else None
-    folded = _folded_copy(model)
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message="The feature will be removed", category=DeprecationWarning)
+        # F.pad's opset-17 lowering reverses its pads with a step -1 Slice that torch cannot fold; the pads are
+        # still constants and onnxruntime folds them when the session is created, so the message is noise.
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1", category=UserWarning)
         torch.onnx.export(
-            folded,
+            model,
             inputs,
             str(path),
             dynamo=False,
@@ -103,7 +95,8 @@ def export_onnx(
             input_names=list(input_names),
             output_names=list(output_names),
             dynamic_axes=dynamic_axes,
-            do_constant_folding=True,
+            training=torch.onnx.TrainingMode.EVAL,
+            do_constant_folding=True,  # turns weight norm's g * v / ||v|| into plain Conv weights
         )
     onnx.checker.check_model(onnx.load(str(path)))
     return path

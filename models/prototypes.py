@@ -235,5 +235,5 @@ class PrototypeBank(nn.Module):
             )
             stored = str(z["sha256"]) if "sha256" in z else None
         if stored is not None and stored != bank.sha256():
-            raise ValueError(f"prototype bank {path}: stored sha256 {stored} does not match its contents {bank.sha256()}")
+            raise ValueError(f"prototype bank {path}: stored sha256 {stored} != sha256 of its contents {bank.sha256()}")
         return bank
