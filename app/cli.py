@@ -81,6 +81,19 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def _add_train_eeg_planted(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-eeg-planted",
+                       help="train and bundle the EEG student on the planted simulator benchmark (SYNTHETIC)",
+                       description="Simulate subjects, train the EEG student (CCC loss), export ONNX and update "
+                                   "models/weights/manifest.json. All data are SYNTHETIC.")
+    p.add_argument("--out", type=Path, default=None, help="weights folder (default: the bundled models/weights)")
+    p.add_argument("--train-subjects", type=int, default=10)
+    p.add_argument("--duration", type=_positive, default=600.0, help="seconds simulated per subject")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_eeg_planted)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="affectstream",
@@ -88,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_run, _add_simulate, _add_bench):
+    for add in (_add_demo, _add_run, _add_simulate, _add_bench, _add_train_eeg_planted):
         add(sub)
     return parser
 
@@ -209,6 +222,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2))
     else:
         print(format_table(results))
+    return 0
+
+
+def cmd_train_eeg_planted(args: argparse.Namespace) -> int:
+    from models.manifest import WEIGHTS_DIR
+    from models.train_eeg_student import EEGTrainConfig
+    from pipelines.planted_student import PlantedStudentConfig, train_planted_student
+
+    command = "affectstream " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train-eeg-planted"] \
+        else "affectstream train-eeg-planted"
+    metrics = train_planted_student(
+        args.out or WEIGHTS_DIR, PlantedStudentConfig(n_train=args.train_subjects, duration_s=args.duration,
+                                                      seed=args.seed),
+        EEGTrainConfig(epochs=args.epochs, seed=args.seed), command=command)
+    test = metrics["test"]
+    print(f"held-out SYNTHETIC subjects {', '.join(metrics['test_subjects'])}: valence CCC {test['ccc_valence']:.3f}, "
+          f"arousal CCC {test['ccc_arousal']:.3f}", file=sys.stderr)
     return 0
 
 

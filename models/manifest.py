@@ -21,8 +21,9 @@ class ModelIntegrityError(RuntimeError):
     """A model file is missing, or its sha256 differs from the manifest."""
 
 
-def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+def load_manifest(path: Path | None = None) -> dict[str, Any]:
     """The manifest as a dict ``{"models": {name: entry}}``; empty when no manifest exists."""
+    path = path or MANIFEST
     if not path.exists():
         return {"models": {}}
     try:
@@ -34,8 +35,9 @@ def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
     return data
 
 
-def save_entry(name: str, entry: dict[str, Any], path: Path = MANIFEST) -> None:
+def save_entry(name: str, entry: dict[str, Any], path: Path | None = None) -> None:
     """Add or replace one entry; the sha256 of its file is computed here, never copied from elsewhere."""
+    path = path or MANIFEST
     data = load_manifest(path)
     entry = dict(entry)
     entry["sha256"] = sha256_file(path.parent / entry["file"])
@@ -44,7 +46,7 @@ def save_entry(name: str, entry: dict[str, Any], path: Path = MANIFEST) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def verified_path(name: str, path: Path = MANIFEST) -> tuple[Path, dict[str, Any]]:
+def verified_path(name: str, path: Path | None = None) -> tuple[Path, dict[str, Any]]:
     """The file of model ``name`` and its entry, after checking its sha256.
 
     Raises
@@ -52,6 +54,7 @@ def verified_path(name: str, path: Path = MANIFEST) -> tuple[Path, dict[str, Any
     ModelIntegrityError
         When the model is not in the manifest, its file is missing, or its hash differs.
     """
+    path = path or MANIFEST
     entry = load_manifest(path)["models"].get(name)
     if entry is None:
         raise ModelIntegrityError(f"no model named {name!r} in {path}")

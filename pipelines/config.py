@@ -83,6 +83,13 @@ class PipelineConfig:
     max_backlog_hops : int
         In live mode, when more hops than this are due at once (the consumer fell behind), the older ones are
         skipped and counted instead of processed late. Replay processes every hop.
+    eeg_estimator : {"auto", "student", "baseline"}
+        ``auto`` uses the bundled EEG student when its file verifies and falls back to the baseline otherwise;
+        ``student`` makes a missing or corrupt student an error.
+    device : {"cpu", "cuda", "auto"}
+        Where the students run (onnxruntime provider; CPU fallback with a notice).
+    saliency_every_hops : int
+        Compute the EEG student's saliency every this many hops (4 = 1 Hz); 0 turns it off (headless runs).
     """
 
     window_s: float = 2.0
@@ -91,6 +98,9 @@ class PipelineConfig:
     bandpass: tuple[float, float] | None = None
     band_kind: Literal["log", "relative", "absolute"] = "log"
     max_backlog_hops: int = 4
+    eeg_estimator: Literal["auto", "student", "baseline"] = "auto"
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    saliency_every_hops: int = 0
     quality: QualityConfig = field(default_factory=QualityConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 

@@ -12,6 +12,7 @@ EEG estimator -> fusion.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from .preprocess import average_reference, bandpass
 from .quality import ChannelQuality, assess
 from .ringbuffer import RingBuffer
 from .scheduler import HopScheduler
+
+log = logging.getLogger(__name__)
 
 #: Label of the test/simulator channel that carries the running sample index (proves nothing was dropped).
 COUNTER_LABEL = "SampleCounter"
@@ -86,6 +89,7 @@ class HopResult:
     received_at: float | None = None
     latency_ms: float = math.nan
     face: ModalityEstimate = field(default_factory=ModalityEstimate)
+    saliency: np.ndarray | None = None  #: (6, 32) jointly normalised, on the hops where it was computed
 
     def to_json(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
@@ -160,13 +164,45 @@ class AffectPipeline:
         self.scheduler = HopScheduler(self.n_window, self.n_hop, backlog)
         capacity = self.n_window + self.n_hop * (config.max_backlog_hops + 4)
         self.buffer = RingBuffer(capacity, eeg.n_channels)
-        self.estimator = BaselineEstimator(self.hop_s, config.baseline)
+        self.baseline = BaselineEstimator(self.hop_s, config.baseline)
+        self.student = self._load_student(config)
+        self.saliency = self._saliency_tracker(config) if self.student is not None else None
         labels = eeg.labels or ()
         keys = [canonical_label(lab) for lab in labels]
         self._counter_col = keys.index(canonical_label(COUNTER_LABEL)) if canonical_label(COUNTER_LABEL) in keys \
             else None
         self._last_counter: float | None = None
         self.stats = StreamStats()
+
+    @staticmethod
+    def _load_student(config: PipelineConfig):
+        if config.eeg_estimator == "baseline":
+            return None
+        from models.manifest import ModelIntegrityError
+
+        from .eeg_student import EEGStudentEstimator
+
+        try:
+            return EEGStudentEstimator.from_manifest(config.device)
+        except ModelIntegrityError as exc:
+            if config.eeg_estimator == "student":
+                raise StreamFormatError(f"the EEG student cannot be used: {exc}") from None
+            log.warning("EEG student unavailable (%s); using the baseline estimator", exc)
+            return None
+
+    @staticmethod
+    def _saliency_tracker(config: PipelineConfig):
+        if config.saliency_every_hops <= 0:
+            return None
+        from .eeg_student import load_torch_student
+        from .saliency import SaliencyTracker
+
+        return SaliencyTracker(load_torch_student(), every=config.saliency_every_hops)
+
+    @property
+    def estimator_name(self) -> str:
+        """The EEG estimator in use: ``student`` or ``baseline``."""
+        return "student" if self.student is not None else "baseline"
 
     @property
     def band_names(self) -> tuple[str, ...]:
@@ -224,7 +260,8 @@ class AffectPipeline:
             window = bandpass(window, quality.good, self.config.bandpass, self.spec.sfreq)
         features = self.welch(np.where(quality.good[:, None], window, 0.0))
         features[:, ~quality.good] = np.nan  # excluded channels carry no value downstream
-        eeg = self.estimator.step(features, quality.good)
+        eeg = self._estimate(features, quality.good)
+        saliency = self.saliency.update(self.student.frames) if self.saliency is not None else None
         fused: FusedEstimate = fuse({"eeg": eeg})
         self.stats.hops += 1
         return HopResult(
@@ -241,4 +278,20 @@ class AffectPipeline:
             synthetic=self.spec.synthetic,
             received_at=received_at,
             latency_ms=(time.perf_counter() - received_at) * 1e3 if received_at is not None else math.nan,
+            saliency=saliency,
         )
+
+    def _estimate(self, features: np.ndarray, good: np.ndarray) -> ModalityEstimate:
+        """The student's estimate, or the baseline's when there is no student or it failed.
+
+        The baseline always runs (it costs microseconds) so that a fallback starts warmed up instead of from zero.
+        """
+        baseline = self.baseline.step(features, good)
+        if self.student is None:
+            return baseline
+        try:
+            return self.student.step(features, good)
+        except Exception as exc:  # noqa: BLE001 - any runtime failure of the model must not stop the session
+            log.error("the EEG student failed (%s); falling back to the baseline estimator", exc)
+            self.student = self.saliency = None
+            return baseline

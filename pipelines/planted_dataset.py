@@ -24,8 +24,12 @@ from .montage import MONTAGE_32
 from .simulator import SimulatorConfig, simulate
 
 
+#: Feature extraction only: the estimator choice does not change the features, so skip loading the student.
+FEATURES_ONLY = PipelineConfig(eeg_estimator="baseline")
+
+
 def session_features(config: SimulatorConfig, duration_s: float,
-                     pipeline: PipelineConfig = PipelineConfig()) -> dict[str, np.ndarray]:
+                     pipeline: PipelineConfig = FEATURES_ONLY) -> dict[str, np.ndarray]:
     """Features and planted labels of one simulated session."""
     rec = simulate(config, duration_s)
     pipe = AffectPipeline(EEGStreamSpec(sfreq=rec.srate, n_channels=32, labels=MONTAGE_32, synthetic=True), pipeline)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from models.metrics import ccc, pcc
+from pipelines.config import PipelineConfig
 from pipelines.engine import AffectPipeline, EEGStreamSpec
 from pipelines.montage import MONTAGE_32
 from pipelines.simulator import SimulatorConfig, simulate
@@ -15,7 +16,8 @@ CCC_FLOOR_AROUSAL = 0.4
 
 def baseline_scores(subject: str, seed: int, duration: float = 300.0, effect_scale: float = 1.0) -> dict[str, float]:
     rec = simulate(SimulatorConfig(seed=seed, subject=subject, effect_scale=effect_scale), duration)
-    pipe = AffectPipeline(EEGStreamSpec(sfreq=rec.srate, n_channels=32, labels=MONTAGE_32, synthetic=True))
+    pipe = AffectPipeline(EEGStreamSpec(sfreq=rec.srate, n_channels=32, labels=MONTAGE_32, synthetic=True),
+                          PipelineConfig(eeg_estimator="baseline"))
     results = pipe.push_eeg(rec.eeg, rec.times)
     # Score against the truth at the centre of each 2 s window (the window's information lies there), after the
     # estimator's warm-up.
