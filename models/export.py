@@ -1,4 +1,4 @@
-"""ONNX export, onnxruntime sessions and static int8 quantisation for the students (STACK.md §7).
+"""ONNX export and static int8 quantisation for the students (STACK.md §7); sessions live in :mod:`.runtime`.
 
 Exporter choice: the legacy TorchScript exporter (``torch.onnx.export(..., dynamo=False, opset_version=17)``).
 Measured on the EEG student's streaming form with torch 2.13 / onnxscript 0.7.2:
@@ -17,34 +17,21 @@ in :func:`export_onnx`) are silenced, every other warning passes through.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import tempfile
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import Iterable, Literal, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
 
-__all__ = ["export_onnx", "make_session", "quantize_static_int8", "sha256_file"]
+__all__ = ["export_onnx", "quantize_static_int8"]
 
-log = logging.getLogger(__name__)
 
 OPSET = 17
-
-
-def sha256_file(path: str | PathLike[str], chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def export_onnx(
@@ -100,43 +87,6 @@ def export_onnx(
         )
     onnx.checker.check_model(onnx.load(str(path)))
     return path
-
-
-def make_session(
-    path: str | PathLike[str],
-    threads: int = 2,
-    device: Literal["cpu", "cuda", "auto"] = "cpu",
-) -> ort.InferenceSession:
-    """Open an onnxruntime session with all graph optimisations and a fixed thread count.
-
-    Parameters
-    ----------
-    path : path-like
-        ``.onnx`` file.
-    threads : int
-        Intra-op threads (2 on the team machines); inter-op is 1, since the graphs are sequential.
-    device : {"cpu", "cuda", "auto"}
-        ``"cuda"``/``"auto"`` use the CUDA provider when this onnxruntime build has it, otherwise the session
-        falls back to CPU and logs one line (a warning for ``"cuda"``, info for ``"auto"``).
-
-    Returns
-    -------
-    onnxruntime.InferenceSession
-    """
-    if device not in ("cpu", "cuda", "auto"):
-        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    providers = ["CPUExecutionProvider"]
-    if device != "cpu":
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        else:
-            level = logging.WARNING if device == "cuda" else logging.INFO
-            log.log(level, "onnxruntime has no CUDAExecutionProvider here; running %s on CPU", Path(path).name)
-    return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
 
 
 class _BatchReader:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .export import sha256_file
+from .runtime import sha256_file
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 MANIFEST = WEIGHTS_DIR / "manifest.json"

@@ -100,10 +100,36 @@ def bench_hop(seconds: float = 30.0) -> dict[str, float]:
     }
 
 
+def bench_eeg_student(repeats: int = 2000) -> dict[str, float]:
+    """The bundled EEG student, one live step (1, 192, 13): torch eager vs onnxruntime fp32, side by side."""
+    import torch
+
+    from models.eeg_tcn import EEGTCNStreaming
+    from models.runtime import make_session
+    from models.manifest import verified_path
+
+    from .eeg_student import EEG_STUDENT, load_torch_student
+
+    path, entry = verified_path(EEG_STUDENT)
+    streaming = EEGTCNStreaming(load_torch_student()).eval()
+    x = torch.randn(1, 192, entry["input"]["frames"])
+    session = make_session(path, threads=1)
+    feed = {entry["input"]["name"]: x.numpy()}
+    torch.set_num_threads(1)  # the live path gives the student one thread; compare like with like
+
+    def torch_step() -> None:
+        with torch.inference_mode():
+            streaming(x)
+
+    return {"torch_ms": _median_ms(torch_step, repeats), "onnx_ms": _median_ms(lambda: session.run(None, feed), repeats),
+            "threads": 1}
+
+
 def run_bench(hop_seconds: float = 30.0, repeats: int = 2000) -> dict[str, dict]:
     """All benchmarks; the keys follow the project's issue contracts."""
     return {
         "bandpower": bench_bandpower(repeats),
+        "eeg_student": bench_eeg_student(repeats),
         "hop": bench_hop(hop_seconds),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }

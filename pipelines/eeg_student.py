@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.export import make_session
+from models.runtime import make_session
 from models.feature_norm import RunningFeatureNorm
 from models.manifest import verified_path
 

@@ -23,6 +23,7 @@ import numpy as np
 from .bandpower import BAND_NAMES, WelchBandPower, WelchConfig
 from .baseline_estimator import BaselineEstimator
 from .config import PipelineConfig
+from .face_path import FacePath, FaceResult
 from .fusion import FusedEstimate, ModalityEstimate, fuse
 from .montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
 from .preprocess import average_reference, bandpass
@@ -89,6 +90,7 @@ class HopResult:
     received_at: float | None = None
     latency_ms: float = math.nan
     face: ModalityEstimate = field(default_factory=ModalityEstimate)
+    face_result: FaceResult | None = None  #: the frame paired with this hop, when a face path runs
     saliency: np.ndarray | None = None  #: (6, 32) jointly normalised, on the hops where it was computed
 
     def to_json(self) -> dict[str, Any]:
@@ -110,6 +112,8 @@ class HopResult:
             "bad_channels": self.bad_channels,
             "latency_ms": num(self.latency_ms),
             "synthetic": self.synthetic,
+            **(self.face_result.to_json() if self.face_result is not None
+               else {"face_found": False, "face_score": 0.0, "emotion": None}),
         }
 
 
@@ -136,6 +140,8 @@ class AffectPipeline:
         Window, hop, preprocessing, quality and estimator settings.
     live : bool
         Live runs skip hops when they fall behind (bounded latency); replay and evaluation process every hop.
+    face : FacePath | None
+        The face path, when a video source is attached; frames go in through :meth:`push_video`.
 
     Raises
     ------
@@ -143,7 +149,8 @@ class AffectPipeline:
         When the stream's rate or channels cannot be used (the message says why).
     """
 
-    def __init__(self, eeg: EEGStreamSpec, config: PipelineConfig = PipelineConfig(), *, live: bool = False) -> None:
+    def __init__(self, eeg: EEGStreamSpec, config: PipelineConfig = PipelineConfig(), *, live: bool = False,
+                 face: FacePath | None = None) -> None:
         if not (math.isfinite(eeg.sfreq) and eeg.sfreq > 0):
             raise StreamFormatError(f"EEG stream {eeg.name!r} declares a sampling rate of {eeg.sfreq} Hz; "
                                     "a regular, positive rate is needed")
@@ -164,6 +171,7 @@ class AffectPipeline:
         self.scheduler = HopScheduler(self.n_window, self.n_hop, backlog)
         capacity = self.n_window + self.n_hop * (config.max_backlog_hops + 4)
         self.buffer = RingBuffer(capacity, eeg.n_channels)
+        self.face = face
         self.baseline = BaselineEstimator(self.hop_s, config.baseline)
         self.student = self._load_student(config)
         self.saliency = self._saliency_tracker(config) if self.student is not None else None
@@ -239,6 +247,13 @@ class AffectPipeline:
         self.stats.skipped_hops = self.scheduler.skipped
         return results
 
+    def push_video(self, frame: np.ndarray, timestamp: float) -> FaceResult:
+        """Feed one video frame (uint8 BGR) with its stream timestamp; push frames in timestamp order, and before
+        the EEG chunk whose hops they belong to."""
+        if self.face is None:
+            raise RuntimeError("this pipeline has no face path; create it with face=FacePath()")
+        return self.face.process(frame, timestamp)
+
     def _check_counter(self, data: np.ndarray) -> None:
         if self._counter_col is None:
             return
@@ -262,7 +277,9 @@ class AffectPipeline:
         features[:, ~quality.good] = np.nan  # excluded channels carry no value downstream
         eeg = self._estimate(features, quality.good)
         saliency = self.saliency.update(self.student.frames) if self.saliency is not None else None
-        fused: FusedEstimate = fuse({"eeg": eeg})
+        face_result = self.face.at(float(times[-1])) if self.face is not None else None
+        face = face_result.estimate() if face_result is not None else ModalityEstimate()
+        fused: FusedEstimate = fuse({"eeg": eeg, "face": face} if self.face is not None else {"eeg": eeg})
         self.stats.hops += 1
         return HopResult(
             t=float(times[-1]),
@@ -271,6 +288,8 @@ class AffectPipeline:
             confidence=fused.confidence,
             status=fused.status,
             eeg=eeg,
+            face=face,
+            face_result=face_result,
             quality_eeg=quality.fraction_good,
             bad_channels=quality.bad_channels(MONTAGE_32),
             features=features,

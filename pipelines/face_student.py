@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from models.export import make_session
+from models.runtime import make_session
 from models.fer_anchors import expected_valence_arousal
 from models.manifest import verified_path
 

@@ -54,8 +54,8 @@ def find_stream(query: str | None = None, *, stype: str | None = None, source_id
                 timeout: float = 5.0):
     """Resolve one stream whose name or type equals ``query`` (and ``stype``/``source_id`` when given).
 
-    An exact name match wins over a type match; among several candidates the first is taken and the others are
-    named in a warning.
+    An exact name match wins over a type match (LSL compares both exactly, case included); among several
+    candidates the first is taken and the others are named in a warning.
 
     Raises
     ------
@@ -67,19 +67,20 @@ def find_stream(query: str | None = None, *, stype: str | None = None, source_id
     def matches(s) -> bool:
         if source_id is not None and s.source_id != source_id:
             return False
-        if stype is not None and s.stype.lower() != stype.lower():
+        if stype is not None and s.stype != stype:
             return False
-        return query is None or s.name == query or s.stype.lower() == query.lower()
+        return query is None or s.name == query or s.stype == query
 
     deadline = time.monotonic() + timeout
-    seen: dict[str, object] = {}
     while True:
-        if source_id is not None:  # a targeted query returns as soon as the stream is up
-            found = resolve_streams(timeout=min(0.5, max(0.05, deadline - time.monotonic())), source_id=source_id)
+        step = max(0.2, min(1.0, deadline - time.monotonic()))
+        # Targeted queries return as soon as a match answers; an unfiltered one always waits its whole timeout.
+        if source_id is not None:
+            found = resolve_streams(timeout=step, source_id=source_id)
+        elif query is not None:
+            found = resolve_streams(timeout=step / 2, name=query) + resolve_streams(timeout=step / 2, stype=query)
         else:
-            found = resolve_streams(timeout=min(0.5, max(0.05, deadline - time.monotonic())))
-        for s in found:
-            seen[s.uid] = s
+            found = resolve_streams(timeout=step, stype=stype) if stype else resolve_streams(timeout=step)
         candidates = [s for s in found if matches(s)]
         if candidates:
             candidates.sort(key=lambda s: (s.name != query, s.name, s.source_id))
@@ -92,7 +93,7 @@ def find_stream(query: str | None = None, *, stype: str | None = None, source_id
     wanted = " ".join(x for x in (
         f"name or type {query!r}" if query else "", f"type {stype!r}" if stype else "",
         f"source_id {source_id!r}" if source_id else "") if x)
-    listing = "\n  ".join(describe(s) for s in seen.values()) or "(none)"
+    listing = "\n  ".join(describe(s) for s in list_streams(wait=2.0)) or "(none)"
     raise StreamNotFoundError(f"no LSL stream with {wanted} appeared within {timeout:g} s. Streams seen on this "
                               f"machine:\n  {listing}")
 
@@ -111,16 +112,17 @@ class LSLInlet:
     ----------
     sinfo
         A resolved stream (from :func:`find_stream`).
-    max_buffered : float
+    max_buffered : int
         Seconds of data liblsl may hold for us; older data is discarded by liblsl rather than growing a backlog.
     """
 
-    def __init__(self, sinfo, max_buffered: float = 10.0) -> None:
+    def __init__(self, sinfo, max_buffered: int = 10) -> None:
         from mne_lsl.lsl import StreamInlet
 
         # recover=False: re-attachment is handled by our own supervisor (same source_id), because liblsl's silent
         # recovery hides outages and has crashed on inlet destruction (sccn/liblsl#220).
-        self._inlet = StreamInlet(sinfo, max_buffered=max_buffered, recover=False, processing_flags=("clocksync",))
+        self._inlet = StreamInlet(sinfo, max_buffered=int(max_buffered), recover=False,
+                                  processing_flags=("clocksync",))
         self._inlet.open_stream(timeout=5.0)
         self.info = self._inlet.get_sinfo()  # the full info: desc (labels, units) is only sent on connection
         self.n_channels = self.info.n_channels

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from models.eeg_tcn import EEGTCNStreaming
-from models.export import export_onnx, make_session
+from models.export import export_onnx
+from models.runtime import make_session
 from models.manifest import WEIGHTS_DIR, save_entry
 from models.train_eeg_student import EEGTrainConfig, Subject, evaluate, normalise_subject, train_eeg_student
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from models.eeg_tcn import EEGTCN, EEGTCNStreaming
-from models.export import export_onnx, make_session, quantize_static_int8, sha256_file
+from models.export import export_onnx, quantize_static_int8
+from models.runtime import make_session, sha256_file
 from models.prototypes import PrototypeBank
 from models.visual_student import VisualStudent
 from models.visual_teacher import FrameEncoder, VisualTeacher
@@ -120,13 +121,13 @@ def test_make_session_cpu_fallback(eeg_onnx, caplog):
         make_session(path, device="gpu")
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this onnxruntime build has CUDA; the fallback path is not reachable")
-    with caplog.at_level(logging.INFO, logger="models.export"):
+    with caplog.at_level(logging.INFO, logger="models.runtime"):
         sess = make_session(path, threads=1, device="cuda")
     assert sess.get_providers() == ["CPUExecutionProvider"]
     assert len([r for r in caplog.records if "CPU" in r.getMessage()]) == 1
     assert caplog.records[-1].levelno == logging.WARNING
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="models.export"):
+    with caplog.at_level(logging.INFO, logger="models.runtime"):
         make_session(path, device="auto")
     assert [r.levelno for r in caplog.records] == [logging.INFO]
 

@@ -14,7 +14,7 @@ import torch
 
 import models.manifest as manifest
 from models.eeg_tcn import EEGTCNStreaming
-from models.export import make_session
+from models.runtime import make_session
 from models.manifest import ModelIntegrityError, load_manifest, verified_path
 from models.metrics import ccc
 from pipelines.bandpower import BAND_NAMES
