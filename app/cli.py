@@ -255,11 +255,12 @@ def main(argv: list[str] | None = None) -> int:
         return USER_ERROR
     from pipelines.config import ConfigError
     from pipelines.engine import StreamFormatError
+    from pipelines.live import NoDataError
     from pipelines.lsl_source import StreamNotFoundError
 
     try:
         return args.func(args)
-    except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, FileNotFoundError) as exc:
+    except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

@@ -25,6 +25,10 @@ from .sinks import AffectOutlet, JsonlSink
 logger = logging.getLogger(__name__)
 
 
+class NoDataError(RuntimeError):
+    """The stream was found but sent no sample in time."""
+
+
 @dataclass
 class RunSummary:
     """What a headless run did: hop count, latencies and the stream's counters."""
@@ -65,7 +69,8 @@ def run_headless(
     source_id : str | None
         Restrict the search to this ``source_id``.
     duration : float | None
-        Seconds to run after the stream was found (None: until ``stop`` is set or Ctrl-C).
+        Seconds to run from the first received sample (None: until ``stop`` is set or Ctrl-C). Counting from the
+        first sample rather than from the start makes "15 s" mean 15 s of data, however long discovery took.
     out : path | None
         JSONL file to write (one object per hop).
     config : PipelineConfig
@@ -86,12 +91,17 @@ def run_headless(
                          mapping=pipeline.mapping.describe())
     outlet = AffectOutlet(hop_s=pipeline.hop_s, synthetic=spec.synthetic) if publish else None
     sink = JsonlSink(out) if out is not None else None
-    t_end = time.monotonic() + duration if duration is not None else math.inf
+    t_end = math.inf
+    no_data_deadline = time.monotonic() + resolve_timeout
     try:
         while time.monotonic() < t_end and not (stop is not None and stop.is_set()):
             data, stamps = inlet.pull()
+            if t_end == math.inf and not len(stamps) and time.monotonic() > no_data_deadline:
+                raise NoDataError(f"{describe(inlet.info)} sent no sample within {resolve_timeout:g} s")
             if len(stamps):
                 received = time.perf_counter()
+                if t_end == math.inf and duration is not None:
+                    t_end = time.monotonic() + duration
                 for result in pipeline.push_eeg(data, stamps, received):
                     if outlet is not None:
                         outlet.push(result)
