@@ -52,7 +52,15 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eeg-source-id", default=None, help="only use the EEG stream with this source_id")
     p.add_argument("--duration", type=_positive, default=None, help="seconds to run (default: until Ctrl-C)")
     p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
+    video = p.add_mutually_exclusive_group()
+    video.add_argument("--video", default=None, metavar="NAME_OR_TYPE",
+                       help="add the face path from an LSL Video stream (e.g. 'Video')")
+    video.add_argument("--camera", type=int, default=None, metavar="N", help="add the face path from local camera N")
+    video.add_argument("--video-file", type=Path, default=None, metavar="PATH",
+                       help="add the face path from a video file played in real time (looped)")
     p.add_argument("--config", type=Path, default=None, help="pipeline config TOML (see README)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="where the students run (default: the config's, cpu); falls back to CPU with a notice")
     p.add_argument("--timeout", type=_positive, default=10.0, help="seconds to wait for the stream (default 10)")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=cmd_run)
@@ -67,8 +75,22 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
     p.add_argument("--seed", type=int, default=0, help="simulator seed")
     p.add_argument("--subject", default="sim01", help="simulated subject")
+    p.add_argument("--no-video", action="store_true", help="EEG only (no synthetic face video)")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=cmd_demo)
+
+
+def _add_webcam(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("webcam", help="publish a local camera or a video file as an LSL Video stream",
+                       description="Publish frames as an LSL 'Video' stream (the project's video contract), so a "
+                                   "camera can be recorded and shared like any LSL device.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--camera", type=int, default=None, metavar="N", help="camera index (OpenCV)")
+    src.add_argument("--video-file", type=Path, default=None, metavar="PATH", help="video file, looped in real time")
+    p.add_argument("--name", default="affectstream-webcam", help="stream name")
+    p.add_argument("--size", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"), help="resize frames")
+    p.add_argument("--duration", type=_positive, default=None, help="seconds to publish (default: until Ctrl-C)")
+    p.set_defaults(func=cmd_webcam)
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -101,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_run, _add_simulate, _add_bench, _add_train_eeg_planted):
+    for add in (_add_demo, _add_run, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted):
         add(sub)
     return parser
 
@@ -142,28 +164,35 @@ class _StatusLine:
                   f"{tag}", file=sys.stderr, flush=True)
 
 
-def _load_pipeline_config(path: Path | None):
+def _load_pipeline_config(path: Path | None, device: str | None = None):
+    import dataclasses
+
     from pipelines.config import PipelineConfig, load_config
 
-    return PipelineConfig() if path is None else load_config(path)
+    config = PipelineConfig() if path is None else load_config(path)
+    return config if device is None else dataclasses.replace(config, device=device)
 
 
 def _finish(summary, out: Path | None) -> None:
     lat = summary.latency_percentiles()
     stats = summary.stats
+    face = "" if summary.face_found_ratio != summary.face_found_ratio else \
+        f"; face found in {100 * summary.face_found_ratio:.0f} % of frames"
     print(f"{summary.hops} hops from {summary.stream}; latency p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms;"
-          f" skipped hops {stats.skipped_hops}, counter gaps {stats.counter_gaps}"
+          f" skipped hops {stats.skipped_hops}, counter gaps {stats.counter_gaps}{face}"
           + (f"; wrote {out}" if out else "") + (" [SYNTHETIC input]" if summary.synthetic else ""), file=sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.live import run_headless
+    from pipelines.live import open_video_source, run_headless
 
     if not args.headless:
         raise UserError("the dashboard is not available yet; use `affectstream run --headless`")
-    config = _load_pipeline_config(args.config)
+    config = _load_pipeline_config(args.config, args.device)
+    video = open_video_source(args.video, camera=args.camera, video_file=args.video_file, timeout=args.timeout)
     summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,
-                           config=config, resolve_timeout=args.timeout, on_result=_StatusLine(args.quiet))
+                           config=config, resolve_timeout=args.timeout, on_result=_StatusLine(args.quiet),
+                           video_source=video)
     _finish(summary, args.out)
     return 0
 
@@ -192,17 +221,17 @@ def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipelines.live import run_headless
+    from pipelines.live import open_video_source, run_headless
 
     prefix = f"affectstream-demo-{uuid.uuid4().hex[:8]}"
     sim_duration = None if args.duration is None else args.duration + 30.0
-    # Video is published only when something will watch it (the dashboard); the headless EEG path ignores it.
-    sim = start_simulator_process(args.seed, args.subject, sim_duration, video=False, prefix=prefix)
+    sim = start_simulator_process(args.seed, args.subject, sim_duration, video=not args.no_video, prefix=prefix)
     try:
         if not args.headless:
             print("the dashboard is not available yet: running headless", file=sys.stderr)
+        video = None if args.no_video else open_video_source(video_source_id=f"{prefix}-video", timeout=20.0)
         summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=args.duration, out=args.out,
-                               on_result=_StatusLine(args.quiet), resolve_timeout=20.0)
+                               on_result=_StatusLine(args.quiet), resolve_timeout=20.0, video_source=video)
     except Exception:
         if sim.poll() is not None and sim.returncode not in (0, -15):
             err = sim.stderr.read().decode(errors="replace") if sim.stderr else ""
@@ -211,6 +240,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         stop_process(sim)
     _finish(summary, args.out)
+    return 0
+
+
+def cmd_webcam(args: argparse.Namespace) -> int:
+    from pipelines.video_source import CameraSource, VideoFileSource
+    from pipelines.webcam_publisher import publish_video
+
+    source = CameraSource(args.camera) if args.camera is not None else \
+        VideoFileSource(args.video_file, realtime=True, loop=True)
+    print(f"publishing {source.label} as LSL stream {args.name!r}; Ctrl-C stops", file=sys.stderr)
+    try:
+        count = publish_video(source, name=args.name, size=tuple(args.size) if args.size else None,
+                              duration=args.duration)
+    except KeyboardInterrupt:
+        count = None
+    finally:
+        source.close()
+    if count is not None:
+        print(f"published {count} frames", file=sys.stderr)
     return 0
 
 
@@ -255,12 +303,14 @@ def main(argv: list[str] | None = None) -> int:
         return USER_ERROR
     from pipelines.config import ConfigError
     from pipelines.engine import StreamFormatError
+    from models.manifest import ModelIntegrityError
     from pipelines.live import NoDataError
     from pipelines.lsl_source import StreamNotFoundError
 
     try:
         return args.func(args)
-    except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError) as exc:
+    except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
+            ModelIntegrityError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import PipelineConfig
 from .engine import AffectPipeline, HopResult, StreamStats
+from .face_path import FacePath
 from .lsl_source import LSLInlet, describe, find_stream
 from .sinks import AffectOutlet, JsonlSink
 
@@ -27,6 +28,58 @@ logger = logging.getLogger(__name__)
 
 class NoDataError(RuntimeError):
     """The stream was found but sent no sample in time."""
+
+
+class FaceWorker(threading.Thread):
+    """Feeds the newest frame of a video source through the face path, on its own thread.
+
+    The face path costs several milliseconds per frame; running it beside the EEG loop (OpenCV and onnxruntime
+    release the GIL, and the team machines have two cores) keeps it out of the EEG hop's latency. Each hop pairs
+    with the newest face result at or before its stream time (:meth:`FacePath.at`).
+    """
+
+    def __init__(self, source, face: FacePath) -> None:
+        super().__init__(name="affectstream-face", daemon=True)
+        self.source = source
+        self.face = face
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from .video_source import LSLVideoSource
+
+        stream = isinstance(self.source, LSLVideoSource)  # polled with a timeout; files and cameras block
+        try:
+            while not self.stop_event.is_set():
+                item = self.source.read(timeout=0.1) if stream else self.source.read()
+                if item is None:
+                    if stream:
+                        continue
+                    break  # a file or camera that ended
+                frame, stamp = item
+                self.face.process(frame, stamp)
+        except Exception as exc:  # noqa: BLE001 - reported by the run; the EEG path keeps going
+            self.error = exc
+            logger.error("the face path stopped: %s", exc)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(2.0)
+        self.source.close()
+
+
+def open_video_source(video: str | None = None, *, video_source_id: str | None = None, camera: int | None = None,
+                      video_file: str | Path | None = None, timeout: float = 10.0):
+    """The frame source the user asked for (an LSL Video stream, a camera or a file played in real time)."""
+    from .video_source import CameraSource, LSLVideoSource, VideoFileSource
+
+    if camera is not None:
+        return CameraSource(camera)
+    if video_file is not None:
+        return VideoFileSource(video_file, realtime=True, loop=True)
+    if video is not None or video_source_id is not None:
+        return LSLVideoSource(video or "Video", source_id=video_source_id, timeout=timeout)
+    return None
 
 
 @dataclass
@@ -39,6 +92,7 @@ class RunSummary:
     stats: StreamStats = field(default_factory=StreamStats)
     synthetic: bool = False
     mapping: str = ""
+    face_found_ratio: float = math.nan
 
     def latency_percentiles(self) -> dict[str, float]:
         lat = np.asarray(self.latencies_ms, dtype=float)
@@ -59,6 +113,7 @@ def run_headless(
     poll_s: float = 0.004,
     on_result: Callable[[HopResult], None] | None = None,
     stop: threading.Event | None = None,
+    video_source=None,
 ) -> RunSummary:
     """Read a live EEG stream and write/publish one estimate per hop.
 
@@ -81,11 +136,17 @@ def run_headless(
         Called with every :class:`HopResult` (progress display, tests).
     stop : threading.Event | None
         Set it to end the run early.
+    video_source : frame source | None
+        From :func:`open_video_source`; adds the face path (the run closes it).
     """
     sinfo = find_stream(eeg, source_id=source_id, timeout=resolve_timeout)
     inlet = LSLInlet(sinfo)
     spec = inlet.eeg_spec()
-    pipeline = AffectPipeline(spec, config, live=True)
+    face = FacePath(device=config.device) if video_source is not None else None
+    pipeline = AffectPipeline(spec, config, live=True, face=face)
+    worker = FaceWorker(video_source, face) if face is not None else None
+    if worker is not None:
+        worker.start()
     logger.info("reading %s: %s", describe(inlet.info), pipeline.mapping.describe())
     summary = RunSummary(stream=describe(inlet.info), hops=0, synthetic=spec.synthetic,
                          mapping=pipeline.mapping.describe())
@@ -114,6 +175,9 @@ def run_headless(
                         on_result(result)
             time.sleep(poll_s)
     finally:
+        if worker is not None:
+            worker.stop()
+            summary.face_found_ratio = face.found_ratio
         summary.stats = pipeline.stats
         if sink is not None:
             sink.close()
