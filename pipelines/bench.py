@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .bandpower import WelchBandPower, WelchConfig, reference_band_power
+from .paths import SHARED_DATA
 
 
 def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 20) -> float:
@@ -73,17 +74,24 @@ def bench_bandpower(repeats: int = 2000, seed: int = 0) -> dict[str, float]:
     return result
 
 
-def bench_hop(seconds: float = 30.0) -> dict[str, float]:
-    """End-to-end headless path on live simulated input: simulator child process -> LSL -> pipeline -> outlet."""
-    from .live import run_headless
+def bench_hop(seconds: float = 30.0, video: bool = True) -> dict[str, float]:
+    """End-to-end headless path on live simulated input: simulator child process -> LSL -> pipeline -> outlet.
+
+    With ``video`` the simulator also publishes its face video and the face path runs beside the EEG path, as in
+    a real session with both modalities.
+    """
+    from .live import open_video_source, run_headless
 
     prefix = f"affectstream-bench-{uuid.uuid4().hex[:8]}"
-    cmd = [sys.executable, "-m", "app.cli", "simulate", "--no-video", "--duration", str(seconds + 30),
-           "--source-prefix", prefix]
+    cmd = [sys.executable, "-m", "app.cli", "simulate", "--duration", str(seconds + 30), "--source-prefix", prefix]
+    if not video:
+        cmd.append("--no-video")
     sim = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            env=os.environ.copy())
     try:
-        summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=seconds, resolve_timeout=20.0)
+        source = open_video_source(video_source_id=f"{prefix}-video", timeout=20.0) if video else None
+        summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=seconds, resolve_timeout=20.0,
+                               video_source=source)
     finally:
         sim.terminate()
         sim.wait(10)
@@ -95,8 +103,10 @@ def bench_hop(seconds: float = 30.0) -> dict[str, float]:
         "n": int(lat.size),
         "skipped_hops": summary.stats.skipped_hops,
         "counter_gaps": summary.stats.counter_gaps,
-        "modalities": "eeg",
-        "input": "simulated (synthetic) EEG, 32 ch at 256 Hz over LSL",
+        "modalities": "eeg+face" if video else "eeg",
+        "face_found_ratio": summary.face_found_ratio,
+        "input": "SYNTHETIC simulated EEG (32 ch at 256 Hz)" + (" and 320x240 face video at 15 fps" if video else "")
+                 + " over LSL",
     }
 
 
@@ -125,11 +135,77 @@ def bench_eeg_student(repeats: int = 2000) -> dict[str, float]:
             "threads": 1}
 
 
+#: The real clip the face figures are measured on when ../shared/data is present.
+PEXELS_CLIP = SHARED_DATA / "video" / "WolfgangLanger_Pexels.mp4"
+
+
+def _bench_frames(size: tuple[int, int] = (480, 640)) -> tuple[list[np.ndarray], str]:
+    """Frames at (h, w): the Pexels clip letterboxed to 640x480 when it exists, else rendered synthetic faces."""
+    import cv2
+
+    h, w = size
+    if PEXELS_CLIP.is_file():
+        cap = cv2.VideoCapture(str(PEXELS_CLIP))
+        frames = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            scale = min(w / frame.shape[1], h / frame.shape[0])
+            resized = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)))
+            top, left = (h - resized.shape[0]) // 2, (w - resized.shape[1]) // 2
+            frames.append(cv2.copyMakeBorder(resized, top, h - resized.shape[0] - top, left,
+                                             w - resized.shape[1] - left, cv2.BORDER_CONSTANT))
+        cap.release()
+        return frames, f"real: {PEXELS_CLIP.name} ({len(frames)} frames) letterboxed to {w}x{h}"
+    from .simulator import SessionSimulator, SimulatorConfig
+
+    sim = SessionSimulator(SimulatorConfig(video_size=size))
+    frames = [sim.frame_at(i / 15.0) for i in range(300)]
+    return frames, f"SYNTHETIC rendered faces ({len(frames)} frames, {w}x{h}); the real clip was not found"
+
+
+def bench_face(passes: int = 2) -> dict[str, float | str]:
+    """Face path throughput on 640x480 frames: track + crop + visual student, frame after frame."""
+    import time as _time
+
+    from .face_detect import crop_face
+    from .face_path import FacePath
+
+    frames, source = _bench_frames()
+    face = FacePath()
+    detect, student, total = [], [], []
+    for k in range(passes):
+        face.tracker.reset()
+        for i, frame in enumerate(frames):
+            t0 = _time.perf_counter()
+            tracked = face.tracker.update(frame)
+            t1 = _time.perf_counter()
+            if tracked.found and face.student is not None:
+                face.student(crop_face(frame, tracked.box, size=face.student.size[0], gray=True))
+            t2 = _time.perf_counter()
+            detect.append(t1 - t0)
+            student.append(t2 - t1)
+            total.append(t2 - t0)
+            face.frames += 1
+            face.frames_with_face += int(tracked.found)
+    return {
+        "fps": float(len(total) / np.sum(total)),
+        "detect_ms": float(np.median(detect) * 1e3),
+        "student_ms": float(np.median(student) * 1e3) if face.student is not None else math.nan,
+        "frame_ms_p95": float(np.percentile(total, 95) * 1e3),
+        "face_found_ratio": face.found_ratio,
+        "student": "bundled visual student" if face.student is not None else "none bundled (detection only)",
+        "input": source,
+    }
+
+
 def run_bench(hop_seconds: float = 30.0, repeats: int = 2000) -> dict[str, dict]:
     """All benchmarks; the keys follow the project's issue contracts."""
     return {
         "bandpower": bench_bandpower(repeats),
         "eeg_student": bench_eeg_student(repeats),
+        "face": bench_face(),
         "hop": bench_hop(hop_seconds),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }

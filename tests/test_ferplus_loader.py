@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from models.datasets import ferplus as fp
+from pipelines.paths import SHARED_DATA
 
-SHARED_FER = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer"
+SHARED_FER = SHARED_DATA / "fer"
 
 # Hand-computed expectations; columns: neutral happiness surprise sadness anger disgust fear contempt unknown NF.
 CASES = [
