@@ -73,6 +73,7 @@ class FacePath:
         self.max_age_s = max_age_s
         self.margin = margin
         self._recent: deque[FaceResult] = deque(maxlen=64)
+        self.latest_frame: np.ndarray | None = None  #: the newest frame processed (for display)
         self.frames = 0
         self.frames_with_face = 0
 
@@ -94,6 +95,7 @@ class FacePath:
             crop = crop_face(frame, tracked.box, size=self.student.size[0], margin=self.margin, gray=True)
             affect = self.student(crop)
         result = FaceResult(t, tracked.found, tracked.box, tracked.score, tracked.held, affect)
+        self.latest_frame = frame
         self._recent.append(result)
         self.frames += 1
         self.frames_with_face += int(tracked.found)
@@ -105,6 +107,11 @@ class FacePath:
             if result.t <= t:
                 return result if t - result.t <= self.max_age_s else None
         return None
+
+    @property
+    def latest(self) -> FaceResult | None:
+        """The newest result (for display; hops use :meth:`at`)."""
+        return self._recent[-1] if self._recent else None
 
     @property
     def found_ratio(self) -> float:

@@ -101,6 +101,149 @@ class RunSummary:
         return {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)), "n": int(lat.size)}
 
 
+@dataclass
+class StreamStatus:
+    """What the status bar shows for one input stream."""
+
+    name: str
+    nominal_rate: float
+    measured_rate: float = math.nan
+    backlog_s: float = math.nan  #: LSL clock now minus the newest sample's timestamp
+    clock_offset_s: float = math.nan
+    last_sample_age_s: float = math.inf  #: wall seconds since a sample last arrived
+    samples: int = 0
+
+    @property
+    def stalled(self) -> bool:
+        """No sample for a second: shown within a second of the stream stopping."""
+        return self.last_sample_age_s > 1.0
+
+
+class LiveSession:
+    """One live session: EEG inlet (+ optional video, markers, ground truth) -> pipeline -> outlet and JSONL.
+
+    The headless run and the dashboard's worker thread both drive it by calling :meth:`poll` in a loop, so they
+    share every line of the processing; only what they do with the results differs.
+
+    Parameters
+    ----------
+    eeg : str | None
+        Name or type of the EEG stream.
+    source_id : str | None
+        Restrict the EEG search to this ``source_id``.
+    config : PipelineConfig
+        Pipeline settings.
+    video_source : frame source | None
+        From :func:`open_video_source`; adds the face path (the session closes it).
+    markers, ground_truth : str | None
+        ``source_id`` of a ``Markers`` / ``GroundTruth`` stream to follow (the simulator's, for example).
+    publish : bool
+        Publish the ``Affect`` LSL outlet.
+    out : path | None
+        JSONL file, one object per hop.
+    resolve_timeout : float
+        Seconds to wait for each stream.
+    """
+
+    def __init__(self, eeg: str | None = "EEG", *, source_id: str | None = None,
+                 config: PipelineConfig = PipelineConfig(), video_source=None, markers: str | None = None,
+                 ground_truth: str | None = None, publish: bool = True, out: str | Path | None = None,
+                 resolve_timeout: float = 10.0) -> None:
+        self._closers: list[Callable[[], None]] = []
+        self.worker: FaceWorker | None = None
+        try:
+            self.inlet = LSLInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
+            self._closers.append(self.inlet.close)
+            self.spec = self.inlet.eeg_spec()
+            self.face = FacePath(device=config.device) if video_source is not None else None
+            self.pipeline = AffectPipeline(self.spec, config, live=True, face=self.face)
+            self.markers = self._optional_inlet("Markers", markers, resolve_timeout)
+            self.truth = self._optional_inlet("GroundTruth", ground_truth, resolve_timeout)
+            if self.face is not None:
+                self.worker = FaceWorker(video_source, self.face)  # from here on the worker closes the source
+                self.worker.start()
+                self._closers.append(self.worker.stop)
+            self.outlet = AffectOutlet(hop_s=self.pipeline.hop_s, synthetic=self.spec.synthetic) if publish else None
+            if self.outlet is not None:
+                self._closers.insert(0, self.outlet.close)  # closed last (closers run in reverse)
+            self.sink = JsonlSink(out) if out is not None else None
+            if self.sink is not None:
+                self._closers.append(self.sink.close)
+        except BaseException:
+            if video_source is not None and self.worker is None:
+                video_source.close()
+            self.close()
+            raise
+        logger.info("reading %s: %s", describe(self.inlet.info), self.pipeline.mapping.describe())
+        self.status = StreamStatus(self.inlet.info.name, self.spec.sfreq)
+        self.new_markers: list[tuple[float, str]] = []
+        self.new_truth: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 2)))
+        self.latest_eeg: tuple[np.ndarray, np.ndarray] = (np.empty((0, self.spec.n_channels)), np.empty(0))
+        self._arrivals: list[tuple[float, int]] = []
+        self._last_arrival = time.monotonic()
+        self._next_offset_check = 0.0
+
+    def _optional_inlet(self, stype: str, source_id: str | None, timeout: float) -> LSLInlet | None:
+        if source_id is None:
+            return None
+        inlet = LSLInlet(find_stream(None, stype=stype, source_id=source_id, timeout=timeout))
+        self._closers.append(inlet.close)
+        return inlet
+
+    @property
+    def synthetic(self) -> bool:
+        return self.spec.synthetic
+
+    def poll(self) -> list[HopResult]:
+        """Drain every inlet once; returns the hops completed (already pushed to the outlet and JSONL)."""
+        data, stamps = self.inlet.pull()
+        self.latest_eeg = (data, stamps)
+        now = time.monotonic()
+        results: list[HopResult] = []
+        if len(stamps):
+            received = time.perf_counter()
+            for result in self.pipeline.push_eeg(data, stamps, received):
+                if self.outlet is not None:
+                    self.outlet.push(result)
+                result.latency_ms = (time.perf_counter() - received) * 1e3
+                if self.sink is not None:
+                    self.sink.write(result.to_json())
+                results.append(result)
+            self._update_status(now, len(stamps), float(stamps[-1]))
+        else:
+            self.status.last_sample_age_s = now - self._last_arrival
+        if self.markers is not None:
+            values, times = self.markers.pull()
+            self.new_markers = [(float(t), str(v[0])) for v, t in zip(values, times)]
+        if self.truth is not None:
+            values, times = self.truth.pull()
+            self.new_truth = (times, values)
+        return results
+
+    def _update_status(self, now: float, n: int, newest: float) -> None:
+        from mne_lsl.lsl import local_clock
+
+        self._last_arrival = now
+        self._arrivals.append((now, n))
+        while self._arrivals and now - self._arrivals[0][0] > 5.0:
+            self._arrivals.pop(0)
+        span = now - self._arrivals[0][0]
+        status = self.status
+        status.samples += n
+        status.last_sample_age_s = 0.0
+        if span > 0.5:
+            status.measured_rate = sum(k for _, k in self._arrivals[1:]) / span
+        status.backlog_s = local_clock() - newest
+        if now >= self._next_offset_check:  # liblsl refreshes its estimate every few seconds; so do we
+            status.clock_offset_s = self.inlet.clock_offset
+            self._next_offset_check = now + 5.0
+
+    def close(self) -> None:
+        """Stop the face thread and close sinks, inlets and the outlet (inlets before the outlet)."""
+        while self._closers:
+            self._closers.pop()()
+
+
 def run_headless(
     eeg: str | None = "EEG",
     *,
@@ -115,7 +258,7 @@ def run_headless(
     stop: threading.Event | None = None,
     video_source=None,
 ) -> RunSummary:
-    """Read a live EEG stream and write/publish one estimate per hop.
+    """Read a live EEG stream and write/publish one estimate per hop (a :class:`LiveSession` in a loop).
 
     Parameters
     ----------
@@ -139,50 +282,28 @@ def run_headless(
     video_source : frame source | None
         From :func:`open_video_source`; adds the face path (the run closes it).
     """
-    sinfo = find_stream(eeg, source_id=source_id, timeout=resolve_timeout)
-    inlet = LSLInlet(sinfo)
-    spec = inlet.eeg_spec()
-    face = FacePath(device=config.device) if video_source is not None else None
-    pipeline = AffectPipeline(spec, config, live=True, face=face)
-    worker = FaceWorker(video_source, face) if face is not None else None
-    if worker is not None:
-        worker.start()
-    logger.info("reading %s: %s", describe(inlet.info), pipeline.mapping.describe())
-    summary = RunSummary(stream=describe(inlet.info), hops=0, synthetic=spec.synthetic,
-                         mapping=pipeline.mapping.describe())
-    outlet = AffectOutlet(hop_s=pipeline.hop_s, synthetic=spec.synthetic) if publish else None
-    sink = JsonlSink(out) if out is not None else None
+    session = LiveSession(eeg, source_id=source_id, config=config, video_source=video_source, publish=publish,
+                          out=out, resolve_timeout=resolve_timeout)
+    summary = RunSummary(stream=describe(session.inlet.info), hops=0, synthetic=session.synthetic,
+                         mapping=session.pipeline.mapping.describe())
     t_end = math.inf
     no_data_deadline = time.monotonic() + resolve_timeout
     try:
         while time.monotonic() < t_end and not (stop is not None and stop.is_set()):
-            data, stamps = inlet.pull()
-            if t_end == math.inf and not len(stamps) and time.monotonic() > no_data_deadline:
-                raise NoDataError(f"{describe(inlet.info)} sent no sample within {resolve_timeout:g} s")
-            if len(stamps):
-                received = time.perf_counter()
-                if t_end == math.inf and duration is not None:
+            for result in session.poll():
+                summary.latencies_ms.append(result.latency_ms)
+                summary.hops += 1
+                if on_result is not None:
+                    on_result(result)
+            if t_end == math.inf:
+                if session.status.samples and duration is not None:
                     t_end = time.monotonic() + duration
-                for result in pipeline.push_eeg(data, stamps, received):
-                    if outlet is not None:
-                        outlet.push(result)
-                    result.latency_ms = (time.perf_counter() - received) * 1e3
-                    summary.latencies_ms.append(result.latency_ms)
-                    summary.hops += 1
-                    if sink is not None:
-                        sink.write(result.to_json())
-                    if on_result is not None:
-                        on_result(result)
+                elif not session.status.samples and time.monotonic() > no_data_deadline:
+                    raise NoDataError(f"{summary.stream} sent no sample within {resolve_timeout:g} s")
             time.sleep(poll_s)
     finally:
-        if worker is not None:
-            worker.stop()
-            summary.face_found_ratio = face.found_ratio
-        summary.stats = pipeline.stats
-        if sink is not None:
-            sink.close()
-        # Inlet before outlet: closing an outlet that still has a consumer makes liblsl log a broken connection.
-        inlet.close()
-        if outlet is not None:
-            outlet.close()
+        session.close()
+        summary.stats = session.pipeline.stats
+        if session.face is not None:
+            summary.face_found_ratio = session.face.found_ratio
     return summary

@@ -154,6 +154,11 @@ class LSLInlet:
             return np.empty((0, self.n_channels)), np.empty(0)
         return np.concatenate(chunks), np.concatenate(stamps)
 
+    @property
+    def clock_offset(self) -> float:
+        """The latest estimate of (our LSL clock - the sender's), in seconds."""
+        return float(self._inlet.time_correction(timeout=0.5))
+
     def close(self) -> None:
         self._inlet.close_stream()
         del self._inlet

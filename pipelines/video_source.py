@@ -20,8 +20,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .lsl_source import describe, find_stream
-
 logger = logging.getLogger(__name__)
 
 Frame = tuple[np.ndarray, float]
@@ -182,6 +180,8 @@ class VideoFileSource(_FrameSource):
 
 def _video_format(info) -> tuple[int, int, int, str]:
     """(width, height, channels, color_order) from a ``Video`` stream's info, or ValueError naming the stream."""
+    from .lsl_source import describe
+
     def refuse(why: str) -> ValueError:
         return ValueError(f"LSL stream {describe(info)} is not a usable Video stream: {why}")
 
@@ -238,6 +238,8 @@ class LSLVideoSource:
                  max_buffered: int = 1) -> None:
         from mne_lsl.lsl import StreamInlet
 
+        from .lsl_source import find_stream  # imported here: it pulls in the EEG engine, which a camera never needs
+
         sinfo = sinfo_or_query
         if isinstance(sinfo, str):
             sinfo = find_stream(sinfo, stype="Video", source_id=source_id, timeout=timeout)
@@ -260,8 +262,8 @@ class LSLVideoSource:
 
         Raises
         ------
-        mne_lsl.lsl.LostError
-            The stream's outlet went away.
+        LostError
+            (``mne_lsl.lsl._utils.LostError``, a RuntimeError) the stream's outlet went away.
         """
         sample, stamp = self._inlet.pull_sample(timeout=timeout)
         if stamp is None:
@@ -285,7 +287,7 @@ class LSLVideoSource:
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames as they arrive (newest first, stale ones dropped), until the stream is lost."""
-        from mne_lsl.lsl.stream_inlet import LostError
+        from mne_lsl.lsl._utils import LostError  # not re-exported by mne_lsl.lsl
 
         try:
             while True:
