@@ -88,6 +88,9 @@ class PipelineConfig:
         ``student`` makes a missing or corrupt student an error.
     device : {"cpu", "cuda", "auto"}
         Where the students run (onnxruntime provider; CPU fallback with a notice).
+    visual_precision : {"int8", "fp32"}
+        The visual student's bundled variant (int8 is used only where it is bundled, i.e. measured faster at equal
+        accuracy).
     saliency_every_hops : int
         Compute the EEG student's saliency every this many hops (4 = 1 Hz); 0 turns it off (headless runs).
     """
@@ -100,6 +103,7 @@ class PipelineConfig:
     max_backlog_hops: int = 4
     eeg_estimator: Literal["auto", "student", "baseline"] = "auto"
     device: Literal["cpu", "cuda", "auto"] = "cpu"
+    visual_precision: Literal["int8", "fp32"] = "int8"
     saliency_every_hops: int = 0
     quality: QualityConfig = field(default_factory=QualityConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)

@@ -67,9 +67,9 @@ class FacePath:
     """
 
     def __init__(self, detector: FaceDetector | None = None, student: FaceStudent | None = None,
-                 max_age_s: float = 0.5, device: str = "cpu", margin: float = 0.1) -> None:
+                 max_age_s: float = 0.5, device: str = "cpu", margin: float = 0.1, precision: str = "int8") -> None:
         self.tracker = FaceTracker(detector or FaceDetector())
-        self.student = student if student is not None else self._load_student(device)
+        self.student = student if student is not None else self._load_student(device, precision)
         self.max_age_s = max_age_s
         self.margin = margin
         self._recent: deque[FaceResult] = deque(maxlen=64)
@@ -78,11 +78,11 @@ class FacePath:
         self.frames_with_face = 0
 
     @staticmethod
-    def _load_student(device: str) -> FaceStudent | None:
+    def _load_student(device: str, precision: str) -> FaceStudent | None:
         from models.manifest import ModelIntegrityError
 
         try:
-            return FaceStudent.from_manifest(device)
+            return FaceStudent.from_manifest(device, precision)
         except ModelIntegrityError as exc:
             log.warning("visual student unavailable (%s); faces are tracked without an estimate", exc)
             return None

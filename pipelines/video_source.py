@@ -29,13 +29,7 @@ COLOR_ORDERS = {"BGR": 3, "RGB": 3, "GRAY": 1}
 
 
 class _FrameSource:
-    """Iteration and ``with`` support shared by the sources; ``read`` returns None once the source has ended."""
-
-    def read(self) -> Frame | None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
+    """Iteration and ``with`` support shared by the sources, built on their ``read`` (None = ended) and ``close``."""
 
     def __iter__(self) -> Iterator[Frame]:
         while (item := self.read()) is not None:
@@ -206,7 +200,7 @@ def _video_format(info) -> tuple[int, int, int, str]:
     return width, height, channels, order
 
 
-class LSLVideoSource:
+class LSLVideoSource(_FrameSource):
     """The newest frame of an LSL ``Video`` stream; older frames that queued up are dropped and counted.
 
     Parameters
@@ -286,7 +280,7 @@ class LSLVideoSource:
         return frame, float(stamp)
 
     def __iter__(self) -> Iterator[Frame]:
-        """Frames as they arrive (newest first, stale ones dropped), until the stream is lost."""
+        """The newest frame each time one arrives (stale ones dropped and counted), until the stream is lost."""
         from mne_lsl.lsl._utils import LostError  # not re-exported by mne_lsl.lsl
 
         try:
@@ -301,9 +295,3 @@ class LSLVideoSource:
         inlet, self._inlet = getattr(self, "_inlet", None), None
         if inlet is not None:
             inlet.close_stream()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
