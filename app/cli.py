@@ -116,6 +116,31 @@ def _add_train_eeg_planted(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train_eeg_planted)
 
 
+def _add_train_visual(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-visual", help="train, score and bundle the visual student on FER+ (real data)",
+                       description="Train the visual student on the FER+ training split, select on valid, score "
+                                   "test once through the exported ONNX and update the manifest. Options after "
+                                   "the command go to the trainer (see `affectstream train-visual -- --help`).",
+                       add_help=False)
+    p.add_argument("trainer_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_train_visual)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export EEG student weights to ONNX (+ state dict) with a parity check",
+                       description="Export an EEG student's weights-only state dict to the streaming ONNX graph the "
+                                   "live path runs, check torch/onnxruntime parity (<= 1e-4) and record both files "
+                                   "in the manifest of the output folder. (The visual student is exported by "
+                                   "`affectstream train-visual`.)")
+    p.add_argument("--eeg-weights", type=Path, required=True, help="weights-only state dict (.pt) of an EEG student")
+    p.add_argument("--out", type=Path, required=True, help="output folder (ONNX, state dict, manifest.json)")
+    p.add_argument("--channels", type=int, nargs="+", default=[128, 128], help="TCN level widths of the weights")
+    p.add_argument("--data", choices=("real", "synthetic"), required=True,
+                   help="what the weights were trained on, stated in the manifest")
+    p.add_argument("--trained-on", default="", help="one line describing the training data")
+    p.set_defaults(func=cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="affectstream",
@@ -123,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_run, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted):
+    for add in (_add_demo, _add_run, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted,
+                _add_train_visual, _add_export):
         add(sub)
     return parser
 
@@ -287,6 +313,47 @@ def cmd_train_eeg_planted(args: argparse.Namespace) -> int:
     test = metrics["test"]
     print(f"held-out SYNTHETIC subjects {', '.join(metrics['test_subjects'])}: valence CCC {test['ccc_valence']:.3f}, "
           f"arousal CCC {test['ccc_arousal']:.3f}", file=sys.stderr)
+    return 0
+
+
+def cmd_train_visual(args: argparse.Namespace) -> int:
+    from models.train_visual_student import main as train_main
+
+    trainer_args = [a for a in args.trainer_args if a != "--"]
+    return train_main(trainer_args, prog="affectstream train-visual")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from models.eeg_tcn import EEGTCN
+    from models.export import export_eeg_student
+    from models.manifest import save_entry
+    from pipelines.eeg_student import EEG_STUDENT, EEG_STUDENT_TORCH
+
+    if not args.eeg_weights.is_file():
+        raise UserError(f"no weights file at {args.eeg_weights}")
+    import pickle
+
+    try:
+        state = torch.load(args.eeg_weights, map_location="cpu", weights_only=True)
+        model = EEGTCN(channels=tuple(args.channels))
+        model.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+        raise UserError(f"{args.eeg_weights} is not an EEG student state dict with channels {args.channels}: "
+                        f"{str(exc).splitlines()[0]}") from None
+    args.out.mkdir(parents=True, exist_ok=True)
+    onnx_path, state_path, diff = export_eeg_student(model.eval(), args.out)
+    common = {"data": args.data, "trained_on": args.trained_on or f"exported from {args.eeg_weights}",
+              "command": "affectstream " + " ".join(sys.argv[1:]), "task": "eeg_valence_arousal"}
+    save_entry(EEG_STUDENT, {**common, "file": onnx_path.name, "onnx_max_abs_diff": diff,
+                             "input": {"name": "frames", "shape": [1, model.n_inputs, model.receptive_field],
+                                       "frames": model.receptive_field, "norm_memory": 1200.0}},
+               args.out / "manifest.json")
+    save_entry(EEG_STUDENT_TORCH, {**common, "file": state_path.name,
+                                   "architecture": {"channels": list(args.channels), "kernel_size": 3,
+                                                    "dropout": 0.1}}, args.out / "manifest.json")
+    print(f"wrote {onnx_path} and {state_path} (torch/onnxruntime max difference {diff:.1e})", file=sys.stderr)
     return 0
 
 

@@ -160,3 +160,41 @@ def quantize_static_int8(
             per_channel=per_channel,
         )
     return out_path
+
+
+def export_eeg_student(model: nn.Module, out_dir: str | PathLike[str], stem: str = "eeg_student"
+                       ) -> tuple[Path, Path, float]:
+    """Write the EEG student's streaming ONNX graph and its weights-only state dict, after a parity check.
+
+    Parameters
+    ----------
+    model : EEGTCN
+        The trained student.
+    out_dir : path-like
+        Destination folder.
+    stem : str
+        File stem (``eeg_student.onnx`` and ``eeg_student.pt``).
+
+    Returns
+    -------
+    onnx_path, state_path : Path
+    max_abs_diff : float
+        Largest difference between torch and onnxruntime on random inputs (the export is refused above 1e-4).
+    """
+    from .eeg_tcn import EEGTCNStreaming
+    from .runtime import make_session
+
+    out_dir = Path(out_dir)
+    streaming = EEGTCNStreaming(model).eval()
+    onnx_path = export_onnx(streaming, streaming.example_input(), out_dir / f"{stem}.onnx", ["frames"],
+                            ["valence_arousal"])
+    frames = torch.randn(4, model.n_inputs, model.receptive_field)
+    with torch.no_grad():
+        expected = streaming(frames).numpy()
+    got = make_session(onnx_path).run(None, {"frames": frames.numpy()})[0]
+    max_diff = float(np.abs(got - expected).max())
+    if max_diff > 1e-4:
+        raise RuntimeError(f"the ONNX export differs from torch by {max_diff:.2e} (> 1e-4); not written")
+    state_path = out_dir / f"{stem}.pt"
+    torch.save(model.state_dict(), state_path)
+    return onnx_path, state_path, max_diff

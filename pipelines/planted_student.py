@@ -15,12 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from models.eeg_tcn import EEGTCNStreaming
-from models.export import export_onnx
-from models.runtime import make_session
+from models.export import export_eeg_student
 from models.manifest import WEIGHTS_DIR, save_entry
 from models.train_eeg_student import EEGTrainConfig, Subject, evaluate, normalise_subject, train_eeg_student
 
@@ -67,18 +62,7 @@ def train_planted_student(out_dir: Path = WEIGHTS_DIR, cfg: PlantedStudentConfig
                "test_subjects": test_names}
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    streaming = EEGTCNStreaming(model).eval()
-    onnx_path = export_onnx(streaming, streaming.example_input(), out_dir / "eeg_student.onnx", ["frames"],
-                            ["valence_arousal"])
-    # Parity check before anything is recorded: the live path must compute what was evaluated.
-    frames = torch.randn(4, 192, model.receptive_field)
-    expected = streaming(frames).detach().numpy()
-    got = make_session(onnx_path).run(None, {"frames": frames.numpy()})[0]
-    max_diff = float(np.abs(got - expected).max())
-    if max_diff > 1e-4:
-        raise RuntimeError(f"ONNX export differs from torch by {max_diff}")
-    torch_path = out_dir / "eeg_student.pt"
-    torch.save(model.state_dict(), torch_path)
+    onnx_path, torch_path, max_diff = export_eeg_student(model, out_dir)
 
     architecture = {"channels": list(train_cfg.channels), "kernel_size": train_cfg.kernel_size,
                     "dropout": train_cfg.dropout}

@@ -28,3 +28,34 @@ def test_bad_config_is_one_line_not_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "app.cli", "run", "--headless", "--config", str(cfg)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown key hop" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_export_rewrites_the_bundled_student_with_parity(tmp_path):
+    import json
+
+    from models.manifest import WEIGHTS_DIR, verified_path
+
+    proc = _cli("export", "--eeg-weights", str(WEIGHTS_DIR / "eeg_student.pt"), "--out", str(tmp_path),
+                "--data", "synthetic")
+    assert proc.returncode == 0, proc.stderr
+    manifest = tmp_path / "manifest.json"
+    path, entry = verified_path("eeg_student", manifest)
+    assert entry["onnx_max_abs_diff"] <= 1e-4 and entry["data"] == "synthetic"
+    assert json.loads(manifest.read_text())["models"]["eeg_student_torch"]["file"] == "eeg_student.pt"
+
+
+def test_export_refuses_a_file_that_is_not_weights(tmp_path):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a state dict")
+    proc = _cli("export", "--eeg-weights", str(bogus), "--out", str(tmp_path / "o"), "--data", "real")
+    assert proc.returncode == 2 and "is not an EEG student state dict" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_webcam_with_a_missing_file_is_one_line(tmp_path):
+    proc = _cli("webcam", "--video-file", str(tmp_path / "none.mp4"), "--duration", "1")
+    assert proc.returncode == 2 and "video file not found" in proc.stderr and "Traceback" not in proc.stderr
