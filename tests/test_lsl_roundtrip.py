@@ -91,3 +91,29 @@ def test_run_cli_reports_missing_stream_in_one_line():
     assert proc.returncode == 2
     assert "no LSL stream with name or type 'NoSuchHeadset'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_both_modalities_fuse_live(tmp_path):
+    """Simulator with its face video -> EEG student + face path -> fused JSONL records."""
+    from pipelines.live import open_video_source, run_headless
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "simulate", "--duration", "60", "--source-prefix",
+                             prefix], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        video = open_video_source(video_source_id=f"{prefix}-video", timeout=20)
+        out = tmp_path / "both.jsonl"
+        summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=6.0, out=out, resolve_timeout=20,
+                               video_source=video, publish=False)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert summary.face_found_ratio >= 0.9
+    with_face = [r for r in lines if r["face_found"]]
+    assert len(with_face) >= 0.8 * len(lines)
+    r = with_face[-1]
+    assert set(r["emotion"]["probabilities"]) == {"neutral", "happiness", "surprise", "sadness", "anger", "disgust",
+                                                  "fear", "contempt"}
+    assert math.isclose(sum(r["emotion"]["probabilities"].values()), 1.0, abs_tol=1e-3)
+    assert r["valence_face"] is not None and r["status"] == "fused" and 0 < r["confidence"] <= 1
