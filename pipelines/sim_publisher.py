@@ -27,6 +27,7 @@ import numpy as np
 
 from .montage import MONTAGE_32
 from .simulator import SessionSimulator, SimulatorConfig
+from .webcam_publisher import OUTLET_BUFFER_S, push_frame, video_stream_info
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,17 @@ log = logging.getLogger(__name__)
 PUSH_RATE = 32.0
 
 
-def _info(name: str, stype: str, n_channels: int, sfreq: float, dtype: str, source_id: str, config: SimulatorConfig):
-    from mne_lsl.lsl import StreamInfo
-
-    info = StreamInfo(name, stype, n_channels, sfreq, dtype, source_id)
+def _label_synthetic(info, config: SimulatorConfig):
     for key, value in (("synthetic", "true"), ("generator", "affectstream simulator"),
                        ("subject", config.subject_name), ("seed", str(config.seed))):
         info.desc.append_child_value(key, value)
     return info
+
+
+def _info(name: str, stype: str, n_channels: int, sfreq: float, dtype: str, source_id: str, config: SimulatorConfig):
+    from mne_lsl.lsl import StreamInfo
+
+    return _label_synthetic(StreamInfo(name, stype, n_channels, sfreq, dtype, source_id), config)
 
 
 def _outlets(config: SimulatorConfig, prefix: str, video: bool, counter: bool) -> dict:
@@ -60,10 +64,8 @@ def _outlets(config: SimulatorConfig, prefix: str, video: bool, counter: bool) -
                "truth": StreamOutlet(truth)}
     if video:
         h, w = config.video_size
-        vinfo = _info("affectstream-sim-Video", "Video", h * w * 3, config.video_fps, "int8", f"{prefix}-video", config)
-        for key, value in (("width", w), ("height", h), ("channels", 3), ("color_order", "BGR")):
-            vinfo.desc.append_child_value(key, str(value))
-        outlets["video"] = StreamOutlet(vinfo)
+        vinfo = video_stream_info("affectstream-sim-Video", f"{prefix}-video", w, h, config.video_fps, "simulator")
+        outlets["video"] = StreamOutlet(_label_synthetic(vinfo, config), chunk_size=1, max_buffered=OUTLET_BUFFER_S)
     return outlets
 
 
@@ -131,9 +133,8 @@ def run_simulator(config: SimulatorConfig = SimulatorConfig(), duration: float |
                 # Only the newest due frame is rendered: a late frame is skipped, like a camera's would be.
                 if due["video"] > sent["video"]:
                     k_frame = due["video"] - 1
-                    frame = sim.frame_at(k_frame / config.video_fps)
-                    outlets["video"].push_sample(frame.reshape(-1).view(np.int8),
-                                                 timestamp=t0 + k_frame / config.video_fps)
+                    push_frame(outlets["video"], sim.frame_at(k_frame / config.video_fps),
+                               t0 + k_frame / config.video_fps)
                     sent["video"] = due["video"]
             next_push = t0 + (math.floor(elapsed * PUSH_RATE) + 1) / PUSH_RATE
             time.sleep(max(0.0, next_push - local_clock()))

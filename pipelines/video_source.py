@@ -49,8 +49,8 @@ class CameraSource(_FrameSource):
     ----------
     index : int
         OpenCV camera index (0 = the first camera).
-    size : (width, height) | None
-        Resolution to request from the driver; None keeps the camera's default.
+    size : (height, width) | None
+        Resolution to request from the driver (which may pick the nearest it supports); None keeps its default.
 
     Raises
     ------
@@ -71,8 +71,8 @@ class CameraSource(_FrameSource):
             self._cap.release()
             raise OSError(f"cannot open camera {index}: no such camera, or another program is using it")
         if size is not None:
-            self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
-            self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+            self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[0])
+            self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[1])
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps: float | None = fps if math.isfinite(fps) and fps > 0 else None
         self.label = f"camera{index}"

@@ -35,7 +35,7 @@ class _DropSingleSampleHint(logging.Filter):
 
 logging.getLogger("mne_lsl").addFilter(_DropSingleSampleHint())
 
-#: Outlet queue per consumer, in seconds: video is large (0.9 MB per 640x480 frame) and a stale frame is useless.
+#: Outlet queue per consumer in whole seconds (liblsl takes an int): a 640x480 frame is 0.9 MB, a stale one useless.
 OUTLET_BUFFER_S = 1
 #: Nominal rate announced when the source reports none (some cameras); the timestamps are what the pipeline uses.
 DEFAULT_FPS = 30.0
@@ -52,6 +52,13 @@ def video_stream_info(name: str, source_id: str, width: int, height: int, fps: f
     if origin:
         desc.append_child_value("origin", origin)
     return info
+
+
+def push_frame(outlet, frame: np.ndarray, stamp: float) -> None:
+    """Push one uint8 frame as one int8 sample (the fast single-row ``push_chunk``, its hint silenced)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SINGLE_SAMPLE_HINT, category=RuntimeWarning)
+        outlet.push_chunk(np.ascontiguousarray(frame).reshape(1, -1).view(np.int8), timestamp=float(stamp))
 
 
 def publish_video(source: CameraSource | VideoFileSource, name: str = "affectstream-webcam",
@@ -97,25 +104,22 @@ def publish_video(source: CameraSource | VideoFileSource, name: str = "affectstr
     outlet = None
     shape: tuple[int, int] | None = None if size is None else (int(size[0]), int(size[1]))
     count = 0
-    with warnings.catch_warnings():  # the publisher runs in its own process (CLI), so this global state is ours
-        warnings.filterwarnings("ignore", message=_SINGLE_SAMPLE_HINT, category=RuntimeWarning)
-        while not (stop is not None and stop.is_set()) and (deadline is None or time.monotonic() < deadline):
-            item = source.read()
-            if item is None:
-                break
-            frame, stamp = item
-            if shape is None:
-                shape = frame.shape[:2]
-            if frame.shape[:2] != shape:
-                frame = cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
-            if outlet is None:
-                info = video_stream_info(name, source_id, shape[1], shape[0], source.fps or DEFAULT_FPS,
-                                         source.label)
-                outlet = StreamOutlet(info, chunk_size=1, max_buffered=OUTLET_BUFFER_S)
-                logger.info("publishing %s as LSL Video stream %r (source_id %r, %dx%d)", source.label, name,
-                            source_id, shape[1], shape[0])
-            outlet.push_chunk(np.ascontiguousarray(frame).reshape(1, -1).view(np.int8), timestamp=float(stamp))
-            count += 1
+    while not (stop is not None and stop.is_set()) and (deadline is None or time.monotonic() < deadline):
+        item = source.read()
+        if item is None:
+            break
+        frame, stamp = item
+        if shape is None:
+            shape = frame.shape[:2]
+        if frame.shape[:2] != shape:
+            frame = cv2.resize(frame, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        if outlet is None:
+            info = video_stream_info(name, source_id, shape[1], shape[0], source.fps or DEFAULT_FPS, source.label)
+            outlet = StreamOutlet(info, chunk_size=1, max_buffered=OUTLET_BUFFER_S)
+            logger.info("publishing %s as LSL Video stream %r (source_id %r, %dx%d)", source.label, name,
+                        source_id, shape[1], shape[0])
+        push_frame(outlet, frame, stamp)
+        count += 1
     del outlet  # closes the stream: consumers see it go away rather than stall
     logger.info("published %d frames from %s", count, source.label)
     return count
