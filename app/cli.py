@@ -61,6 +61,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, default=None, help="pipeline config TOML (see README)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="where the students run (default: the config's, cpu); falls back to CPU with a notice")
+    p.add_argument("--face-model", type=Path, default=None, metavar="YUNET.onnx",
+                   help="detect faces with this YuNet ONNX model instead of the bundled Haar cascade")
     p.add_argument("--timeout", type=_positive, default=10.0, help="seconds to wait for the stream (default 10)")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=cmd_run)
@@ -190,13 +192,14 @@ class _StatusLine:
                   f"{tag}", file=sys.stderr, flush=True)
 
 
-def _load_pipeline_config(path: Path | None, device: str | None = None):
+def _load_pipeline_config(path: Path | None, device: str | None = None, face_model: Path | None = None):
     import dataclasses
 
     from pipelines.config import PipelineConfig, load_config
 
     config = PipelineConfig() if path is None else load_config(path)
-    return config if device is None else dataclasses.replace(config, device=device)
+    overrides = {"device": device, "face_model": None if face_model is None else str(face_model)}
+    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def _finish(summary, out: Path | None) -> None:
@@ -214,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not args.headless:
         raise UserError("the dashboard is not available yet; use `affectstream run --headless`")
-    config = _load_pipeline_config(args.config, args.device)
+    config = _load_pipeline_config(args.config, args.device, args.face_model)
     video = open_video_source(args.video, camera=args.camera, video_file=args.video_file, timeout=args.timeout)
     summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,
                            config=config, resolve_timeout=args.timeout, on_result=_StatusLine(args.quiet),

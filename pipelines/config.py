@@ -88,6 +88,8 @@ class PipelineConfig:
         ``student`` makes a missing or corrupt student an error.
     device : {"cpu", "cuda", "auto"}
         Where the students run (onnxruntime provider; CPU fallback with a notice).
+    face_model : str | None
+        Path of a YuNet face-detector ONNX file (``cv2.FaceDetectorYN``); None uses OpenCV's bundled Haar cascade.
     visual_precision : {"int8", "fp32"}
         The visual student's bundled variant (int8 is used only where it is bundled, i.e. measured faster at equal
         accuracy).
@@ -104,6 +106,7 @@ class PipelineConfig:
     eeg_estimator: Literal["auto", "student", "baseline"] = "auto"
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     visual_precision: Literal["int8", "fp32"] = "int8"
+    face_model: str | None = None
     saliency_every_hops: int = 0
     quality: QualityConfig = field(default_factory=QualityConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)

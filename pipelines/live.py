@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import PipelineConfig
 from .engine import AffectPipeline, HopResult, StreamStats
+from .face_detect import FaceDetector
 from .face_path import FacePath
 from .lsl_source import LSLInlet, describe, find_stream
 from .sinks import AffectOutlet, JsonlSink
@@ -155,8 +156,8 @@ class LiveSession:
             self.inlet = LSLInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
             self._closers.append(self.inlet.close)
             self.spec = self.inlet.eeg_spec()
-            self.face = FacePath(device=config.device, precision=config.visual_precision) \
-                if video_source is not None else None
+            self.face = FacePath(FaceDetector(config.face_model), device=config.device,
+                                 precision=config.visual_precision) if video_source is not None else None
             self.pipeline = AffectPipeline(self.spec, config, live=True, face=self.face)
             self.markers = self._optional_inlet("Markers", markers, resolve_timeout)
             self.truth = self._optional_inlet("GroundTruth", ground_truth, resolve_timeout)
