@@ -64,6 +64,12 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--face-model", type=Path, default=None, metavar="YUNET.onnx",
                    help="detect faces with this YuNet ONNX model instead of the bundled Haar cascade")
     p.add_argument("--timeout", type=_positive, default=10.0, help="seconds to wait for the stream (default 10)")
+    p.add_argument("--record", nargs="?", const="auto", default=None, metavar="FILE.xdf",
+                   help="record every stream and the estimates to XDF (default name: recordings/sub-<subject>_ses-"
+                        "<session>_task-<task>_<time>.xdf)")
+    p.add_argument("--subject", dest="record_subject", default="01", help="subject id in the recording's name")
+    p.add_argument("--session", dest="record_session", default="1", help="session number in the recording's name")
+    p.add_argument("--task", dest="record_task", default="affect", help="task name in the recording's name")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=cmd_run)
 
@@ -78,6 +84,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="simulator seed")
     p.add_argument("--subject", default="sim01", help="simulated subject")
     p.add_argument("--no-video", action="store_true", help="EEG only (no synthetic face video)")
+    p.add_argument("--record", nargs="?", const="auto", default=None, metavar="FILE.xdf",
+                   help="record the session to XDF (default name under recordings/)")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=cmd_demo)
 
@@ -212,6 +220,19 @@ def _finish(summary, out: Path | None) -> None:
           + (f"; wrote {out}" if out else "") + (" [SYNTHETIC input]" if summary.synthetic else ""), file=sys.stderr)
 
 
+def _record_path(record: str | None, subject: str, session: str, task: str) -> Path | None:
+    from pipelines.xdf_writer import recording_path
+
+    if record is None:
+        return None
+    if record == "auto":
+        try:
+            return recording_path("recordings", subject, session, task)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    return Path(record)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.live import open_video_source, run_headless
 
@@ -219,9 +240,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("the dashboard is not available yet; use `affectstream run --headless`")
     config = _load_pipeline_config(args.config, args.device, args.face_model)
     video = open_video_source(args.video, camera=args.camera, video_file=args.video_file, timeout=args.timeout)
+    record = _record_path(args.record, args.record_subject, args.record_session, args.record_task)
     summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,
                            config=config, resolve_timeout=args.timeout, on_result=_StatusLine(args.quiet),
-                           video_source=video)
+                           video_source=video, record=record)
+    if record is not None:
+        print(f"recorded to {record}", file=sys.stderr)
     _finish(summary, args.out)
     return 0
 
@@ -259,8 +283,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not args.headless:
             print("the dashboard is not available yet: running headless", file=sys.stderr)
         video = None if args.no_video else open_video_source(video_source_id=f"{prefix}-video", timeout=20.0)
+        record = _record_path(args.record, args.subject, "1", "demo")
         summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=args.duration, out=args.out,
-                               on_result=_StatusLine(args.quiet), resolve_timeout=20.0, video_source=video)
+                               on_result=_StatusLine(args.quiet), resolve_timeout=20.0, video_source=video,
+                               record=record, markers=f"{prefix}-markers", ground_truth=f"{prefix}-truth")
+        if record is not None:
+            print(f"recorded to {record}", file=sys.stderr)
     except Exception:
         if sim.poll() is not None and sim.returncode not in (0, -15):
             err = sim.stderr.read().decode(errors="replace") if sim.stderr else ""
@@ -376,11 +404,12 @@ def main(argv: list[str] | None = None) -> int:
     from models.manifest import ModelIntegrityError
     from pipelines.live import NoDataError
     from pipelines.lsl_source import StreamNotFoundError
+    from pipelines.xdf_writer import XDFWriteError
 
     try:
         return args.func(args)
     except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
-            ModelIntegrityError) as exc:
+            ModelIntegrityError, XDFWriteError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from .engine import AffectPipeline, HopResult, StreamStats
 from .face_detect import FaceDetector
 from .face_path import FacePath
 from .lsl_source import LSLInlet, describe, find_stream
+from .recorder import SessionRecorder
 from .sinks import AffectOutlet, JsonlSink
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class FaceWorker(threading.Thread):
         super().__init__(name="affectstream-face", daemon=True)
         self.source = source
         self.face = face
+        self.on_frame: Callable[[np.ndarray, float], None] | None = None  #: e.g. the recorder's frame sink
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
 
@@ -58,6 +60,8 @@ class FaceWorker(threading.Thread):
                         continue
                     break  # a file or camera that ended
                 frame, stamp = item
+                if self.on_frame is not None:
+                    self.on_frame(frame, stamp)
                 self.face.process(frame, stamp)
         except Exception as exc:  # noqa: BLE001 - reported by the run; the EEG path keeps going
             self.error = exc
@@ -152,6 +156,7 @@ class LiveSession:
                  resolve_timeout: float = 10.0) -> None:
         self._closers: list[Callable[[], None]] = []
         self.worker: FaceWorker | None = None
+        self.recorder: SessionRecorder | None = None
         try:
             self.inlet = LSLInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
             self._closers.append(self.inlet.close)
@@ -184,6 +189,21 @@ class LiveSession:
         self._arrivals: list[tuple[float, int]] = []
         self._last_arrival = time.monotonic()
         self._next_offset_check = 0.0
+
+    def start_recording(self, path: str | Path) -> Path:
+        """Record every stream of this session (and its Affect output) into the XDF file ``path``."""
+        self.stop_recording()
+        self.recorder = SessionRecorder(Path(path), self)
+        if self.worker is not None:
+            self.worker.on_frame = self.recorder.record_frame
+        return self.recorder.path
+
+    def stop_recording(self) -> None:
+        if self.recorder is not None:
+            if self.worker is not None:
+                self.worker.on_frame = None
+            self.recorder.close()
+            self.recorder = None
 
     def _optional_inlet(self, stype: str, source_id: str | None, timeout: float) -> LSLInlet | None:
         if source_id is None:
@@ -220,6 +240,8 @@ class LiveSession:
         if self.truth is not None:
             values, times = self.truth.pull()
             self.new_truth = (times, values)
+        if self.recorder is not None:
+            self.recorder.record_poll(self, results)
         return results
 
     def _update_status(self, now: float, n: int, newest: float) -> None:
@@ -241,7 +263,8 @@ class LiveSession:
             self._next_offset_check = now + 5.0
 
     def close(self) -> None:
-        """Stop the face thread and close sinks, inlets and the outlet (inlets before the outlet)."""
+        """Stop the face thread and close recording, sinks, inlets and the outlet (inlets before the outlet)."""
+        self.stop_recording()
         while self._closers:
             self._closers.pop()()
 
@@ -259,6 +282,9 @@ def run_headless(
     on_result: Callable[[HopResult], None] | None = None,
     stop: threading.Event | None = None,
     video_source=None,
+    record: str | Path | None = None,
+    markers: str | None = None,
+    ground_truth: str | None = None,
 ) -> RunSummary:
     """Read a live EEG stream and write/publish one estimate per hop (a :class:`LiveSession` in a loop).
 
@@ -283,9 +309,15 @@ def run_headless(
         Set it to end the run early.
     video_source : frame source | None
         From :func:`open_video_source`; adds the face path (the run closes it).
+    record : path | None
+        XDF file to record every stream into (see :mod:`.recorder`).
+    markers, ground_truth : str | None
+        ``source_id`` of Markers / GroundTruth streams to follow (and record).
     """
     session = LiveSession(eeg, source_id=source_id, config=config, video_source=video_source, publish=publish,
-                          out=out, resolve_timeout=resolve_timeout)
+                          out=out, resolve_timeout=resolve_timeout, markers=markers, ground_truth=ground_truth)
+    if record is not None:
+        session.start_recording(record)
     summary = RunSummary(stream=describe(session.inlet.info), hops=0, synthetic=session.synthetic,
                          mapping=session.pipeline.mapping.describe())
     t_end = math.inf

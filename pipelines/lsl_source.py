@@ -126,6 +126,7 @@ class LSLInlet:
         self._inlet.open_stream(timeout=5.0)
         self.info = self._inlet.get_sinfo()  # the full info: desc (labels, units) is only sent on connection
         self.n_channels = self.info.n_channels
+        self._offset = 0.0
         self._max_samples = max(64, int((self.info.sfreq or 100) * 2))
 
     def eeg_spec(self) -> EEGStreamSpec:
@@ -156,8 +157,16 @@ class LSLInlet:
 
     @property
     def clock_offset(self) -> float:
-        """The latest estimate of (our LSL clock - the sender's), in seconds."""
-        return float(self._inlet.time_correction(timeout=0.5))
+        """The latest estimate of (our LSL clock - the sender's), in seconds.
+
+        liblsl refreshes the estimate in the background; asking must not stall the processing loop, so a query
+        that does not answer at once returns the previous estimate (0 before the first one).
+        """
+        try:
+            self._offset = float(self._inlet.time_correction(timeout=0.05))
+        except TimeoutError:
+            pass
+        return self._offset
 
     def close(self) -> None:
         self._inlet.close_stream()
