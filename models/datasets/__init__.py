@@ -33,3 +33,40 @@ __all__ = [
     "read_label_csv",
     "vote_probabilities",
 ]
+
+# Emotion-labelled EEG datasets (METHODS.md §7.1-§7.6): lazy loaders yielding common.Trial.
+from .common import ContinuousLabels, DatasetLayoutError, Trial
+from .deap import DEAP_EEG_CHANNELS, describe_deap_layout, load_deap
+from .dreamer import DREAMER_EEG_CHANNELS, describe_dreamer_layout, load_dreamer
+from .mahnob import MAHNOB_EEG_CHANNELS, describe_mahnob_layout, load_mahnob
+from .seed import (
+    SEED_CHANNELS,
+    describe_seed_iv_layout,
+    describe_seed_layout,
+    describe_seed_v_layout,
+    load_seed,
+    load_seed_iv,
+    load_seed_v,
+)
+
+__all__ += [
+    "ContinuousLabels",
+    "DatasetLayoutError",
+    "Trial",
+    "DEAP_EEG_CHANNELS",
+    "DREAMER_EEG_CHANNELS",
+    "MAHNOB_EEG_CHANNELS",
+    "SEED_CHANNELS",
+    "describe_deap_layout",
+    "describe_dreamer_layout",
+    "describe_mahnob_layout",
+    "describe_seed_layout",
+    "describe_seed_iv_layout",
+    "describe_seed_v_layout",
+    "load_deap",
+    "load_dreamer",
+    "load_mahnob",
+    "load_seed",
+    "load_seed_iv",
+    "load_seed_v",
+]
