@@ -103,6 +103,36 @@ def _add_webcam(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_webcam)
 
 
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"speed must be a positive number or 'max', got {value!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"speed must be a positive number or 'max', got {value!r}")
+    return x
+
+
+def _add_replay(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="replay an XDF recording through the live pipeline (or re-publish it on LSL)",
+                       description="Replay any XDF file (affectstream's or another tool's) through exactly the "
+                                   "pipeline used live. Outputs depend only on the recording: identical at every "
+                                   "speed.")
+    p.add_argument("file", type=Path, help="the .xdf recording")
+    p.add_argument("--speed", type=_speed, default=None, metavar="1|K|max",
+                   help="x real time; 'max' (default with --headless) = as fast as the CPU allows")
+    p.add_argument("--headless", action="store_true", help="no window: write JSONL")
+    p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
+    p.add_argument("--publish", action="store_true",
+                   help="re-publish the recorded streams as LSL outlets at --speed (default 1x) instead")
+    p.add_argument("--no-video", action="store_true", help="ignore the recording's video stream")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="replay the complete part of a file that was cut off (e.g. a crashed recording)")
+    p.set_defaults(func=cmd_replay)
+
+
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure band power, hop latency and more side by side; print a table or JSON",
                        description="Benchmarks (medians over many repetitions, side by side in one run).")
@@ -110,6 +140,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hop-seconds", type=_positive, default=30.0,
                    help="seconds of live simulated input for the end-to-end hop figures (default 30)")
     p.add_argument("--repeats", type=int, default=2000, help="repetitions of the band-power microbenchmark")
+    p.add_argument("--replay-minutes", type=_positive, default=10.0,
+                   help="length of the simulated recording replayed as fast as possible (default 10)")
+    p.add_argument("--gui-seconds", type=_positive, default=10.0, help="seconds of the offscreen dashboard bench")
     p.set_defaults(func=cmd_bench)
 
 
@@ -158,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_run, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted,
+    for add in (_add_demo, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted,
                 _add_train_visual, _add_export):
         add(sub)
     return parser
@@ -300,6 +333,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pipelines.replay import publish_recording, replay
+
+    if not args.file.is_file():
+        raise UserError(f"no recording at {args.file}")
+    if args.publish:
+        print(f"re-publishing the streams of {args.file} at {args.speed or 1.0:g}x; Ctrl-C stops", file=sys.stderr)
+        publish_recording(args.file, args.speed or 1.0)
+        return 0
+    if not args.headless:
+        raise UserError("the dashboard's replay view is not available yet; use --headless (or --publish and "
+                        "watch the streams with `affectstream run`)")
+    summary = replay(args.file, speed=args.speed, out_jsonl=args.out, with_video=not args.no_video,
+                     allow_truncated=args.allow_truncated)
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{summary.hops} hops over {summary.duration_s:.1f} s of recording in {summary.wall_s:.2f} s "
+          f"({summary.x_realtime:.0f}x real time), estimator {summary.estimator}; {summary.mapping}; markers: "
+          f"{summary.markers_line()}" + (f"; wrote {args.out}" if args.out else "")
+          + (" [SYNTHETIC recording]" if summary.synthetic else ""), file=sys.stderr)
+    return 0
+
+
 def cmd_webcam(args: argparse.Namespace) -> int:
     from pipelines.video_source import CameraSource, VideoFileSource
     from pipelines.webcam_publisher import publish_video
@@ -322,7 +378,13 @@ def cmd_webcam(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench import format_table, run_bench
 
-    results = run_bench(hop_seconds=args.hop_seconds, repeats=args.repeats)
+    results = run_bench(hop_seconds=args.hop_seconds, repeats=args.repeats, replay_minutes=args.replay_minutes)
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from app.dashboard.bench_gui import bench_gui
+
+    results["gui"] = bench_gui(args.gui_seconds)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -404,12 +466,13 @@ def main(argv: list[str] | None = None) -> int:
     from models.manifest import ModelIntegrityError
     from pipelines.live import NoDataError
     from pipelines.lsl_source import StreamNotFoundError
+    from pipelines.xdf_reader import XDFFormatError
     from pipelines.xdf_writer import XDFWriteError
 
     try:
         return args.func(args)
     except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
-            ModelIntegrityError, XDFWriteError) as exc:
+            ModelIntegrityError, XDFWriteError, XDFFormatError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

@@ -22,10 +22,10 @@ import math
 
 import numpy as np
 
-from .bandpower import BAND_NAMES
+from models.bandpower import BAND_NAMES
 from .config import BaselineConfig
 from .fusion import ModalityEstimate
-from .montage import MONTAGE_32
+from models.montage import MONTAGE_32
 
 FRONTAL_PAIRS: tuple[tuple[str, str], ...] = (
     ("Fp2", "Fp1"), ("AF4", "AF3"), ("F4", "F3"), ("F8", "F7"), ("FC6", "FC5"), ("FC2", "FC1"),

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from .bandpower import BAND_NAMES, WelchBandPower, WelchConfig
+from models.bandpower import BAND_NAMES, WelchBandPower, WelchConfig
 from .baseline_estimator import BaselineEstimator
 from .config import PipelineConfig
 from .face_path import FacePath, FaceResult
 from .fusion import FusedEstimate, ModalityEstimate, fuse
-from .montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
+from models.montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
 from .preprocess import average_reference, bandpass
 from .quality import ChannelQuality, assess
 from .ringbuffer import RingBuffer

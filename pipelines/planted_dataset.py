@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import PipelineConfig
 from .engine import AffectPipeline, EEGStreamSpec
-from .montage import MONTAGE_32
+from models.montage import MONTAGE_32
 from .simulator import SimulatorConfig, simulate
 
 

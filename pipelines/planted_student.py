@@ -74,7 +74,7 @@ def train_planted_student(out_dir: Path = WEIGHTS_DIR, cfg: PlantedStudentConfig
     save_entry(EEG_STUDENT, {
         **common, "file": onnx_path.name, "task": "eeg_valence_arousal",
         "input": {"name": "frames", "shape": [1, 192, model.receptive_field], "frames": model.receptive_field,
-                  "features": "log10 Welch band power, 6 bands x 32 channels band-major (models/bandpower)",
+                  "features": "log10 Welch band power, 6 bands x 32 channels band-major (models/bandpower.py)",
                   "normalisation": "RunningFeatureNorm per subject", "norm_memory": train_cfg.norm_memory},
         "outputs": {"valence_arousal": "valence_arousal"}, "metrics": metrics, "onnx_max_abs_diff": max_diff,
     }, out_dir / "manifest.json")

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .montage import MONTAGE_32
+from models.montage import MONTAGE_32
 from .simulator import SessionSimulator, SimulatorConfig
 from .webcam_publisher import OUTLET_BUFFER_S, push_frame, video_stream_info
 

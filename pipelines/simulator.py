@@ -106,9 +106,9 @@ from functools import lru_cache
 import numpy as np
 import scipy.signal
 
-from pipelines.bandpower import BAND_NAMES
+from models.bandpower import BAND_NAMES
 from pipelines.face_render import render_face
-from pipelines.montage import MONTAGE_32, electrode_positions_2d
+from models.montage import MONTAGE_32, electrode_positions_2d
 
 #: The bands that carry a band-limited rhythm (delta is background only), with the filter edges in Hz.
 RHYTHM_BANDS: tuple[str, ...] = ("theta", "alpha", "beta1", "beta2", "gamma")

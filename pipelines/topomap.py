@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 
-from .montage import MONTAGE_32, electrode_positions_2d
+from models.montage import MONTAGE_32, electrode_positions_2d
 
 #: Radius of the drawn head circle; the grid covers [-HEAD_RADIUS, HEAD_RADIUS]^2.
 HEAD_RADIUS = 1.1

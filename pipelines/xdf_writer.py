@@ -26,9 +26,11 @@ calls. After ``flush()`` returns, the bytes are in the operating system's page c
 SIGKILL (or a Python crash) loses nothing that was flushed; ``fsync=True`` also survives a power cut, at the
 cost of a disk sync per flush. The header chunks are written at once, so the file is a valid XDF from the first
 flush on, and ``pyxdf.load_xdf`` reads a file that never got its footers (footers are optional). By default
-``write`` also flushes by itself once ``flush_interval_s`` (1 s) of wall time has passed since the last flush, so a
-caller that forgets to flush still loses at most about a second. A kill that lands *inside* a flush can leave one
-partial chunk at the end of the file; :mod:`.xdf_reader` drops such a tail with a note.
+``write`` and a small background thread also flush by themselves once ``flush_interval_s`` (1 s) has passed since the
+last flush, so a caller that forgets to flush, or whose streams stall, still loses at most about a second. Each
+flush is a single ``os.write`` of complete chunks, so a kill can only tear the file if it lands inside that system
+call; :func:`.xdf_reader.load_recording` then refuses the file with a message naming the torn chunk, and
+``allow_truncated=True`` loads everything before it.
 
 Errors
 ------
@@ -159,8 +161,9 @@ class XDFWriter:
     overwrite : bool
         Refuse to replace an existing file when False.
     flush_interval_s : float | None
-        :meth:`write` flushes by itself when this many wall seconds passed since the last flush; None only
-        flushes when asked (and when the buffer exceeds ``MAX_BUFFER_BYTES``).
+        Buffered data is flushed by itself once it is this many wall seconds old: by :meth:`write`, and by a
+        background thread when no write comes (a stalled stream must not keep its last second in memory). None
+        only flushes when asked (and when the buffer exceeds ``MAX_BUFFER_BYTES``), with no thread.
     fsync : bool
         ``os.fsync`` after every flush (survives a power cut, not only a crash).
     header : dict | None
@@ -198,6 +201,14 @@ class XDFWriter:
         xml = '<?xml version="1.0"?><info>' + "".join(_xml_element(k, v) for k, v in info.items()) + "</info>"
         self._last_flush = time.monotonic()
         self._write_bytes(b"XDF:" + chunk(TAG_FILE_HEADER, xml.encode("utf-8")))
+        self._stop_flusher = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if flush_interval_s is not None:
+            if not flush_interval_s > 0:
+                raise ValueError(f"flush_interval_s must be > 0 or None, got {flush_interval_s}")
+            self._flusher = threading.Thread(target=self._flush_loop, name=f"xdf-flush-{self.path.name}",
+                                             daemon=True)
+            self._flusher.start()
 
     # -- streams -----------------------------------------------------------------------------------------------
 
@@ -393,8 +404,24 @@ class XDFWriter:
         s.sample_count += n
         return chunk(TAG_SAMPLES, struct.pack("<I", s.stream_id) + varlen(n) + payload)
 
+    def _flush_loop(self) -> None:
+        """Background flush of data that waited ``flush_interval_s`` (errors surface on the next call)."""
+        while not self._stop_flusher.wait(self.flush_interval_s / 4):
+            with self._lock:
+                if self._fd is None or self._broken is not None:
+                    return
+                pending = any(st.pending_times or st.pending_offsets for st in self._streams.values())
+                if pending and time.monotonic() - self._last_flush >= self.flush_interval_s:
+                    try:
+                        self.flush()
+                    except OSError:
+                        return  # _broken is set: the next write/flush/close raises XDFWriteError
+
     def close(self) -> None:
         """Flush, write one StreamFooter per stream and close the file (idempotent)."""
+        self._stop_flusher.set()
+        if self._flusher is not None and self._flusher is not threading.current_thread():
+            self._flusher.join(5.0)
         with self._lock:
             if self._fd is None:
                 return
@@ -488,6 +515,9 @@ class XDFWriter:
         self.close()
 
     def __del__(self) -> None:
+        stop = getattr(self, "_stop_flusher", None)
+        if stop is not None:
+            stop.set()
         fd = getattr(self, "_fd", None)
         if fd is not None:
             try:
