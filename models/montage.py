@@ -1,4 +1,5 @@
-"""The model montage and the mapping of a stream's channels onto it.
+"""The model montage and the mapping of a stream's channels onto it (part of the students' input contract, hence
+in ``models``; the live pipeline and the dataset loaders share it).
 
 Every model in affectstream sees EEG in one fixed order: the 32-channel 10-20 list used by DEAP and MAHNOB-HCI
 (``MONTAGE_32``). Headsets name and order their channels in many ways, so inputs are matched *by label*, never by
@@ -71,14 +72,14 @@ class ChannelMapping:
         return self.source_index >= 0
 
     def apply(self, data: np.ndarray) -> np.ndarray:
-        """Reorder ``data`` (n_input_channels, n_times) onto the montage; missing rows are NaN.
+        """Reorder ``data`` (..., n_input_channels, n_times) onto the montage; missing rows are NaN.
 
         NaN (rather than zero) makes every downstream step see the gap: band power of a missing channel is NaN and
         the estimators' channel masks exclude it, instead of treating it as a flat, perfectly quiet electrode.
         """
-        out = np.full((len(self.model_labels), data.shape[-1]), np.nan, dtype=data.dtype)
+        out = np.full((*data.shape[:-2], len(self.model_labels), data.shape[-1]), np.nan, dtype=data.dtype)
         present = self.present
-        out[present] = data[self.source_index[present]]
+        out[..., present, :] = data[..., self.source_index[present], :]
         return out
 
     def describe(self) -> str:

@@ -11,7 +11,6 @@ per-subject normaliser, so the fusion step trusts the student only once it has s
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -64,22 +63,34 @@ class EEGStudentEstimator:
         return cls(path, int(entry["input"]["frames"]), float(entry["input"].get("norm_memory", 1200.0)),
                    device=device)
 
-    def step(self, log_power: np.ndarray, good: np.ndarray) -> ModalityEstimate:
-        """Normalise this hop's (6, 32) log band power, append it to the history and run one step."""
-        if not good.any():
-            return ModalityEstimate(source=self.name)
-        z = self.norm(np.where(good[None, :], log_power, np.nan).ravel())
-        self.frames[:, :-1] = self.frames[:, 1:]
-        self.frames[:, -1] = z
-        self._n += 1
-        out = self.session.run(None, {self._input: self.frames[None]})[0][0]
-        fill = min(1.0, self._n / max(self.receptive_field, self.warmup_frames))
-        return ModalityEstimate(
-            valence=float(np.clip(out[0], -1.0, 1.0)),
-            arousal=float(np.clip(out[1], -1.0, 1.0)),
-            confidence=fill * float(good.mean()),
-            source=self.name,
-        ) if math.isfinite(out[0]) and math.isfinite(out[1]) else ModalityEstimate(source=self.name)
+    def step_many(self, log_power: np.ndarray, good: np.ndarray) -> tuple[list[ModalityEstimate], np.ndarray]:
+        """Consecutive hops at once: (k, 6, 32) log band power and (k, 32) masks -> k estimates and the k inputs.
+
+        The normaliser and the frame history advance hop by hop, exactly as :meth:`step` would; the network then
+        runs once on the k stacked inputs (one onnxruntime call instead of k - what makes replay fast). Returns the
+        (k, 192, receptive_field) inputs too, for saliency.
+        """
+        k = len(log_power)
+        inputs = np.empty((k, *self.frames.shape), dtype=np.float32)
+        usable = good.any(axis=1)
+        for i in range(k):
+            if usable[i]:
+                z = self.norm(np.where(good[i][None, :], log_power[i], np.nan).ravel())
+                self.frames[:, :-1] = self.frames[:, 1:]
+                self.frames[:, -1] = z
+                self._n += 1
+            inputs[i] = self.frames
+        out = self.session.run(None, {self._input: inputs})[0] if usable.any() else np.full((k, 2), np.nan)
+        estimates = []
+        n_after = self._n - np.cumsum(usable[::-1])[::-1] + usable  # frames seen up to and including hop i
+        for i in range(k):
+            if not usable[i] or not np.isfinite(out[i]).all():
+                estimates.append(ModalityEstimate(source=self.name))
+                continue
+            fill = min(1.0, n_after[i] / max(self.receptive_field, self.warmup_frames))
+            estimates.append(ModalityEstimate(float(np.clip(out[i, 0], -1, 1)), float(np.clip(out[i, 1], -1, 1)),
+                                              fill * float(good[i].mean()), self.name))
+        return estimates, inputs
 
 
 #: Manifest name of the student's torch weights (weights-only state dict), used for gradient saliency.

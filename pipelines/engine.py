@@ -27,7 +27,7 @@ from .face_path import FacePath, FaceResult
 from .fusion import FusedEstimate, ModalityEstimate, fuse
 from models.montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
 from .preprocess import average_reference, bandpass
-from .quality import ChannelQuality, assess
+from .quality import assess_many
 from .ringbuffer import RingBuffer
 from .scheduler import HopScheduler
 
@@ -169,7 +169,8 @@ class AffectPipeline:
         self.hop_s = self.n_hop / eeg.sfreq
         backlog = config.max_backlog_hops if live else None
         self.scheduler = HopScheduler(self.n_window, self.n_hop, backlog)
-        capacity = self.n_window + self.n_hop * (config.max_backlog_hops + 4)
+        # Live: a few hops of slack. Replay: room for many hops per pass, which the batched hop computation uses.
+        capacity = self.n_window + self.n_hop * (config.max_backlog_hops + 4 if live else 32)
         self.buffer = RingBuffer(capacity, eeg.n_channels)
         self.face = face
         self.baseline = BaselineEstimator(self.hop_s, config.baseline)
@@ -243,7 +244,7 @@ class AffectPipeline:
         step = self.buffer.capacity - self.n_window
         for start in range(0, data.shape[0], step):
             self.buffer.push(data[start:start + step], timestamps[start:start + step])
-            results += [self._hop(stop, received_at) for stop in self.scheduler.due(self.buffer.total)]
+            results += self._hops(self.scheduler.due(self.buffer.total), received_at)
         self.stats.skipped_hops = self.scheduler.skipped
         return results
 
@@ -265,52 +266,56 @@ class AffectPipeline:
         self.stats.counter_reorders += int(np.sum(step < 1))
         self._last_counter = float(counter[-1])
 
-    def _hop(self, stop: int, received_at: float | None) -> HopResult:
-        raw, times = self.buffer.get(stop, self.n_window)
-        window = self.mapping.apply(raw.T.astype(np.float64))  # (32, n_window), NaN rows for missing channels
-        quality: ChannelQuality = assess(window, self.mapping.present, self.config.quality)
-        if self.config.reference == "average":
-            window = average_reference(window, quality.good)
-        if self.config.bandpass is not None:
-            window = bandpass(window, quality.good, self.config.bandpass, self.spec.sfreq)
-        features = self.welch(np.where(quality.good[:, None], window, 0.0))
-        features[:, ~quality.good] = np.nan  # excluded channels carry no value downstream
-        eeg = self._estimate(features, quality.good)
-        saliency = self.saliency.update(self.student.frames) if self.saliency is not None else None
-        face_result = self.face.at(float(times[-1])) if self.face is not None else None
-        face = face_result.estimate() if face_result is not None else ModalityEstimate()
-        fused: FusedEstimate = fuse({"eeg": eeg, "face": face} if self.face is not None else {"eeg": eeg})
-        self.stats.hops += 1
-        return HopResult(
-            t=float(times[-1]),
-            valence=fused.valence,
-            arousal=fused.arousal,
-            confidence=fused.confidence,
-            status=fused.status,
-            eeg=eeg,
-            face=face,
-            face_result=face_result,
-            quality_eeg=quality.fraction_good,
-            bad_channels=quality.bad_channels(MONTAGE_32),
-            features=features,
-            good=quality.good,
-            synthetic=self.spec.synthetic,
-            received_at=received_at,
-            latency_ms=(time.perf_counter() - received_at) * 1e3 if received_at is not None else math.nan,
-            saliency=saliency,
-        )
+    def _hops(self, stops: list[int], received_at: float | None) -> list[HopResult]:
+        """The hops ending at ``stops``, computed together: one batched band-power call and one student call.
 
-    def _estimate(self, features: np.ndarray, good: np.ndarray) -> ModalityEstimate:
-        """The student's estimate, or the baseline's when there is no student or it failed.
+        Batching changes nothing in the numbers (every per-hop state advances in order); it removes the per-call
+        overheads that dominate when replay processes thousands of hops.
+        """
+        if not stops:
+            return []
+        spans = [self.buffer.get(stop, self.n_window) for stop in stops]
+        times = [float(t[-1]) for _, t in spans]
+        raw = np.stack([d for d, _ in spans]).transpose(0, 2, 1).astype(np.float64)  # (k, C_in, n_window)
+        windows = self.mapping.apply(raw)  # (k, 32, n_window), NaN rows for missing channels
+        qualities = assess_many(windows, self.mapping.present, self.config.quality)
+        good = np.stack([q.good for q in qualities])
+        if self.config.reference == "average":
+            windows = average_reference(windows, good)
+        if self.config.bandpass is not None:
+            windows = bandpass(windows, good, self.config.bandpass, self.spec.sfreq)
+        features = self.welch(np.where(good[..., None], windows, 0.0))  # (k, 6, 32)
+        features[~good[:, None, :].repeat(features.shape[1], axis=1)] = np.nan  # excluded channels carry no value
+        estimates, inputs = self._estimate_many(features, good)
+        results = []
+        for i, (quality, t) in enumerate(zip(qualities, times)):
+            saliency = self.saliency.update(inputs[i]) if self.saliency is not None else None
+            face_result = self.face.at(t) if self.face is not None else None
+            face = face_result.estimate() if face_result is not None else ModalityEstimate()
+            eeg = estimates[i]
+            fused: FusedEstimate = fuse({"eeg": eeg, "face": face} if self.face is not None else {"eeg": eeg})
+            self.stats.hops += 1
+            results.append(HopResult(
+                t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence,
+                status=fused.status, eeg=eeg, face=face, face_result=face_result,
+                quality_eeg=quality.fraction_good, bad_channels=quality.bad_channels(MONTAGE_32),
+                features=features[i], good=quality.good, synthetic=self.spec.synthetic, received_at=received_at,
+                latency_ms=(time.perf_counter() - received_at) * 1e3 if received_at is not None else math.nan,
+                saliency=saliency,
+            ))
+        return results
+
+    def _estimate_many(self, features: np.ndarray, good: np.ndarray) -> tuple[list[ModalityEstimate], np.ndarray]:
+        """The student's estimates (and its inputs), or the baseline's when there is no student or it failed.
 
         The baseline always runs (it costs microseconds) so that a fallback starts warmed up instead of from zero.
         """
-        baseline = self.baseline.step(features, good)
+        baseline = [self.baseline.step(f, g) for f, g in zip(features, good)]
         if self.student is None:
-            return baseline
+            return baseline, np.empty((len(baseline), 0))
         try:
-            return self.student.step(features, good)
+            return self.student.step_many(features, good)
         except Exception as exc:  # noqa: BLE001 - any runtime failure of the model must not stop the session
             log.error("the EEG student failed (%s); falling back to the baseline estimator", exc)
             self.student = self.saliency = None
-            return baseline
+            return baseline, np.empty((len(baseline), 0))

@@ -14,12 +14,15 @@ import scipy.signal
 
 
 def average_reference(window: np.ndarray, good: np.ndarray) -> np.ndarray:
-    """Subtract the mean of the good channels from every good channel; bad channels become NaN."""
-    out = np.full_like(window, np.nan)
-    if good.any():
-        ref = window[good].mean(axis=0)
-        out[good] = window[good] - ref
-    return out
+    """Subtract the mean of the good channels from every good channel; bad channels become NaN.
+
+    Works on one window (n_channels, n_times) with ``good`` (n_channels,) or a batch (k, n_channels, n_times) with
+    ``good`` (k, n_channels).
+    """
+    mask = good[..., None]
+    count = good.sum(axis=-1)[..., None, None] if good.ndim > 1 else good.sum()
+    ref = np.where(mask, window, 0.0).sum(axis=-2, keepdims=True) / np.maximum(count, 1)
+    return np.where(mask, window - ref, np.nan)
 
 
 @lru_cache(maxsize=16)
@@ -28,11 +31,11 @@ def _bandpass_sos(low: float, high: float, sfreq: float) -> np.ndarray:
 
 
 def bandpass(window: np.ndarray, good: np.ndarray, band: tuple[float, float], sfreq: float) -> np.ndarray:
-    """Zero-phase 4th-order Butterworth band-pass of the good channels (bad channels stay NaN)."""
+    """Zero-phase 4th-order Butterworth band-pass of the good channels (bad channels stay NaN); one window or a
+    batch, as :func:`average_reference`."""
     low, high = band
     if not 0 < low < high < sfreq / 2:
         raise ValueError(f"band-pass {low}-{high} Hz is not inside (0, {sfreq / 2}) Hz")
-    out = np.full_like(window, np.nan)
-    if good.any():
-        out[good] = scipy.signal.sosfiltfilt(_bandpass_sos(low, high, sfreq), window[good], axis=-1)
-    return out
+    mask = good[..., None]
+    filtered = scipy.signal.sosfiltfilt(_bandpass_sos(low, high, sfreq), np.where(mask, window, 0.0), axis=-1)
+    return np.where(mask, filtered, np.nan)

@@ -15,6 +15,7 @@ from .config import QualityConfig
 
 #: Reasons a channel can be excluded, in the order they are checked.
 FLAGS: tuple[str, ...] = ("missing", "nonfinite", "flat", "railed", "noisy")
+_REASONS: tuple[str, ...] = ("",) + FLAGS
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,23 @@ class ChannelQuality:
 
 def assess(window: np.ndarray, present: np.ndarray, config: QualityConfig = QualityConfig()) -> ChannelQuality:
     """Check ``window`` (n_channels, n_times) in µV; ``present`` marks channels the input provides."""
-    finite = np.isfinite(window).all(axis=1)
-    safe = np.where(np.isfinite(window), window, 0.0)
-    std = safe.std(axis=1)
-    railed = (np.abs(safe) >= config.rail_uv).mean(axis=1) >= config.rail_fraction
-    checks = (
-        ~present,
-        present & ~finite,
+    return assess_many(window[None], present, config)[0]
+
+
+def assess_many(windows: np.ndarray, present: np.ndarray, config: QualityConfig = QualityConfig()
+                ) -> list[ChannelQuality]:
+    """:func:`assess` for a batch of windows (k, n_channels, n_times), in one pass of array operations."""
+    finite = np.isfinite(windows)
+    safe = np.where(finite, windows, 0.0)
+    std = safe.std(axis=-1)
+    railed = (np.abs(safe) >= config.rail_uv).mean(axis=-1) >= config.rail_fraction
+    checks = [
+        np.broadcast_to(~present, std.shape),
+        present & ~finite.all(axis=-1),
         std < config.flat_std_uv,
         railed,
         std > config.noisy_std_uv,
-    )
-    reason = []
-    for ch in range(window.shape[0]):
-        reason.append(next((flag for flag, bad in zip(FLAGS, checks) if bad[ch]), ""))
-    good = np.array([r == "" for r in reason], dtype=bool)
-    return ChannelQuality(good, tuple(reason))
+    ]
+    # np.select takes the first true check per channel, i.e. the order of FLAGS; 0 means none failed.
+    first = np.select(checks, np.arange(1, len(FLAGS) + 1), default=0)
+    return [ChannelQuality(row == 0, tuple(_REASONS[i] for i in row)) for row in first]
