@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..montage import MONTAGE_32
 from .common import (
     DatasetLayoutError,
     PathArg,
@@ -57,11 +58,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Channels 1-32 of the preprocessed data: EEG in the Geneva (BioSemi) order.
-DEAP_EEG_CHANNELS: tuple[str, ...] = (
-    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
-    "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
-)
+#: Channels 1-32 of the preprocessed data: EEG in the Geneva (BioSemi) order, which is the model montage.
+DEAP_EEG_CHANNELS: tuple[str, ...] = MONTAGE_32
 #: Channels 33-40 [DEAP manual].
 DEAP_PERIPHERAL_CHANNELS: tuple[str, ...] = (
     "hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Respiration belt", "Plethysmograph", "Temperature",

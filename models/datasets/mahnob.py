@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..montage import MONTAGE_32
 from .common import (
     ContinuousLabels,
     DatasetLayoutError,
@@ -71,11 +72,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: BioSemi 32-channel labels in MAHNOB/DEAP (Geneva) order, as the BDF names them.
-MAHNOB_EEG_CHANNELS: tuple[str, ...] = (
-    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
-    "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
-)
+#: BioSemi 32-channel labels in MAHNOB/DEAP (Geneva) order, as the BDF names them: the model montage.
+MAHNOB_EEG_CHANNELS: tuple[str, ...] = MONTAGE_32
 #: All 47 BDF channels: 0-31 EEG, 32-34 EXG1-3 (ECG), 35-45 other peripheral, 46 Status [METHODS §7.1, I].
 MAHNOB_BDF_CHANNELS: tuple[str, ...] = (
     *MAHNOB_EEG_CHANNELS,
