@@ -5,7 +5,7 @@ import pytest
 import scipy.integrate
 import scipy.signal
 
-from pipelines.bandpower import BAND_EDGES, BAND_NAMES, WelchBandPower, WelchConfig, reference_band_power
+from models.bandpower import BAND_EDGES, BAND_NAMES, WelchBandPower, WelchConfig, reference_band_power
 
 
 def _plain_scipy(x, cfg):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipelines.engine import COUNTER_LABEL, AffectPipeline, EEGStreamSpec, StreamFormatError
-from pipelines.montage import MONTAGE_32
+from models.montage import MONTAGE_32
 
 SFREQ = 256.0
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.montage import MONTAGE_32, ChannelMappingError, electrode_positions_2d, map_channels
+from models.montage import MONTAGE_32, ChannelMappingError, electrode_positions_2d, map_channels
 
 
 def test_identity_mapping():

@@ -5,7 +5,7 @@ import numpy as np
 from models.metrics import ccc, pcc
 from pipelines.config import PipelineConfig
 from pipelines.engine import AffectPipeline, EEGStreamSpec
-from pipelines.montage import MONTAGE_32
+from models.montage import MONTAGE_32
 from pipelines.simulator import SimulatorConfig, simulate
 
 # Measured 0.86 / 0.59 for sim01 (seed 0); across sim01-sim06 valence CCC ranged 0.37-0.86 and arousal 0.42-0.85,

@@ -5,7 +5,7 @@ import pytest
 import scipy.signal
 
 from pipelines.face_detect import FaceDetector
-from pipelines.montage import MONTAGE_32
+from models.montage import MONTAGE_32
 from pipelines.simulator import SessionSimulator, SimulatorConfig, planted_pattern, simulate
 
 

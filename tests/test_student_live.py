@@ -17,11 +17,11 @@ from models.eeg_tcn import EEGTCNStreaming
 from models.runtime import make_session
 from models.manifest import ModelIntegrityError, load_manifest, verified_path
 from models.metrics import ccc
-from pipelines.bandpower import BAND_NAMES
+from models.bandpower import BAND_NAMES
 from pipelines.config import PipelineConfig
 from pipelines.eeg_student import EEG_STUDENT, load_torch_student
 from pipelines.engine import AffectPipeline, EEGStreamSpec, StreamFormatError
-from pipelines.montage import MONTAGE_32
+from models.montage import MONTAGE_32
 from pipelines.simulator import SimulatorConfig, planted_pattern, simulate
 
 pytestmark = pytest.mark.skipif(EEG_STUDENT not in load_manifest()["models"], reason="no bundled EEG student")
