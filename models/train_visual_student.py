@@ -57,6 +57,7 @@ from .datasets.ferplus import (
     majority_labels,
     vote_probabilities,
 )
+from . import evaluation
 from .visual_student import FERPLUS_CLASSES, VisualStudent, count_parameters
 
 log = logging.getLogger(__name__)
@@ -544,26 +545,17 @@ def load_checkpoint(
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = N_CLASSES) -> dict[str, Any]:
-    """Accuracy, macro-F1 and balanced accuracy over ``n_classes`` classes, plus the confusion matrix.
-
-    Confusion matrix: rows = true class, columns = predicted. Per-class F1 = 2 TP / (support + predicted), 0 for a
-    class that is predicted but never true (or true but never predicted); macro-F1 averages the classes that
-    occur in the truth or the predictions. Balanced accuracy = mean recall over the classes with support.
-    """
-    y_true, y_pred = np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)
-    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    tp = np.diag(cm).astype(np.float64)
-    support, predicted = cm.sum(1), cm.sum(0)
-    present = (support + predicted) > 0
-    denom = support + predicted
-    f1 = np.divide(2 * tp, denom, out=np.zeros(n_classes), where=denom > 0)
-    recall = np.divide(tp, support, out=np.zeros(n_classes), where=support > 0)
+    """Accuracy, macro-F1 (all ``n_classes``, zero_division 0), balanced accuracy and the confusion matrix
+    (rows = true class), computed by :mod:`models.evaluation` - the project's one implementation of each."""
+    cm = evaluation.confusion_matrix(y_true, y_pred, n_classes)
+    f1 = evaluation.per_class_f1(y_true, y_pred, n_classes)
+    support = cm.sum(1)
+    recall = np.divide(np.diag(cm), support, out=np.zeros(n_classes), where=support > 0)
     return {
         "n": int(len(y_true)),
-        "accuracy": float(tp.sum() / max(1, len(y_true))),
-        "macro_f1": float(f1[present].mean()) if present.any() else float("nan"),
-        "balanced_accuracy": float(recall[support > 0].mean()) if (support > 0).any() else float("nan"),
+        "accuracy": evaluation.accuracy(y_true, y_pred),
+        "macro_f1": evaluation.macro_f1(y_true, y_pred, n_classes),
+        "balanced_accuracy": evaluation.balanced_accuracy(y_true, y_pred, n_classes),
         "per_class_f1": {c: float(v) for c, v in zip(FERPLUS_CLASSES, f1)},
         "per_class_recall": {c: float(v) for c, v in zip(FERPLUS_CLASSES, recall)},
         "confusion_matrix": cm.tolist(),
