@@ -79,8 +79,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                        description="Start the simulator (SYNTHETIC data) in a child process and run the pipeline "
                                    "on it.")
     p.add_argument("--headless", action="store_true", help="no window (JSONL + Affect outlet)")
-    p.add_argument("--duration", type=_positive, default=None, help="seconds to run (default: until Ctrl-C)")
-    p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
+    p.add_argument("--duration", type=_positive, default=None, help="seconds to run (default: until Ctrl-C or "
+                                                                     "the window is closed)")
+    p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop (headless)")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
+                   help="save the dashboard's picture after --duration seconds (default 10) and exit")
     p.add_argument("--seed", type=int, default=0, help="simulator seed")
     p.add_argument("--subject", default="sim01", help="simulated subject")
     p.add_argument("--no-video", action="store_true", help="EEG only (no synthetic face video)")
@@ -88,6 +91,18 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                    help="record the session to XDF (default name under recordings/)")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=cmd_demo)
+
+
+def _add_dashboard(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dashboard", help="open the live dashboard on the LSL streams of this machine",
+                       description="Open the dashboard; pick streams in its stream picker or name them here.")
+    p.add_argument("--eeg", default="EEG", help="name or type of the EEG stream (default: type EEG)")
+    p.add_argument("--eeg-source-id", default=None, help="only use the EEG stream with this source_id")
+    p.add_argument("--video", default=None, metavar="NAME_OR_TYPE", help="LSL Video stream for the face path")
+    p.add_argument("--duration", type=_positive, default=None, help="seconds to run")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
+                   help="save the window's picture after --duration seconds and exit")
+    p.set_defaults(func=cmd_dashboard)
 
 
 def _add_webcam(sub: argparse._SubParsersAction) -> None:
@@ -191,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted,
+    for add in (_add_demo, _add_dashboard, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted,
                 _add_train_visual, _add_export):
         add(sub)
     return parser
@@ -270,7 +285,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.live import open_video_source, run_headless
 
     if not args.headless:
-        raise UserError("the dashboard is not available yet; use `affectstream run --headless`")
+        raise UserError("`run` is the headless command: add --headless, or use `affectstream dashboard` for the "
+                        "window")
     config = _load_pipeline_config(args.config, args.device, args.face_model)
     video = open_video_source(args.video, camera=args.camera, video_file=args.video_file, timeout=args.timeout)
     record = _record_path(args.record, args.record_subject, args.record_session, args.record_task)
@@ -307,14 +323,25 @@ def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.headless and not _window_possible(args.screenshot):
+        print("no display found: running the demo headless (--screenshot FILE.png renders the dashboard "
+              "offscreen)", file=sys.stderr)
+        args.headless = True
+    if not args.headless:
+        from app.dashboard import run_demo
+
+        duration = args.duration if args.duration is not None or args.screenshot is None else 10.0
+        code = run_demo(args.seed, args.subject, screenshot=args.screenshot, duration=duration,
+                        video=not args.no_video)
+        if args.screenshot is not None and code == 0:
+            print(f"wrote {args.screenshot}", file=sys.stderr)
+        return code
     from pipelines.live import open_video_source, run_headless
 
     prefix = f"affectstream-demo-{uuid.uuid4().hex[:8]}"
     sim_duration = None if args.duration is None else args.duration + 30.0
     sim = start_simulator_process(args.seed, args.subject, sim_duration, video=not args.no_video, prefix=prefix)
     try:
-        if not args.headless:
-            print("the dashboard is not available yet: running headless", file=sys.stderr)
         video = None if args.no_video else open_video_source(video_source_id=f"{prefix}-video", timeout=20.0)
         record = _record_path(args.record, args.subject, "1", "demo")
         summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=args.duration, out=args.out,
@@ -331,6 +358,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
         stop_process(sim)
     _finish(summary, args.out)
     return 0
+
+
+def _window_possible(screenshot: Path | None) -> bool:
+    """Whether Qt can show (or, for a screenshot, render) a window here; sets the offscreen platform for a
+    screenshot on a machine without a display, where Qt would otherwise abort the process."""
+    if os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    if screenshot is not None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return True
+    return False
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from app.dashboard import run_dashboard
+
+    if not _window_possible(args.screenshot):
+        raise UserError("no display found (DISPLAY is not set): use `affectstream run --headless`, or --screenshot "
+                        "to render the dashboard offscreen")
+    return run_dashboard(args.eeg, eeg_source_id=args.eeg_source_id, video=args.video,
+                         screenshot=args.screenshot, duration=args.duration)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

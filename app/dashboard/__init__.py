@@ -1,0 +1,116 @@
+"""The live dashboard (Qt): valence/arousal traces, EEG, scalp maps, face video and stream status.
+
+Entry points for the CLI: :func:`run_dashboard` opens the window on given LSL streams, :func:`run_demo` starts the
+simulator in a child process and opens the window on its streams. Qt is imported when they run, not when this
+package is imported, so ``affectstream --help`` stays instant.
+
+Modules: ``main_window`` (window, toolbar, docks, 30 fps timer), ``worker`` (processing thread around
+``pipelines.live.LiveSession``), ``model`` (mailbox and history, no Qt), ``trace_panel``, ``eeg_panel``,
+``topomap_panel``, ``video_panel``, ``status_bar``, ``controls`` (stream picker, marker outlet), ``theme``,
+``bench_gui`` (paint cost with the demo running).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+__all__ = ["run_dashboard", "run_demo"]
+
+#: Python's GIL switch interval while the dashboard runs. Three threads share the GIL (GUI, processing, face path);
+#: at the default 5 ms a paint pass that needs the GIL back can wait up to 5 ms per hand-over, which showed as
+#: 20-30 ms frames and doubled hop-latency tails on the 2-core machines. 1 ms bounds those waits.
+GUI_SWITCH_INTERVAL_S = 0.001
+
+
+def _application():
+    """The QApplication (created offscreen-capable if there is none), themed."""
+    from pipelines.lsl_source import use_local_lsl_config
+
+    use_local_lsl_config()
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtWidgets
+
+    from . import theme
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0] if sys.argv else "affectstream"])
+    app.setApplicationName("affectstream")
+    theme.apply(app)
+    return app
+
+
+def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, video: str | None = None,
+                  video_source_id: str | None = None, markers_source_id: str | None = None,
+                  truth_source_id: str | None = None, screenshot: str | Path | None = None,
+                  duration: float | None = None, *, resolve_timeout: float = 10.0, config=None,
+                  _on_window=None) -> int:
+    """Open the dashboard on live LSL streams and run until the window is closed.
+
+    Parameters
+    ----------
+    eeg, eeg_source_id : str | None
+        Name or type, and optionally ``source_id``, of the EEG stream.
+    video, video_source_id : str | None
+        The LSL ``Video`` stream for the face path (None: no video).
+    markers_source_id, truth_source_id : str | None
+        ``source_id`` of a ``Markers`` / ``GroundTruth`` stream to draw.
+    screenshot : path | None
+        Save the window (``grab()``, PNG) after ``duration`` seconds and exit.
+    duration : float | None
+        Seconds to run, counted from the first estimate (None: until the window is closed).
+    resolve_timeout : float
+        Seconds to wait for each stream.
+    config : PipelineConfig | None
+        Pipeline settings (default: saliency every 4 hops).
+
+    Returns
+    -------
+    int
+        0, or 2 when the streams could not be opened (or sent nothing) in an automatic (``duration``) run.
+    """
+    app = _application()
+    from .main_window import DashboardWindow
+    from .worker import SourceSpec
+
+    spec = SourceSpec(eeg=eeg, eeg_source_id=eeg_source_id, video=video, video_source_id=video_source_id,
+                      markers_source_id=markers_source_id, truth_source_id=truth_source_id,
+                      resolve_timeout=resolve_timeout)
+    window = DashboardWindow(spec, config=config)
+    if duration is not None or screenshot is not None:
+        window.auto_close(duration if duration is not None else 5.0, screenshot)
+    window.show()
+    if _on_window is not None:
+        _on_window(window)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+    try:
+        app.exec()
+    finally:
+        sys.setswitchinterval(switch)
+        if window.isVisible():  # the event loop ended for another reason (Ctrl-C, app.quit)
+            window.close()
+    return window.exit_code
+
+
+def run_demo(seed: int = 0, subject: str = "sim01", screenshot: str | Path | None = None,
+             duration: float | None = None, *, video: bool = True, _on_window=None) -> int:
+    """Start the simulator (SYNTHETIC streams, with face video) and open the dashboard on it.
+
+    Closing the window (or the end of ``duration``) stops the worker, closes the session and stops the simulator.
+    """
+    from app.cli import start_simulator_process, stop_process
+
+    _application()  # before the child starts: same LSL configuration for both
+    prefix = f"affectstream-demo-{uuid.uuid4().hex[:8]}"
+    sim_duration = None if duration is None else duration + 60.0
+    sim = start_simulator_process(seed, subject, sim_duration, video=video, prefix=prefix)
+    try:
+        return run_dashboard("EEG", eeg_source_id=f"{prefix}-eeg", video="Video" if video else None,
+                             video_source_id=f"{prefix}-video" if video else None,
+                             markers_source_id=f"{prefix}-markers", truth_source_id=f"{prefix}-truth",
+                             screenshot=screenshot, duration=duration, resolve_timeout=20.0, _on_window=_on_window)
+    finally:
+        stop_process(sim)

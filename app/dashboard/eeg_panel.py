@@ -1,0 +1,400 @@
+"""EEG (32 montage channels stacked) coloured by channel quality, and the current band powers.
+
+Live, the traces are drawn as a *sweep*, as on clinical EEG monitors: a write head runs left to right over a fixed
+10 s page and overwrites the previous page behind a short gap. The page is cut into ten 1-s strips, each its own
+set of curve items, and only the strip under the head (and the one being erased) changes in a frame, so Qt
+repaints a tenth of the panel instead of scrolling all of it 30 times a second. "Review" switches to an ordinary
+scrolling view of the last five minutes (drag or zoom the time axis).
+
+Within a strip the samples are reduced to one min/max pair per two pixels (peak decimation, so blinks and spikes
+stay visible), and the channels of one quality class share one curve with a ``connect`` mask that breaks the line
+between channels: a few ``setData`` calls per strip instead of 32. The display signal is high-passed at 0.5 Hz
+(:class:`~.model.DisplayHighpass`), so offsets and drifts never push a channel off its row.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from models.bandpower import BAND_NAMES
+from models.montage import MONTAGE_32
+
+from . import theme
+from .canvas import Canvas
+from .model import History
+
+#: Band names as drawn under the bars.
+BAND_SYMBOLS = {"delta": "δ", "theta": "θ", "alpha": "α", "beta1": "β1", "beta2": "β2", "gamma": "γ"}
+
+#: Display sensitivities, µV per channel spacing.
+GAINS_UV = (10, 20, 50, 100, 200, 500, 1000)
+
+
+def peak_decimate(t: np.ndarray, x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce (C, n) samples to about ``2 * bins`` points per channel (min and max of each bin, in time order)."""
+    n = len(t)
+    factor = n // max(1, bins)
+    if factor < 2:
+        return t, x
+    nb = n // factor
+    start = n - nb * factor  # keep the newest samples aligned on bin edges
+    xb = x[:, start:].reshape(x.shape[0], nb, factor)
+    lo, hi = xb.min(axis=2), xb.max(axis=2)  # a non-finite sample makes its bin non-finite (drawn as a break)
+    y = np.empty((x.shape[0], 2 * nb), dtype=x.dtype)
+    y[:, 0::2], y[:, 1::2] = lo, hi
+    tb = t[start::factor][:nb]
+    return np.repeat(tb, 2), y
+
+
+class EEGTimeAxis(theme.TimeAxis):
+    """Session time under the traces; in sweep mode, ticks left of the head belong to this page, the rest to the last."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sweep: tuple[int, float, float] | None = None  #: (page index, head x, page seconds)
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt naming
+        if self.sweep is None:
+            return super().tickStrings(values, scale, spacing)
+        k, head, page = self.sweep  # head is floored to whole seconds (the axis is redrawn once a second)
+        return super().tickStrings([(k if v < head + 0.5 else k - 1) * page + v for v in values], scale, spacing)
+
+    def set_sweep(self, sweep) -> None:
+        if sweep != self.sweep:
+            self.sweep = sweep
+            self.picture = None  # pyqtgraph's cached tick drawing
+            self.update()
+
+
+def _stack(segments: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join (x (L,), y (C, L)) segments side by side; ``connect`` (L,) is False at each segment's last point."""
+    xs = np.concatenate([x for x, _ in segments])
+    ys = np.concatenate([y for _, y in segments], axis=1)
+    connect = np.ones(len(xs), dtype=bool)
+    connect[np.cumsum([len(x) for x, _ in segments]) - 1] = False
+    return xs, ys, connect
+
+
+class EEGPanel(QtWidgets.QWidget):
+    """Sweep/review EEG traces with coloured channel labels, a gain selector and a band-power bar chart."""
+
+    page_s = 10.0
+    n_strips = 10
+    gap_s = 0.3
+
+    def __init__(self, labels: tuple[str, ...] = MONTAGE_32, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labels = labels
+        self.n = len(labels)
+        self.mode = "sweep"
+        self._setting_range = False
+        self._review_key = None
+        self._strip_keys: list = [None] * self.n_strips
+        self._reasons: tuple[str, ...] | None = None
+        self._features_version = -1
+        self.strip_updates = 0  #: strips redrawn (tests and bench read it)
+        self.offsets = np.arange(self.n - 1, -1, -1, dtype=np.float32)  # first channel on top
+
+        self.gain = QtWidgets.QComboBox()
+        for g in GAINS_UV:
+            self.gain.addItem(f"{g} µV / div", g)
+        self.gain.setCurrentIndex(GAINS_UV.index(50))
+        self.gain.setToolTip("Display sensitivity: µV between neighbouring channel baselines (0.5 Hz high-pass)")
+        self.gain.currentIndexChanged.connect(self._invalidate)
+        self.review_button = QtWidgets.QPushButton("Review")
+        self.review_button.setToolTip("Stop the sweep and scroll back through the last 5 minutes")
+        self.review_button.clicked.connect(lambda: self.set_mode("review"))
+        self.live_button = QtWidgets.QPushButton("Back to live")
+        self.live_button.setEnabled(False)
+        self.live_button.clicked.connect(lambda: self.set_mode("sweep"))
+        self.bad_label = QtWidgets.QLabel("")
+        self.bad_label.setObjectName("overlay")
+        header = QtWidgets.QHBoxLayout()
+        header.setContentsMargins(8, 2, 8, 0)
+        header.addWidget(theme.panel_title("EEG"))
+        header.addWidget(self._legend())
+        header.addStretch(1)
+        header.addWidget(self.bad_label)
+        header.addWidget(self.gain)
+        header.addWidget(self.review_button)
+        header.addWidget(self.live_button)
+
+        self.glw = Canvas()
+        self.glw.ci.setContentsMargins(2, 2, 6, 2)
+        self.glw.ci.setSpacing(0)
+        # channel names in their own view (y-linked), so each can take its quality colour
+        self.label_vb = self.glw.addViewBox(row=0, col=0, enableMouse=False)
+        self.label_vb.setFixedWidth(44)
+        self.label_vb.setXRange(0, 1, padding=0)
+        self.label_items = []
+        for i, lab in enumerate(labels):
+            item = pg.TextItem(lab, color=theme.QUALITY[""], anchor=(1, 0.5))
+            item.setFont(theme.axis_font(8))
+            item.setPos(0.95, float(self.offsets[i]))
+            self.label_vb.addItem(item)
+            self.label_items.append(item)
+        self.axis = EEGTimeAxis("bottom")
+        self.plot = self.glw.addPlot(row=0, col=1, axisItems={"bottom": self.axis})
+        theme.style_plot(self.plot, grid=False)
+        self.plot.hideAxis("left")
+        self.grid = pg.PlotCurveItem(pen=theme.pen(theme.GRID, 1), connect="pairs")  # one line a second
+        self.grid.setZValue(-10)
+        self.plot.addItem(self.grid, ignoreBounds=True)
+        vb = self.plot.getViewBox()
+        vb.enableAutoRange(enable=False)
+        vb.setYRange(-1.0, self.n, padding=0)
+        vb.setLimits(yMin=-3, yMax=self.n + 2)
+        vb.sigRangeChangedManually.connect(self._manual_range)
+        self.label_vb.setYLink(vb)
+        self.strips: list[dict[str, pg.PlotCurveItem]] = [{} for _ in range(self.n_strips)]
+        self.review_curves: dict[str, pg.PlotCurveItem] = {}
+
+        self.bars_glw = Canvas()  # own viewport: bar updates never repaint the traces, nor the reverse
+        self.bars_glw.ci.setContentsMargins(2, 2, 6, 2)
+        self.bars_glw.setFixedWidth(230)
+        self.bars_plot = self.bars_glw.addPlot(row=0, col=0)
+        theme.style_plot(self.bars_plot, left="relative power (%)")
+        self.bars_plot.setMouseEnabled(x=False, y=False)
+        self.bars_plot.showGrid(x=False, y=True, alpha=theme.GRID_ALPHA)
+        self.bars_plot.getAxis("bottom").setTicks([[(i, BAND_SYMBOLS.get(b, b)) for i, b in enumerate(BAND_NAMES)]])
+        self.bars_plot.getAxis("bottom").setStyle(tickFont=theme.axis_font(10))
+        self.bars_plot.setXRange(-0.6, len(BAND_NAMES) - 0.4, padding=0)
+        self.bars_plot.setYRange(0, 60, padding=0)
+        self.bars_plot.setTitle("band power · good channels", color=theme.MUTED, size="9pt")
+        self.bars = pg.BarGraphItem(x=np.arange(len(BAND_NAMES)), height=np.zeros(len(BAND_NAMES)), width=0.62,
+                                    brush=pg.mkBrush(theme.EEG), pen=pg.mkPen(None))
+        self.bars_plot.addItem(self.bars)
+        self.bar_text = []
+        for _ in BAND_NAMES:
+            txt = pg.TextItem("", color=theme.FG, anchor=(0.5, 1.0))
+            txt.setFont(theme.axis_font(8))
+            self.bars_plot.addItem(txt)
+            self.bar_text.append(txt)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(header)
+        row = QtWidgets.QHBoxLayout()
+        row.setSpacing(0)
+        row.addWidget(self.glw, 1)
+        row.addWidget(self.bars_glw)
+        layout.addLayout(row, 1)
+        self.canvases = (self.glw, self.bars_glw)
+        self.set_mode("sweep")
+
+    @staticmethod
+    def _legend() -> QtWidgets.QLabel:
+        parts = [f"<span style='color:{theme.QUALITY[k]}'>━</span>&nbsp;{name}" for k, name in
+                 (("", "good"), ("noisy", "noisy"), ("flat", "flat / non-finite"), ("railed", "railed"),
+                  ("missing", "missing"))]
+        label = QtWidgets.QLabel("&nbsp;&nbsp;".join(parts))
+        label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        label.setContentsMargins(16, 0, 0, 0)
+        return label
+
+    # ------------------------------------------------------------------------------------------- modes
+    @property
+    def follow(self) -> bool:
+        return self.mode == "sweep"
+
+    def set_mode(self, mode: str, history: History | None = None) -> None:
+        self.mode = mode
+        sweep = mode == "sweep"
+        self.live_button.setEnabled(not sweep)
+        self.review_button.setEnabled(sweep)
+        vb = self.plot.getViewBox()
+        vb.setMouseEnabled(x=not sweep, y=True)
+        for strip in self.strips:
+            for curve in strip.values():
+                curve.setVisible(sweep)
+        for curve in self.review_curves.values():
+            curve.setVisible(not sweep)
+        self._strip_keys = [None] * self.n_strips
+        self._review_key = None
+        self._setting_range = True
+        try:
+            if sweep:
+                vb.setXRange(0, self.page_s, padding=0)
+                self._grid_lines(0, self.page_s)
+            else:
+                self.axis.set_sweep(None)
+                newest = self._newest if self._newest == self._newest else self.page_s
+                vb.setXRange(newest - self.page_s, newest, padding=0)
+        finally:
+            self._setting_range = False
+
+    _newest = float("nan")
+
+    def _grid_lines(self, x0: float, x1: float) -> None:
+        step = 1.0 if x1 - x0 <= 30 else 10.0 if x1 - x0 <= 300 else 60.0
+        gx = np.arange(np.ceil(x0 / step) * step, x1 + 1e-9, step)
+        self.grid.setData(np.repeat(gx, 2), np.tile([-3.0, self.n + 2.0], len(gx)))
+
+    def _manual_range(self, mask=None) -> None:
+        if self._setting_range:
+            return
+        if self.mode == "sweep" and (mask is None or (isinstance(mask, (list, tuple)) and mask[0])):
+            self.set_mode("review")
+        self._review_key = None
+
+    def set_follow(self, follow: bool) -> None:
+        self.set_mode("sweep" if follow else "review")
+
+    def _invalidate(self, *_) -> None:
+        self._strip_keys = [None] * self.n_strips
+        self._review_key = None
+
+    def reset(self) -> None:
+        self._features_version = -1
+        self._newest = float("nan")
+        for strip in self.strips:
+            for curve in strip.values():
+                curve.setData([], [])
+        for curve in self.review_curves.values():
+            curve.setData([], [])
+        self.set_mode("sweep")
+
+    # ------------------------------------------------------------------------------------------- refresh
+    def refresh(self, history: History) -> bool:
+        changed = self._refresh_quality(history)
+        changed |= self._refresh_bars(history)
+        ring = history.eeg
+        if ring is None or not np.isfinite(ring.newest):
+            return changed
+        self._newest = ring.newest
+        vb = self.plot.getViewBox()
+        width = max(100, int(vb.width()))
+        if self.mode == "sweep":
+            return self._refresh_sweep(ring, width) or changed
+        (x0, x1), _ = vb.viewRange()
+        key = (round(x0, 4), round(x1, 4), width, self.gain.currentData(), self._reasons, ring.newest
+               if x1 >= ring.newest - 0.1 else None)
+        if key != self._review_key:
+            self._review_key = key
+            self._grid_lines(x0, x1)
+            t, x = ring.window(x0 - 0.02 * (x1 - x0), x1)
+            self._draw(self.review_curves, [peak_decimate(t, x, width // 2)] if len(t) > 1 else [], True)
+            changed = True
+        return changed
+
+    def _refresh_sweep(self, ring, width: int) -> bool:
+        page, strip_s = self.page_s, self.page_s / self.n_strips
+        now = ring.newest
+        k = int(np.floor(now / page))
+        head = now - k * page
+        self.axis.set_sweep((k, float(np.floor(head)), page))
+        bins = max(4, int(width / self.n_strips / 2))  # one min/max pair per two pixels
+        fs = ring.sfreq
+        gain = self.gain.currentData()
+        changed = False
+        for j in range(self.n_strips):
+            x0, x1 = j * strip_s, (j + 1) * strip_s
+            cur = (x0, min(x1, head)) if head > x0 else None
+            b0 = max(x0, head + self.gap_s)
+            prev = (b0, x1) if b0 < x1 else None
+            key = (k, None if cur is None else round(cur[1] * fs), None if prev is None else round(prev[0] * fs),
+                   bins, gain, self._reasons)
+            if key == self._strip_keys[j]:
+                continue
+            self._strip_keys[j] = key
+            segments = []
+            for span, base in ((cur, k * page), (prev, (k - 1) * page)):
+                if span is None:
+                    continue
+                t, x = ring.window(base + span[0], base + span[1])
+                if len(t) > 1:
+                    factor = max(1, int(round(len(t) / bins * (strip_s / max(span[1] - span[0], 1e-9)))))
+                    td, y = peak_decimate(t, x, max(1, len(t) // factor))
+                    segments.append((td - base, y))
+            self._draw(self.strips[j], segments, True)
+            self.strip_updates += 1
+            changed = True
+        return changed
+
+    def _draw(self, curves: dict[str, pg.PlotCurveItem], segments: list, visible: bool) -> None:
+        """Draw ``segments`` [(x (L,), data (C, L))] into ``curves`` (one per quality class, created on demand)."""
+        if not segments:
+            for curve in curves.values():
+                curve.setData([], [])
+            return
+        xs, data, connect_row = _stack(segments)
+        gain = float(self.gain.currentData())
+        y = data / gain
+        np.clip(y, -1.8, 1.8, out=y)  # one wild channel must not paint over its neighbours
+        y += self.offsets[:, None]
+        reasons = self._reasons or ("",) * self.n
+        groups: dict[str, list[int]] = {}
+        present = np.isfinite(data).any(axis=1)
+        for ch, reason in enumerate(reasons):
+            if reason == "missing" or not present[ch]:
+                continue
+            groups.setdefault(reason if reason in theme.QUALITY else "noisy", []).append(ch)
+        for reason in list(curves):
+            if reason not in groups:
+                curves[reason].setData([], [])
+        for reason, chans in groups.items():
+            curve = curves.get(reason)
+            if curve is None:
+                curve = pg.PlotCurveItem(pen=theme.pen(theme.QUALITY[reason], 1), skipFiniteCheck=True)
+                curve.setZValue(0 if reason == "" else 1)
+                curve.setVisible(visible)
+                self.plot.addItem(curve)
+                curves[reason] = curve
+            ys = y[chans]
+            connect = np.tile(connect_row, (len(chans), 1))
+            bad = ~np.isfinite(ys)
+            if bad.any():  # a few non-finite samples: break the line there
+                connect[bad] = False
+                connect[:, :-1][bad[:, 1:]] = False
+                ys = np.where(bad, self.offsets[chans, None], ys)
+            curve.setData(np.tile(xs, len(chans)), ys.ravel(), connect=connect.ravel())
+
+    def curves_by_quality(self) -> dict[str, int]:
+        """Points drawn per quality class (``""`` = good) in the current mode."""
+        curves = self.strips if self.mode == "sweep" else [self.review_curves]
+        out: dict[str, int] = {}
+        for group in curves:
+            for reason, curve in group.items():
+                n = curve.getData()[0]
+                if n is not None and len(n):
+                    out[reason] = out.get(reason, 0) + len(n)
+        return out
+
+    def _refresh_quality(self, history: History) -> bool:
+        reasons = tuple(history.bad_channels.get(lab, "") for lab in self.labels)
+        if reasons == self._reasons:
+            return False
+        self._reasons = reasons
+        self._invalidate()
+        for item, reason, lab in zip(self.label_items, reasons, self.labels):
+            item.setColor(theme.QUALITY.get(reason, theme.QUALITY["noisy"]))
+            item.setToolTip(f"{lab}: {reason}" if reason else f"{lab}: good")
+        bad = [f"{lab} {r}" for lab, r in zip(self.labels, reasons) if r]
+        text = ("bad: " + ", ".join(bad[:6]) + (f" +{len(bad) - 6}" if len(bad) > 6 else "")) if bad else ""
+        self.bad_label.setText(f"<span style='color:{theme.WARN}'>{text}</span>" if text else "")
+        return True
+
+    def _refresh_bars(self, history: History) -> bool:
+        if history.features_version == self._features_version or history.features is None:
+            return False
+        self._features_version = history.features_version
+        feats = np.asarray(history.features, dtype=float)
+        good = history.good if history.good is not None and np.any(history.good) else np.ones(feats.shape[1], bool)
+        power = 10.0 ** feats[:, good]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rel = 100.0 * np.nanmean(power / np.nansum(power, axis=0, keepdims=True), axis=1)
+        rel = np.where(np.isfinite(rel), rel, 0.0)
+        self.bars.setOpts(height=rel)
+        top = max(40.0, 10.0 * math.ceil(float(rel.max()) / 10.0 + 0.5))
+        self.bars_plot.setYRange(0, top, padding=0)
+        for i, (txt, v) in enumerate(zip(self.bar_text, rel)):
+            txt.setText(f"{v:.0f}")
+            txt.setPos(i, v + top * 0.01)
+        return True

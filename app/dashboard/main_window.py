@@ -1,0 +1,381 @@
+"""The dashboard window: toolbar, four docked panels, status bar, and the 30 fps paint timer.
+
+Threads: a :class:`~.worker.SessionWorker` polls the session and posts into a :class:`~.model.Mailbox`; a 33 ms
+``QTimer`` on the GUI thread takes whatever is there, folds it into the :class:`~.model.History` and lets each panel
+redraw only what changed. All item updates of one frame happen inside that one timer callback, so Qt paints them
+in a single pass afterwards (the window's ``UpdateRequest``), which is also where the paint time is measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from . import theme
+from .controls import MarkerPublisher, StreamPicker
+from .eeg_panel import EEGPanel
+from .model import History, Mailbox
+from .status_bar import StatusPanel
+from .topomap_panel import TopomapPanel
+from .trace_panel import TracePanel
+from .video_panel import VideoPanel
+from .worker import SessionWorker, SourceSpec
+
+log = logging.getLogger(__name__)
+
+FRAME_MS = 33
+
+
+class DashboardWindow(QtWidgets.QMainWindow):
+    """The live dashboard.
+
+    Parameters
+    ----------
+    spec : SourceSpec | None
+        Streams to open at once (None: pick one in the toolbar and press Start).
+    config : PipelineConfig | None
+        Pipeline settings (default: saliency at 1 Hz).
+    publish : bool
+        Publish the ``Affect`` outlet while running.
+    record_dir : path | None
+        Folder for JSONL recordings (default ``recordings/`` in the repository).
+    list_streams : bool
+        List the LSL streams for the picker when the window opens.
+    session_factory : callable | None
+        Passed to the worker (tests).
+    """
+
+    closed = QtCore.Signal()
+
+    def __init__(self, spec: SourceSpec | None = None, *, config=None, publish: bool = True,
+                 record_dir: str | Path | None = None, list_streams: bool = True, session_factory=None) -> None:
+        super().__init__()
+        self.setWindowTitle("affectstream — live")
+        self.resize(1680, 1000)
+        self.config = config
+        self.publish = publish
+        if record_dir is None:
+            from pipelines.paths import REPO
+            record_dir = REPO / "recordings"
+        self.record_dir = Path(record_dir)
+        self.session_factory = session_factory
+        self.spec = spec
+        self.worker: SessionWorker | None = None
+        self._old_workers: list[SessionWorker] = []
+        self.mailbox = Mailbox()
+        self.history = History()
+        self.markers = MarkerPublisher()
+        self.exit_code = 0
+        self._seq = -1
+        self._listed_running = False
+        self._auto: tuple[float, Path | None] | None = None
+        self._auto_deadline = math.inf
+        self._auto_started: float | None = None
+        self.screenshot_path: Path | None = None
+        # frame timing: (tick ms, paint ms) per frame: the timer callback, then every paint pass until the next one
+        self.frame_times: deque[tuple[float, float]] = deque(maxlen=20000)
+        self.ticks = 0
+        self._pending_tick: float | None = None
+        self._paint_acc = 0.0  #: ms spent painting since the last tick (one frame may take several passes)
+
+        self._build_panels()
+        self._build_toolbar()
+        self.status = StatusPanel(self.statusBar())
+        self.timer = QtCore.QTimer(self)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start(FRAME_MS)
+        shortcut = QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_M), self)
+        shortcut.setContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
+        shortcut.activated.connect(self.add_marker)
+        if spec is not None:
+            self.picker.show_spec(spec)
+            self.start(spec)
+        if list_streams:
+            QtCore.QTimer.singleShot(0, self.picker.refresh)
+
+    # ------------------------------------------------------------------------------------------- layout
+    def _build_panels(self) -> None:
+        self.traces = TracePanel()
+        self.eeg_panel = EEGPanel()
+        self.topomaps = TopomapPanel()
+        self.video = VideoPanel()
+        self.setCentralWidget(self.traces)
+        self.setDockOptions(QtWidgets.QMainWindow.DockOption.AnimatedDocks
+                            | QtWidgets.QMainWindow.DockOption.AllowNestedDocks)
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
+        for key, title, widget, area in (
+                ("video", "Face", self.video, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
+                ("eeg", "EEG", self.eeg_panel, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea),
+                ("topomaps", "Scalp maps", self.topomaps, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)):
+            dock = QtWidgets.QDockWidget(title, self)
+            dock.setObjectName(f"dock-{key}")
+            dock.setWidget(widget)
+            dock.setFeatures(QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QtWidgets.QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            dock.setTitleBarWidget(QtWidgets.QWidget())  # panels carry their own titles; docks stay movable
+            self.addDockWidget(area, dock)
+            self.docks[key] = dock
+        self.splitDockWidget(self.docks["eeg"], self.docks["topomaps"], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["video"]], [440], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["eeg"], self.docks["topomaps"]], [960, 720], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["eeg"]], [520], QtCore.Qt.Orientation.Vertical)
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Session")
+        bar.setObjectName("toolbar-session")
+        bar.setMovable(False)
+        bar.setIconSize(QtCore.QSize(16, 16))
+        self.picker = StreamPicker()
+        bar.addWidget(self.picker)
+        bar.addSeparator()
+        self.start_button = QtWidgets.QPushButton("Start")
+        self.start_button.setToolTip("Open the picked streams and start estimating (Stop closes them)")
+        self.start_button.clicked.connect(self._start_stop_clicked)
+        bar.addWidget(self.start_button)
+        self.record_button = QtWidgets.QPushButton("● Record")
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip("Write every hop's estimates to a JSONL file (XDF recording comes later)")
+        self.record_button.toggled.connect(self._record_toggled)
+        bar.addWidget(self.record_button)
+        self.marker_button = QtWidgets.QPushButton("Marker  (M)")
+        self.marker_button.setToolTip("Publish a marker on the 'affectstream-markers' LSL stream and draw it (key M)")
+        self.marker_button.clicked.connect(self.add_marker)
+        bar.addWidget(self.marker_button)
+        bar.addSeparator()
+        self.open_button = QtWidgets.QPushButton("Open recording…")
+        self.open_button.setEnabled(False)
+        self.open_button.setToolTip("Replaying an XDF recording: not available yet (a later issue)")
+        bar.addWidget(self.open_button)
+        self.subject_button = QtWidgets.QPushButton("Subject…")
+        self.subject_button.setEnabled(False)
+        self.subject_button.setToolTip("Subject profiles and calibration: not available yet (a later issue)")
+        bar.addWidget(self.subject_button)
+
+    # ------------------------------------------------------------------------------------------- session
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and not self.worker.stopping
+
+    def _start_stop_clicked(self) -> None:
+        if self.running:
+            self.stop()
+        else:
+            self.start()
+
+    def _picked_spec(self) -> SourceSpec | None:
+        picked = self.picker.spec()
+        if picked is None:
+            return self.spec
+        same = self.spec is not None and picked.eeg_source_id == self.spec.eeg_source_id and \
+            picked.video_source_id == self.spec.video_source_id
+        return self.spec if same else picked
+
+    def start(self, spec: SourceSpec | None = None) -> None:
+        """Open ``spec`` (default: the picked streams) in a new worker; the previous session is stopped."""
+        spec = spec or self._picked_spec()
+        if spec is None:
+            self.statusBar().showMessage("pick an EEG stream first (⟳ lists the streams on this machine)", 5000)
+            return
+        self.stop()
+        self.spec = spec
+        self.mailbox = Mailbox()
+        self.history = History()
+        self._seq = -1
+        self._listed_running = False
+        for panel in (self.traces, self.eeg_panel, self.topomaps, self.video):
+            panel.reset()
+        self.worker = SessionWorker(spec, self.mailbox, config=self.config, publish=self.publish,
+                                    session_factory=self.session_factory)
+        self.worker.start()
+        self.start_button.setText("Stop")
+        self.traces.set_overlay(f"connecting to {spec.describe()} …")
+
+    def stop(self) -> None:
+        """Stop the worker (it closes the session on its own thread); the last data stays on screen."""
+        if self.record_button.isChecked():
+            self.record_button.setChecked(False)
+        if self.worker is not None:
+            self.worker.stop()
+            self._old_workers.append(self.worker)
+            self.worker = None
+        self.start_button.setText("Start")
+
+    def _record_toggled(self, on: bool) -> None:
+        if on and not self.running:
+            self.record_button.blockSignals(True)
+            self.record_button.setChecked(False)
+            self.record_button.blockSignals(False)
+            self.statusBar().showMessage("start a session before recording", 4000)
+            return
+        if on:
+            path = self.record_dir / time.strftime("affect-%Y%m%d-%H%M%S.jsonl")
+            self.worker.record(path)
+            self.record_button.setText("■ Recording")
+            self.statusBar().showMessage(f"recording to {path}", 4000)
+        else:
+            if self.worker is not None:
+                self.worker.record(None)
+            self.record_button.setText("● Record")
+
+    def record_to(self, path: str | Path | None) -> None:
+        """Start (or with None stop) recording to an explicit path (scripts and tests)."""
+        if path is None:
+            self.record_button.setChecked(False)
+            return
+        if self.worker is not None:
+            self.record_button.blockSignals(True)
+            self.record_button.setChecked(True)
+            self.record_button.setText("■ Recording")
+            self.record_button.blockSignals(False)
+            self.worker.record(path)
+
+    def add_marker(self, text: str | None = None) -> None:
+        """Publish a marker on the ``affectstream-markers`` outlet and draw it at once."""
+        text = text if isinstance(text, str) and text else f"manual {self.markers.count + 1}"
+        try:
+            t = self.markers.push(text)
+        except Exception as exc:  # noqa: BLE001 - drawing the marker matters more than publishing it
+            log.warning("could not publish the marker: %s", exc)
+            from mne_lsl.lsl import local_clock
+            t = local_clock()
+        self.history.add_marker(t, text, "manual")
+        self.statusBar().showMessage(f"marker '{text}' published on affectstream-markers", 3000)
+
+    # ------------------------------------------------------------------------------------------- frames
+    def _tick(self) -> None:
+        started = time.perf_counter()
+        self.ticks += 1
+        if self._pending_tick is not None or self._paint_acc > 0.0:  # close the previous frame's account
+            self.frame_times.append((self._pending_tick or 0.0, self._paint_acc))
+        self._pending_tick, self._paint_acc = None, 0.0
+        d = self.mailbox.take()
+        history = self.history
+        if d.seq != self._seq:
+            self._seq = d.seq
+            if history.eeg is None:
+                eeg = d.snapshot.streams.get("EEG")
+                if eeg is not None and math.isfinite(eeg.nominal_rate) and eeg.nominal_rate > 0:
+                    history.sfreq = eeg.nominal_rate
+            history.ingest(d)
+        if not self._listed_running and history.snapshot.state == "running":
+            self._listed_running = True  # list once the session runs, so the picker shows the streams' hosts
+            self.picker.refresh()
+        # Frames alternate between the EEG sweep and the other panels, so no single frame paints everything: each
+        # panel is still refreshed 15 times a second (the video's own rate), and every frame stays cheap.
+        if self.ticks % 2 == 0:
+            refreshed = [(self.eeg_panel, self.eeg_panel.refresh(history))]
+        else:
+            refreshed = [(self.traces, self.traces.refresh(history)), (self.topomaps, self.topomaps.refresh(history)),
+                         (self.video, self.video.refresh(history.snapshot,
+                                                         enabled=self.spec is not None and self.spec.has_video))]
+        changed = False
+        for panel, panel_changed in refreshed:
+            if panel_changed:
+                changed = True
+                for canvas in panel.canvases:
+                    canvas.settle()
+        changed |= self.status.refresh(history)
+        self._update_overlay()
+        if changed:
+            self._pending_tick = (time.perf_counter() - started) * 1e3
+        self._check_auto_close()
+
+    def event(self, e: QtCore.QEvent) -> bool:  # noqa: D102 - measures the one paint pass per frame
+        if e.type() == QtCore.QEvent.Type.UpdateRequest:
+            t = time.perf_counter()
+            result = super().event(e)
+            self._paint_acc += (time.perf_counter() - t) * 1e3
+            return result
+        return super().event(e)
+
+    def _update_overlay(self) -> None:
+        snap = self.history.snapshot
+        if snap.state == "error":
+            first = snap.error.strip().splitlines()[0] if snap.error else "error"
+            text = f"<span style='color:{theme.BAD}'>{first}</span>"
+        elif snap.state == "connecting":
+            text = f"connecting to {self.spec.describe() if self.spec else ''} … (loading models)"
+        elif snap.state == "lost":
+            text = f"<span style='color:{theme.BAD}'>EEG stream lost — press Start to reconnect</span>"
+        elif snap.state == "running" and snap.streams.get("EEG") and snap.streams["EEG"].state == "stalled":
+            text = f"<span style='color:{theme.WARN}'>EEG stream stalled — no data for " \
+                   f"{snap.streams['EEG'].detail.split(' ')[0]} s</span>"
+        elif snap.state == "running":
+            status = "" if not self.history.hops.n else self._fusion_status()
+            text = status
+        else:
+            text = ""
+        self.traces.set_overlay(text)
+
+    def _fusion_status(self) -> str:
+        from .model import COL
+        row = self.history.hops.view[-1]
+        conf = row[COL["confidence"]]
+        return f"<span style='color:{theme.MUTED}'>confidence</span> {conf:.2f}" if np.isfinite(conf) else ""
+
+    # ------------------------------------------------------------------------------------------- auto close
+    def auto_close(self, duration: float | None, screenshot: str | Path | None = None,
+                   max_wait: float | None = None) -> None:
+        """Close after ``duration`` seconds of data (from the first hop), saving a screenshot first if asked.
+
+        When no hop arrives, the window closes ``max_wait`` seconds after this call anyway (exit code 2 when the
+        session failed to open).
+        """
+        self._auto = (float(duration or 0.0), Path(screenshot) if screenshot else None)
+        wait = max_wait if max_wait is not None else (self.spec.resolve_timeout if self.spec else 10.0) + 20.0
+        self._auto_deadline = time.monotonic() + wait + float(duration or 0.0)
+
+    def _check_auto_close(self) -> None:
+        if self._auto is None:
+            return
+        now = time.monotonic()
+        duration, path = self._auto
+        if self._auto_started is None and (self.history.hops.n > 0 or self.history.snapshot.state == "error"):
+            self._auto_started = now
+        due = self._auto_started is not None and now - self._auto_started >= duration
+        if due or now >= self._auto_deadline:
+            self._auto = None
+            if self.history.snapshot.state == "error" or self.history.hops.n == 0:
+                self.exit_code = 2
+            if path is not None:
+                self.save_screenshot(path)
+            self.close()
+
+    def save_screenshot(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.grab().save(str(path)):
+            raise OSError(f"could not write {path}")
+        self.screenshot_path = path
+        return path
+
+    # ------------------------------------------------------------------------------------------- stats
+    def frame_stats(self, since: int = 0) -> dict[str, float]:
+        """Per-frame cost of the frames painted after the ``since``-th: ms of the tick, the paint, and both."""
+        frames = list(self.frame_times)[since:]
+        if not frames:
+            return {"frames": 0}
+        tick = np.array([f[0] for f in frames])
+        paint = np.array([f[1] for f in frames])
+        total = tick + paint
+        return {"frames": len(frames), "paint_ms_p50": float(np.percentile(total, 50)),
+                "paint_ms_p95": float(np.percentile(total, 95)), "tick_ms_p50": float(np.percentile(tick, 50)),
+                "render_ms_p50": float(np.percentile(paint, 50)), "render_ms_p95": float(np.percentile(paint, 95))}
+
+    # ------------------------------------------------------------------------------------------- close
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt naming
+        self.timer.stop()
+        self.stop()
+        deadline = time.monotonic() + 6.0
+        for worker in self._old_workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        self.markers.close()
+        self.closed.emit()
+        super().closeEvent(event)

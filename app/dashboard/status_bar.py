@@ -1,0 +1,150 @@
+"""The status bar: each stream's state and rates, dropped samples, backlog, latency, clock offset, estimator,
+recording, and a SIMULATED badge whenever the input declares itself synthetic.
+
+Text is rebuilt at most 5 times a second (numbers that change every poll are unreadable faster), but a change of
+stream *state* (live -> stalled -> lost) is shown on the next frame.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from PySide6 import QtCore, QtWidgets
+
+from . import theme
+from .model import History, Snapshot, StreamView
+
+
+def _rate(x: float, unit: str = "Hz") -> str:
+    return f"{x:.1f} {unit}" if math.isfinite(x) else "–"
+
+
+def _ms(x: float, digits: int = 1) -> str:
+    return f"{1e3 * x:.{digits}f} ms" if math.isfinite(x) else "–"
+
+
+def dot(state: str) -> str:
+    return f"<span style='color:{theme.STATE.get(state, theme.MUTED)}'>●</span>"
+
+
+def stream_text(view: StreamView, short: str) -> str:
+    """One stream's state and rates: a coloured dot, the state word unless live, nominal / measured rate."""
+    state = "" if view.state == "live" else \
+        f" <span style='color:{theme.STATE.get(view.state, theme.MUTED)}'>{view.state}</span>"
+    unit = "fps" if view.kind == "Video" else "Hz"
+    if view.kind == "Markers":
+        return f"{dot(view.state)} {short}{state} <span style='color:{theme.MUTED}'>{view.samples}</span>"
+    rates = ""
+    if view.samples:
+        nominal = f"{view.nominal_rate:g}" if math.isfinite(view.nominal_rate) else "?"
+        rates = f" {nominal} / {_rate(view.measured_rate, unit)}"
+    if view.kind == "EEG":
+        host = f" @ {view.host}" if view.host else ""
+        return f"{dot(view.state)} <b>{short}</b>{state} <span style='color:{theme.MUTED}'>{view.name}{host}</span>" \
+               f"{rates}"
+    return f"{dot(view.state)} {short}{state}{rates}"
+
+
+class StatusPanel(QtCore.QObject):
+    """Owns the labels it adds to a ``QStatusBar``."""
+
+    def __init__(self, bar: QtWidgets.QStatusBar, interval_s: float = 0.2) -> None:
+        super().__init__(bar)
+        self.bar = bar
+        self.interval_s = interval_s
+        self._next = 0.0
+        self._states: tuple = ()
+        self.eeg = self._label()
+        self.others = self._label()
+        self.counters = self._label()
+        self.estimator = self._label()
+        self.rec = QtWidgets.QLabel("")
+        self.rec.setObjectName("rec")
+        self.rec.setVisible(False)
+        self.badge = QtWidgets.QLabel("SIMULATED")
+        self.badge.setObjectName("badge")
+        self.badge.setToolTip("The input stream declares itself synthetic (simulator): no real person is measured")
+        self.badge.setVisible(False)
+        # one container with its own layout (QStatusBar does not re-lay its items when a minimum width changes)
+        container = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(container)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(10)
+        for name, label in (("eeg", self.eeg), ("others", self.others), ("counters", self.counters)):
+            label.setObjectName(name)  # never let status text widen the window
+            label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+            row.addWidget(label, 1 if name == "counters" else 0)
+        bar.addWidget(container, 1)
+        bar.addPermanentWidget(self.estimator)
+        bar.addPermanentWidget(self.rec)
+        bar.addPermanentWidget(self.badge)
+        bar.setSizeGripEnabled(False)
+        self.eeg.setText(f"{dot('idle')} <b>EEG</b> not connected")
+
+    @staticmethod
+    def _label() -> QtWidgets.QLabel:
+        label = QtWidgets.QLabel("")
+        label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        return label
+
+    #: widest each label may claim (px); the counters take what is left
+    CAPS = {"eeg": 440, "others": 360}
+
+    def _set(self, label: QtWidgets.QLabel, text: str) -> None:
+        if label.text() != text:
+            label.setText(text)
+            cap = self.CAPS.get(label.objectName())
+            if cap is not None:  # as wide as its text, within the cap (the policy is Ignored: never widens the window)
+                label.setMinimumWidth(min(label.sizeHint().width(), cap))
+
+    def refresh(self, history: History, force: bool = False) -> bool:
+        snap: Snapshot = history.snapshot
+        states = (snap.state, snap.synthetic, snap.recording) + tuple((k, v.state) for k, v in snap.streams.items())
+        now = time.monotonic()
+        if not force and states == self._states and now < self._next:
+            return False
+        self._states = states
+        self._next = now + self.interval_s
+        eeg = snap.streams.get("EEG")
+        if snap.state == "error":
+            self._set(self.eeg, f"{dot('error')} <b>EEG</b> <span style='color:{theme.BAD}'>error</span>")
+            self.eeg.setToolTip(snap.error)
+        elif eeg is not None:
+            self._set(self.eeg, stream_text(eeg, "EEG"))
+            self.eeg.setToolTip(snap.mapping)
+        elif snap.state == "idle":
+            self._set(self.eeg, f"{dot('idle')} <b>EEG</b> not connected · pick a stream and press Start")
+        else:
+            self._set(self.eeg, f"{dot(snap.state)} <b>EEG</b> {snap.state}")
+        short = {"Video": "Video", "Markers": "Markers", "GroundTruth": "Truth"}
+        self._set(self.others, "&nbsp;&nbsp;".join(stream_text(v, short[k]) for k, v in snap.streams.items()
+                                                     if k != "EEG"))
+        if snap.state in ("running", "lost", "stopped") and eeg is not None and eeg.samples:
+            p50, p95 = history.latency_stats()
+            lat = f"{p50:.1f} / {p95:.0f} ms" if math.isfinite(p50) else "–"
+            gaps_colour = theme.BAD if snap.counter_gaps else theme.FG
+            m = theme.MUTED
+            self._set(self.counters,
+                      f"<span style='color:{m}'>dropped</span> "
+                      f"<span style='color:{gaps_colour}'>{snap.counter_gaps}</span>"
+                      f"<span style='color:{m}'> · skipped</span> {snap.skipped_hops}"
+                      f"<span style='color:{m}'> · backlog</span> {_ms(snap.backlog_s, 0)}"
+                      f"<span style='color:{m}'> · latency</span> {lat}"
+                      f"<span style='color:{m}'> · offset</span> {_ms(snap.clock_offset_s, 2)}")
+            self.counters.setToolTip("dropped: samples missing by the stream's counter channel · skipped: hops "
+                                     "dropped to stay current · backlog: LSL clock minus the newest sample's time · "
+                                     "latency: hop latency p50 / p95 over the last 40 hops (chunk received -> "
+                                     "estimate pushed) · offset: LSL clock offset to the EEG source")
+        else:
+            self._set(self.counters, "")
+        self._set(self.estimator, f"<span style='color:{theme.MUTED}'>EEG model</span> <b>{snap.estimator}</b>"
+                  if snap.estimator else "")
+        self.badge.setVisible(snap.synthetic)
+        if snap.recording:
+            self.rec.setVisible(True)
+            self._set(self.rec, f"● REC {snap.recorded_hops} hops")
+            self.rec.setToolTip(snap.recording)
+        else:
+            self.rec.setVisible(False)
+        return True

@@ -1,0 +1,146 @@
+"""Colours, fonts and the dark palette: one place, so every panel speaks the same visual language.
+
+Modalities keep one colour everywhere: fused = white, EEG = cyan, face = orange, ground truth = dashed grey.
+Channel quality uses the same colours in the EEG traces, the topomap electrodes and the status text.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+BG = "#0d1117"
+PANEL = "#12171e"
+PANEL_ALT = "#171d26"
+BORDER = "#2a313c"
+FG = "#d5dbe3"
+MUTED = "#8892a0"
+GRID_ALPHA = 0.12
+GRID = "#1f2630"  #: own grid lines (opaque: cheaper than alpha-blended ones)
+
+FUSED = "#f4f4f5"
+EEG = "#22d3ee"
+FACE = "#fb923c"
+TRUTH = "#9ca3af"
+BAND = (244, 244, 245, 38)  #: the confidence band around the fused trace
+MARKER = "#a78bfa"  #: markers from the Markers stream
+MANUAL = "#facc15"  #: markers added with the hotkey
+
+OK = "#4ade80"
+WARN = "#fbbf24"
+BAD = "#f87171"
+SIMULATED = "#b45309"
+
+#: Trace colour per channel-quality reason ("" = good); see pipelines.quality.FLAGS.
+QUALITY = {"": "#7fb8cc", "noisy": "#fbbf24", "railed": "#f472b6", "flat": "#f87171", "nonfinite": "#f87171",
+           "missing": "#5b6370"}
+
+#: Stream states -> colour of their dot in the status bar.
+STATE = {"live": OK, "running": OK, "stalled": WARN, "waiting": WARN, "connecting": MUTED, "lost": BAD, "error": BAD,
+         "stopped": MUTED, "idle": MUTED}
+
+SALIENCY_CMAP = "inferno"
+BANDPOWER_CMAP = "CET-D1"
+
+FONT_FAMILY = "DejaVu Sans"
+FONT_SIZE = 10
+
+STYLESHEET = f"""
+QMainWindow, QWidget {{ background: {BG}; color: {FG}; }}
+QDockWidget {{ color: {MUTED}; font-weight: bold; }}
+QDockWidget::title {{ background: {PANEL_ALT}; padding: 4px 8px; border-bottom: 1px solid {BORDER}; }}
+QToolBar {{ background: {PANEL_ALT}; border-bottom: 1px solid {BORDER}; spacing: 6px; padding: 3px; }}
+QToolBar QLabel {{ color: {MUTED}; }}
+QStatusBar {{ background: {PANEL_ALT}; border-top: 1px solid {BORDER}; }}
+QStatusBar QLabel {{ color: {FG}; padding: 0 6px; }}
+QStatusBar::item {{ border: none; }}
+QPushButton, QToolButton, QComboBox {{ background: #1f2631; border: 1px solid {BORDER}; border-radius: 4px;
+    padding: 3px 9px; color: {FG}; }}
+QPushButton:hover, QToolButton:hover, QComboBox:hover {{ border-color: #46505e; }}
+QPushButton:checked {{ background: #3b1d1d; border-color: {BAD}; color: #fecaca; }}
+QPushButton:disabled, QToolButton:disabled, QComboBox:disabled {{ color: #5b6370; background: #161b22;
+    border-style: dashed; }}
+QComboBox QAbstractItemView {{ background: #1f2631; selection-background-color: #2d3745; }}
+QLabel#panelTitle {{ color: {MUTED}; font-weight: bold; }}
+QLabel#badge {{ background: {SIMULATED}; color: white; font-weight: bold; border-radius: 3px; padding: 1px 8px; }}
+QLabel#rec {{ background: #7f1d1d; color: #fee2e2; font-weight: bold; border-radius: 3px; padding: 1px 8px; }}
+QLabel#overlay {{ color: {MUTED}; background: transparent; }}
+QSpinBox, QDoubleSpinBox {{ background: #1f2631; border: 1px solid {BORDER}; border-radius: 4px; padding: 2px 4px; }}
+QToolTip {{ background: #1f2631; color: {FG}; border: 1px solid {BORDER}; }}
+"""
+
+
+def apply(app: QtWidgets.QApplication) -> None:
+    """Dark Fusion palette, readable font and pyqtgraph defaults for the whole application."""
+    app.setStyle("Fusion")
+    pal = QtGui.QPalette()
+    for role, colour in ((QtGui.QPalette.ColorRole.Window, BG), (QtGui.QPalette.ColorRole.WindowText, FG),
+                         (QtGui.QPalette.ColorRole.Base, PANEL), (QtGui.QPalette.ColorRole.AlternateBase, PANEL_ALT),
+                         (QtGui.QPalette.ColorRole.Text, FG), (QtGui.QPalette.ColorRole.Button, "#1f2631"),
+                         (QtGui.QPalette.ColorRole.ButtonText, FG), (QtGui.QPalette.ColorRole.ToolTipBase, "#1f2631"),
+                         (QtGui.QPalette.ColorRole.ToolTipText, FG), (QtGui.QPalette.ColorRole.Highlight, "#2d3745"),
+                         (QtGui.QPalette.ColorRole.HighlightedText, "#ffffff")):
+        pal.setColor(role, QtGui.QColor(colour))
+    app.setPalette(pal)
+    font = QtGui.QFont(FONT_FAMILY, FONT_SIZE)
+    app.setFont(font)
+    app.setStyleSheet(STYLESHEET)
+    pg.setConfigOptions(background=PANEL, foreground=FG, antialias=False)
+
+
+def pen(colour, width: float = 1.0, style=None, alpha: int | None = None) -> QtGui.QPen:
+    """A cosmetic pen (width in pixels whatever the zoom)."""
+    c = pg.mkColor(colour)
+    if alpha is not None:
+        c.setAlpha(alpha)
+    p = pg.mkPen(c, width=width)
+    if style is not None:
+        p.setStyle(style)
+    p.setCosmetic(True)
+    return p
+
+
+def dashed(colour, width: float = 1.5) -> QtGui.QPen:
+    p = pen(colour, width, QtCore.Qt.PenStyle.CustomDashLine)
+    p.setDashPattern([4, 3])
+    return p
+
+
+def axis_font(size: int = 9) -> QtGui.QFont:
+    return QtGui.QFont(FONT_FAMILY, size)
+
+
+def style_plot(plot: pg.PlotItem, left: str | None = None, bottom: str | None = None, grid: bool = True) -> None:
+    """Muted axes, faint grid (pyqtgraph's; panels that scroll draw their own), readable tick labels."""
+    if grid:
+        plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    for name in ("left", "bottom", "right", "top"):
+        ax = plot.getAxis(name)
+        ax.setPen(pen(BORDER))
+        ax.setTextPen(pen(MUTED))
+        ax.setStyle(tickFont=axis_font(9), tickLength=4)  # outside: never overlaps (and repaints with) the data
+    if left:
+        plot.setLabel("left", left, color=MUTED, size="9pt")
+    if bottom:
+        plot.setLabel("bottom", bottom, color=MUTED, size="9pt")
+    plot.hideButtons()
+
+
+class TimeAxis(pg.AxisItem):
+    """Session time as m:ss (h:mm:ss past an hour)."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt naming
+        out = []
+        for v in values:
+            sign = "-" if v < 0 else ""
+            s = abs(int(round(v)))
+            h, rem = divmod(s, 3600)
+            m, sec = divmod(rem, 60)
+            out.append(f"{sign}{h}:{m:02d}:{sec:02d}" if h else f"{sign}{m}:{sec:02d}")
+        return out
+
+
+def panel_title(text: str) -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel(text)
+    label.setObjectName("panelTitle")
+    return label

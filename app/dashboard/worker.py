@@ -1,0 +1,332 @@
+"""The processing thread: owns the :class:`~pipelines.live.LiveSession` and posts to a :class:`~.model.Mailbox`.
+
+Nothing here touches Qt, so the GUI thread only paints. The session is opened *in* this thread too (resolving streams
+and loading the students takes seconds), and every failure ends as a state in the snapshot: ``error`` with the
+message when a stream is not found, ``lost`` when liblsl reports that the EEG outlet went away
+(``mne_lsl.lsl._utils.LostError``), while the window keeps running.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .model import Mailbox, Snapshot, StreamView
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Which LSL streams a dashboard session reads (as the ``run`` command and the stream picker name them)."""
+
+    eeg: str | None = "EEG"
+    eeg_source_id: str | None = None
+    video: str | None = None
+    video_source_id: str | None = None
+    markers_source_id: str | None = None
+    truth_source_id: str | None = None
+    resolve_timeout: float = 10.0
+
+    @property
+    def has_video(self) -> bool:
+        return self.video is not None or self.video_source_id is not None
+
+    def describe(self) -> str:
+        eeg = self.eeg_source_id or self.eeg or "EEG"
+        return f"EEG {eeg}" + (f", video {self.video_source_id or self.video}" if self.has_video else "")
+
+
+def _lost_error() -> type[BaseException]:
+    try:
+        from mne_lsl.lsl._utils import LostError  # not re-exported by mne_lsl.lsl
+        return LostError
+    except ImportError:  # pragma: no cover - a future mne-lsl that moved it
+        return RuntimeError
+
+
+class _GuardedInlet:
+    """Wraps an optional inlet (markers, truth) so that losing it marks it lost instead of failing the EEG poll.
+
+    ``LiveSession.poll`` pulls the EEG first and the optional inlets after; a lost Markers outlet would otherwise
+    raise on every poll after the EEG hops were computed, and those hops would never reach the screen.
+    """
+
+    def __init__(self, inlet, lost_error: type[BaseException]) -> None:
+        self._inlet = inlet
+        self._lost_error = lost_error
+        self.info = inlet.info
+        self.lost = False
+        self.n_channels = inlet.n_channels
+
+    def pull(self):
+        if not self.lost:
+            try:
+                return self._inlet.pull()
+            except self._lost_error:
+                self.lost = True
+        return np.empty((0, self.n_channels)), np.empty(0)
+
+    def close(self) -> None:
+        self._inlet.close()
+
+
+class _Rate:
+    """Items per second over the last few seconds (wall clock), from cumulative counts."""
+
+    def __init__(self, span: float = 3.0) -> None:
+        self.span = span
+        self._points: deque[tuple[float, int]] = deque()
+        self.last_change = -math.inf
+        self._last = 0
+
+    def update(self, now: float, count: int) -> float:
+        if count != self._last:
+            self.last_change = now
+            self._last = count
+        self._points.append((now, count))
+        while len(self._points) > 2 and now - self._points[0][0] > self.span:
+            self._points.popleft()
+        t_first, c_first = self._points[0]
+        return (count - c_first) / (now - t_first) if now - t_first > 0.5 else math.nan
+
+
+class SessionWorker(threading.Thread):
+    """Loops ``session.poll()`` every ``poll_s`` and posts the results, until :meth:`stop`.
+
+    Parameters
+    ----------
+    spec : SourceSpec
+        The streams to read.
+    mailbox : Mailbox
+        Where results go.
+    config : PipelineConfig | None
+        Pipeline settings (default: saliency every 4 hops, i.e. 1 Hz).
+    publish : bool
+        Publish the ``Affect`` outlet (as the headless run does).
+    poll_s : float
+        Sleep between polls.
+    session_factory : callable | None
+        ``factory(spec, config, publish) -> LiveSession``-like object (tests); default opens a real session.
+    """
+
+    def __init__(self, spec: SourceSpec, mailbox: Mailbox, config=None, publish: bool = True,
+                 poll_s: float = 0.004, session_factory: Callable | None = None) -> None:
+        super().__init__(name="affectstream-dashboard-worker", daemon=True)
+        if config is None:
+            from pipelines.config import PipelineConfig
+            config = PipelineConfig(saliency_every_hops=4)
+        self.spec = spec
+        self.mailbox = mailbox
+        self.config = config
+        self.publish = publish
+        self.poll_s = poll_s
+        self.session_factory = session_factory or _open_session
+        self._stop_event = threading.Event()
+        self._commands: queue.Queue = queue.Queue()
+        self.session = None
+        self._sink = None
+        self._recorded = 0
+        self._lost_error = _lost_error()
+
+    # ------------------------------------------------------------------------------------------- commands
+    def stop(self) -> None:
+        """Ask the loop to end; the thread closes the session itself (inlets, face thread, outlet, recording)."""
+        self._stop_event.set()
+
+    def record(self, path: str | Path | None) -> None:
+        """Start writing every hop to JSONL at ``path`` (``None`` stops). Runs on the worker thread."""
+        self._commands.put(("record", None if path is None else Path(path)))
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_event.is_set()
+
+    # ------------------------------------------------------------------------------------------- thread
+    def run(self) -> None:
+        self.mailbox.update_snapshot(Snapshot(state="connecting", streams=self._pending_streams()))
+        try:
+            session = self.session_factory(self.spec, self.config, self.publish)
+        except Exception as exc:  # noqa: BLE001 - shown in the window; the user can pick another stream
+            log.warning("dashboard session failed to open: %s", exc)
+            streams = self._pending_streams("error")
+            self.mailbox.update_snapshot(Snapshot(state="error", error=str(exc), streams=streams))
+            return
+        self.session = session
+        for attr in ("markers", "truth"):
+            inlet = getattr(session, attr, None)
+            if inlet is not None:
+                setattr(session, attr, _GuardedInlet(inlet, self._lost_error))
+        try:
+            self._loop(session)
+        finally:
+            self._close_sink()
+            try:
+                session.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not raise into the void
+                log.warning("closing the session: %s", exc)
+            snap = dataclasses.replace(self.mailbox.snapshot, state="stopped", frame=None, recording=None)
+            snap.streams = {k: dataclasses.replace(v, state="stopped") for k, v in snap.streams.items()}
+            self.mailbox.update_snapshot(snap)
+
+    def _pending_streams(self, state: str = "connecting") -> dict[str, StreamView]:
+        spec = self.spec
+        streams = {"EEG": StreamView("EEG", spec.eeg_source_id or spec.eeg or "EEG", state=state)}
+        if spec.has_video:
+            streams["Video"] = StreamView("Video", spec.video_source_id or spec.video or "", state=state)
+        if spec.markers_source_id:
+            streams["Markers"] = StreamView("Markers", spec.markers_source_id, state=state)
+        if spec.truth_source_id:
+            streams["GroundTruth"] = StreamView("GroundTruth", spec.truth_source_id, state=state)
+        return streams
+
+    def _loop(self, session) -> None:
+        mapping = session.pipeline.mapping
+        eeg_lost = False
+        rates = {k: _Rate() for k in ("Video", "Markers", "GroundTruth")}
+        counts = {"Markers": 0, "GroundTruth": 0}
+        last_post = 0.0
+        while not self._stop_event.is_set():
+            self._run_commands(session)
+            hops, eeg, markers, truth = [], None, [], None
+            if not eeg_lost:
+                try:
+                    hops = session.poll()
+                except self._lost_error:
+                    eeg_lost = True
+                    log.warning("the EEG stream was lost")
+                else:
+                    data, stamps = session.latest_eeg
+                    if len(stamps):
+                        eeg = (np.asarray(stamps, dtype=float),
+                               mapping.apply(np.asarray(data, dtype=np.float32).T))
+                    markers = list(session.new_markers)
+                    truth_t, truth_v = session.new_truth
+                    if len(truth_t):
+                        truth = (np.asarray(truth_t, dtype=float), np.asarray(truth_v, dtype=float))
+                    counts["Markers"] += len(markers)
+                    counts["GroundTruth"] += len(truth_t)
+                    if self._sink is not None:
+                        for h in hops:
+                            self._sink.write(h.to_json())
+                        self._recorded += len(hops)
+            now = time.monotonic()
+            if hops or eeg is not None or markers or truth is not None or now - last_post > 0.05:
+                snap = self._snapshot(session, eeg_lost, rates, counts, now)
+                self.mailbox.post(snap, hops, eeg, markers, truth)
+                last_post = now
+            self._stop_event.wait(self.poll_s)
+
+    def _run_commands(self, session) -> None:
+        while True:
+            try:
+                cmd, arg = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd == "record":
+                self._close_sink()
+                if arg is not None:
+                    from pipelines.sinks import JsonlSink
+                    try:
+                        self._sink = JsonlSink(arg)
+                        self._recorded = 0
+                    except OSError as exc:
+                        log.error("cannot record to %s: %s", arg, exc)
+
+    def _close_sink(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
+
+    def _snapshot(self, session, eeg_lost: bool, rates: dict[str, _Rate], counts: dict[str, int],
+                  now: float) -> Snapshot:
+        status = session.status
+        info = session.inlet.info
+        stats = session.pipeline.stats
+        if eeg_lost:
+            eeg_state = "lost"
+        elif status.samples == 0:
+            eeg_state = "waiting"
+        else:
+            eeg_state = "stalled" if status.stalled else "live"
+        streams = {"EEG": StreamView("EEG", info.name, info.hostname, eeg_state, status.nominal_rate,
+                                     status.measured_rate, status.samples,
+                                     f"{status.last_sample_age_s:.1f} s since the last sample"
+                                     if status.stalled and math.isfinite(status.last_sample_age_s) else "")}
+        frame, frame_id, face, dropped = None, 0, None, 0
+        face_path = getattr(session, "face", None)
+        if face_path is not None:
+            fworker = session.worker
+            source = getattr(fworker, "source", None)
+            frames = face_path.frames
+            rate = rates["Video"].update(now, frames)
+            if fworker is not None and (fworker.error is not None or not fworker.is_alive()):
+                vstate = "lost" if isinstance(fworker.error, self._lost_error) or fworker.error is None else "error"
+            elif frames == 0:
+                vstate = "waiting"
+            else:
+                vstate = "stalled" if now - rates["Video"].last_change > 1.0 else "live"
+            streams["Video"] = StreamView("Video", getattr(source, "label", "video"), "", vstate,
+                                          float(getattr(source, "fps", None) or math.nan), rate, frames,
+                                          str(fworker.error) if fworker is not None and fworker.error else "")
+            frame, frame_id, face = face_path.latest_frame, frames, face_path.latest
+            dropped = int(getattr(source, "dropped", 0) or 0)
+        for key, attr in (("Markers", "markers"), ("GroundTruth", "truth")):
+            inlet = getattr(session, attr, None)
+            if inlet is None:
+                continue
+            rate = rates[key].update(now, counts[key])
+            if eeg_lost or getattr(inlet, "lost", False):
+                state = "lost"
+            elif key == "Markers":
+                state = "live"  # irregular: silence is normal
+            else:
+                state = "stalled" if now - rates[key].last_change > 1.0 else "live"
+            streams[key] = StreamView(key, inlet.info.name, inlet.info.hostname, state,
+                                      float(inlet.info.sfreq or math.nan), rate, counts[key])
+        return Snapshot(
+            state="lost" if eeg_lost else "running", streams=streams, backlog_s=status.backlog_s,
+            clock_offset_s=status.clock_offset_s, counter_gaps=stats.counter_gaps, skipped_hops=stats.skipped_hops,
+            hops=stats.hops, estimator=session.pipeline.estimator_name, synthetic=bool(session.synthetic),
+            mapping=session.pipeline.mapping.describe(), face=face, frame=frame, frame_id=frame_id,
+            video_dropped=dropped, recording=str(self._sink.path) if self._sink is not None else None,
+            recorded_hops=self._recorded)
+
+
+def _limit_torch_threads() -> None:
+    """One intra-op thread for torch (saliency gradients only, every 4th hop).
+
+    With torch's default (one thread per core) the tiny backward pass of the saliency map takes 10-130 ms instead of
+    2 ms on the 2-core machines, and up to 400 ms of hop latency once the face path and the GUI compete for the
+    cores (OpenMP workers spinning against each other). ``pipelines.bench`` measures with one thread for the same
+    reason. Only applied when the saliency maps are on (that is when torch is loaded at all).
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - saliency then is off anyway
+        return
+    torch.set_num_threads(1)
+
+
+def _open_session(spec: SourceSpec, config, publish: bool):
+    from pipelines.live import LiveSession, open_video_source
+
+    if getattr(config, "saliency_every_hops", 0) > 0:
+        _limit_torch_threads()
+
+    video = None
+    if spec.has_video:
+        video = open_video_source(spec.video, video_source_id=spec.video_source_id, timeout=spec.resolve_timeout)
+    return LiveSession(spec.eeg, source_id=spec.eeg_source_id, config=config, video_source=video,
+                       markers=spec.markers_source_id, ground_truth=spec.truth_source_id, publish=publish,
+                       resolve_timeout=spec.resolve_timeout)
