@@ -46,6 +46,11 @@ that grid, so the planted truth is the same at every EEG sampling rate.
      C3 Cz C4 CP1 CP2 CP5 CP6 P3 Pz P4 and +0.2 at FC1 FC2 P7 P8 PO3 PO4; theta +0.5 at Fz Cz FC1 FC2
      (frontal-midline theta). Delta carries no planted effect: it is background only.
 
+   One caveat an analyst will meet, as with real EEG: the project's Welch (1 s Hann segments, 1 Hz bins) smears
+   the alpha rhythm into the 12 Hz bin, which the beta1 band shares (edges are inclusive). In a subject with a
+   high IAF and strong central alpha, measured 12-18 Hz power therefore inherits part of the alpha *decrease*
+   with arousal and can hide the planted beta1 increase; 13-18 Hz shows it cleanly.
+
    The gains are several times larger than published effect sizes on purpose: the benchmark must be learnable
    from minutes of data; ``effect_scale`` shrinks them to probe harder regimes. ``g_v, g_a`` (one per subject,
    lognormal sigma 0.3: 95 % of subjects within 0.55-1.8) and ``Jv, Ja`` (per band and channel, lognormal
@@ -66,15 +71,15 @@ that grid, so the planted truth is the same at every EEG sampling rate.
      ``C_ij = exp(-d_ij^2 / (2 * 0.35^2))`` (``d`` on the unit head circle of ``electrode_positions_2d``),
      which keeps each channel's spectrum and models volume conduction. PSD at 10 Hz 0.5 µV²/Hz (lognormal
      sigma 0.3 per subject, 0.15 per channel), exponent ``beta`` 1.4-2.0 per subject, flat below 0.3 Hz.
-   * ``carrier_bc``: unit-variance band-pass-filtered noise (4th-order Butterworth, stateful ``sosfilt``),
-     spatially correlated like the background, one per band: theta 4.5-7.5, alpha IAF +/- 1.25, beta1
-     12.5-17.5, beta2 18.5-29, gamma 31-44 Hz (edges kept inside the analysis bands so each rhythm lands in
-     its own band). The individual alpha frequency ``IAF`` is 9-11 Hz per subject. Multiplying a unit-variance
-     carrier by ``exp(L / 2)`` makes the rhythm's band power exactly ``exp(L)`` µV² on average.
+   * ``carrier_bc``: unit-variance band-pass-filtered noise (6th-order Butterworth, stateful ``sosfilt``),
+     spatially correlated like the background, one per band: theta 4.5-7.5, alpha IAF +/- 1 clipped to
+     8.25-11.5, beta1 13.5-17.5, beta2 18.5-29, gamma 31-44 Hz (edges kept inside the analysis bands so each
+     rhythm lands in its own band). The individual alpha frequency ``IAF`` is 9-11 Hz per subject. Multiplying
+     a unit-variance carrier by ``exp(L / 2)`` makes the rhythm's band power exactly ``exp(L)`` µV² on average.
      Baseline band powers (before the subject spread of N(0, 0.3) per band -- 0.5 for alpha, whose power differs
      most between people -- and N(0, 0.15) per channel): theta 3 µV² (x1.8 at frontal midline), alpha 6 µV²
-     frontally rising to about 45 µV² at occipital sites (posterior-dominant alpha), beta1 2.5, beta2 2,
-     gamma 0.8 µV².
+     frontally rising to about 45 µV² at occipital sites (posterior-dominant alpha), beta1 2.5 (x1.6 over the
+     sensorimotor strip, the Rolandic beta rhythm), beta2 2, gamma 0.8 µV².
    * ``B``: eye blinks, a Poisson process (10-20 per minute per subject), each a positive Hann-shaped deflection
      of 0.25-0.4 s and amplitude ~100 µV (70-140 µV per subject, x lognormal sigma 0.2 per blink); spatial weight
      ``wb_c = exp(-d_c / 0.35)`` with ``d_c`` the distance to the nearer of Fp1/Fp2 (Fp 1.0, AF3/AF4 ~0.67,
@@ -84,8 +89,9 @@ that grid, so the planted truth is the same at every EEG sampling rate.
      amplifier's anti-alias filter would remove it.
    * ``n``: white sensor noise of density 0.002-0.02 µV²/Hz per subject (about 0.5-1.6 µV rms at 256 Hz).
 
-   With these numbers a posterior channel has about 15 µV rms, a frontal one more during blinks: the tens of µV
-   of scalp EEG, with a 1/f spectrum, an alpha peak at posterior sites, a line at 50 Hz and frontal blinks.
+   With these numbers a channel has about 10-15 µV rms (peaks of +/- 40 µV), a frontal one more during blinks:
+   the tens of µV of scalp EEG, with a 1/f spectrum, an alpha peak at posterior sites, a mains line and frontal
+   blinks.
 
 Determinism
 -----------
@@ -107,15 +113,17 @@ import numpy as np
 import scipy.signal
 
 from models.bandpower import BAND_NAMES
-from pipelines.face_render import render_face
 from models.montage import MONTAGE_32, electrode_positions_2d
+from pipelines.face_render import render_face
 
 #: The bands that carry a band-limited rhythm (delta is background only), with the filter edges in Hz.
 RHYTHM_BANDS: tuple[str, ...] = ("theta", "alpha", "beta1", "beta2", "gamma")
 _RHYTHM_EDGES: dict[str, tuple[float, float]] = {
-    "theta": (4.5, 7.5), "beta1": (12.5, 17.5), "beta2": (18.5, 29.0), "gamma": (31.0, 44.0),
+    "theta": (4.5, 7.5), "beta1": (13.5, 17.5), "beta2": (18.5, 29.0), "gamma": (31.0, 44.0),
 }
-_ALPHA_HALF_WIDTH = 1.25
+_ALPHA_HALF_WIDTH = 1.0
+_ALPHA_LIMITS = (8.25, 11.5)   # the alpha rhythm stays inside the 8-12 Hz analysis band
+_RHYTHM_FILTER_ORDER = 3        # Butterworth prototype order (band-pass order 6)
 
 #: Marker strings the simulator emits (``XX`` = stimulus number, zero-padded to at least two digits).
 MARKER_VOCABULARY: tuple[str, ...] = ("rest_start", "trial_start/stim_XX", "trial_end/stim_XX")
@@ -263,10 +271,11 @@ def _baseline_log_power(pos: np.ndarray) -> np.ndarray:
     fz = pos[MONTAGE_32.index("Fz")]
     midline_frontal = np.exp(-np.sum((pos - fz) ** 2, axis=1) / (2 * 0.3 ** 2))
     posterior = 1.0 / (1.0 + np.exp((y + 0.3) / 0.15))
+    central = np.exp(-(y - 0.0) ** 2 / (2 * 0.25 ** 2)) * (np.abs(pos[:, 0]) < 0.7)   # sensorimotor strip
     power = {
         "theta": 3.0 * (1.0 + 0.8 * midline_frontal),
         "alpha": 6.0 + 40.0 * posterior,
-        "beta1": np.full(len(y), 2.5),
+        "beta1": 2.5 * (1.0 + 0.6 * central),
         "beta2": np.full(len(y), 2.0),
         "gamma": np.full(len(y), 0.8),
     }
@@ -432,7 +441,7 @@ class _Schedule:
         """Markers with ``t0 <= t < t1``, in time order (a trial end precedes the rest start at the same time)."""
         out: list[tuple[float, str]] = []
         k = max(0, math.floor((t0 - self.rest_s) / self.period))
-        if t0 <= 0.0 < t1:
+        if t0 <= 0.0 < t1 and self.rest_s > 0:
             out.append((0.0, "rest_start"))
         while True:
             start = self.rest_s + k * self.period
@@ -594,8 +603,8 @@ def _pink_sos(srate: float, exponent: float) -> np.ndarray:
 
 
 def _unit_variance_bandpass(lo: float, hi: float, srate: float) -> np.ndarray:
-    """4th-order Butterworth band-pass SOS scaled so unit-variance white noise comes out with unit variance."""
-    sos = scipy.signal.butter(2, [lo, hi], btype="bandpass", fs=srate, output="sos")
+    """Butterworth band-pass SOS scaled so unit-variance white noise comes out with unit variance."""
+    sos = scipy.signal.butter(_RHYTHM_FILTER_ORDER, [lo, hi], btype="bandpass", fs=srate, output="sos")
     impulse = np.zeros(int(20 * srate))
     impulse[0] = 1.0
     gain = math.sqrt(np.sum(scipy.signal.sosfilt(sos, impulse) ** 2))
@@ -618,8 +627,8 @@ class _EEGGenerator:
         self._bg_sos = _pink_sos(self.srate, params.aperiodic_exponent)
         self._bg_zi = np.zeros((len(self._bg_sos), 2, n_c))
         self._bg_scale = np.sqrt(params.background_psd_10hz)
-        edges = dict(_RHYTHM_EDGES, alpha=(params.alpha_peak_hz - _ALPHA_HALF_WIDTH,
-                                           params.alpha_peak_hz + _ALPHA_HALF_WIDTH))
+        edges = dict(_RHYTHM_EDGES, alpha=(max(params.alpha_peak_hz - _ALPHA_HALF_WIDTH, _ALPHA_LIMITS[0]),
+                                           min(params.alpha_peak_hz + _ALPHA_HALF_WIDTH, _ALPHA_LIMITS[1])))
         self._rh_sos = [_unit_variance_bandpass(*edges[b], self.srate) for b in RHYTHM_BANDS]
         self._rh_zi = [np.zeros((len(s), 2, n_c)) for s in self._rh_sos]
         band_rows = [BAND_NAMES.index(b) for b in RHYTHM_BANDS]
@@ -707,7 +716,9 @@ class SessionSimulator:
         self._pending = np.empty((0, len(MONTAGE_32)))
         self._generated = 0   # samples generated so far
         self._served = 0      # samples handed out by read_eeg
-        self._face_rng_key = _rng(config, _TAG_FACE).integers(0, 2 ** 31 - 1, size=4)
+        face_rng = _rng(config, _TAG_FACE)
+        self._pose_phase = face_rng.uniform(0.0, 2 * np.pi, size=4)
+        self._frame_key = int(face_rng.integers(0, 2 ** 31 - 1))
 
     def read_eeg(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The next ``n`` EEG samples.
@@ -735,8 +746,12 @@ class SessionSimulator:
         return out.astype(np.float32), idx
 
     def truth_at(self, t: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """Hidden (valence, arousal) at times ``t`` (seconds; any order, any range >= 0), float64 arrays."""
-        t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        """Hidden (valence, arousal) at times ``t`` (seconds, any order; clamped at 0): float64, shaped like ``t``.
+
+        Random access: the trajectory is generated as far as needed and kept, so asking for a late time first
+        changes nothing (a linear interpolation of the ``truth_rate`` control grid).
+        """
+        t = np.asarray(t, dtype=np.float64)
         va = self._trajectory.at(t.ravel())
         return va[:, 0].reshape(t.shape), va[:, 1].reshape(t.shape)
 
@@ -750,7 +765,7 @@ class SessionSimulator:
         A sum of incommensurate slow sinusoids with subject-specific phases: it wanders without repeating and is
         a pure function of ``t``, so a frame can be rendered for any time.
         """
-        ph = self._face_rng_key.astype(np.float64) * 1e-6
+        ph = self._pose_phase
         dx = 0.025 * math.sin(2 * np.pi * t / 7.3 + ph[0]) + 0.01 * math.sin(2 * np.pi * t / 2.9 + ph[1])
         dy = 0.015 * math.sin(2 * np.pi * t / 5.1 + ph[2])
         roll = 3.0 * math.sin(2 * np.pi * t / 11.7 + ph[3])
@@ -760,8 +775,8 @@ class SessionSimulator:
         """The synthetic face frame (uint8 BGR, ``video_size``) at time ``t``; the expression follows the truth."""
         v, a = self.truth_at(t)
         frame_index = int(math.floor(t * self.config.video_fps + 1e-9))
-        rng = np.random.default_rng([*self._face_rng_key.tolist(), frame_index])
-        return render_face(float(v[0]), float(a[0]), self.config.video_size,
+        rng = np.random.default_rng([self._frame_key, frame_index])   # per-frame jitter, same for the same frame
+        return render_face(float(v), float(a), self.config.video_size,
                            identity=self.subject_params.face_identity, rng=rng, pose=self.head_pose(t))
 
 
