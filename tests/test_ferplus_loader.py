@@ -1,7 +1,6 @@
 """FER+ loader: label protocols on a format-faithful synthetic fixture, and (if present) on the shipped data."""
 
 import zipfile
-from pathlib import Path
 
 import cv2
 import numpy as np
