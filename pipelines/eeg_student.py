@@ -103,6 +103,9 @@ def load_torch_student():
 
     from models.eeg_tcn import EEGTCN
 
+    # One intra-op thread: the saliency backward pass on a 192 x 13 input is ~2 ms single-threaded, but 10-130 ms
+    # when torch's thread pool competes with onnxruntime and OpenCV for the two cores (measured in the dashboard).
+    torch.set_num_threads(1)
     path, entry = verified_path(EEG_STUDENT_TORCH)
     model = EEGTCN(**entry["architecture"])
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -9,7 +9,6 @@ status, recording, markers, a lost stream. The live tests run the real pipeline 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import uuid
@@ -20,7 +19,7 @@ import pytest
 pytest.importorskip("pytestqt")
 QtCore = pytest.importorskip("PySide6.QtCore")
 
-from app.dashboard.model import COL, Delivery, EEGRing, History, Mailbox, Snapshot  # noqa: E402
+from app.dashboard.model import Delivery, EEGRing, History, Mailbox, Snapshot  # noqa: E402
 from app.dashboard.worker import SourceSpec  # noqa: E402
 
 N_CH = 32
@@ -88,6 +87,7 @@ class FakeSession:
         self.markers = self.truth = None
         self.latest_eeg = (np.empty((0, N_CH)), np.empty(0))
         self.new_markers, self.new_truth = [], (np.empty(0), np.empty((0, 2)))
+        self.recordings: list = []  # start_recording / stop_recording calls (None = stopped)
         from mne_lsl.lsl import local_clock
 
         self.t_start = time.monotonic()
@@ -165,6 +165,14 @@ class FakeSession:
             latency_ms=1.5, face=ModalityEstimate(v_face, a_face, 0.9, "student"), face_result=face,
             saliency=saliency)
 
+    def start_recording(self, path):
+        self.recordings.append(path)
+        return path
+
+    def stop_recording(self) -> None:
+        if self.recordings and self.recordings[-1] is not None:
+            self.recordings.append(None)
+
     def close(self) -> None:
         self.closed = True
 
@@ -228,6 +236,15 @@ def test_history_is_relative_to_the_first_sample_and_keeps_early_markers():
     assert h.now == pytest.approx(255 / 256)
 
 
+def test_markers_at_the_same_moment_share_one_label():
+    from app.dashboard.trace_panel import merge_markers
+
+    merged = merge_markers([(10.0, "trial_end/stim_07", "stream"), (10.0, "rest_start", "stream"),
+                            (10.5, "manual 1", "manual"), (30.0, "trial_start/stim_08", "stream")])
+    assert merged == [(10.0, "trial_end/stim_07 · rest_start · manual 1", "manual"),
+                      (30.0, "trial_start/stim_08", "stream")]
+
+
 def test_peak_decimation_keeps_the_extremes():
     from app.dashboard.eeg_panel import peak_decimate
 
@@ -263,19 +280,21 @@ def test_fake_session_fills_every_panel(fake_window, qtbot, tmp_path):
     assert w.eeg_panel.strip_updates > 5
     assert set(w.eeg_panel.curves_by_quality()) >= {"", "flat", "noisy"}  # T7 flat, O2 noisy: own colours
     assert w.topomaps.images[0].image is not None and np.isfinite(w.topomaps.images[0].image).any()
+    assert w.topomaps._tip_for(2)(x=0.0, y=0.0, data=w.topomaps.labels.index("Fz")).startswith("Fz\nalpha: ")
     qtbot.waitUntil(lambda: "256 / 256.0 Hz" in w.status.eeg.text(), timeout=3000)
     assert w.status.badge.isVisible() and "student" in w.status.estimator.text()
     assert "bad: T7 flat, O2 noisy" in w.eeg_panel.bad_label.text()
 
-    # record: the button writes one JSON object per hop
-    path = tmp_path / "rec.jsonl"
+    # record: the button starts and stops the session's XDF recording (its content: tests/test_recording.py)
+    path = tmp_path / "rec.xdf"
     w.record_to(path)
+    qtbot.waitUntil(lambda: w.history.snapshot.recording == str(path), timeout=3000)
     start = w.history.hops.n
     qtbot.waitUntil(lambda: w.history.hops.n >= start + 6, timeout=5000)
+    assert w.history.snapshot.recorded_hops >= 4
     w.record_to(None)
     qtbot.waitUntil(lambda: w.history.snapshot.recording is None, timeout=2000)
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert len(lines) >= 4 and {"t", "valence", "valence_eeg", "valence_face", "latency_ms"} <= set(lines[0])
+    assert w.sessions[-1].recordings == [path, None]  # started on that file, then stopped
 
     # marker hotkey: published on the affectstream-markers outlet and drawn
     n_markers = len(w.history.markers)
@@ -431,6 +450,7 @@ def test_killed_simulator_shows_as_stalled_or_lost_within_two_seconds(qtbot):
         qtbot.waitUntil(lambda: w.ticks > ticks + 10, timeout=1000)  # the GUI keeps painting
         state = w.history.snapshot.streams["EEG"].state
         assert state in w.status.eeg.text() and shown_after < 2.0
+        assert w.topomaps.mode == "bandpower" and w.topomaps.updates >= 1  # no student: band-power maps instead
         w.close()
     finally:
         stop_process(sim)

@@ -13,7 +13,9 @@ Modules: ``main_window`` (window, toolbar, docks, 30 fps timer), ``worker`` (pro
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -25,12 +27,18 @@ __all__ = ["run_dashboard", "run_demo"]
 GUI_SWITCH_INTERVAL_S = 0.001
 
 
-def _application():
-    """The QApplication (created offscreen-capable if there is none), themed."""
+def _application(offscreen_without_display: bool = True):
+    """The QApplication (created if there is none), themed.
+
+    Without a display (Linux, no ``DISPLAY``/``WAYLAND_DISPLAY``) Qt is pointed at the offscreen platform when
+    ``offscreen_without_display`` (screenshots, benchmarks, tests); an interactive window instead lets Qt report
+    that there is no display, rather than running invisibly.
+    """
     from pipelines.lsl_source import use_local_lsl_config
 
     use_local_lsl_config()
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux"):
+    headless = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    if offscreen_without_display and headless and sys.platform.startswith("linux"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtWidgets
 
@@ -45,8 +53,8 @@ def _application():
 def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, video: str | None = None,
                   video_source_id: str | None = None, markers_source_id: str | None = None,
                   truth_source_id: str | None = None, screenshot: str | Path | None = None,
-                  duration: float | None = None, *, resolve_timeout: float = 10.0, config=None,
-                  _on_window=None) -> int:
+                  duration: float | None = None, *, camera: int | None = None, video_file: str | Path | None = None,
+                  resolve_timeout: float = 10.0, config=None, _on_window=None) -> int:
     """Open the dashboard on live LSL streams and run until the window is closed.
 
     Parameters
@@ -57,6 +65,8 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
         The LSL ``Video`` stream for the face path (None: no video).
     markers_source_id, truth_source_id : str | None
         ``source_id`` of a ``Markers`` / ``GroundTruth`` stream to draw.
+    camera, video_file : int | path | None
+        A local camera or a video file (real time, looped) for the face path instead of an LSL video stream.
     screenshot : path | None
         Save the window (``grab()``, PNG) after ``duration`` seconds and exit.
     duration : float | None
@@ -69,15 +79,16 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
     Returns
     -------
     int
-        0, or 2 when the streams could not be opened (or sent nothing) in an automatic (``duration``) run.
+        0; 2 when the streams could not be opened, or sent nothing in an automatic (``duration``) run.
     """
-    app = _application()
+    app = _application(offscreen_without_display=screenshot is not None or duration is not None)
     from .main_window import DashboardWindow
     from .worker import SourceSpec
 
     spec = SourceSpec(eeg=eeg, eeg_source_id=eeg_source_id, video=video, video_source_id=video_source_id,
                       markers_source_id=markers_source_id, truth_source_id=truth_source_id,
-                      resolve_timeout=resolve_timeout)
+                      resolve_timeout=resolve_timeout, camera=camera,
+                      video_file=None if video_file is None else str(video_file))
     window = DashboardWindow(spec, config=config)
     if duration is not None or screenshot is not None:
         window.auto_close(duration if duration is not None else 5.0, screenshot)
@@ -86,13 +97,25 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
         _on_window(window)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)
+    interrupt = _close_on_sigint(window)  # Ctrl-C in the terminal closes the window (the 33 ms timer lets it run)
     try:
         app.exec()
     finally:
         sys.setswitchinterval(switch)
-        if window.isVisible():  # the event loop ended for another reason (Ctrl-C, app.quit)
+        if interrupt is not None:
+            signal.signal(signal.SIGINT, interrupt)
+        if window.isVisible():  # the event loop ended for another reason (app.quit)
             window.close()
+    if window.history.snapshot.state == "error":
+        return 2  # the streams could not be opened (the window said why)
     return window.exit_code
+
+
+def _close_on_sigint(window):
+    """Route Ctrl-C to ``window.close()``; returns the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, lambda *_: window.close())
 
 
 def run_demo(seed: int = 0, subject: str = "sim01", screenshot: str | Path | None = None,
@@ -103,7 +126,8 @@ def run_demo(seed: int = 0, subject: str = "sim01", screenshot: str | Path | Non
     """
     from app.cli import start_simulator_process, stop_process
 
-    _application()  # before the child starts: same LSL configuration for both
+    _application(offscreen_without_display=screenshot is not None or duration is not None)  # before the child
+    # starts: both processes read the same LSL configuration
     prefix = f"affectstream-demo-{uuid.uuid4().hex[:8]}"
     sim_duration = None if duration is None else duration + 60.0
     sim = start_simulator_process(seed, subject, sim_duration, video=video, prefix=prefix)

@@ -34,6 +34,9 @@ class StreamEntry:
 
     @property
     def text(self) -> str:
+        if self.stype == "Video":
+            return f"{self.name} @ {self.hostname}  ({self.sfreq:g} fps)" if self.sfreq else \
+                f"{self.name} @ {self.hostname}"
         rate = f"{self.sfreq:g} Hz" if self.sfreq else "irregular"
         return f"{self.name} @ {self.hostname}  ({self.n_channels} ch, {rate})"
 

@@ -1,7 +1,8 @@
 """EEG (32 montage channels stacked) coloured by channel quality, and the current band powers.
 
 Live, the traces are drawn as a *sweep*, as on clinical EEG monitors: a write head runs left to right over a fixed
-10 s page and overwrites the previous page behind a short gap. The page is cut into ten 1-s strips, each its own
+10 s page and overwrites the previous page behind a short gap (the axis shows seconds into the page, the header
+the head's session time). The page is cut into ten 1-s strips, each its own
 set of curve items, and only the strip under the head (and the one being erased) changes in a frame, so Qt
 repaints a tenth of the panel instead of scrolling all of it 30 times a second. "Review" switches to an ordinary
 scrolling view of the last five minutes (drag or zoom the time axis).
@@ -52,21 +53,25 @@ def peak_decimate(t: np.ndarray, x: np.ndarray, bins: int) -> tuple[np.ndarray, 
 
 
 class EEGTimeAxis(theme.TimeAxis):
-    """Session time under the traces; in sweep mode, ticks left of the head belong to this page, the rest to the last."""
+    """Session time (m:ss) when reviewing; seconds into the page while sweeping.
+
+    The sweep's tick labels never change: relabelling the axis every second would add its strip to the frame's
+    dirty region, and Qt repaints every item inside the bounding box of that region, i.e. the whole page. The
+    page's session time is shown in the panel header instead.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.sweep: tuple[int, float, float] | None = None  #: (page index, head x, page seconds)
+        self.sweeping = False
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt naming
-        if self.sweep is None:
-            return super().tickStrings(values, scale, spacing)
-        k, head, page = self.sweep  # head is floored to whole seconds (the axis is redrawn once a second)
-        return super().tickStrings([(k if v < head + 0.5 else k - 1) * page + v for v in values], scale, spacing)
+        if self.sweeping:
+            return [f"{v:g} s" for v in values]
+        return super().tickStrings(values, scale, spacing)
 
-    def set_sweep(self, sweep) -> None:
-        if sweep != self.sweep:
-            self.sweep = sweep
+    def set_sweeping(self, sweeping: bool) -> None:
+        if sweeping != self.sweeping:
+            self.sweeping = sweeping
             self.picture = None  # pyqtgraph's cached tick drawing
             self.update()
 
@@ -114,12 +119,16 @@ class EEGPanel(QtWidgets.QWidget):
         self.live_button.clicked.connect(lambda: self.set_mode("sweep"))
         self.bad_label = QtWidgets.QLabel("")
         self.bad_label.setObjectName("overlay")
+        self.head_label = QtWidgets.QLabel("")
+        self.head_label.setObjectName("overlay")
+        self.head_label.setToolTip("Sweep: the write head runs over a 10 s page and overwrites the previous page")
         header = QtWidgets.QHBoxLayout()
         header.setContentsMargins(8, 2, 8, 0)
         header.addWidget(theme.panel_title("EEG"))
         header.addWidget(self._legend())
         header.addStretch(1)
         header.addWidget(self.bad_label)
+        header.addWidget(self.head_label)
         header.addWidget(self.gain)
         header.addWidget(self.review_button)
         header.addWidget(self.live_button)
@@ -147,7 +156,9 @@ class EEGPanel(QtWidgets.QWidget):
         self.plot.addItem(self.grid, ignoreBounds=True)
         vb = self.plot.getViewBox()
         vb.enableAutoRange(enable=False)
-        vb.setYRange(-1.0, self.n, padding=0)
+        # every trace (clipped at +/-1.25 rows) stays inside the view: a curve whose bounds reach over the time axis
+        # would be repainted with it each second
+        vb.setYRange(-1.6, self.n + 0.6, padding=0)
         vb.setLimits(yMin=-3, yMax=self.n + 2)
         vb.sigRangeChangedManually.connect(self._manual_range)
         self.label_vb.setYLink(vb)
@@ -203,7 +214,7 @@ class EEGPanel(QtWidgets.QWidget):
     def follow(self) -> bool:
         return self.mode == "sweep"
 
-    def set_mode(self, mode: str, history: History | None = None) -> None:
+    def set_mode(self, mode: str) -> None:
         self.mode = mode
         sweep = mode == "sweep"
         self.live_button.setEnabled(not sweep)
@@ -219,11 +230,12 @@ class EEGPanel(QtWidgets.QWidget):
         self._review_key = None
         self._setting_range = True
         try:
+            self.axis.set_sweeping(sweep)
+            self.head_label.setVisible(sweep)
             if sweep:
                 vb.setXRange(0, self.page_s, padding=0)
                 self._grid_lines(0, self.page_s)
             else:
-                self.axis.set_sweep(None)
                 newest = self._newest if self._newest == self._newest else self.page_s
                 vb.setXRange(newest - self.page_s, newest, padding=0)
         finally:
@@ -288,7 +300,9 @@ class EEGPanel(QtWidgets.QWidget):
         now = ring.newest
         k = int(np.floor(now / page))
         head = now - k * page
-        self.axis.set_sweep((k, float(np.floor(head)), page))
+        head_text = f"head at {theme.clock(now)}"
+        if self.head_label.text() != head_text:
+            self.head_label.setText(head_text)
         bins = max(4, int(width / self.n_strips / 2))  # one min/max pair per two pixels
         fs = ring.sfreq
         gain = self.gain.currentData()
@@ -326,7 +340,7 @@ class EEGPanel(QtWidgets.QWidget):
         xs, data, connect_row = _stack(segments)
         gain = float(self.gain.currentData())
         y = data / gain
-        np.clip(y, -1.8, 1.8, out=y)  # one wild channel must not paint over its neighbours
+        np.clip(y, -1.25, 1.25, out=y)  # a wild channel is clipped (as on paper) rather than painting over others
         y += self.offsets[:, None]
         reasons = self._reasons or ("",) * self.n
         groups: dict[str, list[int]] = {}

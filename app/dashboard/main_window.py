@@ -4,6 +4,11 @@ Threads: a :class:`~.worker.SessionWorker` polls the session and posts into a :c
 ``QTimer`` on the GUI thread takes whatever is there, folds it into the :class:`~.model.History` and lets each panel
 redraw only what changed. All item updates of one frame happen inside that one timer callback, so Qt paints them
 in a single pass afterwards (the window's ``UpdateRequest``), which is also where the paint time is measured.
+
+Frame budget on the 2-core machines: frames alternate between the EEG sweep + scalp maps and the traces + video
+(each still 15 Hz); each canvas applies pending view changes before the paint (:meth:`.canvas.Canvas.settle`), so
+one pass paints everything; and no frame dirties two distant parts of one canvas (Qt repaints every item inside
+the bounding box of a frame's dirty region).
 """
 
 from __future__ import annotations
@@ -164,10 +169,23 @@ class DashboardWindow(QtWidgets.QMainWindow):
         return self.worker is not None and not self.worker.stopping
 
     def _start_stop_clicked(self) -> None:
-        if self.running:
+        if self.running and self.history.snapshot.state == "lost":
+            self.start(self.spec)  # reconnect: a lost inlet cannot recover, a new session can
+        elif self.running:
             self.stop()
         else:
             self.start()
+
+    def _sync_buttons(self, state: str) -> None:
+        """Start/Stop/Reconnect follows the worker: a session that failed or ended offers Start again."""
+        if self.worker is not None and not self.worker.is_alive():
+            self._old_workers.append(self.worker)
+            self.worker = None
+            if self.record_button.isChecked():
+                self.record_button.setChecked(False)
+        text = "Start" if self.worker is None else "Reconnect" if state == "lost" else "Stop"
+        if self.start_button.text() != text:
+            self.start_button.setText(text)
 
     def _picked_spec(self) -> SourceSpec | None:
         picked = self.picker.spec()
@@ -208,6 +226,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.start_button.setText("Start")
 
     def _record_toggled(self, on: bool) -> None:
+        from pipelines.xdf_writer import recording_path
+
         if on and not self.running:
             self.record_button.blockSignals(True)
             self.record_button.setChecked(False)
@@ -215,7 +235,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage("start a session before recording", 4000)
             return
         if on:
-            path = self.record_dir / time.strftime("affect-%Y%m%d-%H%M%S.jsonl")
+            path = recording_path(self.record_dir, task="dashboard")
             self.worker.record(path)
             self.record_button.setText("■ Recording")
             self.statusBar().showMessage(f"recording to {path}", 4000)
@@ -264,15 +284,18 @@ class DashboardWindow(QtWidgets.QMainWindow):
                 if eeg is not None and math.isfinite(eeg.nominal_rate) and eeg.nominal_rate > 0:
                     history.sfreq = eeg.nominal_rate
             history.ingest(d)
+        self._sync_buttons(history.snapshot.state)
         if not self._listed_running and history.snapshot.state == "running":
             self._listed_running = True  # list once the session runs, so the picker shows the streams' hosts
             self.picker.refresh()
-        # Frames alternate between the EEG sweep and the other panels, so no single frame paints everything: each
-        # panel is still refreshed 15 times a second (the video's own rate), and every frame stays cheap.
+        # Frames alternate between two halves of the window, so no single frame paints everything: the EEG sweep
+        # with the scalp maps (1 Hz, two maps a frame), then the video (15 fps) with the traces (4 Hz). Each panel
+        # is still refreshed 15 times a second, and the costliest frame holds about half the work.
         if self.ticks % 2 == 0:
-            refreshed = [(self.eeg_panel, self.eeg_panel.refresh(history))]
+            refreshed = [(self.eeg_panel, self.eeg_panel.refresh(history)),
+                         (self.topomaps, self.topomaps.refresh(history))]
         else:
-            refreshed = [(self.traces, self.traces.refresh(history)), (self.topomaps, self.topomaps.refresh(history)),
+            refreshed = [(self.traces, self.traces.refresh(history)),
                          (self.video, self.video.refresh(history.snapshot,
                                                          enabled=self.spec is not None and self.spec.has_video))]
         changed = False
@@ -300,10 +323,11 @@ class DashboardWindow(QtWidgets.QMainWindow):
         if snap.state == "error":
             first = snap.error.strip().splitlines()[0] if snap.error else "error"
             text = f"<span style='color:{theme.BAD}'>{first}</span>"
+            self.traces.overlay.setToolTip(snap.error)
         elif snap.state == "connecting":
             text = f"connecting to {self.spec.describe() if self.spec else ''} … (loading models)"
         elif snap.state == "lost":
-            text = f"<span style='color:{theme.BAD}'>EEG stream lost — press Start to reconnect</span>"
+            text = f"<span style='color:{theme.BAD}'>EEG stream lost — press Reconnect</span>"
         elif snap.state == "running" and snap.streams.get("EEG") and snap.streams["EEG"].state == "stalled":
             text = f"<span style='color:{theme.WARN}'>EEG stream stalled — no data for " \
                    f"{snap.streams['EEG'].detail.split(' ')[0]} s</span>"

@@ -72,8 +72,11 @@ class StatusPanel(QtCore.QObject):
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(10)
         for name, label in (("eeg", self.eeg), ("others", self.others), ("counters", self.counters)):
-            label.setObjectName(name)  # never let status text widen the window
-            label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+            label.setObjectName(name)
+            if name in self.CAPS:  # as wide as the text, up to a cap: status text never widens the window
+                label.setMaximumWidth(self.CAPS[name])
+            else:
+                label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
             row.addWidget(label, 1 if name == "counters" else 0)
         bar.addWidget(container, 1)
         bar.addPermanentWidget(self.estimator)
@@ -89,14 +92,12 @@ class StatusPanel(QtCore.QObject):
         return label
 
     #: widest each label may claim (px); the counters take what is left
-    CAPS = {"eeg": 440, "others": 360}
+    CAPS = {"eeg": 440, "others": 420}
 
-    def _set(self, label: QtWidgets.QLabel, text: str) -> None:
+    @staticmethod
+    def _set(label: QtWidgets.QLabel, text: str) -> None:
         if label.text() != text:
             label.setText(text)
-            cap = self.CAPS.get(label.objectName())
-            if cap is not None:  # as wide as its text, within the cap (the policy is Ignored: never widens the window)
-                label.setMinimumWidth(min(label.sizeHint().width(), cap))
 
     def refresh(self, history: History, force: bool = False) -> bool:
         snap: Snapshot = history.snapshot
@@ -108,7 +109,9 @@ class StatusPanel(QtCore.QObject):
         self._next = now + self.interval_s
         eeg = snap.streams.get("EEG")
         if snap.state == "error":
-            self._set(self.eeg, f"{dot('error')} <b>EEG</b> <span style='color:{theme.BAD}'>error</span>")
+            first = (snap.error.strip().splitlines() or ["error"])[0]
+            short = first if len(first) <= 60 else first[:57] + "…"
+            self._set(self.eeg, f"{dot('error')} <b>EEG</b> <span style='color:{theme.BAD}'>{short}</span>")
             self.eeg.setToolTip(snap.error)
         elif eeg is not None:
             self._set(self.eeg, stream_text(eeg, "EEG"))

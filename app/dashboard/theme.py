@@ -126,18 +126,20 @@ def style_plot(plot: pg.PlotItem, left: str | None = None, bottom: str | None = 
     plot.hideButtons()
 
 
+def clock(seconds: float) -> str:
+    """Session time as m:ss (h:mm:ss past an hour)."""
+    sign = "-" if seconds < 0 else ""
+    s = abs(int(round(seconds)))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{sign}{h}:{m:02d}:{sec:02d}" if h else f"{sign}{m}:{sec:02d}"
+
+
 class TimeAxis(pg.AxisItem):
     """Session time as m:ss (h:mm:ss past an hour)."""
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt naming
-        out = []
-        for v in values:
-            sign = "-" if v < 0 else ""
-            s = abs(int(round(v)))
-            h, rem = divmod(s, 3600)
-            m, sec = divmod(rem, 60)
-            out.append(f"{sign}{h}:{m:02d}:{sec:02d}" if h else f"{sign}{m}:{sec:02d}")
-        return out
+        return [clock(v) for v in values]
 
 
 def panel_title(text: str) -> QtWidgets.QLabel:

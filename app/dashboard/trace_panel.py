@@ -39,6 +39,18 @@ def band_path(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> QtGui.QPainterPa
     return path
 
 
+def merge_markers(markers: list[tuple[float, str, str]], within_s: float = 0.75) -> list[tuple[float, str, str]]:
+    """Markers closer than ``within_s`` share one line and one label ("trial_end/stim_07 · rest_start")."""
+    merged: list[tuple[float, str, str]] = []
+    for t, text, origin in markers:
+        if merged and t - merged[-1][0] < within_s:
+            t0, text0, origin0 = merged[-1]
+            merged[-1] = (t0, f"{text0} · {text}", "manual" if "manual" in (origin, origin0) else origin0)
+        else:
+            merged.append((t, text, origin))
+    return merged
+
+
 class _MarkerPool:
     """Re-used vertical lines for the markers in view (labelled on the top plot only)."""
 
@@ -103,12 +115,13 @@ class TracePanel(QtWidgets.QWidget):
         self.live_button.clicked.connect(lambda: self.set_follow(True))
         self.overlay = QtWidgets.QLabel("")
         self.overlay.setObjectName("overlay")
+        self.overlay.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.overlay.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         header = QtWidgets.QHBoxLayout()
         header.setContentsMargins(8, 2, 8, 0)
         header.addWidget(theme.panel_title("Valence & arousal"))
         header.addWidget(self._legend_label())
-        header.addStretch(1)
-        header.addWidget(self.overlay)
+        header.addWidget(self.overlay, 1)
         header.addWidget(self.live_button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -234,7 +247,7 @@ class TracePanel(QtWidgets.QWidget):
             vgrid.setData(np.repeat(gx, 2), np.tile([-1.08, 1.08], len(gx)))
         rows = history.hops.between(*span)
         truth = history.truth.between(*span)
-        markers = history.markers_between(*span)
+        markers = merge_markers(history.markers_between(*span))
         t = rows[:, COL["t"]]
         conf = rows[:, COL["confidence"]]
         for key in ("valence", "arousal"):

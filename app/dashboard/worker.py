@@ -37,14 +37,18 @@ class SourceSpec:
     markers_source_id: str | None = None
     truth_source_id: str | None = None
     resolve_timeout: float = 10.0
+    camera: int | None = None  #: a local camera instead of an LSL video stream
+    video_file: str | None = None  #: a video file played in real time (looped) instead of an LSL video stream
 
     @property
     def has_video(self) -> bool:
-        return self.video is not None or self.video_source_id is not None
+        return any(x is not None for x in (self.video, self.video_source_id, self.camera, self.video_file))
 
     def describe(self) -> str:
         eeg = self.eeg_source_id or self.eeg or "EEG"
-        return f"EEG {eeg}" + (f", video {self.video_source_id or self.video}" if self.has_video else "")
+        video = self.video_source_id or self.video or (f"camera {self.camera}" if self.camera is not None
+                                                       else self.video_file)
+        return f"EEG {eeg}" + (f", video {video}" if self.has_video else "")
 
 
 def _lost_error() -> type[BaseException]:
@@ -135,7 +139,7 @@ class SessionWorker(threading.Thread):
         self._stop_event = threading.Event()
         self._commands: queue.Queue = queue.Queue()
         self.session = None
-        self._sink = None
+        self._recording: Path | None = None
         self._recorded = 0
         self._lost_error = _lost_error()
 
@@ -145,7 +149,7 @@ class SessionWorker(threading.Thread):
         self._stop_event.set()
 
     def record(self, path: str | Path | None) -> None:
-        """Start writing every hop to JSONL at ``path`` (``None`` stops). Runs on the worker thread."""
+        """Start recording the session to the XDF file ``path`` (``None`` stops). Runs on the worker thread."""
         self._commands.put(("record", None if path is None else Path(path)))
 
     @property
@@ -170,7 +174,6 @@ class SessionWorker(threading.Thread):
         try:
             self._loop(session)
         finally:
-            self._close_sink()
             try:
                 session.close()
             except Exception as exc:  # noqa: BLE001 - closing must not raise into the void
@@ -183,7 +186,9 @@ class SessionWorker(threading.Thread):
         spec = self.spec
         streams = {"EEG": StreamView("EEG", spec.eeg_source_id or spec.eeg or "EEG", state=state)}
         if spec.has_video:
-            streams["Video"] = StreamView("Video", spec.video_source_id or spec.video or "", state=state)
+            name = spec.video_source_id or spec.video or (f"camera {spec.camera}" if spec.camera is not None
+                                                          else str(spec.video_file))
+            streams["Video"] = StreamView("Video", name, state=state)
         if spec.markers_source_id:
             streams["Markers"] = StreamView("Markers", spec.markers_source_id, state=state)
         if spec.truth_source_id:
@@ -216,9 +221,7 @@ class SessionWorker(threading.Thread):
                         truth = (np.asarray(truth_t, dtype=float), np.asarray(truth_v, dtype=float))
                     counts["Markers"] += len(markers)
                     counts["GroundTruth"] += len(truth_t)
-                    if self._sink is not None:
-                        for h in hops:
-                            self._sink.write(h.to_json())
+                    if self._recording is not None:
                         self._recorded += len(hops)
             now = time.monotonic()
             if hops or eeg is not None or markers or truth is not None or now - last_post > 0.05:
@@ -234,19 +237,14 @@ class SessionWorker(threading.Thread):
             except queue.Empty:
                 return
             if cmd == "record":
-                self._close_sink()
+                session.stop_recording()
+                self._recording = None
                 if arg is not None:
-                    from pipelines.sinks import JsonlSink
-                    try:
-                        self._sink = JsonlSink(arg)
+                    try:  # every stream of the session and its Affect output, in one XDF file
+                        self._recording = session.start_recording(arg)
                         self._recorded = 0
                     except OSError as exc:
                         log.error("cannot record to %s: %s", arg, exc)
-
-    def _close_sink(self) -> None:
-        if self._sink is not None:
-            self._sink.close()
-            self._sink = None
 
     def _snapshot(self, session, eeg_lost: bool, rates: dict[str, _Rate], counts: dict[str, int],
                   now: float) -> Snapshot:
@@ -299,7 +297,7 @@ class SessionWorker(threading.Thread):
             clock_offset_s=status.clock_offset_s, counter_gaps=stats.counter_gaps, skipped_hops=stats.skipped_hops,
             hops=stats.hops, estimator=session.pipeline.estimator_name, synthetic=bool(session.synthetic),
             mapping=session.pipeline.mapping.describe(), face=face, frame=frame, frame_id=frame_id,
-            video_dropped=dropped, recording=str(self._sink.path) if self._sink is not None else None,
+            video_dropped=dropped, recording=str(self._recording) if self._recording is not None else None,
             recorded_hops=self._recorded)
 
 
@@ -326,7 +324,8 @@ def _open_session(spec: SourceSpec, config, publish: bool):
 
     video = None
     if spec.has_video:
-        video = open_video_source(spec.video, video_source_id=spec.video_source_id, timeout=spec.resolve_timeout)
+        video = open_video_source(spec.video, video_source_id=spec.video_source_id, camera=spec.camera,
+                                  video_file=spec.video_file, timeout=spec.resolve_timeout)
     return LiveSession(spec.eeg, source_id=spec.eeg_source_id, config=config, video_source=video,
                        markers=spec.markers_source_id, ground_truth=spec.truth_source_id, publish=publish,
                        resolve_timeout=spec.resolve_timeout)
