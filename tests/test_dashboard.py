@@ -95,17 +95,27 @@ class FakeSession:
         self.sent = 0
         self.hops = 0
         self.lost = False
+        self.paused: tuple[float, float] | None = None
         self.closed = False
         self.rng = np.random.default_rng(0)
 
     def lose(self) -> None:
         self.lost = True
 
+    def pause(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (a stalled headset), then resume with what queued up meanwhile."""
+        self.paused = (time.monotonic(), time.monotonic() + seconds)
+
     def poll(self):
         from mne_lsl.lsl._utils import LostError
 
         if self.lost:
             raise LostError("The stream connection has been lost.")
+        if self.paused is not None and time.monotonic() < self.paused[1]:
+            self.latest_eeg = (np.empty((0, N_CH)), np.empty(0))
+            self.new_markers, self.new_truth = [], (np.empty(0), np.empty((0, 2)))
+            self.status.last_sample_age_s = time.monotonic() - self.paused[0]
+            return []
         due = int((time.monotonic() - self.t_start) * self.sfreq)
         n = due - self.sent
         self.new_markers = []
@@ -333,6 +343,22 @@ def test_lost_stream_is_reported_and_the_ui_keeps_running(fake_window, qtbot):
     assert "lost" in w.traces.overlay.text()
     w.stop()
     qtbot.waitUntil(lambda: w.sessions[0].closed, timeout=3000)
+
+
+def test_stalled_stream_is_shown_within_a_second_and_recovers_when_it_returns(fake_window, qtbot):
+    w = fake_window
+    qtbot.waitUntil(lambda: w.history.hops.n >= 4, timeout=8000)
+    w.sessions[0].pause(3.0)
+    stalled_at = time.monotonic()
+    qtbot.waitUntil(lambda: w.history.snapshot.streams["EEG"].state == "stalled", timeout=2500)
+    assert time.monotonic() - stalled_at < 2.0  # the status flips one second after the last sample, not later
+    qtbot.waitUntil(lambda: "stalled" in w.traces.overlay.text(), timeout=1000)
+    ticks = w.ticks
+    qtbot.waitUntil(lambda: w.ticks > ticks + 5, timeout=2000)  # the UI keeps painting while the stream is silent
+    qtbot.waitUntil(lambda: w.history.snapshot.streams["EEG"].state == "live", timeout=5000)
+    n = w.history.hops.n
+    qtbot.waitUntil(lambda: w.history.hops.n > n + 2, timeout=3000)  # estimates flow again
+    assert "stalled" not in w.traces.overlay.text()
 
 
 def test_stream_picker_pairs_markers_and_truth_of_the_same_device(qtbot):
