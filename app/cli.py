@@ -460,8 +460,7 @@ def cmd_train_eeg_planted(args: argparse.Namespace) -> int:
 def cmd_train_visual(args: argparse.Namespace) -> int:
     from models.train_visual_student import main as train_main
 
-    trainer_args = [a for a in args.trainer_args if a != "--"]
-    return train_main(trainer_args, prog="affectstream train-visual")
+    return train_main([a for a in args.trainer_args if a != "--"], prog="affectstream train-visual")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -503,9 +502,17 @@ def main(argv: list[str] | None = None) -> int:
 
     use_local_lsl_config()
     parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train-visual"]:
+        # Everything after the command belongs to the trainer's own parser (argparse's REMAINDER cannot take
+        # options that start with "--" as the first item of a sub-command).
+        args = argparse.Namespace(command="train-visual", func=cmd_train_visual, verbose=False,
+                                  trainer_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
+    if args.command != "train-visual":  # the trainer configures its own (INFO) progress logging
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         parser.print_help()
         return USER_ERROR

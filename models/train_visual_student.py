@@ -966,9 +966,9 @@ def write_report(entry: dict[str, Any], report_dir: Path, stem: str = "visual_st
 # command line
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m models.train_visual_student") -> argparse.ArgumentParser:
     d = VisualTrainConfig()
-    p = argparse.ArgumentParser(prog="python -m models.train_visual_student", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", default=str(DEFAULT_DATA), help="FER+ root (FER2013Train.zip, FER2013Valid/, ...)")
     p.add_argument("--out", default=str(ROOT / "models" / "weights"), help="folder of the ONNX files + manifest")
@@ -1020,7 +1020,7 @@ def config_from_args(args: argparse.Namespace) -> VisualTrainConfig:
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m models.train_visual_student") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = _parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     cfg = config_from_args(args)
     cfg.check()

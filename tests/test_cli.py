@@ -59,3 +59,8 @@ def test_export_refuses_a_file_that_is_not_weights(tmp_path):
 def test_webcam_with_a_missing_file_is_one_line(tmp_path):
     proc = _cli("webcam", "--video-file", str(tmp_path / "none.mp4"), "--duration", "1")
     assert proc.returncode == 2 and "video file not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_train_visual_passes_its_options_to_the_trainer():
+    proc = _cli("train-visual", "--help")
+    assert proc.returncode == 0 and "usage: affectstream train-visual" in proc.stdout and "--epochs" in proc.stdout
