@@ -146,3 +146,20 @@ def panel_title(text: str) -> QtWidgets.QLabel:
     label = QtWidgets.QLabel(text)
     label.setObjectName("panelTitle")
     return label
+
+
+def panel_header(title: str) -> QtWidgets.QHBoxLayout:
+    """A panel's header row, starting with its title; the panel appends its own controls."""
+    header = QtWidgets.QHBoxLayout()
+    header.setContentsMargins(8, 2, 8, 0)
+    header.addWidget(panel_title(title))
+    return header
+
+
+def panel_layout(panel: QtWidgets.QWidget, header: QtWidgets.QLayout) -> QtWidgets.QVBoxLayout:
+    """The panel's edge-to-edge vertical layout with ``header`` on top; the panel adds its plots below."""
+    layout = QtWidgets.QVBoxLayout(panel)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(0)
+    layout.addLayout(header)
+    return layout

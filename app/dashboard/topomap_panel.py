@@ -66,9 +66,7 @@ class TopomapPanel(QtWidgets.QWidget):
         self.mode_box.activated.connect(self._mode_picked)
         self.info = QtWidgets.QLabel("")
         self.info.setObjectName("overlay")
-        header = QtWidgets.QHBoxLayout()
-        header.setContentsMargins(8, 2, 8, 0)
-        header.addWidget(theme.panel_title("Scalp maps"))
+        header = theme.panel_header("Scalp maps")
         header.addStretch(1)
         header.addWidget(self.info)
         header.addWidget(self.mode_box)
@@ -120,10 +118,7 @@ class TopomapPanel(QtWidgets.QWidget):
         self.glw.addItem(self.colorbar, row=0, col=3, rowspan=2)
         self._apply_mode()
 
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(header)
+        layout = theme.panel_layout(self, header)
         layout.addWidget(self.glw, 1)
         self.canvases = (self.glw,)
 

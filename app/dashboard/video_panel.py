@@ -27,9 +27,7 @@ class VideoPanel(QtWidgets.QWidget):
         self.classes: tuple[str, ...] = FERPLUS
         self.caption = QtWidgets.QLabel("no video source")
         self.caption.setObjectName("overlay")
-        header = QtWidgets.QHBoxLayout()
-        header.setContentsMargins(8, 2, 8, 0)
-        header.addWidget(theme.panel_title("Face"))
+        header = theme.panel_header("Face")
         header.addStretch(1)
         header.addWidget(self.caption)
 
@@ -73,10 +71,7 @@ class VideoPanel(QtWidgets.QWidget):
                                     brush=pg.mkBrush(theme.FACE), pen=pg.mkPen(None))
         self.bars_plot.addItem(self.bars)
 
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addLayout(header)
+        layout = theme.panel_layout(self, header)
         layout.addWidget(self.glw, 1)
         layout.addWidget(self.bars_glw)
         self.canvases = (self.glw, self.bars_glw)
