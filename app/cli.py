@@ -11,7 +11,6 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -299,30 +298,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def start_simulator_process(seed: int, subject: str, duration: float | None, video: bool,
-                            prefix: str) -> subprocess.Popen:
-    """Start ``affectstream simulate`` in a child process (its own interpreter, so it never competes for the GIL)."""
-    cmd = [sys.executable, "-m", "app.cli", "simulate", "--seed", str(seed), "--subject", subject,
-           "--source-prefix", prefix]
-    if duration is not None:
-        cmd += ["--duration", str(duration)]
-    if not video:
-        cmd.append("--no-video")
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=os.environ.copy())
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.sim_publisher import start_simulator_process, stop_process
+
     if not args.headless and not _window_possible(args.screenshot):
         print("no display found: running the demo headless (--screenshot FILE.png renders the dashboard "
               "offscreen)", file=sys.stderr)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -81,20 +80,16 @@ def bench_hop(seconds: float = 30.0, video: bool = True) -> dict[str, float]:
     a real session with both modalities.
     """
     from .live import open_video_source, run_headless
+    from .sim_publisher import start_simulator_process, stop_process
 
     prefix = f"affectstream-bench-{uuid.uuid4().hex[:8]}"
-    cmd = [sys.executable, "-m", "app.cli", "simulate", "--duration", str(seconds + 30), "--source-prefix", prefix]
-    if not video:
-        cmd.append("--no-video")
-    sim = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env=os.environ.copy())
+    sim = start_simulator_process(0, "sim01", seconds + 30, video=video, prefix=prefix)
     try:
         source = open_video_source(video_source_id=f"{prefix}-video", timeout=20.0) if video else None
         summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=seconds, resolve_timeout=20.0,
                                video_source=source)
     finally:
-        sim.terminate()
-        sim.wait(10)
+        stop_process(sim)
     # The first hops include connection set-up and the initial backlog; skip the first two seconds of hops.
     lat = np.asarray(summary.latencies_ms[8:])
     return {

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -142,3 +145,28 @@ def run_simulator(config: SimulatorConfig = SimulatorConfig(), duration: float |
         pass
     finally:
         outlets.clear()  # releasing the outlets closes them
+
+
+def start_simulator_process(seed: int, subject: str, duration: float | None, video: bool,
+                            prefix: str) -> subprocess.Popen:
+    """Start ``affectstream simulate`` in a child process (its own interpreter, so it never competes for the GIL);
+    its streams' ``source_id`` are ``<prefix>-eeg``, ``-markers``, ``-truth`` and ``-video``."""
+    cmd = [sys.executable, "-m", "app.cli", "simulate", "--seed", str(seed), "--subject", subject,
+           "--source-prefix", prefix]
+    if duration is not None:
+        cmd += ["--duration", str(duration)]
+    if not video:
+        cmd.append("--no-video")
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=os.environ.copy())
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """Terminate a child process, killing it if it does not exit within ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

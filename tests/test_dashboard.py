@@ -381,7 +381,7 @@ def test_stream_picker_pairs_markers_and_truth_of_the_same_device(qtbot):
 
 # --------------------------------------------------------------------------------------------------- live (LSL)
 def _start_sim(video: bool, duration: float = 120.0):
-    from app.cli import start_simulator_process
+    from pipelines.sim_publisher import start_simulator_process
 
     prefix = f"dashtest-{uuid.uuid4().hex[:8]}"
     return prefix, start_simulator_process(0, "sim01", duration, video=video, prefix=prefix)
@@ -405,7 +405,7 @@ def _qimage_to_array(qimage) -> np.ndarray:
 @pytest.mark.lsl
 @pytest.mark.slow
 def test_demo_fills_traces_maps_video_and_status(qtbot, output_dir):
-    from app.cli import stop_process
+    from pipelines.sim_publisher import stop_process
     from app.dashboard import _application
     from app.dashboard.main_window import DashboardWindow
 
@@ -452,7 +452,7 @@ def test_demo_fills_traces_maps_video_and_status(qtbot, output_dir):
 def test_killed_simulator_shows_as_stalled_or_lost_within_two_seconds(qtbot):
     from pipelines.config import PipelineConfig
 
-    from app.cli import stop_process
+    from pipelines.sim_publisher import stop_process
     from app.dashboard import _application
     from app.dashboard.main_window import DashboardWindow
 

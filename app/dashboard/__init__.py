@@ -124,7 +124,7 @@ def run_demo(seed: int = 0, subject: str = "sim01", screenshot: str | Path | Non
 
     Closing the window (or the end of ``duration``) stops the worker, closes the session and stops the simulator.
     """
-    from app.cli import start_simulator_process, stop_process
+    from pipelines.sim_publisher import start_simulator_process, stop_process
 
     _application(offscreen_without_display=screenshot is not None or duration is not None)  # before the child
     # starts: both processes read the same LSL configuration

@@ -32,7 +32,7 @@ def bench_gui(seconds: float = 10.0, *, warmup: float = 2.0, seed: int = 0, vide
     from . import _application
 
     app = _application()
-    from app.cli import start_simulator_process, stop_process
+    from pipelines.sim_publisher import start_simulator_process, stop_process
 
     from .main_window import DashboardWindow
     from .worker import SourceSpec
