@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import uuid
@@ -117,9 +118,10 @@ def _add_webcam(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_webcam)
 
 
-def _speed(value: str) -> float | None:
+def _speed(value: str) -> float:
+    """A positive speed factor, or ``max`` (as fast as possible) as infinity."""
     if value == "max":
-        return None
+        return math.inf
     try:
         x = float(value)
     except ValueError:
@@ -136,8 +138,15 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
                                    "speed.")
     p.add_argument("file", type=Path, help="the .xdf recording")
     p.add_argument("--speed", type=_speed, default=None, metavar="1|K|max",
-                   help="x real time; 'max' (default with --headless) = as fast as the CPU allows")
-    p.add_argument("--headless", action="store_true", help="no window: write JSONL")
+                   help="x real time; 'max' = as fast as the CPU allows (the default with --headless; "
+                        "the window starts at 1x, and at its fastest speed with max)")
+    p.add_argument("--headless", action="store_true",
+                   help="no window: write JSONL (without it the dashboard plays the file, with play/pause, seek "
+                        "and speed)")
+    p.add_argument("--duration", type=_positive, default=None,
+                   help="window: seconds to play before closing (counted from the first estimate)")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
+                   help="window: save its picture after --duration seconds (default 5) and exit")
     p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
     p.add_argument("--publish", action="store_true",
                    help="re-publish the recorded streams as LSL outlets at --speed (default 1x) instead")
@@ -157,6 +166,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replay-minutes", type=_positive, default=10.0,
                    help="length of the simulated recording replayed as fast as possible (default 10)")
     p.add_argument("--gui-seconds", type=_positive, default=10.0, help="seconds of the offscreen dashboard bench")
+    p.add_argument("--soak", type=_positive, default=None, metavar="MINUTES",
+                   help="also run a live soak of this many minutes (simulator with video, face path, recorder): "
+                        "memory growth, hop-interval jitter and sample gaps (default: off)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -365,13 +377,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise UserError(f"no recording at {args.file}")
     if args.publish:
-        print(f"re-publishing the streams of {args.file} at {args.speed or 1.0:g}x; Ctrl-C stops", file=sys.stderr)
-        publish_recording(args.file, args.speed or 1.0)
+        speed = args.speed or 1.0
+        if math.isinf(speed):
+            raise UserError("--publish paces the streams in time: give a speed factor (e.g. --speed 4), not max")
+        print(f"re-publishing the streams of {args.file} at {speed:g}x; Ctrl-C stops", file=sys.stderr)
+        publish_recording(args.file, speed)
         return 0
     if not args.headless:
-        raise UserError("the dashboard's replay view is not available yet; use --headless (or --publish and "
-                        "watch the streams with `affectstream run`)")
-    summary = replay(args.file, speed=args.speed, out_jsonl=args.out, with_video=not args.no_video,
+        if not _window_possible(args.screenshot):
+            raise UserError("no display found (DISPLAY is not set): use --headless --out FILE.jsonl, or "
+                            "--screenshot FILE.png to render the dashboard offscreen")
+        from app.dashboard import run_dashboard
+        from pipelines.replay_session import SPEEDS
+
+        speed = 1.0 if args.speed is None else min(args.speed, max(SPEEDS))  # 'max': the fastest offered
+        return run_dashboard(recording=args.file, replay_speed=speed, screenshot=args.screenshot,
+                             duration=args.duration)
+    speed = None if args.speed is None or math.isinf(args.speed) else args.speed
+    summary = replay(args.file, speed=speed, out_jsonl=args.out, with_video=not args.no_video,
                      allow_truncated=args.allow_truncated)
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -404,7 +427,8 @@ def cmd_webcam(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.bench import format_table, run_bench
 
-    results = run_bench(hop_seconds=args.hop_seconds, repeats=args.repeats, replay_minutes=args.replay_minutes)
+    results = run_bench(hop_seconds=args.hop_seconds, repeats=args.repeats, replay_minutes=args.replay_minutes,
+                        soak_minutes=args.soak, progress=sys.stderr.isatty())
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -153,6 +153,28 @@ def check_eeg(stream: XDFStream, config: PipelineConfig = PipelineConfig()) -> N
         raise StreamFormatError(f"EEG stream {stream.describe()} cannot be replayed: " + "; ".join(reasons))
 
 
+def load_replayable(path: str | Path, config: PipelineConfig = PipelineConfig(), *, with_video: bool = True,
+                    allow_truncated: bool = False, recording: XDFRecording | None = None) -> XDFRecording:
+    """Load ``path`` (unless ``recording`` is given) and make sure its EEG stream can be replayed.
+
+    Raises
+    ------
+    pipelines.xdf_reader.XDFFormatError
+        The file is not a readable XDF file.
+    StreamFormatError
+        No usable EEG stream (one line with the reason).
+    """
+    rec = recording if recording is not None else load_recording(path, allow_truncated=allow_truncated,
+                                                                  select_video=with_video)
+    for note in rec.notes:
+        log.info("%s", note)
+    if rec.eeg is None:
+        raise StreamFormatError(f"{Path(path).name} has no EEG stream to replay"
+                                + (f" ({'; '.join(rec.notes)})" if rec.notes else ""))
+    check_eeg(rec.eeg, config)
+    return rec
+
+
 def _hop_stops(n: int, n_window: int, n_hop: int) -> list[int]:
     """Chunk ends (exclusive) that make every EEG chunk complete exactly one hop, plus the tail."""
     stops = list(range(n_window, n + 1, n_hop)) if n >= n_window else []
@@ -192,24 +214,15 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
 
     Raises
     ------
-    pipelines.xdf_reader.XDFFormatError
-        The file is not a readable XDF file.
-    StreamFormatError
-        No usable EEG stream (one line with the reason).
+    XDFFormatError, StreamFormatError
+        As :func:`load_replayable`.
     """
     if speed is not None and not (math.isfinite(speed) and speed > 0):
         raise ValueError(f"speed must be a positive number or None (as fast as possible), got {speed}")
     wall0 = time.perf_counter()
-    rec = recording if recording is not None else load_recording(path, allow_truncated=allow_truncated,
-                                                                  select_video=with_video)
+    rec = load_replayable(path, config, with_video=with_video, allow_truncated=allow_truncated, recording=recording)
     load_s = time.perf_counter() - wall0
-    for note in rec.notes:
-        log.info("%s", note)
     eeg = rec.eeg
-    if eeg is None:
-        raise StreamFormatError(f"{Path(path).name} has no EEG stream to replay"
-                                + (f" ({'; '.join(rec.notes)})" if rec.notes else ""))
-    check_eeg(eeg, config)
     face = None
     if with_video and rec.video is not None:
         from .face_path import FacePath
@@ -260,36 +273,82 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
     return summary
 
 
+class HopFeeder:
+    """Feeds a loaded recording into a pipeline one hop at a time, in the event order described above.
+
+    The one place that decides what goes into the pipeline and when, used by :func:`replay` and by the dashboard's
+    :class:`~.replay_session.ReplaySession`, so both give the same numbers for the same stretch of a file.
+
+    Parameters
+    ----------
+    rec : XDFRecording
+        The loaded file (its Video stream is used when ``pipeline.face`` is set).
+    eeg : XDFStream
+        The EEG stream of ``rec``.
+    pipeline : AffectPipeline
+        A fresh pipeline (``live=False``).
+    start : int
+        First EEG sample fed (after a seek, the window before the seek point); frames from then on.
+    """
+
+    def __init__(self, rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, start: int = 0) -> None:
+        self.rec, self.eeg, self.pipeline = rec, eeg, pipeline
+        self.frames = rec.video if pipeline.face is not None else None
+        self.frame_t = self.frames.timestamps if self.frames is not None else np.empty(0)
+        self.start = int(start)
+        self.next_frame = int(np.searchsorted(self.frame_t, eeg.timestamps[self.start])) if self.start else 0
+        self.stops = [self.start + s for s in _hop_stops(eeg.n_samples - self.start, pipeline.n_window,
+                                                         pipeline.n_hop)]
+        self.k = 0  #: index into :attr:`stops` of the next chunk end
+
+    @property
+    def done(self) -> bool:
+        return self.k >= len(self.stops)
+
+    def next_time(self, n: int = 1) -> float:
+        """Stream time of the last sample of the next ``n`` hops' chunk (when it would be complete live)."""
+        return float(self.eeg.timestamps[self.stops[min(self.k + n, len(self.stops)) - 1] - 1])
+
+    def feed(self, n: int = 1) -> tuple[list[HopResult], float]:
+        """Push the next ``n`` hops' EEG (and the frames due before it); returns the results and when it started.
+
+        ``n > 1`` only without video (frames must interleave hop by hop); the hops are the same either way,
+        because they are counted in samples.
+        """
+        end = self.stops[min(self.k + n, len(self.stops)) - 1]
+        t_hop = float(self.eeg.timestamps[end - 1])
+        frames, j = self.frames, self.next_frame
+        while j < len(self.frame_t) and self.frame_t[j] <= t_hop:
+            self.pipeline.push_video(decode_frame(frames.data[j], self.rec.video_format), float(self.frame_t[j]))
+            j += 1
+        self.next_frame = j
+        received = time.perf_counter()
+        results = self.pipeline.push_eeg(self.eeg.data[self.start:end], self.eeg.timestamps[self.start:end],
+                                         received)
+        self.start = end
+        self.k = min(self.k + n, len(self.stops))
+        return results, received
+
+
 def _run(rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, summary: ReplaySummary,
          speed: float | None, sink, outlet, on_result, stop) -> None:
-    data = eeg.data
-    stamps = eeg.timestamps
-    frames = rec.video if pipeline.face is not None else None
-    frame_t = frames.timestamps if frames is not None else np.empty(0)
-    j = 0  # next frame to push
-    t_start = float(stamps[0])
+    feeder = HopFeeder(rec, eeg, pipeline)
+    t_start = float(eeg.timestamps[0])
     wall_start = time.perf_counter()
-    start = 0
-    stops = _hop_stops(len(stamps), pipeline.n_window, pipeline.n_hop)
-    if frames is None and speed is None:
-        # Nothing to interleave and no pacing: larger chunks give the same hops (they are counted in samples) with
-        # less per-call overhead; 64 hops (16 s) keep ``stop`` responsive.
-        stops = stops[63::64] + ([stops[-1]] if len(stops) % 64 else [])
-    for end in stops:
+    # Nothing to interleave and no pacing: larger chunks give the same hops with less per-call overhead; 64 hops
+    # (16 s) keep ``stop`` responsive.
+    step = 64 if feeder.frames is None and speed is None else 1
+    while not feeder.done:
         if stop is not None and stop.is_set():
             summary.stopped = True
             break
-        t_hop = float(stamps[end - 1])
         if speed is not None:
-            delay = wall_start + (t_hop - t_start) / speed - time.perf_counter()
+            delay = wall_start + (feeder.next_time(step) - t_start) / speed - time.perf_counter()
             if delay > 0 and (stop.wait(delay) if stop is not None else time.sleep(delay)):
                 summary.stopped = True
                 break
-        while j < len(frame_t) and frame_t[j] <= t_hop:
-            pipeline.push_video(decode_frame(frames.data[j], rec.video_format), float(frame_t[j]))
-            j += 1
-        received = time.perf_counter()
-        for result in pipeline.push_eeg(data[start:end], stamps[start:end], received):
+        results, received = feeder.feed(step)
+        for result in results:
             if outlet is not None:
                 outlet.push(result)
             result.latency_ms = (time.perf_counter() - received) * 1e3
@@ -298,7 +357,6 @@ def _run(rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, summary: R
             summary.hops += 1
             if on_result is not None:
                 on_result(result)
-        start = end
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -275,7 +275,8 @@ def test_window_builds_without_a_session(qtbot):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.ticks > 3, timeout=2000)
-    assert not window.open_button.isEnabled() and not window.subject_button.isEnabled()
+    assert window.open_button.isEnabled() and not window.subject_button.isEnabled()
+    assert not window.replay_toolbar.isVisible()  # only while a recording plays
     assert window.start_button.text() == "Start" and "not connected" in window.status.eeg.text()
     assert not window.grab().isNull()
 
@@ -293,7 +294,8 @@ def test_fake_session_fills_every_panel(fake_window, qtbot, tmp_path):
     assert w.topomaps._tip_for(2)(x=0.0, y=0.0, data=w.topomaps.labels.index("Fz")).startswith("Fz\nalpha: ")
     qtbot.waitUntil(lambda: "256 / 256.0 Hz" in w.status.eeg.text(), timeout=3000)
     assert w.status.badge.isVisible() and "student" in w.status.estimator.text()
-    assert "bad: T7 flat, O2 noisy" in w.eeg_panel.bad_label.text()
+    assert "1 flat · 1 noisy" in w.eeg_panel.bad_label.text()
+    assert w.eeg_panel.bad_label.toolTip() == "flat: T7\nnoisy: O2"
 
     # record: the button starts and stops the session's XDF recording (its content: tests/test_recording.py)
     path = tmp_path / "rec.xdf"

@@ -54,8 +54,9 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
                   video_source_id: str | None = None, markers_source_id: str | None = None,
                   truth_source_id: str | None = None, screenshot: str | Path | None = None,
                   duration: float | None = None, *, camera: int | None = None, video_file: str | Path | None = None,
-                  resolve_timeout: float = 10.0, config=None, _on_window=None) -> int:
-    """Open the dashboard on live LSL streams and run until the window is closed.
+                  resolve_timeout: float = 10.0, config=None, recording: str | Path | None = None,
+                  replay_speed: float = 1.0, _on_window=None) -> int:
+    """Open the dashboard on live LSL streams (or replay a recording) and run until the window is closed.
 
     Parameters
     ----------
@@ -75,6 +76,8 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
         Seconds to wait for each stream.
     config : PipelineConfig | None
         Pipeline settings (default: saliency every 4 hops).
+    recording : path | None
+        Replay this XDF file instead (the stream arguments are ignored), starting at ``replay_speed``.
 
     Returns
     -------
@@ -88,7 +91,8 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
     spec = SourceSpec(eeg=eeg, eeg_source_id=eeg_source_id, video=video, video_source_id=video_source_id,
                       markers_source_id=markers_source_id, truth_source_id=truth_source_id,
                       resolve_timeout=resolve_timeout, camera=camera,
-                      video_file=None if video_file is None else str(video_file))
+                      video_file=None if video_file is None else str(video_file),
+                      recording=None if recording is None else str(recording), replay_speed=replay_speed)
     window = DashboardWindow(spec, config=config)
     if duration is not None or screenshot is not None:
         window.auto_close(duration if duration is not None else 5.0, screenshot)

@@ -384,9 +384,14 @@ class EEGPanel(QtWidgets.QWidget):
         for item, reason, lab in zip(self.label_items, reasons, self.labels):
             item.setColor(theme.QUALITY.get(reason, theme.QUALITY["noisy"]))
             item.setToolTip(f"{lab}: {reason}" if reason else f"{lab}: good")
-        bad = [f"{lab} {r}" for lab, r in zip(self.labels, reasons) if r]
-        text = ("bad: " + ", ".join(bad[:6]) + (f" +{len(bad) - 6}" if len(bad) > 6 else "")) if bad else ""
+        # Counts per reason fit the header at any montage (a partial one misses many channels); names in the tooltip.
+        by_reason: dict[str, list[str]] = {}
+        for lab, r in zip(self.labels, reasons):
+            if r:
+                by_reason.setdefault(r, []).append(lab)
+        text = " · ".join(f"{len(labs)} {r}" for r, labs in by_reason.items())
         self.bad_label.setText(f"<span style='color:{theme.WARN}'>{text}</span>" if text else "")
+        self.bad_label.setToolTip("\n".join(f"{r}: {', '.join(labs)}" for r, labs in by_reason.items()))
         return True
 
     def _refresh_bars(self, history: History) -> bool:

@@ -26,6 +26,7 @@ from . import theme
 from .controls import MarkerPublisher, StreamPicker
 from .eeg_panel import EEGPanel
 from .model import History, Mailbox
+from .replay_bar import ReplayBar
 from .status_bar import StatusPanel
 from .topomap_panel import TopomapPanel
 from .trace_panel import TracePanel
@@ -58,6 +59,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
     closed = QtCore.Signal()
 
+    RECORD_TIP = "Record every stream of the session and its estimates to one XDF file under recordings/"
+
     def __init__(self, spec: SourceSpec | None = None, *, config=None, publish: bool = True,
                  record_dir: str | Path | None = None, list_streams: bool = True, session_factory=None) -> None:
         super().__init__()
@@ -88,6 +91,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.ticks = 0
         self._pending_tick: float | None = None
         self._paint_acc = 0.0  #: ms spent painting since the last tick (one frame may take several passes)
+        self._epoch: int | None = None  #: the replay's seek count drawn (a new one clears the view)
 
         self._build_panels()
         self._build_toolbar()
@@ -99,8 +103,11 @@ class DashboardWindow(QtWidgets.QMainWindow):
         shortcut = QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_M), self)
         shortcut.setContext(QtCore.Qt.ShortcutContext.ApplicationShortcut)
         shortcut.activated.connect(self.add_marker)
+        space = QtGui.QShortcut(QtGui.QKeySequence(QtCore.Qt.Key.Key_Space), self)
+        space.activated.connect(self.replay_bar.toggle)
         if spec is not None:
-            self.picker.show_spec(spec)
+            if spec.recording is None:
+                self.picker.show_spec(spec)
             self.start(spec)
         if list_streams:
             QtCore.QTimer.singleShot(0, self.picker.refresh)
@@ -146,7 +153,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         bar.addWidget(self.start_button)
         self.record_button = QtWidgets.QPushButton("● Record")
         self.record_button.setCheckable(True)
-        self.record_button.setToolTip("Write every hop's estimates to a JSONL file (XDF recording comes later)")
+        self.record_button.setToolTip(self.RECORD_TIP)
         self.record_button.toggled.connect(self._record_toggled)
         bar.addWidget(self.record_button)
         self.marker_button = QtWidgets.QPushButton("Marker  (M)")
@@ -155,18 +162,47 @@ class DashboardWindow(QtWidgets.QMainWindow):
         bar.addWidget(self.marker_button)
         bar.addSeparator()
         self.open_button = QtWidgets.QPushButton("Open recording…")
-        self.open_button.setEnabled(False)
-        self.open_button.setToolTip("Replaying an XDF recording: not available yet (a later issue)")
+        self.open_button.setToolTip("Replay an XDF recording (affectstream's or another tool's) through the same "
+                                    "pipeline, with play/pause, seek and speed")
+        self.open_button.clicked.connect(self._open_clicked)
         bar.addWidget(self.open_button)
         self.subject_button = QtWidgets.QPushButton("Subject…")
         self.subject_button.setEnabled(False)
         self.subject_button.setToolTip("Subject profiles and calibration: not available yet (a later issue)")
         bar.addWidget(self.subject_button)
+        self.addToolBarBreak()
+        self.replay_toolbar = self.addToolBar("Replay")
+        self.replay_toolbar.setObjectName("toolbar-replay")
+        self.replay_toolbar.setMovable(False)
+        self.replay_bar = ReplayBar()
+        self.replay_bar.play_requested.connect(lambda play: self._transport("play" if play else "pause"))
+        self.replay_bar.seek_requested.connect(lambda t: self._transport("seek", t))
+        self.replay_bar.speed_requested.connect(lambda k: self._transport("set_speed", k))
+        self.replay_toolbar.addWidget(self.replay_bar)
+        self.replay_toolbar.setVisible(False)
 
     # ------------------------------------------------------------------------------------------- session
     @property
     def running(self) -> bool:
         return self.worker is not None and not self.worker.stopping
+
+    @property
+    def replaying(self) -> bool:
+        return self.spec is not None and self.spec.recording is not None
+
+    def _open_clicked(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open an XDF recording", str(self.record_dir),
+                                                        "XDF recordings (*.xdf);;All files (*)")
+        if path:
+            self.open_recording(path)
+
+    def open_recording(self, path: str | Path, speed: float = 1.0) -> None:
+        """Replay the XDF file ``path`` in this window (the live session, if any, is stopped first)."""
+        self.start(SourceSpec(eeg=None, recording=str(path), replay_speed=speed))
+
+    def _transport(self, action: str, *args) -> None:
+        if self.worker is not None and self.replaying:
+            self.worker.transport(action, *args)
 
     def _start_stop_clicked(self) -> None:
         if self.running and self.history.snapshot.state == "lost":
@@ -204,16 +240,29 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.stop()
         self.spec = spec
         self.mailbox = Mailbox()
-        self.history = History()
         self._seq = -1
         self._listed_running = False
-        for panel in (self.traces, self.eeg_panel, self.topomaps, self.video):
-            panel.reset()
+        self._reset_view()
+        replaying = spec.recording is not None
+        self.replay_toolbar.setVisible(replaying)
+        self.replay_bar.refresh(None)
+        self.record_button.setEnabled(not replaying)
+        self.record_button.setToolTip("A replay is not recorded again: the file is the recording" if replaying
+                                      else self.RECORD_TIP)
+        self.setWindowTitle(f"affectstream — replay {Path(spec.recording).name}" if replaying
+                            else "affectstream — live")
         self.worker = SessionWorker(spec, self.mailbox, config=self.config, publish=self.publish,
                                     session_factory=self.session_factory)
         self.worker.start()
         self.start_button.setText("Stop")
         self.traces.set_overlay(f"connecting to {spec.describe()} …")
+
+    def _reset_view(self) -> None:
+        """Forget what was drawn (a new session, or a seek in a replay)."""
+        self.history = History()
+        self._epoch = None
+        for panel in (self.traces, self.eeg_panel, self.topomaps, self.video):
+            panel.reset()
 
     def stop(self) -> None:
         """Stop the worker (it closes the session on its own thread); the last data stays on screen."""
@@ -259,6 +308,12 @@ class DashboardWindow(QtWidgets.QMainWindow):
     def add_marker(self, text: str | None = None) -> None:
         """Publish a marker on the ``affectstream-markers`` outlet and draw it at once."""
         text = text if isinstance(text, str) and text else f"manual {self.markers.count + 1}"
+        transport = self.history.snapshot.transport
+        if self.replaying and transport is not None:  # drawn at the replay's time; the file stays as it was
+            self.history.add_marker((self.history.t0 or 0.0) + transport.position_s, text, "manual")
+            self.statusBar().showMessage(f"marker '{text}' drawn at {transport.position_s:.1f} s of the replay "
+                                         "(not written to the recording)", 3000)
+            return
         try:
             t = self.markers.push(text)
         except Exception as exc:  # noqa: BLE001 - drawing the marker matters more than publishing it
@@ -276,14 +331,19 @@ class DashboardWindow(QtWidgets.QMainWindow):
             self.frame_times.append((self._pending_tick or 0.0, self._paint_acc))
         self._pending_tick, self._paint_acc = None, 0.0
         d = self.mailbox.take()
-        history = self.history
         if d.seq != self._seq:
             self._seq = d.seq
+            transport = d.snapshot.transport
+            if transport is not None and self._epoch is not None and transport.epoch != self._epoch:
+                self._reset_view()  # a seek: the worker dropped what was pending; start drawing afresh
+            self._epoch = transport.epoch if transport is not None else None
+            history = self.history
             if history.eeg is None:
                 eeg = d.snapshot.streams.get("EEG")
                 if eeg is not None and math.isfinite(eeg.nominal_rate) and eeg.nominal_rate > 0:
                     history.sfreq = eeg.nominal_rate
             history.ingest(d)
+        history = self.history
         self._sync_buttons(history.snapshot.state)
         if not self._listed_running and history.snapshot.state == "running":
             self._listed_running = True  # list once the session runs, so the picker shows the streams' hosts
@@ -296,8 +356,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
                          (self.topomaps, self.topomaps.refresh(history))]
         else:
             refreshed = [(self.traces, self.traces.refresh(history)),
-                         (self.video, self.video.refresh(history.snapshot,
-                                                         enabled=self.spec is not None and self.spec.has_video))]
+                         (self.video, self.video.refresh(history.snapshot, enabled="Video" in history.snapshot.streams
+                                                         or (self.spec is not None and self.spec.has_video)))]
         changed = False
         for panel, panel_changed in refreshed:
             if panel_changed:
@@ -305,6 +365,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
                 for canvas in panel.canvases:
                     canvas.settle()
         changed |= self.status.refresh(history)
+        if self.replaying:
+            changed |= self.replay_bar.refresh(history.snapshot.transport)
         self._update_overlay()
         if changed:
             self._pending_tick = (time.perf_counter() - started) * 1e3
@@ -331,6 +393,12 @@ class DashboardWindow(QtWidgets.QMainWindow):
         elif snap.state == "running" and snap.streams.get("EEG") and snap.streams["EEG"].state == "stalled":
             text = f"<span style='color:{theme.WARN}'>EEG stream stalled — no data for " \
                    f"{snap.streams['EEG'].detail.split(' ')[0]} s</span>"
+        elif snap.state == "running" and snap.transport is not None and not snap.transport.playing:
+            from .replay_bar import clock_text
+
+            where = clock_text(snap.transport.position_s)
+            text = "end of the recording — ▶ Play starts it again" if snap.transport.ended else \
+                f"paused at {where} — ▶ Play (Space) resumes"
         elif snap.state == "running":
             status = "" if not self.history.hops.n else self._fusion_status()
             text = status

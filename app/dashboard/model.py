@@ -62,6 +62,8 @@ class Snapshot:
     video_dropped: int = 0
     recording: str | None = None
     recorded_hops: int = 0
+    transport: Any = None  #: pipelines.replay_session.TransportState when replaying a recording
+    origin: float | None = None  #: stream time shown as 0 (a replay's first EEG sample; live: the first one seen)
 
 
 @dataclass
@@ -131,6 +133,11 @@ class Mailbox:
                 self._markers.extend(markers)
             if truth is not None and len(truth[0]):
                 self._truth.append(truth)
+
+    def discard_pending(self) -> None:
+        """Drop the appended data not yet taken (a replay jumped elsewhere); the snapshot stays."""
+        with self._lock:
+            self._hops, self._eeg, self._eeg_n, self._markers, self._truth = [], [], 0, [], []
 
     def update_snapshot(self, snapshot: Snapshot) -> None:
         with self._lock:
@@ -322,7 +329,7 @@ class History:
                 if d.truth_t.size:
                     self._early_truth.append((d.truth_t, d.truth))
                 return
-            self.t0 = min(candidates)
+            self.t0 = d.snapshot.origin if d.snapshot.origin is not None else min(candidates)
             d.markers = self._early_markers + d.markers
             if self._early_truth:
                 d.truth_t = np.concatenate([t for t, _ in self._early_truth] + [d.truth_t])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
@@ -62,6 +63,9 @@ class StatusPanel(QtCore.QObject):
         self.rec = QtWidgets.QLabel("")
         self.rec.setObjectName("rec")
         self.rec.setVisible(False)
+        self.replay = QtWidgets.QLabel("")
+        self.replay.setObjectName("replay")
+        self.replay.setVisible(False)
         self.badge = QtWidgets.QLabel("SIMULATED")
         self.badge.setObjectName("badge")
         self.badge.setToolTip("The input stream declares itself synthetic (simulator): no real person is measured")
@@ -81,6 +85,7 @@ class StatusPanel(QtCore.QObject):
         bar.addWidget(container, 1)
         bar.addPermanentWidget(self.estimator)
         bar.addPermanentWidget(self.rec)
+        bar.addPermanentWidget(self.replay)
         bar.addPermanentWidget(self.badge)
         bar.setSizeGripEnabled(False)
         self.eeg.setText(f"{dot('idle')} <b>EEG</b> not connected")
@@ -101,7 +106,7 @@ class StatusPanel(QtCore.QObject):
 
     def refresh(self, history: History, force: bool = False) -> bool:
         snap: Snapshot = history.snapshot
-        states = (snap.state, snap.synthetic, snap.recording) + tuple((k, v.state) for k, v in snap.streams.items())
+        states = (snap.state, snap.synthetic, snap.recording, snap.transport is not None) + tuple((k, v.state) for k, v in snap.streams.items())
         now = time.monotonic()
         if not force and states == self._states and now < self._next:
             return False
@@ -150,4 +155,8 @@ class StatusPanel(QtCore.QObject):
             self.rec.setToolTip(snap.recording)
         else:
             self.rec.setVisible(False)
+        self.replay.setVisible(snap.transport is not None)  # a replay is never mistaken for a live session
+        if snap.transport is not None:
+            self._set(self.replay, f"REPLAY {Path(snap.transport.path).name}")
+            self.replay.setToolTip(snap.transport.path)
         return True

@@ -37,7 +37,7 @@ QUALITY = {"": "#7fb8cc", "noisy": "#fbbf24", "railed": "#f472b6", "flat": "#f87
 
 #: Stream states -> colour of their dot in the status bar.
 STATE = {"live": OK, "running": OK, "stalled": WARN, "waiting": WARN, "connecting": MUTED, "lost": BAD, "error": BAD,
-         "stopped": MUTED, "idle": MUTED}
+         "stopped": MUTED, "idle": MUTED, "playing": OK, "paused": MARKER, "ended": MUTED}
 
 SALIENCY_CMAP = "inferno"
 BANDPOWER_CMAP = "CET-D1"
@@ -64,6 +64,7 @@ QComboBox QAbstractItemView {{ background: #1f2631; selection-background-color: 
 QLabel#panelTitle {{ color: {MUTED}; font-weight: bold; }}
 QLabel#badge {{ background: {SIMULATED}; color: white; font-weight: bold; border-radius: 3px; padding: 1px 8px; }}
 QLabel#rec {{ background: #7f1d1d; color: #fee2e2; font-weight: bold; border-radius: 3px; padding: 1px 8px; }}
+QLabel#replay {{ background: #4c1d95; color: #ede9fe; font-weight: bold; border-radius: 3px; padding: 1px 8px; }}
 QLabel#overlay {{ color: {MUTED}; background: transparent; }}
 QSpinBox, QDoubleSpinBox {{ background: #1f2631; border: 1px solid {BORDER}; border-radius: 4px; padding: 2px 4px; }}
 QToolTip {{ background: #1f2631; color: {FG}; border: 1px solid {BORDER}; }}

@@ -25,6 +25,9 @@ from .model import Mailbox, Snapshot, StreamView
 
 log = logging.getLogger(__name__)
 
+#: The :class:`~pipelines.replay_session.ReplaySession` methods the window may ask for.
+TRANSPORT_ACTIONS = ("play", "pause", "seek", "set_speed")
+
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -39,12 +42,16 @@ class SourceSpec:
     resolve_timeout: float = 10.0
     camera: int | None = None  #: a local camera instead of an LSL video stream
     video_file: str | None = None  #: a video file played in real time (looped) instead of an LSL video stream
+    recording: str | None = None  #: an XDF file to replay instead of any LSL stream (the other fields are ignored)
+    replay_speed: float = 1.0  #: the replay's initial speed
 
     @property
     def has_video(self) -> bool:
         return any(x is not None for x in (self.video, self.video_source_id, self.camera, self.video_file))
 
     def describe(self) -> str:
+        if self.recording is not None:
+            return f"recording {Path(self.recording).name}"
         eeg = self.eeg_source_id or self.eeg or "EEG"
         video = self.video_source_id or self.video or (f"camera {self.camera}" if self.camera is not None
                                                        else self.video_file)
@@ -152,6 +159,13 @@ class SessionWorker(threading.Thread):
         """Start recording the session to the XDF file ``path`` (``None`` stops). Runs on the worker thread."""
         self._commands.put(("record", None if path is None else Path(path)))
 
+    def transport(self, action: str, *args) -> None:
+        """Replay control (``play``, ``pause``, ``seek`` seconds, ``set_speed`` factor), run on the worker thread
+        before its next poll, so the session is only ever touched by one thread."""
+        if action not in TRANSPORT_ACTIONS:
+            raise ValueError(f"unknown transport action {action!r}; expected one of {TRANSPORT_ACTIONS}")
+        self._commands.put((action, args))
+
     @property
     def stopping(self) -> bool:
         return self._stop_event.is_set()
@@ -184,6 +198,8 @@ class SessionWorker(threading.Thread):
 
     def _pending_streams(self, state: str = "connecting") -> dict[str, StreamView]:
         spec = self.spec
+        if spec.recording is not None:
+            return {"EEG": StreamView("EEG", Path(spec.recording).name, state=state)}
         streams = {"EEG": StreamView("EEG", spec.eeg_source_id or spec.eeg or "EEG", state=state)}
         if spec.has_video:
             name = spec.video_source_id or spec.video or (f"camera {spec.camera}" if spec.camera is not None
@@ -236,7 +252,12 @@ class SessionWorker(threading.Thread):
                 cmd, arg = self._commands.get_nowait()
             except queue.Empty:
                 return
-            if cmd == "record":
+            if cmd in TRANSPORT_ACTIONS:
+                if hasattr(session, "transport"):
+                    getattr(session, cmd)(*arg)
+                    if cmd == "seek":  # what was posted before the jump must not be drawn after it
+                        self.mailbox.discard_pending()
+            elif cmd == "record":
                 session.stop_recording()
                 self._recording = None
                 if arg is not None:
@@ -265,7 +286,7 @@ class SessionWorker(threading.Thread):
         face_path = getattr(session, "face", None)
         if face_path is not None:
             fworker = session.worker
-            source = getattr(fworker, "source", None)
+            source = getattr(fworker, "source", None) or getattr(session, "video_source", None)
             frames = face_path.frames
             rate = rates["Video"].update(now, frames)
             if fworker is not None and (fworker.error is not None or not fworker.is_alive()):
@@ -292,8 +313,14 @@ class SessionWorker(threading.Thread):
                 state = "stalled" if now - rates[key].last_change > 1.0 else "live"
             streams[key] = StreamView(key, inlet.info.name, inlet.info.hostname, state,
                                       float(inlet.info.sfreq or math.nan), rate, counts[key])
+        transport = getattr(session, "transport", None)
+        if transport is not None:  # a replay: the transport, not the data flow, says what a stream is doing
+            for view in streams.values():
+                if view.state in ("live", "stalled", "waiting"):
+                    view.state = transport.state
         return Snapshot(
-            state="lost" if eeg_lost else "running", streams=streams, backlog_s=status.backlog_s,
+            state="lost" if eeg_lost else "running", streams=streams, transport=transport,
+            origin=getattr(session, "t_first", None), backlog_s=status.backlog_s,
             clock_offset_s=status.clock_offset_s, counter_gaps=stats.counter_gaps, skipped_hops=stats.skipped_hops,
             hops=stats.hops, estimator=session.pipeline.estimator_name, synthetic=bool(session.synthetic),
             mapping=session.pipeline.mapping.describe(), face=face, frame=frame, frame_id=frame_id,
@@ -321,6 +348,10 @@ def _open_session(spec: SourceSpec, config, publish: bool):
 
     if getattr(config, "saliency_every_hops", 0) > 0:
         _limit_torch_threads()
+    if spec.recording is not None:
+        from pipelines.replay_session import ReplaySession
+
+        return ReplaySession(spec.recording, config, publish=publish, speed=spec.replay_speed)
 
     video = None
     if spec.has_video:
