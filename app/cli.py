@@ -172,6 +172,32 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_bench)
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train students by cross-modal distillation from a TOML config",
+                       description="Run a training config (models/configs/*.toml): the dataset, the protocol's "
+                                   "folds, the method; writes a run folder with the config, per-fold results and "
+                                   "checkpoints, metrics.json, report.md and plots. A killed run continues with "
+                                   "--resume RUN_DIR.")
+    p.add_argument("config", type=Path, nargs="?", help="the TOML config (not needed with --resume)")
+    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run folder")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="override the config's run.device (auto: CUDA when available)")
+    p.add_argument("--report", type=Path, default=None, metavar="FILE.json",
+                   help="also write the run's summary to FILE.json and its report to FILE.md (e.g. under "
+                        "models/reports/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="re-score a training run from its saved weights",
+                       description="Load every fold's saved weights of a run folder, score them again on the "
+                                   "fold's test trials and compare with the numbers the run recorded.")
+    p.add_argument("run_dir", type=Path, help="a run folder written by `affectstream train`")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+
 def _add_train_eeg_planted(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-eeg-planted",
                        help="train and bundle the EEG student on the planted simulator benchmark (SYNTHETIC)",
@@ -217,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_dashboard, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_train_eeg_planted,
+    for add in (_add_demo, _add_dashboard, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_train,
+                _add_evaluate, _add_train_eeg_planted,
                 _add_train_visual, _add_export):
         add(sub)
     return parser
@@ -442,6 +469,49 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.training.runner import run_training
+
+    if args.config is None and args.resume is None:
+        raise UserError("give a config file (e.g. models/configs/planted_v2e_kd.toml) or --resume RUN_DIR")
+    command = "affectstream " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else ""
+    folder = run_training(args.config, resume=args.resume, device=args.device, progress=not args.quiet,
+                          command=command)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(metrics["summary"], indent=1))
+        report = (folder / "report.md").read_text().replace("](", f"]({_relative(folder, args.report.parent)}/")
+        args.report.with_suffix(".md").write_text(report)
+    print(f"run folder {folder}; " + _headline(metrics["summary"]), file=sys.stderr)
+    return 0
+
+
+def _relative(target: Path, start: Path) -> str:
+    return os.path.relpath(target.resolve(), start.resolve())
+
+
+def _headline(summary: dict) -> str:
+    parts = [f"{summary.get('folds')} folds ({summary.get('data', '?').upper()} data)"]
+    for key in ("no_kd", "kd"):
+        if key in summary:
+            parts.append(f"{key} CCC {summary[key]['ccc_mean']:.3f} ± {summary[key]['ccc_std']:.3f}")
+    if "p_value" in summary:
+        parts.append(f"p = {summary['p_value']:.4f}")
+    return ", ".join(parts)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from models.training.runner import rescore_run
+
+    diffs = rescore_run(args.run_dir, progress=not args.quiet)
+    worst = max((abs(d) for d in diffs.values()), default=0.0)
+    for name, d in sorted(diffs.items()):
+        print(f"{name}: re-scored minus recorded = {d:+.2e}")
+    print(f"{len(diffs)} scores re-computed from the saved weights; largest difference {worst:.2e}", file=sys.stderr)
+    return 0 if worst <= 1e-5 else 1
+
+
 def cmd_train_eeg_planted(args: argparse.Namespace) -> int:
     from models.manifest import WEIGHTS_DIR
     from models.train_eeg_student import EEGTrainConfig
@@ -525,11 +595,12 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.lsl_source import StreamNotFoundError
     from pipelines.xdf_reader import XDFFormatError
     from pipelines.xdf_writer import XDFWriteError
+    from models.datasets.common import DatasetLayoutError
 
     try:
         return args.func(args)
     except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
-            ModelIntegrityError, XDFWriteError, XDFFormatError) as exc:
+            ModelIntegrityError, XDFWriteError, XDFFormatError, DatasetLayoutError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

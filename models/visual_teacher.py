@@ -29,7 +29,7 @@ from torch import nn
 
 from .eeg_tcn import TemporalConvNet
 
-__all__ = ["IRUnit", "FrameEncoder", "VisualTeacher", "VisualTeacherOutput"]
+__all__ = ["IRUnit", "FrameEncoder", "TemporalTeacher", "VisualTeacher", "VisualTeacherOutput"]
 
 
 class IRUnit(nn.Module):
@@ -140,6 +140,37 @@ class VisualTeacherOutput(NamedTuple):
     features: torch.Tensor
 
 
+class TemporalTeacher(nn.Module):
+    """The visual teacher's temporal part: causal TCN over per-frame embeddings and a per-step valence regressor.
+
+    Used on its own when the frame backbone is frozen and its embeddings are computed once for a whole dataset
+    (the state of the reference teacher before its backbone is unfrozen, METHODS §2.4).
+
+    Shapes
+    ------
+    - input: ``(B, T, D)`` per-frame embeddings.
+    - output: :class:`VisualTeacherOutput` with ``valence (B, T)`` and ``features (B, T, channels[-1])``.
+    """
+
+    def __init__(self, n_inputs: int, channels: Sequence[int] = (128, 128), kernel_size: int = 3,
+                 dropout: float = 0.1):
+        super().__init__()
+        self.n_inputs = n_inputs
+        self.tcn = TemporalConvNet(n_inputs, channels, kernel_size, dropout)
+        self.regressor = nn.Linear(self.tcn.out_channels, 1)
+
+    @property
+    def receptive_field(self) -> int:
+        """Frames that determine one output step."""
+        return self.tcn.receptive_field
+
+    def forward(self, emb: torch.Tensor) -> VisualTeacherOutput:
+        if not torch.jit.is_tracing() and (emb.dim() != 3 or emb.shape[2] != self.n_inputs):
+            raise ValueError(f"expected input (B, T, {self.n_inputs}), got {tuple(emb.shape)}")
+        features = self.tcn(emb.transpose(1, 2)).transpose(1, 2)
+        return VisualTeacherOutput(self.regressor(features).squeeze(-1), features)
+
+
 class VisualTeacher(nn.Module):
     """Visual teacher: :class:`FrameEncoder` per frame, causal TCN over frames, per-step valence regressor.
 
@@ -169,13 +200,12 @@ class VisualTeacher(nn.Module):
     ):
         super().__init__()
         self.encoder = encoder if encoder is not None else FrameEncoder()
-        self.tcn = TemporalConvNet(self.encoder.embedding_dim, channels, kernel_size, dropout)
-        self.regressor = nn.Linear(self.tcn.out_channels, 1)
+        self.temporal = TemporalTeacher(self.encoder.embedding_dim, channels, kernel_size, dropout)
 
     @property
     def receptive_field(self) -> int:
         """Frames that determine one output step."""
-        return self.tcn.receptive_field
+        return self.temporal.receptive_field
 
     def forward(self, x: torch.Tensor) -> VisualTeacherOutput:
         enc = self.encoder
@@ -184,6 +214,4 @@ class VisualTeacher(nn.Module):
         if not torch.jit.is_tracing() and (x.dim() != 5 or tuple(x.shape[2:]) != expected):
             raise ValueError(f"expected input (B, T, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
         b, t = x.shape[:2]
-        emb = enc(x.flatten(0, 1)).reshape(b, t, enc.embedding_dim)  # frames share the backbone
-        features = self.tcn(emb.transpose(1, 2)).transpose(1, 2)
-        return VisualTeacherOutput(self.regressor(features).squeeze(-1), features)
+        return self.temporal(enc(x.flatten(0, 1)).reshape(b, t, enc.embedding_dim))  # frames share the backbone

@@ -195,18 +195,27 @@ def bench_face(passes: int = 2) -> dict[str, float | str]:
     }
 
 
-def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: float = 10.0) -> dict[str, dict]:
-    """All headless benchmarks (the dashboard's is added by the CLI); the keys follow the issue contracts."""
+def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: float = 10.0,
+              soak_minutes: float | None = None, progress: bool = False) -> dict[str, dict]:
+    """All headless benchmarks (the dashboard's is added by the CLI); the keys follow the issue contracts.
+
+    ``soak_minutes`` adds the long live run of :func:`.soak.soak` under ``"soak"`` (``progress``: its progress bar).
+    """
     from .replay import bench_replay
 
-    return {
+    results = {
         "replay": bench_replay(replay_minutes),
         "bandpower": bench_bandpower(repeats),
         "eeg_student": bench_eeg_student(repeats),
         "face": bench_face(),
         "hop": bench_hop(hop_seconds),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
     }
+    if soak_minutes is not None:
+        from .soak import soak
+
+        results["soak"] = soak(soak_minutes, progress=progress)
+    results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    return results
 
 
 def format_table(results: dict[str, dict]) -> str:

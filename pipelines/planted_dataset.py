@@ -24,6 +24,9 @@ from models.montage import MONTAGE_32
 from .simulator import SimulatorConfig, simulate
 
 
+#: Side of the face box over the side of a square rendered frame (the renderer's face spans 0.51 of it).
+FACE_SHARE = 0.55
+
 #: Feature extraction only: the estimator choice does not change the features, so skip loading the student.
 FEATURES_ONLY = PipelineConfig(eeg_estimator="baseline")
 
@@ -67,3 +70,39 @@ def load_planted_dataset(path: str | Path) -> tuple[dict[str, dict[str, np.ndarr
         meta = json.loads(str(f["meta"]))
         data = {s: {k: f[f"{s}/{k}"] for k in ("features", "valence", "arousal", "t")} for s in subjects}
     return data, meta
+
+
+def build_planted_xdf_dataset(folder: str | Path, n_subjects: int = 12, n_trials: int = 10, trial_s: float = 60.0,
+                              rest_s: float = 5.0, seed: int = 0, face_size: int = 48, face_fps: float = 4.0,
+                              progress: bool = True) -> list[Path]:
+    """Write the planted benchmark as the project's XDF recordings, one per subject (SYNTHETIC data).
+
+    ``sub-simNN_ses-1_task-planted.xdf``: 32-channel EEG at 256 Hz with a sample counter, trial markers, the planted
+    truth as a GroundTruth stream (the calibration-label stream :func:`models.datasets.xdf_sessions.load_xdf_sessions`
+    reads) and ``face_size`` px aligned face crops as a Video stream at ``face_fps``: the renderer draws the face
+    centred in a frame of ``face_size / 0.55`` px and the crop keeps the face box, the role OpenFace's 48x48 aligned
+    crops play in Zhang et al. (at 4 frames per second instead of 64, to keep the files small). An existing file
+    with the same settings is reused.
+    """
+    from tqdm import tqdm
+
+    from .replay import write_simulated_recording
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    duration = n_trials * (rest_s + trial_s) + rest_s
+    stamp = folder / "settings.json"
+    settings = {"data": "synthetic", "n_subjects": n_subjects, "n_trials": n_trials, "trial_s": trial_s,
+                "rest_s": rest_s, "seed": seed, "face_size": face_size, "face_fps": face_fps}
+    reuse = stamp.is_file() and json.loads(stamp.read_text()) == settings
+    paths = []
+    for k in tqdm(range(1, n_subjects + 1), desc="planted XDF sessions", unit="subject", disable=not progress):
+        path = folder / f"sub-sim{k:02d}_ses-1_task-planted.xdf"
+        if not (reuse and path.is_file()):
+            frame = int(round(face_size / FACE_SHARE))
+            config = SimulatorConfig(seed=seed, subject=k, trial_s=trial_s, rest_s=rest_s,
+                                     video_size=(frame, frame), video_fps=face_fps)
+            write_simulated_recording(path, duration, config=config, video=True, face_crop=face_size)
+        paths.append(path)
+    stamp.write_text(json.dumps(settings))
+    return paths

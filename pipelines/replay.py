@@ -497,13 +497,16 @@ def publish_recording(path: str | Path, speed: float = 1.0, *, loop: bool = Fals
 
 
 def write_simulated_recording(path: str | Path, duration_s: float, *, config=None, video: bool = False,
-                              counter: bool = True, t0: float = 1000.0, flush_s: float = 1.0) -> Path:
+                              counter: bool = True, t0: float = 1000.0, flush_s: float = 1.0,
+                              face_crop: int | None = None) -> Path:
     """Write a SYNTHETIC session from :class:`~.simulator.SessionSimulator` to XDF with :class:`XDFWriter`.
 
     Streams as the simulator publishes them (``sim_publisher``): 32-ch EEG (µV, labels) + ``SampleCounter`` at
     ``srate``, ``Markers``, ``GroundTruth`` (valence, arousal at ``truth_rate``) and optionally ``Video`` (the
     rendered face at ``video_fps``, BGR, project contract); every stream says ``synthetic=true``. Sample ``i`` is
     stamped ``t0 + i / srate``; one flush per ``flush_s`` of stream time, as a live recorder would.
+    ``face_crop`` keeps only the centre square of that many pixels of each frame: the renderer centres the face,
+    so this is an aligned face crop, as a dataset of preprocessed face crops stores them.
     """
     from models.montage import MONTAGE_32
     from .simulator import SessionSimulator, SimulatorConfig
@@ -524,7 +527,10 @@ def write_simulated_recording(path: str | Path, duration_s: float, *, config=Non
                              "sim-truth", labels=["valence", "arousal"], desc=meta)
         vid = None
         if video:
-            h, wd = config.video_size
+            h, wd = config.video_size if face_crop is None else (face_crop, face_crop)
+            if h > config.video_size[0] or wd > config.video_size[1]:
+                raise ValueError(f"face_crop {face_crop} is larger than the frames {config.video_size}")
+            y0, x0 = (config.video_size[0] - h) // 2, (config.video_size[1] - wd) // 2
             vid = w.add_stream("affectstream-sim-Video", "Video", h * wd * 3, config.video_fps, "int8", "sim-video",
                                desc={**meta, "width": wd, "height": h, "channels": 3, "color_order": "BGR"})
         block = max(1, int(round(flush_s * config.srate)))
@@ -548,7 +554,8 @@ def write_simulated_recording(path: str | Path, duration_s: float, *, config=Non
             if vid is not None:
                 f_end = int(math.ceil(t_b * config.video_fps - 1e-9))
                 for k in range(k_frame, f_end):
-                    w.write(vid, sim.frame_at(k / config.video_fps).reshape(1, -1), [t0 + k / config.video_fps])
+                    frame = sim.frame_at(k / config.video_fps)[y0:y0 + h, x0:x0 + wd]
+                    w.write(vid, np.ascontiguousarray(frame).reshape(1, -1), [t0 + k / config.video_fps])
                 k_frame = max(k_frame, f_end)
             w.flush()
             done += n

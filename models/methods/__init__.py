@@ -1,0 +1,1 @@
+"""Training methods of the trainer, one module each (registered in :mod:`models.training.runner`)."""

@@ -1,0 +1,1 @@
+"""The bundled trainer: configuration, the training loop, the run folder and the report (``affectstream train``)."""

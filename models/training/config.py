@@ -1,0 +1,167 @@
+"""The trainer's configuration: one TOML file, typed, every default here or in the method's own config class.
+
+Layout of a config file (``models/configs/*.toml`` are complete examples)::
+
+    method = "v2e_kd"           # which method runs; its options live in the table of the same name
+
+    [run]                       # RunConfig: name, output folder, seed, device
+    [data]                      # DataConfig: where the trials come from (and the planted generator's settings)
+    [features]                  # models.features.FeatureConfig: the band-power features
+    [protocol]                  # ProtocolConfig: LOSO or TRS folds
+    [v2e_kd]                    # the method's own dataclass (e.g. models.methods.v2e_kd.V2EKDConfig)
+
+Unknown keys and wrong types are refused with the key's full name (:func:`pipelines.config.from_dict`), so a typo
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pipelines.config import ConfigError, from_dict
+
+from ..features import FeatureConfig
+
+__all__ = ["ConfigError", "DataConfig", "PlantedConfig", "ProtocolConfig", "RunConfig", "TrainConfig",
+           "load_train_config", "to_toml"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where a run goes and how it is seeded."""
+
+    name: str = "run"
+    out_dir: str = "runs"  #: run folders are created under it (relative to the config file's folder)
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: Literal["auto", "off"] = "auto"  #: float16 autocast on CUDA; CPU runs in float32 (see models.training.device)
+    threads: int = 0  #: torch intra-op threads; 0 = torch's default
+
+
+@dataclass(frozen=True)
+class PlantedConfig:
+    """Settings of the planted benchmark generator (SYNTHETIC data, :func:`pipelines.planted_dataset
+    .build_planted_xdf_dataset`)."""
+
+    n_subjects: int = 12
+    n_trials: int = 10
+    trial_s: float = 60.0
+    rest_s: float = 5.0
+    seed: int = 0
+    face_size: int = 48
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which trials the method sees.
+
+    ``kind = "xdf"`` reads the project's recordings with calibration labels from ``path``; with ``generate_planted``
+    the planted benchmark is first written there (reused when it exists with the same settings).
+    """
+
+    kind: Literal["xdf"] = "xdf"
+    path: str = "data/planted"  #: relative to the config file's folder
+    generate_planted: bool = False
+    planted: PlantedConfig = field(default_factory=PlantedConfig)
+    cache_dir: str = "cache"  #: feature cache, relative to the config file's folder
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """Cross-validation (METHODS §2.5)."""
+
+    kind: Literal["loso", "trs"] = "loso"
+    trs_variant: Literal["code", "paper"] = "code"
+    n_folds: int = 10  #: TRS only (LOSO has one fold per subject)
+    val_fraction: float = 0.2
+    max_folds: int = 0  #: run only the first k folds (0 = all): a quick look, never a reported result
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A whole training run: the shared sections and the method's own options."""
+
+    method: str
+    options: Any
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    base_dir: Path = Path(".")  #: the config file's folder: relative paths are resolved against it
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+_SECTIONS = {"run": RunConfig, "data": DataConfig, "features": FeatureConfig, "protocol": ProtocolConfig}
+
+
+def load_train_config(path: str | Path, methods: dict[str, type]) -> TrainConfig:
+    """Read a TOML training config; ``methods`` maps each method name to its options dataclass.
+
+    Raises
+    ------
+    ConfigError
+        Missing file, invalid TOML, unknown method or key, wrong type (one line naming the key).
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    method = data.pop("method", None)
+    if not isinstance(method, str) or method not in methods:
+        raise ConfigError(f"{path}: 'method' must be one of {', '.join(sorted(methods))}; got {method!r}")
+    options = from_dict(methods[method], data.pop(method, {}), prefix=f"{method}.")
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; valid: "
+                          f"method, {', '.join(_SECTIONS)}, and the method's table [{method}]")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        try:
+            sections[name] = from_dict(cls, data.get(name, {}), prefix=f"{name}.")
+        except (TypeError, ValueError) as exc:  # FeatureConfig checks its own values
+            raise ConfigError(f"{path}: [{name}] {exc}") from None
+    return TrainConfig(method=method, options=options, base_dir=path.resolve().parent, **sections)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _table(name: str, obj: Any, out: list[str]) -> None:
+    scalars, tables = [], []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            tables.append((f"{name}.{f.name}", value))
+        elif value is not None:
+            scalars.append(f"{f.name} = {_toml_value(value)}")
+    out += [f"[{name}]", *scalars, ""]
+    for sub, value in tables:
+        _table(sub, value, out)
+
+
+def to_toml(config: TrainConfig) -> str:
+    """The complete configuration with every default filled in (written into each run folder)."""
+    out = [f"method = {_toml_value(config.method)}", ""]
+    for name in _SECTIONS:
+        _table(name, getattr(config, name), out)
+    _table(config.method, config.options, out)
+    return "\n".join(out)

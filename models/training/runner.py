@@ -1,0 +1,236 @@
+"""``affectstream train CONFIG.toml``: the run folder, the fold loop, resuming, and the report.
+
+A *method* (one module under :mod:`models.methods`) plugs in through :class:`Method`: its options dataclass, a
+``prepare`` step over the whole dataset (features, embeddings), a ``fold`` step that trains and scores one
+cross-validation fold, and a ``summarise`` step that turns the folds into the run's headline numbers and report
+sections. The runner owns everything else, so a new method slots in without touching it:
+
+Run folder (``<out_dir>/<name>-<timestamp>/``)
+    ``config.toml`` (every value, defaults filled in), ``folds/fold_XX.json`` (one per finished fold: a killed run
+    resumed with ``--resume RUN_DIR`` skips them, and the unfinished fold continues from its per-epoch checkpoints
+    under ``folds/fold_XX/``), ``metrics.json`` (summary + per fold), ``report.md`` and the method's plots (PNG).
+
+Seeds: ``run.seed`` seeds torch and numpy before every fold, so a fold's result does not depend on which folds ran
+before it in the same process (a resumed run gives the numbers an uninterrupted one gives).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..protocols import Fold, loso_folds, trs_folds
+from .config import TrainConfig, load_train_config, to_toml
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Method", "Run", "METHODS", "load_config", "rescore_run", "run_training"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One training method, as the runner calls it.
+
+    Attributes
+    ----------
+    name : str
+        The ``method`` value in configs.
+    config_cls : type
+        Dataclass of the method's options (the ``[name]`` table).
+    prepare : callable
+        ``prepare(run) -> state``: dataset-wide work (features, embeddings), once per run.
+    fold : callable
+        ``fold(run, state, fold) -> dict``: train and score one fold; JSON-ready result.
+    summarise : callable
+        ``summarise(run, state, results) -> (summary dict, report markdown)``.
+    rescore : callable
+        ``rescore(run, state, fold, result) -> {score name: recomputed - recorded}`` from the fold's saved weights
+        (``affectstream evaluate``).
+    """
+
+    name: str
+    config_cls: type
+    prepare: Callable[[Run], Any]
+    fold: Callable[[Run, Any, Fold], dict]
+    summarise: Callable[[Run, Any, list[dict]], tuple[dict, str]]
+    rescore: Callable[[Run, Any, Fold, dict], dict[str, float]]
+
+
+def _methods() -> dict[str, Method]:
+    from ..methods import v2e_kd
+
+    return {m.name: m for m in (v2e_kd.METHOD,)}
+
+
+METHODS: Callable[[], dict[str, Method]] = _methods
+
+
+@dataclass
+class Run:
+    """What a method sees of the run."""
+
+    config: TrainConfig
+    folder: Path
+    device: torch.device
+    command: str
+    progress: bool = True
+    trials: list = field(default_factory=list)
+
+    def fold_dir(self, fold: Fold) -> Path:
+        path = self.folder / "folds" / f"fold_{fold.index:02d}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def seed(self, offset: int = 0) -> None:
+        torch.manual_seed(self.config.run.seed + offset)
+        np.random.seed((self.config.run.seed + offset) % 2**32)
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    return load_train_config(path, {name: m.config_cls for name, m in METHODS().items()})
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: CUDA when torch sees a GPU, else the CPU; ``cuda`` without a GPU is a clear error."""
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device (a CPU build of torch?)")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _folds(config: TrainConfig, trials: list) -> list[Fold]:
+    p = config.protocol
+    if p.kind == "loso":
+        folds = loso_folds(trials, seed=config.run.seed, val_fraction=p.val_fraction)
+    else:
+        folds = trs_folds(trials, n_folds=p.n_folds, variant=p.trs_variant, seed=config.run.seed,
+                          val_fraction=p.val_fraction)
+    return folds[:p.max_folds] if p.max_folds > 0 else folds
+
+
+def _load_trials(run: Run) -> list:
+    config = run.config
+    data = config.data
+    path = config.resolve(data.path)
+    if data.generate_planted:
+        from pipelines.planted_dataset import build_planted_xdf_dataset
+
+        pl = data.planted
+        build_planted_xdf_dataset(path, n_subjects=pl.n_subjects, n_trials=pl.n_trials, trial_s=pl.trial_s,
+                                  rest_s=pl.rest_s, seed=pl.seed, face_size=pl.face_size, progress=run.progress)
+    from ..datasets.xdf_sessions import load_xdf_sessions
+
+    return load_xdf_sessions(path)
+
+
+def new_run_folder(config: TrainConfig) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = config.resolve(config.run.out_dir) / f"{config.run.name}-{stamp}"
+    folder.mkdir(parents=True, exist_ok=False)
+    return folder
+
+
+def run_training(config_path: str | Path, *, resume: str | Path | None = None, device: str | None = None,
+                 progress: bool = True, command: str = "") -> Path:
+    """Train as the config says (or continue the run in ``resume``); returns the run folder.
+
+    The run folder's ``config.toml`` is the source of truth on resume, so a resumed run cannot silently change its
+    settings half-way.
+    """
+    if resume is not None:
+        folder = Path(resume)
+        config = _run_config(folder)
+    else:
+        config = load_config(config_path)
+        folder = new_run_folder(config)
+        (folder / "config.toml").write_text(to_toml(config), encoding="utf-8")
+        (folder / "run.json").write_text(json.dumps({"base_dir": str(config.base_dir), "command": command,
+                                                     "started": time.time()}, indent=2))
+    run, method, folds, state = _start(config, folder, device, command or _command_of(folder), progress)
+    results = []
+    for fold in folds:
+        done = folder / "folds" / f"fold_{fold.index:02d}.json"
+        if done.is_file():
+            results.append(json.loads(done.read_text()))
+            continue
+        run.seed(fold.index)
+        t0 = time.perf_counter()
+        result = {"fold": fold.index, "test_subjects": list(fold.test_subjects), "sizes": list(fold.sizes),
+                  **method.fold(run, state, fold)}
+        result["seconds"] = time.perf_counter() - t0
+        done.parent.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps(result, indent=1, default=_json_default))
+        results.append(result)
+    summary, report = method.summarise(run, state, results)
+    metrics = {"method": config.method, "command": run.command, "data": summary.get("data", ""),
+               "summary": summary, "folds": results}
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=_json_default))
+    (folder / "report.md").write_text(report, encoding="utf-8")
+    return folder
+
+
+def _run_config(folder: Path) -> TrainConfig:
+    """The configuration a run folder was started with (relative paths resolved as they were then)."""
+    from dataclasses import replace
+
+    if not (folder / "config.toml").is_file() or not (folder / "run.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a run folder of `affectstream train` (no config.toml / run.json)")
+    config = load_config(folder / "config.toml")
+    return replace(config, base_dir=Path(json.loads((folder / "run.json").read_text())["base_dir"]))
+
+
+def _start(config: TrainConfig, folder: Path, device: str | None, command: str, progress: bool):
+    if config.run.threads > 0:
+        torch.set_num_threads(config.run.threads)
+    run = Run(config, folder, pick_device(device or config.run.device), command, progress)
+    method = METHODS()[config.method]
+    run.trials = _load_trials(run)
+    folds = _folds(config, run.trials)
+    log.info("%s: %d trials of %d subjects, %d %s folds, device %s", config.method, len(run.trials),
+             len({t.subject for t in run.trials}), len(folds), config.protocol.kind, run.device)
+    return run, method, folds, method.prepare(run)
+
+
+def rescore_run(folder: str | Path, *, device: str | None = None, progress: bool = True) -> dict[str, float]:
+    """Score every finished fold of a run again from its saved weights; ``{score: recomputed - recorded}``."""
+    folder = Path(folder)
+    config = _run_config(folder)
+    run, method, folds, state = _start(config, folder, device, _command_of(folder), progress)
+    diffs: dict[str, float] = {}
+    for fold in folds:
+        done = folder / "folds" / f"fold_{fold.index:02d}.json"
+        if done.is_file():
+            diffs.update(method.rescore(run, state, fold, json.loads(done.read_text())))
+    if not diffs:
+        raise FileNotFoundError(f"{folder} has no finished fold to re-score")
+    return diffs
+
+
+def _command_of(folder: Path) -> str:
+    try:
+        return json.loads((folder / "run.json").read_text()).get("command", "")
+    except (OSError, ValueError):
+        return ""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
