@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import sys
 import uuid
 from pathlib import Path
@@ -474,9 +475,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.config is None and args.resume is None:
         raise UserError("give a config file (e.g. models/configs/planted_v2e_kd.toml) or --resume RUN_DIR")
-    command = "affectstream " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else ""
+    command = "affectstream " + shlex.join(args.argv)
     folder = run_training(args.config, resume=args.resume, device=args.device, progress=not args.quiet,
                           command=command)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 reports
     metrics = json.loads((folder / "metrics.json").read_text())
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -517,8 +520,7 @@ def cmd_train_eeg_planted(args: argparse.Namespace) -> int:
     from models.train_eeg_student import EEGTrainConfig
     from pipelines.planted_student import PlantedStudentConfig, train_planted_student
 
-    command = "affectstream " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train-eeg-planted"] \
-        else "affectstream train-eeg-planted"
+    command = "affectstream " + shlex.join(args.argv)
     metrics = train_planted_student(
         args.out or WEIGHTS_DIR, PlantedStudentConfig(n_train=args.train_subjects, duration_s=args.duration,
                                                       seed=args.seed),
@@ -582,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
                                   trainer_args=argv[1:])
     else:
         args = parser.parse_args(argv)
+    args.argv = argv  # the command as typed, recorded by the trainers
     if args.command != "train-visual":  # the trainer configures its own (INFO) progress logging
         logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")

@@ -193,10 +193,11 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     teacher = TemporalTeacher(n_frame, opts.channels, opts.kernel_size, opts.dropout).to(device)
     t_windows = make_windows([(data.frames[k], data.y[k], {}) for k in train], t_cfg.window, t_cfg.hop)
     t_fit = fit(teacher, lambda net, b: ccc_loss(net(b[0].to(device)).valence, b[1].to(device)),
-                lambda e: batches(t_windows, t_cfg.batch_size, seed, e),
+                lambda e: batches(t_windows, t_cfg.batch_size, seed, e, run.ctx),
                 lambda m: _scores(_teacher_forward(m), data.frames, data.y, val, t_cfg, device)[0]["ccc"],
-                t_cfg, checkpoint=folder / "teacher.ckpt", desc=f"teacher, {tag}", progress=run.progress)
-    torch.save(teacher.state_dict(), folder / "teacher.pt")
+                t_cfg, checkpoint=folder / "teacher.ckpt", desc=f"teacher, {tag}", progress=run.progress,
+                ctx=run.ctx)
+    hashes = {"teacher": run.save_weights(teacher, folder / "teacher.pt")}
 
     # 2. knowledge over whole training and validation trials
     with torch.no_grad():
@@ -211,6 +212,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     for w in (0.0, *opts.kd_weights):
         run.seed(fold.index)  # every student starts from the same initial weights: the comparison is paired
         student = EEGTCN(channels=opts.channels, kernel_size=opts.kernel_size, dropout=opts.dropout).to(device)
+        other = "arousal" if opts.target == "valence" else "valence"
+        getattr(student, f"{other}_head").requires_grad_(False)  # not trained (and DDP needs every trained weight used)
         forward = _student_forward(student, opts.target)
 
         def loss(net, b, w=w, target=opts.target):
@@ -221,10 +224,11 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
             return value
 
         name = "no_kd" if w == 0 else f"kd_w{w:g}"
-        fits[name] = fit(student, loss, lambda e: batches(s_windows, s_cfg.batch_size, seed, e),
+        fits[name] = fit(student, loss, lambda e: batches(s_windows, s_cfg.batch_size, seed, e, run.ctx),
                          lambda m, f=forward: _scores(f, data.eeg, data.y, val, s_cfg, device)[0]["ccc"], s_cfg,
-                         checkpoint=folder / f"{name}.ckpt", desc=f"student {name}, {tag}", progress=run.progress)
-        torch.save(student.state_dict(), folder / f"{name}.pt")
+                         checkpoint=folder / f"{name}.ckpt", desc=f"student {name}, {tag}", progress=run.progress,
+                         ctx=run.ctx)
+        hashes[name] = run.save_weights(student, folder / f"{name}.pt")
         students[name] = student
     kd_names = [n for n in students if n != "no_kd"]
     chosen = max(kd_names, key=lambda n: fits[n].best_score)
@@ -237,14 +241,16 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     for name, student in students.items():
         test_scores[name], preds[name] = _scores(_student_forward(student, opts.target), data.eeg, data.y, test,
                                                  s_cfg, device)
-    np.savez_compressed(folder / "test_predictions.npz", keys=np.array(test),
-                        truth=np.concatenate([data.y[k] for k in test]),
-                        **{n: np.concatenate([p[k] for k in test]) for n, p in preds.items()})
+    if run.ctx.is_main:
+        np.savez_compressed(folder / "test_predictions.npz", keys=np.array(test),
+                            truth=np.concatenate([data.y[k] for k in test]),
+                            **{n: np.concatenate([p[k] for k in test]) for n, p in preds.items()})
     return {
         "teacher": {"val_ccc": t_fit.best_score, "best_epoch": t_fit.best_epoch, "history": t_fit.history},
         "students": {n: {"val_ccc": f.best_score, "best_epoch": f.best_epoch, "history": f.history}
                      for n, f in fits.items()},
         "kd_chosen": chosen, "kd_w": float(chosen.removeprefix("kd_w")), "saliency": saliency.tolist(),
+        "weights_sha256": hashes,
         "test": {"teacher": test_scores["teacher"], "no_kd": test_scores["no_kd"], "kd": test_scores[chosen],
                  **{n: test_scores[n] for n in kd_names},
                  "oracle_within_subject_linear": _oracle(data, test, opts.oracle_ridge)},

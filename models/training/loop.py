@@ -8,7 +8,12 @@ so the next one starts again from the best weights with the smaller learning rat
 Checkpoints: after every epoch the whole state (model, optimiser, scheduler, best weights, history, counters) is
 written atomically with :func:`torch.save` and read back with ``weights_only=True`` (only tensors and plain values),
 so a killed run resumes at the next epoch and ends with the same weights as an uninterrupted one: batch order comes
-from a generator seeded with ``(seed, epoch)``, not from a state that would have to be saved.
+from a generator seeded with ``(seed, epoch)``, and the checkpoint keeps torch's random state for dropout.
+
+Data-parallel (``torchrun``, :mod:`models.distributed`): with a distributed context the model is wrapped in
+DistributedDataParallel, each rank takes its shard of the epoch's windows (:func:`batches`), and the validation
+score and train loss are averaged across ranks, so every rank takes the same learning-rate, selection and
+early-stopping decisions and ends with the same weights. Only rank 0 writes checkpoints and shows progress.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..distributed import DistContext, all_reduce_mean, shard_indices, wrap_model
 from ..evaluation import sequence_windows
 
 __all__ = ["FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit", "make_windows"]
@@ -80,12 +86,15 @@ def make_windows(sequences: Iterable[tuple[np.ndarray, np.ndarray, dict[str, np.
     return WindowSet(np.concatenate(xs), np.concatenate(ys), {k: np.concatenate(v) for k, v in extras.items()})
 
 
-def batches(data: WindowSet, batch_size: int, seed: int, epoch: int, indices: np.ndarray | None = None):
+def batches(data: WindowSet, batch_size: int, seed: int, epoch: int, ctx: DistContext | None = None):
     """Shuffled mini-batches of tensors ``(x, y, extra)``; the order depends only on ``(seed, epoch)``.
 
-    ``indices`` restricts the epoch to a subset (one rank's shard under DDP), already in shuffled order.
+    Under DDP (``ctx`` distributed) each rank gets its shard of the same permutation, equally long on every rank.
     """
-    order = np.random.default_rng([seed, epoch]).permutation(len(data)) if indices is None else indices
+    if ctx is not None and ctx.distributed:
+        order = shard_indices(len(data), ctx, seed, epoch)
+    else:
+        order = np.random.default_rng([seed, epoch]).permutation(len(data))
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]
         yield (torch.from_numpy(data.x[idx]), torch.from_numpy(data.y[idx]),
@@ -121,7 +130,7 @@ def _save_atomic(state: dict[str, Any], path: Path) -> None:
 def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torch.Tensor],
         epoch_batches: Callable[[int], Iterable[tuple]], score_fn: Callable[[torch.nn.Module], float],
         config: OptimConfig, *, checkpoint: str | Path | None = None, desc: str = "training", progress: bool = True,
-        ddp_model: torch.nn.Module | None = None) -> FitResult:
+        ctx: DistContext | None = None) -> FitResult:
     """Train ``model`` and keep the weights with the best validation score (higher is better).
 
     Parameters
@@ -129,18 +138,20 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torc
     model : torch.nn.Module
         The model (its selected weights are loaded at the end).
     loss_fn : callable
-        ``loss_fn(net, batch) -> scalar tensor``; ``net`` is ``ddp_model`` when given, else ``model``.
+        ``loss_fn(net, batch) -> scalar tensor``; ``net`` is the DDP wrapper under DDP, else ``model``.
     epoch_batches : callable
         ``epoch_batches(epoch)`` -> the epoch's batches (see :func:`batches`).
     score_fn : callable
-        Validation score of the model (e.g. CCC); must return the same value on every DDP rank.
+        Validation score of the (unwrapped) model, e.g. CCC; averaged across DDP ranks.
     config : OptimConfig
     checkpoint : path | None
-        Resume from this file when it exists; rewritten after every epoch.
-    ddp_model : torch.nn.Module | None
-        The DistributedDataParallel wrapper of ``model`` (gradients are averaged across ranks).
+        Resume from this file when it exists; rewritten after every epoch (by rank 0).
+    ctx : DistContext | None
+        Data-parallel context (None: one process). ``epoch_batches`` must then shard (see :func:`batches`).
     """
-    net = ddp_model if ddp_model is not None else model
+    distributed = ctx is not None and ctx.distributed
+    net = wrap_model(model, ctx) if distributed else model
+    is_main = ctx is None or ctx.is_main
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=config.plateau_patience,
                                                        factor=config.plateau_factor, min_lr=config.min_lr)
@@ -156,7 +167,9 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torc
         best_state, history = state["best_model"], state["history"]
         best_score, best_epoch, stale, start = (state["best_score"], state["best_epoch"], state["stale"],
                                                 state["epoch"] + 1)
-    bar = tqdm(range(start, config.max_epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
+        torch.set_rng_state(state["rng"])  # dropout continues with the masks an uninterrupted run would draw
+    bar = tqdm(range(start, config.max_epochs), desc=desc, unit="epoch", disable=not (progress and is_main),
+               leave=False)
     for epoch in bar:
         if stale >= config.early_stop:
             break
@@ -172,9 +185,12 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torc
             losses.append(float(loss.detach()))
         model.eval()
         score = float(score_fn(model))
+        train_loss = float(np.mean(losses)) if losses else math.nan
+        if distributed:  # identical decisions on every rank (bit-identical already, unless the maths differs)
+            score, train_loss = all_reduce_mean(score, ctx), all_reduce_mean(train_loss, ctx)
         sched.step(score)
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else math.nan,
-                        "val_score": score, "lr": opt.param_groups[0]["lr"]})
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_score": score,
+                        "lr": opt.param_groups[0]["lr"]})
         if score > best_score:
             best_score, best_epoch, stale = score, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -183,10 +199,11 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torc
             if config.reload_best_each_epoch:
                 model.load_state_dict(best_state)
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{score:.3f}", best=f"{best_score:.3f}")
-        if path is not None:
+        if path is not None and is_main:
             _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                           "best_model": best_state, "history": history, "best_score": best_score,
-                          "best_epoch": best_epoch, "stale": stale, "epoch": epoch}, path)
+                          "best_epoch": best_epoch, "stale": stale, "epoch": epoch, "rng": torch.get_rng_state()},
+                         path)
     model.load_state_dict(best_state)
     model.eval()
     return FitResult(history, best_epoch, best_score, resumed_from=start)

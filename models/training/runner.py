@@ -12,10 +12,15 @@ Run folder (``<out_dir>/<name>-<timestamp>/``)
 
 Seeds: ``run.seed`` seeds torch and numpy before every fold, so a fold's result does not depend on which folds ran
 before it in the same process (a resumed run gives the numbers an uninterrupted one gives).
+
+Data-parallel: under ``torchrun`` every rank runs the same folds on its shard of the data (the training loop
+averages gradients and decisions, :mod:`models.training.loop`); rank 0 alone writes files, and after every fold
+the ranks compare the SHA-256 of their trained weights, which must be identical (the fold result records it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -29,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..distributed import DistContext, barrier, init_distributed
 from ..protocols import Fold, loso_folds, trs_folds
 from .config import TrainConfig, load_train_config, to_toml
 
@@ -81,10 +87,20 @@ class Run:
 
     config: TrainConfig
     folder: Path
-    device: torch.device
+    ctx: DistContext
     command: str
     progress: bool = True
     trials: list = field(default_factory=list)
+
+    @property
+    def device(self) -> torch.device:
+        return self.ctx.device
+
+    def save_weights(self, model: torch.nn.Module, path: Path) -> str:
+        """Write ``model``'s state dict (rank 0 only; every rank holds the same weights); returns their SHA-256."""
+        if self.ctx.is_main:
+            torch.save(model.state_dict(), path)
+        return weights_sha256(model)
 
     def fold_dir(self, fold: Fold) -> Path:
         path = self.folder / "folds" / f"fold_{fold.index:02d}"
@@ -100,13 +116,21 @@ def load_config(path: str | Path) -> TrainConfig:
     return load_train_config(path, {name: m.config_cls for name, m in METHODS().items()})
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto``: CUDA when torch sees a GPU, else the CPU; ``cuda`` without a GPU is a clear error."""
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device (a CPU build of torch?)")
-        return torch.device("cuda")
-    return torch.device("cpu")
+def weights_sha256(model: torch.nn.Module) -> str:
+    """SHA-256 over the state dict's names and raw tensor bytes, in key order (equal weights, equal hash)."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _context(device: str) -> DistContext:
+    """The process's place in a torchrun job (a one-process context without torchrun); ``cuda`` without a GPU is a
+    clear error."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device (a CPU build of torch?)")
+    return init_distributed(device)
 
 
 def _folds(config: TrainConfig, trials: list) -> list[Fold]:
@@ -148,16 +172,13 @@ def run_training(config_path: str | Path, *, resume: str | Path | None = None, d
     The run folder's ``config.toml`` is the source of truth on resume, so a resumed run cannot silently change its
     settings half-way.
     """
+    config = _run_config(Path(resume)) if resume is not None else load_config(config_path)
+    ctx = _context(device or config.run.device)
     if resume is not None:
         folder = Path(resume)
-        config = _run_config(folder)
     else:
-        config = load_config(config_path)
-        folder = new_run_folder(config)
-        (folder / "config.toml").write_text(to_toml(config), encoding="utf-8")
-        (folder / "run.json").write_text(json.dumps({"base_dir": str(config.base_dir), "command": command,
-                                                     "started": time.time()}, indent=2))
-    run, method, folds, state = _start(config, folder, device, command or _command_of(folder), progress)
+        folder = _shared_folder(config, ctx, command)
+    run, method, folds, state = _start(config, folder, ctx, command or _command_of(folder), progress)
     results = []
     for fold in folds:
         done = folder / "folds" / f"fold_{fold.index:02d}.json"
@@ -169,15 +190,48 @@ def run_training(config_path: str | Path, *, resume: str | Path | None = None, d
         result = {"fold": fold.index, "test_subjects": list(fold.test_subjects), "sizes": list(fold.sizes),
                   **method.fold(run, state, fold)}
         result["seconds"] = time.perf_counter() - t0
-        done.parent.mkdir(parents=True, exist_ok=True)
-        done.write_text(json.dumps(result, indent=1, default=_json_default))
+        result["world_size"] = ctx.world_size
+        _check_ranks_agree(result, ctx)
+        if ctx.is_main:
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps(result, indent=1, default=_json_default))
         results.append(result)
-    summary, report = method.summarise(run, state, results)
-    metrics = {"method": config.method, "command": run.command, "data": summary.get("data", ""),
-               "summary": summary, "folds": results}
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=_json_default))
-    (folder / "report.md").write_text(report, encoding="utf-8")
+    if ctx.is_main:
+        summary, report = method.summarise(run, state, results)
+        metrics = {"method": config.method, "command": run.command, "data": summary.get("data", ""),
+                   "summary": summary, "folds": results}
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=_json_default))
+        (folder / "report.md").write_text(report, encoding="utf-8")
+    barrier(ctx)
     return folder
+
+
+def _shared_folder(config: TrainConfig, ctx: DistContext, command: str) -> Path:
+    """A new run folder, made by rank 0 and announced to the other ranks."""
+    folder = None
+    if ctx.is_main:
+        folder = new_run_folder(config)
+        (folder / "config.toml").write_text(to_toml(config), encoding="utf-8")
+        (folder / "run.json").write_text(json.dumps({"base_dir": str(config.base_dir), "command": command,
+                                                     "started": time.time(), "world_size": ctx.world_size},
+                                                    indent=2))
+    if ctx.distributed:
+        box = [str(folder) if folder is not None else None]
+        torch.distributed.broadcast_object_list(box, src=0)
+        folder = Path(box[0])
+    return folder
+
+
+def _check_ranks_agree(result: dict, ctx: DistContext) -> None:
+    """Data-parallel training is only right if every rank ends with the same weights: compare their hashes."""
+    if not ctx.distributed:
+        return
+    mine = result.get("weights_sha256", {})
+    every = [None] * ctx.world_size
+    torch.distributed.all_gather_object(every, mine)
+    if any(h != mine for h in every):
+        raise RuntimeError(f"fold {result['fold']}: the ranks ended with different weights ({every})")
+    result["ranks_agree"] = True
 
 
 def _run_config(folder: Path) -> TrainConfig:
@@ -190,10 +244,10 @@ def _run_config(folder: Path) -> TrainConfig:
     return replace(config, base_dir=Path(json.loads((folder / "run.json").read_text())["base_dir"]))
 
 
-def _start(config: TrainConfig, folder: Path, device: str | None, command: str, progress: bool):
+def _start(config: TrainConfig, folder: Path, ctx: DistContext, command: str, progress: bool):
     if config.run.threads > 0:
         torch.set_num_threads(config.run.threads)
-    run = Run(config, folder, pick_device(device or config.run.device), command, progress)
+    run = Run(config, folder, ctx, command, progress and ctx.is_main)
     method = METHODS()[config.method]
     run.trials = _load_trials(run)
     folds = _folds(config, run.trials)
@@ -206,7 +260,7 @@ def rescore_run(folder: str | Path, *, device: str | None = None, progress: bool
     """Score every finished fold of a run again from its saved weights; ``{score: recomputed - recorded}``."""
     folder = Path(folder)
     config = _run_config(folder)
-    run, method, folds, state = _start(config, folder, device, _command_of(folder), progress)
+    run, method, folds, state = _start(config, folder, _context(device or "cpu"), _command_of(folder), progress)
     diffs: dict[str, float] = {}
     for fold in folds:
         done = folder / "folds" / f"fold_{fold.index:02d}.json"
