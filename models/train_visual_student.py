@@ -58,6 +58,8 @@ from .datasets.ferplus import (
     vote_probabilities,
 )
 from . import evaluation
+from .neurogaze_losses import METHODS_ANCHORS, dgeo_loss, dgeo_ramp, kd_loss, proto_kd_loss, proto_targets
+from .prototypes import PrototypeBank
 from .visual_student import FERPLUS_CLASSES, VisualStudent, count_parameters
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,22 @@ class VisualTrainConfig:
     threads: int = 1  #: torch intra-op threads (the team machines have 2 cores; leave one free)
     eval_batch_size: int = 256
     limit_train: int = 0  #: use only the first N training images (0 = all); for smoke tests
+    # distillation terms of NeuroGaze-Distill (METHODS §1.4, models/neurogaze_losses.py); weight 0 = off
+    kd_weight: float = 0.0  #: lambda_kd (NeuroGaze: 0.30); needs a frozen FER teacher
+    kd_mode: str = "mse_prob"  #: "mse_prob", "mse_logit" or "kl"
+    kd_temperature: float = 5.0
+    proto_weight: float = 0.0  #: lambda_proto (NeuroGaze: 0.12); needs a prototype bank
+    proto_tau: float = 0.9  #: temperature of q_stu
+    proto_target: str = "class_anchor"  #: q_pro: "class_anchor", "gaussian_grid" or "teacher_mix"
+    proto_target_tau: float = 0.9  #: temperature of the class-anchor q_pro
+    proto_sigma: float = 0.4  #: width of the gaussian_grid q_pro
+    dgeo_weight: float = 0.0  #: lambda_geo (NeuroGaze: 0.012)
+    dgeo_kappa: float = 0.2
+    dgeo_margin: float = 0.2
+    dgeo_start: float = 20.0  #: ramp start epoch ("late cosine")
+    dgeo_end: float = 60.0
+    dgeo_hard_gate: float = 0.0
+    dgeo_positive: tuple[str, ...] = ("happiness", "surprise")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -168,6 +186,48 @@ class VisualTrainConfig:
             raise ValueError(f"crop_mode must be 'pad', 'resized' or 'none', got {self.crop_mode!r}")
         if self.select_metric not in ("accuracy", "macro_f1"):
             raise ValueError(f"select_metric must be 'accuracy' or 'macro_f1', got {self.select_metric!r}")
+        unknown = set(self.dgeo_positive) - set(FERPLUS_CLASSES)
+        if unknown:
+            raise ValueError(f"dgeo_positive names unknown classes {sorted(unknown)}; classes: {list(FERPLUS_CLASSES)}")
+
+
+@dataclass
+class Distillation:
+    """What the distillation terms need besides the config: the frozen FER teacher (normalised batch -> logits),
+    the frozen prototype bank, and the classes' (valence, arousal) anchors for Proto-KD's target."""
+
+    teacher: Callable[[torch.Tensor], torch.Tensor] | None = None
+    bank: PrototypeBank | None = None
+    anchors: tuple[tuple[float, float], ...] = METHODS_ANCHORS
+
+    def check(self, cfg: VisualTrainConfig) -> None:
+        if (cfg.kd_weight > 0 or cfg.proto_target == "teacher_mix" and cfg.proto_weight > 0) and self.teacher is None:
+            raise ValueError("kd_weight > 0 (or the teacher_mix Proto-KD target) needs a KD teacher")
+        if cfg.proto_weight > 0 and self.bank is None:
+            raise ValueError("proto_weight > 0 needs a prototype bank")
+
+    def loss(self, out, x: torch.Tensor, target: torch.Tensor, epoch: float, cfg: VisualTrainConfig) -> torch.Tensor:
+        """lambda_kd L_KD + lambda_proto KL(q_pro || q_stu) + lambda_geo w(e) L_DGeo for one batch."""
+        labels = target.argmax(dim=1) if target.ndim == 2 else target  # soft vote targets: their top class
+        logits, emb = out.logits.float(), out.embedding.float()
+        total = logits.sum() * 0.0
+        teacher_logits = None
+        if self.teacher is not None and (cfg.kd_weight > 0 or cfg.proto_target == "teacher_mix"):
+            with torch.no_grad():
+                teacher_logits = self.teacher(x).float()
+        if cfg.kd_weight > 0:
+            total = total + cfg.kd_weight * kd_loss(logits, teacher_logits, cfg.kd_mode, cfg.kd_temperature)
+        if cfg.proto_weight > 0:
+            probs = torch.softmax(teacher_logits, dim=1) if teacher_logits is not None else None
+            q_pro = proto_targets(labels, self.bank, self.anchors, cfg.proto_target, cfg.proto_target_tau,
+                                  cfg.proto_sigma, probs)
+            total = total + cfg.proto_weight * proto_kd_loss(emb, self.bank, q_pro, cfg.proto_tau)
+        ramp = dgeo_ramp(epoch, cfg.dgeo_start, cfg.dgeo_end, cfg.dgeo_hard_gate) if cfg.dgeo_weight > 0 else 0.0
+        if ramp > 0:
+            positive = [FERPLUS_CLASSES.index(c) for c in cfg.dgeo_positive]
+            total = total + cfg.dgeo_weight * ramp * dgeo_loss(emb, labels, positive, cfg.dgeo_kappa,
+                                                               cfg.dgeo_margin)
+        return total
 
 
 # fields that may differ between a checkpoint and a resumed run without changing what is trained
@@ -449,17 +509,22 @@ def train_step(
     target: torch.Tensor,
     cfg: VisualTrainConfig,
     class_weight: torch.Tensor | None = None,
+    distill: Distillation | None = None,
+    epoch: float = 0.0,
 ) -> float:
     """One optimiser step on an (already augmented, normalised) batch; returns the loss.
 
-    ``target`` is ``(B, 8)`` float (soft) or ``(B,)`` int64 (hard); the loss is cross-entropy with label smoothing.
+    ``target`` is ``(B, 8)`` float (soft) or ``(B,)`` int64 (hard); the loss is cross-entropy with label smoothing,
+    plus the distillation terms when ``distill`` is given (``epoch``, fractional, drives the D-Geo ramp).
     """
     model.train()
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
-        logits = model(x).logits
-    loss = F.cross_entropy(logits.float(), target, weight=class_weight, label_smoothing=cfg.label_smoothing)
+        out = model(x)
+    loss = F.cross_entropy(out.logits.float(), target, weight=class_weight, label_smoothing=cfg.label_smoothing)
+    if distill is not None:
+        loss = loss + distill.loss(out, x, target, epoch, cfg)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip > 0:
@@ -616,6 +681,7 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     max_epochs: int | None = None,
+    distill: Distillation | None = None,
 ) -> TrainResult:
     """Train with per-epoch valid evaluation, checkpointing and best-on-valid selection.
 
@@ -623,20 +689,25 @@ def train(
     ``select_metric`` improves. With ``resume`` and an existing ``last.pt`` training continues after its epoch.
     ``max_epochs`` stops this call after that many epochs (the schedule stays the ``cfg.epochs`` one), e.g. to
     time-box a run and resume it later. Runs on ``cfg.threads`` torch threads (restored afterwards); seeds the
-    global torch RNG with ``cfg.seed``.
+    global torch RNG with ``cfg.seed``. ``distill`` adds NeuroGaze-Distill's terms (:class:`Distillation`); its
+    prototype bank is attached to the model (and so saved with it).
     """
     cfg.check()
+    if distill is not None:
+        distill.check(cfg)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
-        return _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs)
+        return _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs, distill)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs) -> TrainResult:
+def _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs, distill) -> TrainResult:
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
+    if distill is not None and distill.bank is not None:
+        model.set_prototypes(distill.bank)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, cfg)
@@ -682,7 +753,8 @@ def _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs) -> Train
                 g["lr"] = lr
             idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             x = augment(preprocess(images[idx], cfg), cfg, gen)
-            losses.append(train_step(model, optimizer, x, targets[idx], cfg, class_weight))
+            losses.append(train_step(model, optimizer, x, targets[idx], cfg, class_weight, distill,
+                                     epoch + i / steps_per_epoch))
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{lr:.2e}")
         bar.close()

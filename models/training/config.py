@@ -74,7 +74,7 @@ class DataConfig:
 class ProtocolConfig:
     """Cross-validation (METHODS §2.5)."""
 
-    kind: Literal["loso", "trs"] = "loso"
+    kind: Literal["loso", "trs", "holdout"] = "loso"  #: holdout: one fold, validation subjects, no test trials
     trs_variant: Literal["code", "paper"] = "code"
     n_folds: int = 10  #: TRS only (LOSO has one fold per subject)
     val_fraction: float = 0.2

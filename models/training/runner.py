@@ -73,9 +73,9 @@ class Method:
 
 
 def _methods() -> dict[str, Method]:
-    from ..methods import v2e_kd
+    from ..methods import neurogaze, v2e_kd
 
-    return {m.name: m for m in (v2e_kd.METHOD,)}
+    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD)}
 
 
 METHODS: Callable[[], dict[str, Method]] = _methods
@@ -135,6 +135,13 @@ def _context(device: str) -> DistContext:
 
 def _folds(config: TrainConfig, trials: list) -> list[Fold]:
     p = config.protocol
+    if p.kind == "holdout":  # one fold: a seeded share of the subjects validates, the rest trains, no test trials
+        subjects = sorted({t.subject for t in trials})
+        rng = np.random.default_rng(config.run.seed)
+        n_val = max(1, int(round(p.val_fraction * len(subjects)))) if len(subjects) > 1 else 0
+        val_subjects = set(rng.permutation(subjects)[:n_val].tolist())
+        return [Fold(0, tuple(t.key for t in trials if t.subject not in val_subjects),
+                     tuple(t.key for t in trials if t.subject in val_subjects), (), "holdout")]
     if p.kind == "loso":
         folds = loso_folds(trials, seed=config.run.seed, val_fraction=p.val_fraction)
     else:

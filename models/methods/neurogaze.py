@@ -1,0 +1,242 @@
+"""NeuroGaze-Distill (ICLR 2026; METHODS §1): EEG valence/arousal prototypes distilled into a FER+ visual student.
+
+One ``holdout`` fold:
+
+1. **EEG teacher** regressing valence and arousal from the band powers of the training subjects' trials (the
+   :class:`~models.eeg_tcn.EEGTCN`, mean of the two ``1 - CCC`` losses, selected on the validation subjects). The
+   paper's teacher is an unpublished CNN on topographic maps (METHODS §8 #4: "any"); its penultimate features are
+   what matters, here the TCN's 128-D per-frame features.
+2. **Prototype bank**: the teacher's validation-frame features, L2-normalised, averaged in a 5 x 5 valence/arousal
+   grid (bin centres -0.8 .. 0.8, binned by the ground truth or, with ``bin_by = "prediction"``, by the teacher's
+   predictions), empty bins filled from the nearest non-empty bin, frozen and saved with its sha256
+   (:class:`~models.prototypes.PrototypeBank`).
+3. **Visual student** on FER+ (real images) with ``CE (label smoothing 0.055, class weights) + 0.30 KD + 0.12
+   Proto-KD + 0.012 w(e) D-Geo`` (:mod:`models.neurogaze_losses`; every ambiguity a switch of the ``[neurogaze.student]``
+   table), AdamW, cosine learning rate, gradient clipping, no EMA, selected on FER+ valid macro-F1 (§1.5). The KD
+   teacher is the bundled FER+ visual student, frozen (METHODS §8 #2).
+4. **Scores**: FER+ valid and test, 8-way and present-only accuracy, macro-F1 and balanced accuracy (§1.6).
+
+The EEG here comes from ``[data]`` -- on the planted benchmark that is SYNTHETIC EEG, and the report says so; the
+FER+ images and their scores are real.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from ..eeg_tcn import EEGTCN
+from ..evaluation import evaluate_regression, sequence_windows, stitch
+from ..features import FeatureCache
+from ..neurogaze_losses import METHODS_ANCHORS
+from ..prototypes import DEFAULT_CENTERS, PrototypeBank
+from ..protocols import Fold
+from ..train_visual_student import DEFAULT_DATA, Distillation, VisualTrainConfig, fer_metrics, load_ferplus, \
+    predict_logits, train
+from ..training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
+from ..training.runner import Method, Run
+
+log = logging.getLogger(__name__)
+
+__all__ = ["METHOD", "NeuroGazeConfig", "NeuroGazeStudentConfig", "OnnxTeacher"]
+
+@dataclass(frozen=True)
+class NeuroGazeStudentConfig(VisualTrainConfig):
+    """The visual student's training: the project's FER+ recipe with NeuroGaze's terms and choices as defaults
+    (METHODS §1.4-1.5): the three distillation weights, inverse-frequency class weights, hard labels, macro-F1
+    selection."""
+
+    kd_weight: float = 0.30
+    proto_weight: float = 0.12
+    dgeo_weight: float = 0.012
+    class_weights: str = "inverse_freq"
+    select_metric: str = "macro_f1"
+    targets: str = "hard"
+
+
+@dataclass(frozen=True)
+class NeuroGazeConfig:
+    """Options of NeuroGaze-Distill (the ``[neurogaze]`` table)."""
+
+    teacher: OptimConfig = field(default_factory=lambda: OptimConfig(max_epochs=15, batch_size=32))
+    teacher_channels: tuple[int, ...] = (128, 128)
+    bin_by: Literal["truth", "prediction"] = "truth"
+    centers: tuple[float, ...] = tuple(float(c) for c in DEFAULT_CENTERS)
+    student: NeuroGazeStudentConfig = field(default_factory=NeuroGazeStudentConfig)
+    anchors: tuple[tuple[float, float], ...] = METHODS_ANCHORS  #: q_pro anchors per FER+ class (§1.4 option A)
+    ferplus_root: str = ""  #: "" = the shared data folder (../shared/data/fer)
+    kd_teacher: str = "visual_student"  #: the manifest name of the frozen FER teacher (sha256-verified)
+
+
+class OnnxTeacher:
+    """A frozen FER+ model from the manifest as the KD teacher: normalised batch ``(B, 1, 48, 48)`` -> logits."""
+
+    def __init__(self, name: str = "visual_student") -> None:
+        from ..manifest import verified_path
+        from ..runtime import make_session
+
+        path, entry = verified_path(name)
+        self.size = tuple(entry["input"]["size"])
+        self.channels = int(entry["input"]["channels"])
+        self.mean, self.std = tuple(entry["input"]["mean"]), tuple(entry["input"]["std"])
+        self.session = make_session(path, threads=1)
+        self._input = self.session.get_inputs()[0].name
+        self._output = entry["outputs"]["logits"]
+
+    def check(self, cfg: VisualTrainConfig) -> None:
+        """The student's batches must be what the teacher expects (same size, channels and normalisation)."""
+        student = ((cfg.image_size, cfg.image_size), cfg.in_channels, tuple(cfg.mean), tuple(cfg.std))
+        teacher = (self.size, self.channels, self.mean, self.std)
+        if student != teacher:
+            raise ValueError(f"the KD teacher takes (size, channels, mean, std) {teacher}; the student is "
+                             f"configured for {student}")
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().float().contiguous().cpu().numpy()
+        return torch.from_numpy(self.session.run([self._output], {self._input: x})[0])
+
+
+@dataclass
+class _Data:
+    eeg: dict[str, np.ndarray]  #: (T, 192)
+    va: dict[str, np.ndarray]  #: (T, 2) valence, arousal
+    synthetic: bool
+
+
+def prepare(run: Run) -> _Data:
+    config = run.config
+    cache = FeatureCache(config.resolve(config.data.cache_dir) / "features")
+    feats = cache.features_for(run.trials, config.features, progress=run.progress)
+    eeg, va = {}, {}
+    for t in run.trials:
+        f = feats[t.key].features
+        eeg[t.key] = np.nan_to_num(f.reshape(len(f), -1), nan=0.0).astype(np.float32)
+        arousal = t.meta.get("arousal")
+        if arousal is None:
+            raise ValueError(f"trial {t.key} has no arousal labels: the prototype grid needs valence and arousal")
+        va[t.key] = np.column_stack([t.continuous.values, arousal]).astype(np.float32)
+    return _Data(eeg, va, all(t.meta.get("synthetic", False) for t in run.trials))
+
+
+def _teacher_outputs(model: EEGTCN, x: np.ndarray, cfg: OptimConfig, device) -> tuple[np.ndarray, np.ndarray]:
+    """Stitched (T, 2) predictions and (T, 128) features of one trial, window-wise as in training."""
+    w = sequence_windows(len(x), cfg.window, cfg.hop)
+    with torch.no_grad():
+        out = model(torch.from_numpy(w.take(x)).to(device).transpose(1, 2))
+    pred = torch.stack([out.valence, out.arousal], dim=-1).cpu().numpy()
+    return (stitch(pred, w.starts, w.lengths, len(x)),
+            stitch(out.features.cpu().numpy(), w.starts, w.lengths, len(x)))
+
+
+def fold(run: Run, data: _Data, fold: Fold) -> dict:
+    opts: NeuroGazeConfig = run.config.options
+    device, seed, folder = run.device, run.config.run.seed, run.fold_dir(fold)
+    train_keys, val_keys = list(fold.train), list(fold.val)
+    t_cfg = opts.teacher
+
+    # 1. EEG teacher
+    teacher = EEGTCN(channels=opts.teacher_channels).to(device)
+    windows = make_windows([(data.eeg[k], data.va[k][:, 0], {"arousal": data.va[k][:, 1]}) for k in train_keys],
+                           t_cfg.window, t_cfg.hop)
+
+    def loss(net, b):
+        out = net(b[0].to(device).transpose(1, 2))
+        return (ccc_loss(out.valence, b[1].to(device)) + ccc_loss(out.arousal, b[2]["arousal"].to(device))) / 2
+
+    def val_scores(model) -> dict[str, float]:
+        preds = {k: _teacher_outputs(model, data.eeg[k], t_cfg, device)[0] for k in val_keys}
+        v = evaluate_regression({k: p[:, 0] for k, p in preds.items()}, {k: data.va[k][:, 0] for k in val_keys})
+        a = evaluate_regression({k: p[:, 1] for k, p in preds.items()}, {k: data.va[k][:, 1] for k in val_keys})
+        return {"ccc_valence": v["ccc"], "ccc_arousal": a["ccc"]}
+
+    t_fit = fit(teacher, loss, lambda e: batches(windows, t_cfg.batch_size, seed, e, run.ctx),
+                lambda m: float(np.mean(list(val_scores(m).values()))), t_cfg, checkpoint=folder / "eeg_teacher.ckpt",
+                desc="EEG teacher", progress=run.progress, ctx=run.ctx)
+    hashes = {"eeg_teacher": run.save_weights(teacher, folder / "eeg_teacher.pt")}
+
+    # 2. prototype bank from the validation frames
+    outputs = [_teacher_outputs(teacher, data.eeg[k], t_cfg, device) for k in val_keys]
+    features = np.concatenate([f for _, f in outputs])
+    va = np.concatenate([p for p, _ in outputs]) if opts.bin_by == "prediction" else \
+        np.concatenate([data.va[k] for k in val_keys])
+    bank = PrototypeBank.from_embeddings(features, np.clip(va, -1, 1), centers=np.asarray(opts.centers),
+                                         tau=opts.student.proto_tau)
+    if run.ctx.is_main:
+        bank.save(folder / "prototypes.npz")
+
+    # 3. visual student on FER+
+    kd_teacher = OnnxTeacher(opts.kd_teacher)
+    kd_teacher.check(opts.student)
+    root = Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA
+    fer = load_ferplus(opts.student, root, with_test=True)
+    result = train(replace(opts.student, seed=seed), fer, ckpt_dir=folder / "visual", progress=run.progress,
+                   distill=Distillation(kd_teacher, bank, opts.anchors))
+    hashes["visual_student"] = run.save_weights(result.model, folder / "visual_student.pt")
+
+    # 4. FER+ valid and test
+    scores = {}
+    for split in ("valid", "test"):
+        part = getattr(fer, split)
+        scores[split] = _fer_scores(predict_logits(result.model, part.images, opts.student), part.votes)
+    return {"eeg_teacher": {"val": val_scores(teacher), "best_epoch": t_fit.best_epoch, "history": t_fit.history},
+            "prototypes": {"sha256": bank.sha256(), "counts": bank.counts.cpu().numpy().tolist(),
+                           "filled": int((bank.filled_from >= 0).sum()), "bin_by": opts.bin_by},
+            "student": {"history": result.history, "best": result.best}, "fer": scores, "weights_sha256": hashes}
+
+
+def _fer_scores(logits: np.ndarray, votes: np.ndarray) -> dict:
+    """8-way FER+ metrics (majority protocol) and the present-only ones (METHODS §1.6; on FER+ all 8 are present)."""
+    from ..datasets.ferplus import majority_labels
+    from ..evaluation import present_only
+
+    m = fer_metrics(logits, votes)
+    labels = majority_labels(votes)
+    keep = labels >= 0
+    p = present_only(labels[keep], logits[keep])
+    return {"8way": {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n_majority")},
+            "present_only": {k: p[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}}
+
+
+def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
+    r = results[0]
+    summary = {"data": ("synthetic EEG teacher" if data.synthetic else "real EEG teacher") + "; real FER+ images",
+               "method": "neurogaze", "folds": len(results), "eeg_teacher_val": r["eeg_teacher"]["val"], "prototypes": r["prototypes"],
+               "fer_valid": r["fer"]["valid"], "fer_test": r["fer"]["test"], "command": run.command}
+    lines = [f"# NeuroGaze-Distill — {run.config.run.name}", ""]
+    if data.synthetic:
+        lines += ["**The EEG teacher and its prototypes come from SYNTHETIC EEG** (the affectstream simulator's "
+                  "planted benchmark); the visual student is trained and scored on real FER+ images.", ""]
+    t = r["eeg_teacher"]["val"]
+    lines += [f"EEG teacher, validation CCC: valence {t['ccc_valence']:.3f}, arousal {t['ccc_arousal']:.3f}.", "",
+              f"Prototype bank: 5 x 5, {r['prototypes']['filled']} empty bins filled, sha256 "
+              f"`{r['prototypes']['sha256'][:16]}...`, binned by {r['prototypes']['bin_by']}.", "",
+              "| FER+ split | accuracy | macro-F1 | balanced accuracy |", "|---|---|---|---|"]
+    for split in ("valid", "test"):
+        m = r["fer"][split]["8way"]
+        lines.append(f"| {split} (8-way, majority) | {100 * m['accuracy']:.2f} | {100 * m['macro_f1']:.2f} | "
+                     f"{100 * m['balanced_accuracy']:.2f} |")
+    lines += ["", f"Command: `{run.command}`.", ""]
+    return summary, "\n".join(lines) + "\n"
+
+
+def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:
+    """FER+ valid accuracy of the saved visual student again, minus the recorded one."""
+    opts: NeuroGazeConfig = run.config.options
+    from ..train_visual_student import build_model
+
+    model = build_model(opts.student)
+    state = torch.load(run.fold_dir(fold) / "visual_student.pt", weights_only=True)
+    model.set_prototypes(PrototypeBank.load(run.fold_dir(fold) / "prototypes.npz"))
+    model.load_state_dict(state)
+    model.eval()
+    fer = load_ferplus(opts.student, Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA)
+    acc = _fer_scores(predict_logits(model, fer.valid.images, opts.student), fer.valid.votes)["8way"]["accuracy"]
+    return {f"fold {fold.index} FER+ valid accuracy": acc - result["fer"]["valid"]["8way"]["accuracy"]}
+
+
+METHOD = Method("neurogaze", NeuroGazeConfig, prepare, fold, summarise, rescore)
