@@ -28,7 +28,7 @@ def load_manifest(path: Path | None = None) -> dict[str, Any]:
         return {"models": {}}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelIntegrityError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("models"), dict):
         raise ModelIntegrityError(f"{path} has no 'models' table")
@@ -58,6 +58,9 @@ def verified_path(name: str, path: Path | None = None) -> tuple[Path, dict[str, 
     entry = load_manifest(path)["models"].get(name)
     if entry is None:
         raise ModelIntegrityError(f"no model named {name!r} in {path}")
+    if not (isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("sha256"), str)):
+        # A hand-edited or damaged entry must be refused like a bad hash, not crash the caller with a KeyError.
+        raise ModelIntegrityError(f"the entry of model {name!r} in {path} lacks a file name or a sha256")
     file = path.parent / entry["file"]
     if not file.is_file():
         raise ModelIntegrityError(f"model file {file} listed in {path} is missing")

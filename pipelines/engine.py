@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 COUNTER_LABEL = "SampleCounter"
 
 
+#: Highest nominal EEG rate accepted. The band-power set-up grows with the square of the samples in a Welch
+#: segment (~100 MB at 5 kHz, 1.6 GB at 20 kHz, 18 GiB at 100 kHz), so a stream header that merely *declares* an
+#: absurd rate would otherwise make the pipeline allocate without bound. 5 kHz covers the usual EEG amplifier
+#: settings; faster recordings need resampling first (the features stop at 45 Hz).
+MAX_EEG_RATE = 5000.0
+
+
 class StreamFormatError(ValueError):
     """The stream's shape or metadata cannot be processed (wrong channel count, bad rate, ...)."""
 
@@ -154,6 +161,14 @@ class AffectPipeline:
         if not (math.isfinite(eeg.sfreq) and eeg.sfreq > 0):
             raise StreamFormatError(f"EEG stream {eeg.name!r} declares a sampling rate of {eeg.sfreq} Hz; "
                                     "a regular, positive rate is needed")
+        if eeg.sfreq > MAX_EEG_RATE:
+            raise StreamFormatError(f"EEG stream {eeg.name!r} declares a sampling rate of {eeg.sfreq:g} Hz, above the "
+                                    f"{MAX_EEG_RATE:g} Hz this pipeline accepts; resample the recording first")
+        if config.bandpass is not None and not 0 < config.bandpass[0] < config.bandpass[1] < eeg.sfreq / 2:
+            # Checked here, where the rate is known: the filter would otherwise fail inside the first hop.
+            raise StreamFormatError(f"EEG stream {eeg.name!r} at {eeg.sfreq:g} Hz: the configured bandpass "
+                                    f"{config.bandpass[0]:g}-{config.bandpass[1]:g} Hz is not inside "
+                                    f"(0, {eeg.sfreq / 2:g}) Hz")
         try:
             self.mapping: ChannelMapping = map_channels(eeg.labels, eeg.n_channels)
         except ValueError as exc:

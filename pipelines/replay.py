@@ -46,7 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import PipelineConfig
-from .engine import COUNTER_LABEL, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError, StreamStats
+from .engine import (COUNTER_LABEL, MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError,
+                     StreamStats)
 from .xdf_reader import XDFRecording, XDFStream, decode_frame, load_recording
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,9 @@ def check_eeg(stream: XDFStream, config: PipelineConfig = PipelineConfig()) -> N
         reasons.append("it has no samples")
     if not (math.isfinite(stream.srate) and stream.srate > 0):
         reasons.append(f"its nominal rate is {stream.srate:g} Hz (irregular); a regular rate is needed")
+    elif stream.srate > MAX_EEG_RATE:  # before any rate-sized allocation (the Welch weights grow with it)
+        reasons.append(f"its rate of {stream.srate:g} Hz is above the {MAX_EEG_RATE:g} Hz this pipeline accepts; "
+                       "resample the recording first")
     else:
         try:
             WelchBandPower(WelchConfig(sfreq=stream.srate, window_s=config.window_s, kind="log"))

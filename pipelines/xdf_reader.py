@@ -15,7 +15,10 @@ Before pyxdf sees the file, :func:`scan_chunks` walks its chunk structure with s
 every chunk length against the file size, the stream headers, and every Samples chunk's declared sample count
 against its length. pyxdf trusts those numbers (it allocates ``n_samples`` entries before reading them and reads
 ``length`` bytes at once), so a corrupt length could make it allocate gigabytes or misparse the rest; instead the
-scan turns every such defect into one :class:`XDFFormatError` naming the byte offset. A file that simply ends
+scan turns every such defect into one :class:`XDFFormatError` naming the byte offset; header XML that declares a DTD
+is refused unparsed (entity expansion). pyxdf then decodes each Samples chunk from a copy of exactly that chunk's
+bytes, and a chunk its decoder does not consume exactly is refused too (:func:`_isolating_read_chunk3`), so no
+declared count or string length can push pyxdf off the chunk boundaries the scan checked. A file that simply ends
 inside its last chunk (a recorder killed mid-write) is refused the same way unless ``allow_truncated=True``,
 which loads the complete chunks before the cut and adds a note.
 
@@ -42,7 +45,7 @@ import math
 import struct
 import threading
 from collections import Counter
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,10 @@ _ITEMSIZE = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4, "doubl
 COLOR_ORDERS = {"BGR": 3, "RGB": 3, "GRAY": 1}
 #: Lowest nominal rate at which an untyped numeric stream may be taken for EEG.
 MIN_EEG_RATE = 100.0
+#: Most XML tags (``<``) the header and footer chunks of a file may hold together. Parsed XML costs a few hundred
+#: bytes per element, up to ~100x its own size (pyxdf keeps every header as nested dicts), so this bounds that
+#: memory (to ~100 MB); a 1000-channel stream with a label, unit, type and position per channel needs ~20,000.
+MAX_XML_TAGS = 200_000
 
 
 class XDFFormatError(ValueError):
@@ -79,6 +86,9 @@ class ChunkScan:
     tags: Counter = field(default_factory=Counter)
     streams: dict[int, tuple[str, int, str]] = field(default_factory=dict)  #: id -> (name, channels, format)
     truncation: str | None = None  #: why the file stops early, when it does
+    xml_tags: int = 0  #: ``<`` in the header and footer chunks so far (see :data:`MAX_XML_TAGS`)
+    #: position after each Samples chunk's stream id -> (chunk start, chunk end), for :func:`_isolating_read_chunk3`
+    samples: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 def _varlen(buf: bytes, pos: int) -> tuple[int, int] | None:
@@ -148,16 +158,25 @@ def scan_chunks(fh, size: int, label: str = "file") -> ChunkScan:
             sid = struct.unpack_from("<I", head, body + 2)[0]
             if tag != 2 and sid not in scan.streams:
                 raise corrupt(f"tag {tag} chunk refers to stream id {sid}, which has no StreamHeader before it")
-        if tag in (1, 2):
+        if tag in (1, 2, 6):  # the XML chunks (pyxdf parses footers too, ignoring their errors)
+            kind = {1: "FileHeader", 2: "StreamHeader", 6: "StreamFooter"}[tag]
             fh.seek(content_start + 2)
             xml = fh.read(content_len)
-            if tag == 2:
+            if tag != 1:
                 xml = xml[4:]
+            scan.xml_tags += xml.count(b"<")
+            if scan.xml_tags > MAX_XML_TAGS:
+                raise corrupt(f"the header and footer XML holds more than {MAX_XML_TAGS} tags in all; XDF headers "
+                              "hold a few per channel")
+            if b"<!DOCTYPE" in xml:
+                # XDF headers never declare a DTD; refused before parsing because a DTD's entities can expand
+                # a few hundred bytes into tens of MB before expat's amplification limit stops them.
+                raise corrupt(f"{kind} XML declares a DTD (<!DOCTYPE>), which XDF headers never use")
+        if tag in (1, 2):
             try:
                 root = fromstring(xml.decode("utf-8", "replace"))
             except ParseError as exc:
-                raise corrupt(f"{'FileHeader' if tag == 1 else 'StreamHeader'} XML is malformed ({exc})") \
-                    from None
+                raise corrupt(f"{kind} XML is malformed ({exc})") from None
             if tag == 2:
                 name = _header_field(root, "name") or f"<unnamed id {sid}>"
                 fmt = _header_field(root, "channel_format")
@@ -198,6 +217,7 @@ def scan_chunks(fh, size: int, label: str = "file") -> ChunkScan:
             if rest < lo or (hi is not None and rest > hi):
                 raise corrupt(f"Samples chunk of {name!r} declares {n} samples of {n_ch} {fmt} channel(s), which "
                               f"cannot occupy its {rest} bytes")
+            scan.samples[content_start + 6] = (start, end)
         elif tag == 4:
             if content_len != 20:
                 raise corrupt(f"ClockOffset chunk of {content_len} bytes (expected 20)")
@@ -448,50 +468,113 @@ def _to_stream(raw: dict, notes: list[str]) -> XDFStream:
 _PATCH_LOCK = threading.Lock()
 
 
-def _vectorised_read_chunk3(original):
-    """pyxdf's per-sample Samples decoder, vectorised for the common case (numeric, every timestamp explicit).
+class _CorruptChunk(BaseException):
+    """A Samples chunk that pyxdf's decoder cannot decode or does not consume exactly; stops the load.
+
+    A BaseException on purpose: pyxdf catches every Exception its Samples decoder raises and then "scans forward"
+    for the next Boundary chunk's 16 bytes, which hostile sample bytes can imitate. This one passes through pyxdf,
+    and :func:`load_recording` turns it into an :class:`XDFFormatError`.
+    """
+
+
+class _ChunkBytes(io.BytesIO):
+    """One Samples chunk's bytes for pyxdf's decoder; remembers whether a read asked for more than was left."""
+
+    overrun = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        if size is not None and 0 <= size != len(data):
+            self.overrun = True
+        return data
+
+    def readinto(self, buffer) -> int:
+        got = super().readinto(buffer)
+        if got != memoryview(buffer).nbytes:
+            self.overrun = True
+        return got
+
+
+def _decode_packed(data: bytes, s) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """A numeric Samples chunk's content (after the stream id) decoded in one go, or None if it is not the
+    common layout (every sample with its timestamp, nothing left over).
 
     pyxdf decodes a Samples chunk one sample at a time in Python (~1.5 µs a sample: 0.23 s for ten minutes of
-    33-channel EEG, a sixth of a 500x replay's budget). This replacement reads the chunk in one go as a packed
-    record array ``(flag u1, stamp <f8, values)`` and, when every flag is non-zero (timestamp present), returns
-    exactly what pyxdf would (float64 stamps, values in the stream's native dtype, ``last_timestamp`` updated).
-    Anything else (strings, implicit timestamps, a short read) rewinds and calls pyxdf's own decoder, so the
-    result is always pyxdf's; the tests compare both on every file they load.
+    33-channel EEG, a sixth of a 500x replay's budget). This reads the chunk as a packed record array
+    ``(flag u1, stamp <f8, values)`` and, when every flag is non-zero (timestamp present), returns exactly what
+    pyxdf would (float64 stamps, values in the stream's native dtype, ``last_timestamp`` updated). Anything else
+    is left to pyxdf's own decoder, so the result is always pyxdf's; the tests compare both on every file they load.
     """
-    from pyxdf.pyxdf import _read_varlen_int
+    width = data[0] if data else 0
+    if width not in (1, 4, 8) or len(data) < 1 + width:
+        return None
+    n = int.from_bytes(data[1:1 + width], "little")
+    rec_dtype = np.dtype([("flag", "u1"), ("ts", "<f8"), ("v", s.dtype_le, (s.nchns,))])
+    if n == 0 or len(data) - 1 - width != n * rec_dtype.itemsize:
+        return None
+    rec = np.frombuffer(data, dtype=rec_dtype, offset=1 + width)
+    if not np.all(rec["flag"] != 0):
+        return None
+    stamps = rec["ts"].astype(np.float64)
+    values = rec["v"].reshape(n, s.nchns).astype(s.dtype)
+    s.last_timestamp = stamps[-1]
+    return n, stamps, values
+
+
+def _isolating_read_chunk3(original, samples: dict[int, tuple[int, int]], vectorised: bool):
+    """pyxdf's Samples decoder run on exactly one chunk's bytes, and vectorised (:func:`_decode_packed`) if asked.
+
+    pyxdf decodes a Samples chunk straight from the file, trusting its declared sample count and string lengths.
+    A chunk that holds more or fewer bytes than those imply (the scan can only bound a string chunk's size) left
+    pyxdf mid-chunk, reading sample bytes as the next chunk's length and then allocating that many bytes (a
+    1.5 kB file raised MemoryError). Here the chunk's bytes, whose length :func:`scan_chunks` checked, are read
+    first and decoded from memory, and a chunk the decoder does not consume exactly stops the load
+    (:class:`_CorruptChunk`). ``samples`` maps the file position after each Samples chunk's stream id (where
+    pyxdf calls the decoder) to the chunk's (start, end) bytes.
+    """
 
     def read_chunk3(f, s):
-        start = f.tell()
-        if s.fmt == "string":
-            return original(f, s)
-        n = _read_varlen_int(f)
-        if n > 0:
-            rec_dtype = np.dtype([("flag", "u1"), ("ts", "<f8"), ("v", s.dtype_le, (s.nchns,))])
-            raw = f.read(n * rec_dtype.itemsize)
-            if len(raw) == n * rec_dtype.itemsize:
-                rec = np.frombuffer(raw, dtype=rec_dtype)
-                if np.all(rec["flag"] != 0):
-                    stamps = rec["ts"].astype(np.float64)
-                    values = rec["v"].reshape(n, s.nchns).astype(s.dtype)
-                    s.last_timestamp = stamps[-1]
-                    return n, stamps, values
-        f.seek(start)
-        return original(f, s)
+        pos = f.tell()
+        if pos not in samples:  # pyxdf lost the chunk boundaries the scan found; nothing after this can be trusted
+            raise _CorruptChunk(f"pyxdf reached a Samples chunk at byte {pos} that the structural scan did not find")
+        start, end = samples[pos]
+        data = f.read(end - pos)
+        if vectorised and s.fmt != "string":
+            packed = _decode_packed(data, s)
+            if packed is not None:
+                return packed
+        chunk_bytes = _ChunkBytes(data)
+        failure = None
+        try:
+            result = original(chunk_bytes, s)
+        except Exception as exc:  # noqa: BLE001 - whatever the decoder trips on, the chunk is corrupt
+            failure = f"{type(exc).__name__}: {exc}"
+        if chunk_bytes.overrun:  # how the decoder usually fails here: a count or a string length past the end
+            raise _CorruptChunk(f"the Samples chunk at byte {start} declares samples that occupy more than its "
+                                f"{len(data)} bytes")
+        if failure is not None:
+            raise _CorruptChunk(f"the Samples chunk at byte {start} cannot be decoded ({failure})")
+        if chunk_bytes.tell() != len(data):
+            raise _CorruptChunk(f"the Samples chunk at byte {start} declares samples that occupy "
+                                f"{chunk_bytes.tell()} of its {len(data)} bytes")
+        return result
 
     return read_chunk3
 
 
 @contextmanager
-def _fast_pyxdf():
-    """Run pyxdf with :func:`_vectorised_read_chunk3` (restored afterwards; plain pyxdf if its internals moved)."""
+def _isolated_pyxdf(samples: dict[int, tuple[int, int]], vectorised: bool):
+    """Run pyxdf with :func:`_isolating_read_chunk3` (restored afterwards; plain pyxdf if its internals moved,
+    which the hostile-file tests would catch). The patch is process-wide, which is safe because the project reads
+    XDF only through :func:`load_recording`, one load at a time."""
     import pyxdf.pyxdf as impl
 
     original = getattr(impl, "_read_chunk3", None)
-    if original is None or not hasattr(impl, "_read_varlen_int"):
+    if original is None:
         yield
         return
     with _PATCH_LOCK:
-        impl._read_chunk3 = _vectorised_read_chunk3(original)
+        impl._read_chunk3 = _isolating_read_chunk3(original, samples, vectorised)
         try:
             yield
         finally:
@@ -552,7 +635,7 @@ def load_recording(path: str | Path, *, synchronize_clocks: bool = True, allow_t
     select_video : bool
         Load Video streams' pixels (False skips them, saving memory when the face path is not wanted).
     fast : bool
-        Decode numeric Samples chunks vectorised (same result as pyxdf; see :func:`_vectorised_read_chunk3`).
+        Decode numeric Samples chunks vectorised (same result as pyxdf; see :func:`_decode_packed`).
 
     Raises
     ------
@@ -600,9 +683,11 @@ def load_recording(path: str | Path, *, synchronize_clocks: bool = True, allow_t
         try:
             reader = io.BufferedReader(_Prefix(fh, scan.valid_end), buffer_size=1 << 16)
             fh.seek(0)
-            with _fast_pyxdf() if fast else nullcontext():
+            with _isolated_pyxdf(scan.samples, vectorised=fast):
                 return pyxdf.load_xdf(reader, select_streams=select, synchronize_clocks=sync,
                                       dejitter_timestamps=False, verbose=None), capture.lines
+        except _CorruptChunk as exc:
+            raise XDFFormatError(f"{path.name} is corrupt: {exc}") from None
         finally:
             pyxdf_log.removeHandler(capture)
             pyxdf_log.propagate = old_propagate
