@@ -199,19 +199,6 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-def _add_train_eeg_planted(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-eeg-planted",
-                       help="train and bundle the EEG student on the planted simulator benchmark (SYNTHETIC)",
-                       description="Simulate subjects, train the EEG student (CCC loss), export ONNX and update "
-                                   "models/weights/manifest.json. All data are SYNTHETIC.")
-    p.add_argument("--out", type=Path, default=None, help="weights folder (default: the bundled models/weights)")
-    p.add_argument("--train-subjects", type=int, default=10)
-    p.add_argument("--duration", type=_positive, default=600.0, help="seconds simulated per subject")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_train_eeg_planted)
-
-
 def _add_train_visual(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-visual", help="train, score and bundle the visual student on FER+ (real data)",
                        description="Train the visual student on the FER+ training split, select on valid, score "
@@ -245,8 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_dashboard, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_train,
-                _add_evaluate, _add_train_eeg_planted,
-                _add_train_visual, _add_export):
+                _add_evaluate, _add_train_visual, _add_export):
         add(sub)
     return parser
 
@@ -481,17 +467,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 reports
     metrics = json.loads((folder / "metrics.json").read_text())
-    if args.report is not None:
+    if args.report is not None:  # the summary, the report and its figures, named after FILE (run folders are scratch)
+        import shutil
+
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(metrics["summary"], indent=1))
-        report = (folder / "report.md").read_text().replace("](", f"]({_relative(folder, args.report.parent)}/")
+        report = (folder / "report.md").read_text()
+        for png in sorted(folder.glob("*.png")):
+            target = args.report.with_name(f"{args.report.stem}_{png.name}")
+            shutil.copyfile(png, target)
+            report = report.replace(f"]({png.name})", f"]({target.name})")
         args.report.with_suffix(".md").write_text(report)
     print(f"run folder {folder}; " + _headline(metrics["summary"]), file=sys.stderr)
     return 0
-
-
-def _relative(target: Path, start: Path) -> str:
-    return os.path.relpath(target.resolve(), start.resolve())
 
 
 def _headline(summary: dict) -> str:
@@ -513,22 +501,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{name}: re-scored minus recorded = {d:+.2e}")
     print(f"{len(diffs)} scores re-computed from the saved weights; largest difference {worst:.2e}", file=sys.stderr)
     return 0 if worst <= 1e-5 else 1
-
-
-def cmd_train_eeg_planted(args: argparse.Namespace) -> int:
-    from models.manifest import WEIGHTS_DIR
-    from models.train_eeg_student import EEGTrainConfig
-    from pipelines.planted_student import PlantedStudentConfig, train_planted_student
-
-    command = "affectstream " + shlex.join(args.argv)
-    metrics = train_planted_student(
-        args.out or WEIGHTS_DIR, PlantedStudentConfig(n_train=args.train_subjects, duration_s=args.duration,
-                                                      seed=args.seed),
-        EEGTrainConfig(epochs=args.epochs, seed=args.seed), command=command)
-    test = metrics["test"]
-    print(f"held-out SYNTHETIC subjects {', '.join(metrics['test_subjects'])}: valence CCC {test['ccc_valence']:.3f}, "
-          f"arousal CCC {test['ccc_arousal']:.3f}", file=sys.stderr)
-    return 0
 
 
 def cmd_train_visual(args: argparse.Namespace) -> int:

@@ -2,9 +2,9 @@
 
 Launch any training entry point that uses this module with, e.g.::
 
-    torchrun --standalone --nproc_per_node 2 -m models.train_ddp_demo --out DIR          # one machine
+    torchrun --standalone --nproc_per_node 2 -m app.cli train CONFIG.toml                # one machine
     torchrun --nnodes 2 --node_rank R --master_addr HOST --master_port 29500 \\
-             --nproc_per_node 8 -m models.train_ddp_demo --out DIR                       # several machines
+             --nproc_per_node 8 -m app.cli train CONFIG.toml                             # several machines
 
 ``torchrun`` starts one process per device and tells each who it is through environment variables (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``). :func:`init_distributed` reads them and joins

@@ -1,18 +1,11 @@
-"""Data-parallel training (models.distributed): sharding, the single-process fallback, and a real 2-process run.
+"""Data-parallel helpers (models.distributed): sharding and the single-process fallback.
 
-The end-to-end test starts ``torchrun`` with two CPU processes (gloo backend) on the SYNTHETIC data set of
-``models.train_ddp_demo`` and checks that both ranks end with bit-identical weights and the same validation score -
-the property that DistributedDataParallel training must keep.
+A real two-process run of ``affectstream train`` under ``torchrun`` is in tests/test_trainer.py (both ranks must
+end every fold with bit-identical weights).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +19,8 @@ from models.distributed import (
     cleanup,
     init_distributed,
     shard_indices,
-    single_process,
     wrap_model,
 )
-from models.train_ddp_demo import DEMO_CONFIG, state_dict_sha256, synthetic_subjects
-from models.train_ddp_demo import main as demo_main
-from models.train_eeg_student import train_eeg_student
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
@@ -86,49 +75,3 @@ def test_without_torchrun_the_context_is_a_single_process_and_helpers_are_no_ops
     assert all_reduce_mean(0.25, ctx) == 0.25
     barrier(ctx)
     cleanup(ctx)
-
-
-def test_single_process_context_trains_exactly_like_no_context():
-    data = synthetic_subjects(3, frames=80)
-    cfg = replace(DEMO_CONFIG, epochs=1)
-    plain = train_eeg_student(data[:2], data[2:], cfg, progress=False)
-    with_ctx = train_eeg_student(data[:2], data[2:], cfg, progress=False, ctx=single_process("cpu"))
-    assert state_dict_sha256(plain.model) == state_dict_sha256(with_ctx.model)
-    assert plain.history == with_ctx.history
-
-
-def test_demo_runs_as_one_process_without_torchrun(tmp_path, monkeypatch):
-    for var in TORCHRUN_VARS:
-        monkeypatch.delenv(var, raising=False)
-    assert demo_main(["--out", str(tmp_path), "--device", "cpu", "--epochs", "1"]) == 0
-    report = json.loads((tmp_path / "rank0.json").read_text())
-    assert report["world_size"] == 1 and report["backend"] is None and len(report["history"]) == 1
-    assert sorted(report["shard_epoch0"]) == list(range(27))
-
-
-@pytest.mark.slow
-def test_two_cpu_processes_under_torchrun_end_with_identical_weights(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS}
-    env["OMP_NUM_THREADS"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    out = tmp_path / "ddp"
-    # --standalone: a rendezvous on localhost with a free port chosen by the OS, so parallel runs do not collide.
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "models.train_ddp_demo", "--out", str(out), "--device", "cpu"]
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
-                          check=False)
-    assert proc.returncode == 0, f"torchrun failed after {time.monotonic() - start:.1f} s:\n{proc.stderr[-4000:]}"
-    reports = [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
-    assert [r["rank"] for r in reports] == [0, 1]
-    assert all(r["world_size"] == 2 and r["backend"] == "gloo" for r in reports)
-    # The ranks trained on different, equally long halves of the windows (27 -> 14 each, one repeated).
-    s0, s1 = (set(r["shard_epoch0"]) for r in reports)
-    assert len(reports[0]["shard_epoch0"]) == len(reports[1]["shard_epoch0"]) == 14
-    assert s0 | s1 == set(range(27)) and len(s0 & s1) <= 1
-    # ... and still end bit-identical: gradients were averaged and every decision was taken on the same values.
-    assert reports[0]["sha256"] == reports[1]["sha256"]
-    assert reports[0]["val_score"] == reports[1]["val_score"]
-    assert np.isfinite(reports[0]["val_score"])
-    assert reports[0]["history"] == reports[1]["history"] and len(reports[0]["history"]) == DEMO_CONFIG.epochs
-    assert reports[0]["best_epoch"] == reports[1]["best_epoch"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -103,7 +104,8 @@ def _frames_at(rec, times: np.ndarray, size: int) -> np.ndarray | None:
 
 
 def load_xdf_sessions(source: str | Path | Iterable[str | Path], *, label_rate: float = 4.0, margin_s: float = 1.0,
-                      with_frames: bool = True, frame_size: int = 48) -> list[Trial]:
+                      with_frames: bool = True, frame_size: int = 48,
+                      unit: Literal["trial", "session"] = "trial") -> list[Trial]:
     """Every trial of every file (see the module docstring), in file then time order.
 
     Parameters
@@ -118,6 +120,9 @@ def load_xdf_sessions(source: str | Path | Iterable[str | Path], *, label_rate: 
         Keep the frame at each label time when the file has a Video stream (``meta["frames"]``, (T, S, S, 3)).
     frame_size : int
         Frame side in pixels.
+    unit : {"trial", "session"}
+        One Trial per marked trial, or one per file covering the whole labelled recording (rests included: what a
+        live model sees), from ``margin_s`` after the first label to ``margin_s`` before the last.
 
     Raises
     ------
@@ -143,7 +148,11 @@ def load_xdf_sessions(source: str | Path | Iterable[str | Path], *, label_rate: 
             raise DatasetLayoutError(f"{path.name}: the EEG stream {eeg.name!r} has no channel labels")
         label_values = np.asarray(labels.data, dtype=np.float64)
         columns = {name: i for i, name in enumerate(labels.labels)}
-        for k, (start, end, stim) in enumerate(_trial_spans(rec, path), start=1):
+        if unit == "session":
+            spans = [(float(labels.timestamps[0]) + margin_s, float(labels.timestamps[-1]) - margin_s, "session")]
+        else:
+            spans = _trial_spans(rec, path)
+        for k, (start, end, stim) in enumerate(spans, start=1):
             i0 = int(np.searchsorted(eeg.timestamps, start - margin_s))
             i1 = int(np.searchsorted(eeg.timestamps, end + margin_s))
             if i1 - i0 < 2 * sfreq:

@@ -67,6 +67,7 @@ class DataConfig:
     path: str = "data/planted"  #: relative to the config file's folder
     generate_planted: bool = False
     planted: PlantedConfig = field(default_factory=PlantedConfig)
+    unit: Literal["trial", "session"] = "trial"  #: one sample per marked trial, or per whole recording
     cache_dir: str = "cache"  #: feature cache, relative to the config file's folder
 
 
@@ -79,6 +80,7 @@ class ProtocolConfig:
     n_folds: int = 10  #: TRS only (LOSO has one fold per subject)
     val_fraction: float = 0.2
     max_folds: int = 0  #: run only the first k folds (0 = all): a quick look, never a reported result
+    test_subjects: tuple[int, ...] = ()  #: holdout only: subjects kept for the test (none by default)
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,9 @@ class Method:
 
 
 def _methods() -> dict[str, Method]:
-    from ..methods import neurogaze, v2e_kd
+    from ..methods import eeg_student, neurogaze, v2e_kd
 
-    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD)}
+    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD)}
 
 
 METHODS: Callable[[], dict[str, Method]] = _methods
@@ -135,13 +135,16 @@ def _context(device: str) -> DistContext:
 
 def _folds(config: TrainConfig, trials: list) -> list[Fold]:
     p = config.protocol
-    if p.kind == "holdout":  # one fold: a seeded share of the subjects validates, the rest trains, no test trials
-        subjects = sorted({t.subject for t in trials})
+    if p.kind == "holdout":  # one fold: the named test subjects, a seeded share of the others validates
+        test = set(p.test_subjects)
+        subjects = sorted({t.subject for t in trials} - test)
         rng = np.random.default_rng(config.run.seed)
         n_val = max(1, int(round(p.val_fraction * len(subjects)))) if len(subjects) > 1 else 0
-        val_subjects = set(rng.permutation(subjects)[:n_val].tolist())
-        return [Fold(0, tuple(t.key for t in trials if t.subject not in val_subjects),
-                     tuple(t.key for t in trials if t.subject in val_subjects), (), "holdout")]
+        val = set(rng.permutation(subjects)[:n_val].tolist())
+        keys = {name: tuple(t.key for t in trials if (t.subject in group)) for name, group in
+                (("val", val), ("test", test))}
+        train = tuple(t.key for t in trials if t.subject not in val | test)
+        return [Fold(0, train, keys["val"], keys["test"], "holdout", tuple(sorted(test)))]
     if p.kind == "loso":
         folds = loso_folds(trials, seed=config.run.seed, val_fraction=p.val_fraction)
     else:
@@ -162,7 +165,7 @@ def _load_trials(run: Run) -> list:
                                   rest_s=pl.rest_s, seed=pl.seed, face_size=pl.face_size, progress=run.progress)
     from ..datasets.xdf_sessions import load_xdf_sessions
 
-    return load_xdf_sessions(path)
+    return load_xdf_sessions(path, unit=data.unit)
 
 
 def new_run_folder(config: TrainConfig) -> Path:
@@ -183,9 +186,10 @@ def run_training(config_path: str | Path, *, resume: str | Path | None = None, d
     ctx = _context(device or config.run.device)
     if resume is not None:
         folder = Path(resume)
+        command = _command_of(folder)  # a resumed run reports the command that started it
     else:
         folder = _shared_folder(config, ctx, command)
-    run, method, folds, state = _start(config, folder, ctx, command or _command_of(folder), progress)
+    run, method, folds, state = _start(config, folder, ctx, command, progress)
     results = []
     for fold in folds:
         done = folder / "folds" / f"fold_{fold.index:02d}.json"

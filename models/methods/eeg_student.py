@@ -1,0 +1,209 @@
+"""The bundled EEG student: supervised on the features the live path computes, exported for onnxruntime.
+
+The recipe is the no-distillation student of Zhang et al. (METHODS §2.3-2.4) adapted to what the live path feeds
+it: every recording goes through :class:`pipelines.engine.AffectPipeline` exactly as a replay would (window-wise
+average reference over the good channels, quality masking, log10 Welch band power, a hop every 0.25 s), and the
+frames of each subject are z-scored causally with :class:`~models.feature_norm.RunningFeatureNorm` in recording
+order, as the live student does (``RunningFeatureNorm`` per session). Labels are valence and arousal at each
+window's centre (interpolated from the label stream); the loss is the mean of their ``1 - CCC``.
+
+With ``export_to`` set, the selected model is exported (streaming ONNX graph + weights-only state dict, parity
+checked) into that weights folder and recorded in its manifest with the run folder, the command and the test
+scores -- and the words "synthetic" wherever the data are.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ..eeg_tcn import EEGTCN
+from ..evaluation import evaluate_regression, sequence_windows, stitch
+from ..feature_norm import RunningFeatureNorm
+from ..protocols import Fold
+from ..training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
+from ..training.runner import Method, Run
+
+__all__ = ["EEGStudentConfig", "METHOD"]
+
+
+@dataclass(frozen=True)
+class EEGStudentConfig:
+    """Options of the bundled EEG student (the ``[eeg_student]`` table)."""
+
+    channels: tuple[int, ...] = (128, 128)
+    kernel_size: int = 3
+    dropout: float = 0.1
+    norm_memory: float = 1200.0  #: frames of the running normalisation's memory (as live)
+    train: OptimConfig = field(default_factory=lambda: OptimConfig(
+        lr=1e-3, batch_size=8, max_epochs=40, early_stop=8, plateau_patience=3, reload_best_each_epoch=False,
+        grad_clip=5.0))
+    export_to: str = ""  #: a weights folder (relative to the config file) to bundle the model into; "" = none
+
+
+@dataclass
+class _Data:
+    z: dict[str, np.ndarray]  #: (T, 192) normalised live features
+    va: dict[str, np.ndarray]  #: (T, 2)
+    synthetic: bool
+
+
+def _live_features(trial) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 6, 32) features of one recording through the live pipeline, and each window's centre time (s)."""
+    from pipelines.engine import AffectPipeline, EEGStreamSpec
+    from pipelines.planted_dataset import FEATURES_ONLY
+
+    spec = EEGStreamSpec(sfreq=trial.sfreq, n_channels=len(trial.ch_names), labels=trial.ch_names,
+                         synthetic=bool(trial.meta.get("synthetic")))
+    pipe = AffectPipeline(spec, FEATURES_ONLY)
+    times = np.arange(trial.n_samples) / trial.sfreq
+    results = pipe.push_eeg(np.ascontiguousarray(trial.eeg.T), times)
+    centre = np.array([r.t for r in results]) - (pipe.n_window - 1) / (2 * trial.sfreq)
+    return np.stack([r.features for r in results]).astype(np.float32), centre
+
+
+def prepare(run: Run) -> _Data:
+    from tqdm import tqdm
+
+    opts: EEGStudentConfig = run.config.options
+    z, va = {}, {}
+    by_subject: dict[int, list] = {}
+    for t in run.trials:
+        by_subject.setdefault(t.subject, []).append(t)
+    for subject, trials in tqdm(by_subject.items(), desc="live-path features", unit="subject",
+                                disable=not run.progress):
+        norm = RunningFeatureNorm(192, memory=opts.norm_memory)  # one per subject, carried across its recordings
+        for t in trials:
+            feats, centre = _live_features(t)
+            z[t.key] = norm.transform_sequence(feats)
+            arousal = t.meta.get("arousal")
+            if arousal is None:
+                raise ValueError(f"trial {t.key} has no arousal labels")
+            va[t.key] = np.column_stack([np.interp(centre, t.continuous.times, t.continuous.values),
+                                         np.interp(centre, t.continuous.times, arousal)]).astype(np.float32)
+    return _Data(z, va, all(t.meta.get("synthetic", False) for t in run.trials))
+
+
+def _predict(model: EEGTCN, x: np.ndarray, cfg: OptimConfig, device) -> np.ndarray:
+    w = sequence_windows(len(x), cfg.window, cfg.hop)
+    with torch.no_grad():
+        out = model(torch.from_numpy(w.take(x)).to(device).transpose(1, 2))
+    return stitch(torch.stack([out.valence, out.arousal], -1).cpu().numpy(), w.starts, w.lengths, len(x))
+
+
+def _scores(model: EEGTCN, data: _Data, keys, cfg: OptimConfig, device) -> dict[str, float]:
+    preds = {k: _predict(model, data.z[k], cfg, device) for k in keys}
+    out = {}
+    for i, name in enumerate(("valence", "arousal")):
+        m = evaluate_regression({k: p[:, i] for k, p in preds.items()}, {k: data.va[k][:, i] for k in keys})
+        out.update({f"{metric}_{name}": m[metric] for metric in ("ccc", "pcc", "rmse")})
+    return out
+
+
+def fold(run: Run, data: _Data, fold: Fold) -> dict:
+    opts: EEGStudentConfig = run.config.options
+    cfg, device, folder = opts.train, run.device, run.fold_dir(fold)
+    train_keys, val_keys, test_keys = list(fold.train), list(fold.val), list(fold.test)
+    model = EEGTCN(channels=opts.channels, kernel_size=opts.kernel_size, dropout=opts.dropout).to(device)
+    windows = make_windows([(data.z[k], data.va[k][:, 0], {"arousal": data.va[k][:, 1]}) for k in train_keys],
+                           cfg.window, cfg.hop)
+
+    def loss(net, b):
+        out = net(b[0].to(device).transpose(1, 2))
+        return (ccc_loss(out.valence, b[1].to(device)) + ccc_loss(out.arousal, b[2]["arousal"].to(device))) / 2
+
+    def score(m) -> float:
+        s = _scores(m, data, val_keys, cfg, device)
+        return (s["ccc_valence"] + s["ccc_arousal"]) / 2
+
+    start = time.perf_counter()
+    result = fit(model, loss, lambda e: batches(windows, cfg.batch_size, run.config.run.seed, e, run.ctx), score,
+                 cfg, checkpoint=folder / "eeg_student.ckpt", desc="EEG student", progress=run.progress, ctx=run.ctx)
+    hashes = {"eeg_student": run.save_weights(model, folder / "eeg_student.pt")}
+    out = {"val": _scores(model, data, val_keys, cfg, device), "best_epoch": result.best_epoch,
+           "history": result.history, "weights_sha256": hashes,
+           "test": _scores(model, data, test_keys, cfg, device) if test_keys else {},
+           "subjects": {name: sorted({run_trial.subject for run_trial in run.trials if run_trial.key in set(keys)})
+                        for name, keys in (("train", train_keys), ("val", val_keys), ("test", test_keys))}}
+    if opts.export_to and run.ctx.is_main:
+        out["exported"] = _export(run, model, out, time.perf_counter() - start)
+    return out
+
+
+def _export(run: Run, model: EEGTCN, result: dict, wall_s: float) -> dict:
+    """Bundle the model into ``export_to`` (ONNX + state dict + manifest entries)."""
+    from pipelines.eeg_student import EEG_STUDENT, EEG_STUDENT_TORCH
+
+    from ..export import export_eeg_student
+    from ..manifest import save_entry
+
+    opts: EEGStudentConfig = run.config.options
+    out_dir = run.config.resolve(opts.export_to)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = model.cpu().eval()
+    onnx_path, torch_path, max_diff = export_eeg_student(model, out_dir)
+    synthetic = all(t.meta.get("synthetic", False) for t in run.trials)
+    data = "synthetic" if synthetic else "real"
+    subjects = result["subjects"]
+    trained_on = (f"{'SYNTHETIC: affectstream simulator (planted truth)' if synthetic else 'recordings'} from "
+                  f"{run.config.data.path}: training subjects {subjects['train']}, validation {subjects['val']}")
+    metrics = {"data": data, "val": result["val"], "test": result["test"], "test_subjects": subjects["test"]}
+    common = {"data": data, "trained_on": trained_on, "command": run.command, "run": str(run.folder),
+              "training": {"config": asdict(opts), "best_epoch": result["best_epoch"],
+                           "epochs_run": len(result["history"]), "wall_s": round(wall_s, 1)}}
+    manifest = out_dir / "manifest.json"
+    save_entry(EEG_STUDENT, {
+        **common, "file": onnx_path.name, "task": "eeg_valence_arousal",
+        "input": {"name": "frames", "shape": [1, 192, model.receptive_field], "frames": model.receptive_field,
+                  "features": "log10 Welch band power, 6 bands x 32 channels band-major (models/bandpower.py)",
+                  "normalisation": "RunningFeatureNorm per subject", "norm_memory": opts.norm_memory},
+        "outputs": {"valence_arousal": "valence_arousal"}, "metrics": metrics, "onnx_max_abs_diff": max_diff,
+    }, manifest)
+    save_entry(EEG_STUDENT_TORCH, {**common, "file": torch_path.name, "task": "eeg_valence_arousal (torch weights "
+                                   "for saliency)", "architecture": {"channels": list(opts.channels),
+                                                                     "kernel_size": opts.kernel_size,
+                                                                     "dropout": opts.dropout}}, manifest)
+    return {"onnx": str(onnx_path), "state_dict": str(torch_path), "onnx_max_abs_diff": max_diff,
+            "manifest": str(manifest)}
+
+
+def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
+    r = results[0]
+    kind = "synthetic" if data.synthetic else "real"
+    summary = {"data": kind, "method": "eeg_student", "folds": len(results), "val": r["val"], "test": r["test"],
+               "subjects": r["subjects"], "best_epoch": r["best_epoch"], "command": run.command,
+               "exported": r.get("exported")}
+    lines = [f"# EEG student — {run.config.run.name}", ""]
+    if data.synthetic:
+        lines += ["**SYNTHETIC DATA** (the simulator's planted benchmark): these scores show the recipe works; they "
+                  "are not results on human EEG.", ""]
+    lines += [f"Subjects: train {r['subjects']['train']}, validation {r['subjects']['val']}, test "
+              f"{r['subjects']['test']}; best epoch {r['best_epoch']}.", "",
+              "| split | valence CCC | arousal CCC | valence PCC | arousal PCC |", "|---|---|---|---|---|"]
+    for split in ("val", "test"):
+        s = r[split]
+        if s:
+            lines.append(f"| {split} | {s['ccc_valence']:.3f} | {s['ccc_arousal']:.3f} | {s['pcc_valence']:.3f} | "
+                         f"{s['pcc_arousal']:.3f} |")
+    if r.get("exported"):
+        lines += ["", f"Exported to `{r['exported']['onnx']}` (torch/onnxruntime max difference "
+                      f"{r['exported']['onnx_max_abs_diff']:.1e})."]
+    lines += ["", f"Command: `{run.command}`.", ""]
+    return summary, "\n".join(lines) + "\n"
+
+
+def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:
+    opts: EEGStudentConfig = run.config.options
+    model = EEGTCN(channels=opts.channels, kernel_size=opts.kernel_size, dropout=opts.dropout)
+    model.load_state_dict(torch.load(run.fold_dir(fold) / "eeg_student.pt", weights_only=True))
+    model.to(run.device).eval()
+    split = "test" if fold.test else "val"
+    keys = list(fold.test) if fold.test else list(fold.val)
+    s = _scores(model, data, keys, opts.train, run.device)
+    return {f"{split} {name}": s[name] - result[split][name] for name in ("ccc_valence", "ccc_arousal")}
+
+
+METHOD = Method("eeg_student", EEGStudentConfig, prepare, fold, summarise, rescore)
