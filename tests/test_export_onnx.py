@@ -102,7 +102,7 @@ def test_visual_teacher_parity(tmp_path):
     ref = teacher(x)
     np.testing.assert_allclose(valence, ref.valence.detach().numpy(), rtol=0, atol=ATOL)
     np.testing.assert_allclose(features, ref.features.detach().numpy(), rtol=0, atol=ATOL)
-    assert teacher.tcn.blocks[0].conv1.parametrizations.weight.original1.requires_grad
+    assert teacher.temporal.tcn.blocks[0].conv1.parametrizations.weight.original1.requires_grad
 
 
 def test_static_batch_export(tmp_path):
