@@ -68,7 +68,11 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record", nargs="?", const="auto", default=None, metavar="FILE.xdf",
                    help="record every stream and the estimates to XDF (default name: recordings/sub-<subject>_ses-"
                         "<session>_task-<task>_<time>.xdf)")
-    p.add_argument("--subject", dest="record_subject", default="01", help="subject id in the recording's name")
+    p.add_argument("--subject", dest="record_subject", default=None,
+                   help="subject id: uses the subject's calibration profile when there is one, and names the "
+                        "recording (default 01)")
+    p.add_argument("--profiles", type=Path, default=None, metavar="DIR",
+                   help="calibration profile folder (default: the per-user one, see `affectstream calibrate`)")
     p.add_argument("--session", dest="record_session", default="1", help="session number in the recording's name")
     p.add_argument("--task", dest="record_task", default="affect", help="task name in the recording's name")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
@@ -103,6 +107,8 @@ def _add_dashboard(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=_positive, default=None, help="seconds to run")
     p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                    help="save the window's picture after --duration seconds and exit")
+    p.add_argument("--subject", default=None, help="use this subject's calibration profile (when there is one)")
+    p.add_argument("--profiles", type=Path, default=None, metavar="DIR", help="calibration profile folder")
     p.set_defaults(func=cmd_dashboard)
 
 
@@ -154,6 +160,8 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-video", action="store_true", help="ignore the recording's video stream")
     p.add_argument("--allow-truncated", action="store_true",
                    help="replay the complete part of a file that was cut off (e.g. a crashed recording)")
+    p.add_argument("--subject", default=None, help="use this subject's calibration profile (when there is one)")
+    p.add_argument("--profiles", type=Path, default=None, metavar="DIR", help="calibration profile folder")
     p.set_defaults(func=cmd_replay)
 
 
@@ -171,6 +179,23 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                    help="also run a live soak of this many minutes (simulator with video, face path, recorder): "
                         "memory growth, hop-interval jitter and sample gaps (default: off)")
     p.set_defaults(func=cmd_bench)
+
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="calibrate the EEG student to one subject and save the subject's profile",
+                       description="Signal check, resting baseline, stimulus blocks with SAM self-reports, then the "
+                                   "student's output heads fine-tuned on the subject and scored on held-out blocks "
+                                   "before and after. Without --headless a wizard window walks through the steps; "
+                                   "both run the protocol against the simulator for now (a SYNTHETIC dry run).")
+    p.add_argument("--subject", required=True, help="subject id (letters, digits, - and _)")
+    p.add_argument("--headless", action="store_true", help="no window: run the protocol against the simulator")
+    p.add_argument("--fast", action="store_true", help="short signal check and baseline (tests, dry runs)")
+    p.add_argument("--profiles", type=Path, default=None, metavar="DIR",
+                   help="profile folder (default: $AFFECTSTREAM_PROFILES or the per-user data folder)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="simulator seed of the simulated subject's individual gains (default 1; the planted "
+                        "training set uses 0)")
+    p.set_defaults(func=cmd_calibrate)
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -197,6 +222,16 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", type=Path, help="a run folder written by `affectstream train`")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="several training runs' summaries side by side (an ablation table)",
+                       description="Write one markdown table from the summary JSON files of `affectstream train "
+                                   "--report`, in the order given, with each row's command.")
+    p.add_argument("summaries", type=Path, nargs="+", help="summary JSON files")
+    p.add_argument("--out", type=Path, required=True, help="markdown file to write")
+    p.add_argument("--title", default="Comparison", help="the table's title")
+    p.set_defaults(func=cmd_compare)
 
 
 def _add_train_visual(sub: argparse._SubParsersAction) -> None:
@@ -231,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_dashboard, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_train,
-                _add_evaluate, _add_train_visual, _add_export):
+    for add in (_add_demo, _add_dashboard, _add_run, _add_replay, _add_simulate, _add_webcam, _add_bench, _add_calibrate,
+                _add_train,
+                _add_evaluate, _add_compare, _add_train_visual, _add_export):
         add(sub)
     return parser
 
@@ -273,14 +309,44 @@ class _StatusLine:
                   f"{tag}", file=sys.stderr, flush=True)
 
 
-def _load_pipeline_config(path: Path | None, device: str | None = None, face_model: Path | None = None):
+def _load_pipeline_config(path: Path | None, device: str | None = None, face_model: Path | None = None,
+                          profile: Path | None = None):
     import dataclasses
 
     from pipelines.config import PipelineConfig, load_config
 
     config = PipelineConfig() if path is None else load_config(path)
-    overrides = {"device": device, "face_model": None if face_model is None else str(face_model)}
+    overrides = {"device": device, "face_model": None if face_model is None else str(face_model),
+                 "profile": None if profile is None else str(profile)}
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _dashboard_config(args: argparse.Namespace):
+    """The dashboard's pipeline settings with the subject's profile, or None (the dashboard's defaults)."""
+    from pipelines.config import PipelineConfig
+
+    profile = _profile(args.subject, args.profiles)
+    return None if profile is None else PipelineConfig(saliency_every_hops=4, profile=str(profile))
+
+
+def _profile(subject: str | None, profiles: Path | None) -> Path | None:
+    """The subject's calibration profile folder, or None (with a notice) when the subject has none yet.
+
+    A profile that exists but was made for another montage or model is refused (ProfileError, one line).
+    """
+    if subject is None:
+        return None
+    from calibration.profiles import default_profiles_dir, load_profile, profile_dir
+
+    root = profiles or default_profiles_dir()
+    if not (profile_dir(root, subject) / "profile.json").is_file():
+        print(f"no calibration profile for subject {subject!r} in {root}: using the bundled EEG student "
+              f"(`affectstream calibrate --subject {subject}` makes one)", file=sys.stderr)
+        return None
+    profile = load_profile(root, subject)
+    print(f"using the calibration profile of {subject!r} ({profile.meta['data']}, {profile.meta['created']})",
+          file=sys.stderr)
+    return profile.folder
 
 
 def _finish(summary, out: Path | None) -> None:
@@ -312,9 +378,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         raise UserError("`run` is the headless command: add --headless, or use `affectstream dashboard` for the "
                         "window")
-    config = _load_pipeline_config(args.config, args.device, args.face_model)
+    config = _load_pipeline_config(args.config, args.device, args.face_model,
+                                   _profile(args.record_subject, args.profiles))
     video = open_video_source(args.video, camera=args.camera, video_file=args.video_file, timeout=args.timeout)
-    record = _record_path(args.record, args.record_subject, args.record_session, args.record_task)
+    record = _record_path(args.record, args.record_subject or "01", args.record_session, args.record_task)
     summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,
                            config=config, resolve_timeout=args.timeout, on_result=_StatusLine(args.quiet),
                            video_source=video, record=record)
@@ -382,7 +449,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise UserError("no display found (DISPLAY is not set): use `affectstream run --headless`, or --screenshot "
                         "to render the dashboard offscreen")
     return run_dashboard(args.eeg, eeg_source_id=args.eeg_source_id, video=args.video,
-                         screenshot=args.screenshot, duration=args.duration)
+                         screenshot=args.screenshot, duration=args.duration, config=_dashboard_config(args))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -406,10 +473,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
         speed = 1.0 if args.speed is None else min(args.speed, max(SPEEDS))  # 'max': the fastest offered
         return run_dashboard(recording=args.file, replay_speed=speed, screenshot=args.screenshot,
-                             duration=args.duration)
+                             duration=args.duration, config=_dashboard_config(args))
     speed = None if args.speed is None or math.isinf(args.speed) else args.speed
     summary = replay(args.file, speed=speed, out_jsonl=args.out, with_video=not args.no_video,
-                     allow_truncated=args.allow_truncated)
+                     allow_truncated=args.allow_truncated,
+                     config=_load_pipeline_config(None, profile=_profile(args.subject, args.profiles)))
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{summary.hops} hops over {summary.duration_s:.1f} s of recording in {summary.wall_s:.2f} s "
@@ -456,6 +524,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from calibration.profiles import default_profiles_dir
+    from calibration.protocol import CalibrationConfig
+    from calibration.session import calibrate
+
+    if not args.headless:
+        if not _window_possible(None):
+            raise UserError("no display found (DISPLAY is not set): use --headless")
+        from app.calibration_wizard import run_wizard
+
+        return run_wizard(args.subject, args.profiles, fast=args.fast)
+    config = CalibrationConfig().fast() if args.fast else CalibrationConfig()
+    folder, report = calibrate(args.subject, args.profiles or default_profiles_dir(), config, seed=args.seed)
+    b, a = report["before"], report["after"]
+    print(f"profile {folder}: held-out CCC {b['ccc']:.3f} -> {a['ccc']:.3f}, RMSE {b['rmse']:.3f} -> {a['rmse']:.3f} "
+          f"(against the {report['against']}; {report['data'].upper()} data) in {report['seconds']:.0f} s",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from models.training.runner import run_training
 
@@ -490,6 +578,18 @@ def _headline(summary: dict) -> str:
     if "p_value" in summary:
         parts.append(f"p = {summary['p_value']:.4f}")
     return ", ".join(parts)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from models.training.compare import compare_markdown
+
+    missing = [str(p) for p in args.summaries if not p.is_file()]
+    if missing:
+        raise UserError(f"no summary file at {', '.join(missing)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(compare_markdown(args.summaries, args.title))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -571,11 +671,12 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.xdf_reader import XDFFormatError
     from pipelines.xdf_writer import XDFWriteError
     from models.datasets.common import DatasetLayoutError
+    from calibration.profiles import ProfileError
 
     try:
         return args.func(args)
     except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
-            ModelIntegrityError, XDFWriteError, XDFFormatError, DatasetLayoutError) as exc:
+            ModelIntegrityError, XDFWriteError, XDFFormatError, DatasetLayoutError, ProfileError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

@@ -7,9 +7,10 @@
    uncalibrated student starts from nothing, as a live run without a profile does.
 3. **Fine-tuning** of the two output heads (and with ``last_block`` the last TCN level) on the training blocks'
    self-reports; the rest stays frozen: a dozen blocks cannot re-learn a network, but they can re-map its output to
-   this subject's gains and offsets. Self-reports are one value per block, so the loss is the mean squared error on
-   the hops inside the blocks (CCC is undefined on a constant target); training stops when the error on the
-   ``stop`` blocks has not improved for ``patience`` checks and the best weights are kept.
+   this subject's gains and offsets. A self-report rates the state the block left behind, one value per block, so
+   the loss compares it with the mean prediction over the block's second half (squared error, averaged over
+   blocks; a per-hop loss would also punish the state's build-up, which the rating does not describe); training
+   stops when the error on the ``stop`` blocks has not improved for ``patience`` checks, keeping the best weights.
 4. **Scores** on the held-out blocks, never seen by steps 2-3 except through the running normalisation that any live
    run also has: CCC and RMSE of valence and arousal against the ground truth when the session is simulated (and
    against the block self-reports always).
@@ -37,7 +38,7 @@ class FineTuneConfig:
     max_steps: int = 300
     check_every: int = 10
     patience: int = 6
-    stop_blocks: int = 2  #: training blocks kept aside for early stopping
+    stop_blocks: int = 3  #: training blocks kept aside for early stopping
     last_block: bool = False  #: also adapt the last TCN level
     seed: int = 0
 
@@ -78,15 +79,18 @@ def baseline_norm(features: SessionFeatures, session: CalibrationSession, memory
     return norm
 
 
-def _targets(features: SessionFeatures, session: CalibrationSession) -> tuple[np.ndarray, np.ndarray]:
-    """Per hop: the block index it lies in (-1 outside blocks) and its block's self-report (T, 2) on [-1, 1]."""
+def _targets(features: SessionFeatures, session: CalibrationSession) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per hop: the block index it lies in (-1 outside blocks), its block's self-report (T, 2) on [-1, 1], and
+    whether it lies in the block's second half."""
     block = np.full(len(features.centre), -1)
     target = np.full((len(features.centre), 2), np.nan, dtype=np.float32)
+    late = np.zeros(len(features.centre), dtype=bool)
     for b in session.blocks:
         inside = (features.centre >= b.start) & (features.centre < b.end)
         block[inside] = b.index
         target[inside] = (sam_to_unit(b.sam_valence), sam_to_unit(b.sam_arousal))
-    return block, target
+        late |= inside & (features.centre >= (b.start + b.end) / 2)
+    return block, target, late
 
 
 def _predict(model, z: np.ndarray) -> np.ndarray:
@@ -99,11 +103,16 @@ def fine_tune(model, z: np.ndarray, features: SessionFeatures, session: Calibrat
               config: FineTuneConfig = FineTuneConfig()):
     """A copy of ``model`` with its heads adapted on the training blocks; returns (model, history)."""
     torch.manual_seed(config.seed)
-    block, target = _targets(features, session)
+    block, target, late = _targets(features, session)
     train_blocks = [b.index for b in session.blocks if not b.heldout]
-    stop = set(train_blocks[-config.stop_blocks:]) if len(train_blocks) > config.stop_blocks else set()
-    fit_mask = np.isin(block, [i for i in train_blocks if i not in stop])
-    stop_mask = np.isin(block, list(stop))
+    stop = train_blocks[-config.stop_blocks:] if len(train_blocks) > config.stop_blocks else []
+    fit = [i for i in train_blocks if i not in stop]
+    y = torch.from_numpy(np.nan_to_num(target))
+    masks = {i: torch.from_numpy((block == i) & late) for i in train_blocks}
+
+    def block_error(pred: torch.Tensor, blocks: list[int]) -> torch.Tensor:
+        return torch.stack([((pred[masks[i]].mean(0) - y[masks[i]][0]) ** 2).mean() for i in blocks]).mean()
+
     model = copy.deepcopy(model).train()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -114,21 +123,17 @@ def fine_tune(model, z: np.ndarray, features: SessionFeatures, session: Calibrat
         p.requires_grad_(True)
     opt = torch.optim.Adam(params, lr=config.lr)
     x = torch.from_numpy(np.ascontiguousarray(z.T, dtype=np.float32))[None]
-    y = torch.from_numpy(np.nan_to_num(target))
-    fit_t, stop_t = torch.from_numpy(fit_mask), torch.from_numpy(stop_mask)
     best, best_state, stale, history = np.inf, copy.deepcopy(model.state_dict()), 0, []
     for step in range(config.max_steps):
         out = model(x)
-        pred = torch.stack([out.valence[0], out.arousal[0]], dim=-1)
-        loss = ((pred[fit_t] - y[fit_t]) ** 2).mean()
+        loss = block_error(torch.stack([out.valence[0], out.arousal[0]], dim=-1), fit)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % config.check_every == 0 and stop_t.any():
+        if step % config.check_every == 0 and stop:
             with torch.no_grad():
                 out = model(x)
-                pred = torch.stack([out.valence[0], out.arousal[0]], dim=-1)
-                err = float(((pred[stop_t] - y[stop_t]) ** 2).mean())
+                err = float(block_error(torch.stack([out.valence[0], out.arousal[0]], dim=-1), stop))
             history.append({"step": step, "fit_mse": float(loss.detach()), "stop_mse": err})
             if err < best:
                 best, best_state, stale = err, copy.deepcopy(model.state_dict()), 0
@@ -142,7 +147,7 @@ def fine_tune(model, z: np.ndarray, features: SessionFeatures, session: Calibrat
 
 def evaluate(model, z: np.ndarray, features: SessionFeatures, session: CalibrationSession) -> dict:
     """CCC and RMSE on the held-out blocks' hops: against the truth (simulated) and the self-reports."""
-    block, target = _targets(features, session)
+    block, target, _ = _targets(features, session)
     held = np.isin(block, [b.index for b in session.blocks if b.heldout])
     pred = _predict(model, z)[held]
     out: dict = {"n_hops": int(held.sum())}

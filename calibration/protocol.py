@@ -33,15 +33,17 @@ class CalibrationConfig:
     check_s: float = 10.0
     baseline_open_s: float = 60.0
     baseline_closed_s: float = 60.0
-    block_s: float = 40.0
-    rest_s: float = 10.0  #: between blocks (the SAM rating happens at its start)
-    n_blocks: int = 12
-    heldout_blocks: int = 3
+    block_s: float = 20.0
+    rest_s: float = 5.0  #: between blocks (the SAM rating happens at its start)
+    n_blocks: int = 24  #: many short blocks: one rating each, and the head fit needs many ratings
+    heldout_blocks: int = 6
     sam_noise: float = 0.5  #: simulated rating noise (SAM points, s.d.)
 
     def fast(self) -> CalibrationConfig:
-        return CalibrationConfig(check_s=4.0, baseline_open_s=20.0, baseline_closed_s=20.0, block_s=30.0,
-                                 rest_s=6.0, n_blocks=12, heldout_blocks=3, sam_noise=self.sam_noise)
+        """A shorter check and baseline (tests, dry runs); the blocks stay, the fine-tuning needs them."""
+        return CalibrationConfig(check_s=4.0, baseline_open_s=20.0, baseline_closed_s=20.0, block_s=self.block_s,
+                                 rest_s=self.rest_s, n_blocks=self.n_blocks, heldout_blocks=self.heldout_blocks,
+                                 sam_noise=self.sam_noise)
 
     @property
     def baseline_s(self) -> float:

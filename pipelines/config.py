@@ -157,6 +157,7 @@ class PipelineConfig:
     visual_precision: Literal["int8", "fp32"] = "int8"
     face_model: str | None = None
     saliency_every_hops: int = 0
+    profile: str | None = None  #: a subject's calibration profile folder (``--subject``; calibration.profiles)
     quality: QualityConfig = field(default_factory=QualityConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 

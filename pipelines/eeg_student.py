@@ -55,13 +55,30 @@ class EEGStudentEstimator:
         self.frames = np.zeros((192, receptive_field), dtype=np.float32)
         self.warmup_frames = warmup_frames
         self._n = 0
+        self.keep = np.ones(32, dtype=bool)  #: montage channels the estimate may use (a profile's bad ones are not)
 
     @classmethod
-    def from_manifest(cls, device: str = "cpu") -> EEGStudentEstimator:
-        """The bundled student, after its sha256 check (raises ModelIntegrityError)."""
-        path, entry = verified_path(EEG_STUDENT)
+    def from_manifest(cls, device: str = "cpu", manifest: Path | None = None) -> EEGStudentEstimator:
+        """The bundled student (or the one of ``manifest``), after its sha256 check (raises ModelIntegrityError)."""
+        path, entry = verified_path(EEG_STUDENT, manifest)
         return cls(path, int(entry["input"]["frames"]), float(entry["input"].get("norm_memory", 1200.0)),
                    device=device)
+
+    @classmethod
+    def from_profile(cls, folder: str | Path, device: str = "cpu") -> EEGStudentEstimator:
+        """A subject's calibrated student: its fine-tuned weights, its normaliser started from the resting baseline,
+        and its bad channels kept out (``calibration.profiles``; the folder was checked by ``load_profile``)."""
+        import json
+
+        folder = Path(folder)
+        estimator = cls.from_manifest(device, folder / "manifest.json")
+        with np.load(folder / "baseline.npz", allow_pickle=False) as z:
+            estimator.norm.load_state({k: z[k] for k in z.files})
+        from models.montage import MONTAGE_32
+
+        bad = json.loads((folder / "bad_channels.json").read_text())
+        estimator.keep = np.array([label not in bad for label in MONTAGE_32])
+        return estimator
 
     def step_many(self, log_power: np.ndarray, good: np.ndarray) -> tuple[list[ModalityEstimate], np.ndarray]:
         """Consecutive hops at once: (k, 6, 32) log band power and (k, 32) masks -> k estimates and the k inputs.
@@ -71,6 +88,7 @@ class EEGStudentEstimator:
         (k, 192, receptive_field) inputs too, for saliency.
         """
         k = len(log_power)
+        good = good & self.keep
         inputs = np.empty((k, *self.frames.shape), dtype=np.float32)
         usable = good.any(axis=1)
         for i in range(k):

@@ -207,6 +207,8 @@ class AffectPipeline:
         from .eeg_student import EEGStudentEstimator
 
         try:
+            if config.profile is not None:
+                return EEGStudentEstimator.from_profile(config.profile, config.device)
             return EEGStudentEstimator.from_manifest(config.device)
         except ModelIntegrityError as exc:
             if config.eeg_estimator == "student":

@@ -215,6 +215,11 @@ def test_tiny_v2e_run_writes_report_resumes_and_rescores(tmp_path, planted, caps
     assert again["test"] == recorded["test"] and again["weights_sha256"] == recorded["weights_sha256"]
     assert json.loads((folder / "metrics.json").read_text())["summary"]["kd"] == metrics["summary"]["kd"]
 
+    table = tmp_path / "compare.md"
+    assert main(["compare", str(report), "--out", str(table), "--title", "tiny"]) == 0
+    assert f"| tiny (kd) | v2e_kd | {summary['kd']['ccc_mean']:.3f}" in table.read_text()
+    assert main(["compare", str(tmp_path / "missing.json"), "--out", str(table)]) == 2
+
     capsys.readouterr()
     assert main(["evaluate", str(folder), "--quiet"]) == 0
     out = capsys.readouterr().out
@@ -236,3 +241,23 @@ def test_tiny_v2e_run_data_parallel_on_two_cpu_processes(tmp_path, planted):
         result = json.loads((folder / "folds" / f"fold_{k:02d}.json").read_text())
         assert result["world_size"] == 2 and result["ranks_agree"] is True  # identical weights on both ranks
     assert json.loads((folder / "run.json").read_text())["world_size"] == 2
+
+
+def test_compare_tabulates_fer_runs_in_order(tmp_path):
+    from models.training.compare import compare_markdown
+
+    def fer(acc):
+        m = {"accuracy": acc, "macro_f1": acc / 2, "balanced_accuracy": acc / 3}
+        return {"8way": m, "present_only": m}
+
+    paths = []
+    for name, acc in (("b0", 0.8), ("b1", 0.85)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"method": "neurogaze", "data": "real FER+", "fer_valid": fer(acc),
+                                    "fer_test": fer(acc - 0.01), "command": f"affectstream train {name}.toml"}))
+        paths.append(path)
+    text = compare_markdown(paths, "ablation")
+    rows = [line for line in text.splitlines() if line.startswith("| b")]
+    assert rows == ["| b0 | 80.00 | 40.00 | 26.67 | 79.00 | 39.50 | 26.33 |",
+                    "| b1 | 85.00 | 42.50 | 28.33 | 84.00 | 42.00 | 28.00 |"]
+    assert "`affectstream train b1.toml`" in text

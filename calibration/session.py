@@ -1,0 +1,106 @@
+"""``affectstream calibrate``: the whole calibration of one subject, from the recording to the saved profile.
+
+:func:`calibrate` runs the protocol (:mod:`.protocol`), writes its recording into the profile folder, starts the
+normaliser on the baseline, fine-tunes the bundled student on the training blocks (:mod:`.finetune`), scores the
+held-out blocks before and after, and saves the profile (:mod:`.profiles`) with a report (JSON, markdown, PNG).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .finetune import FineTuneConfig, baseline_norm, evaluate, fine_tune, session_features
+from .profiles import profile_dir, save_profile
+from .protocol import CalibrationConfig, CalibrationSession, simulate_session, write_recording
+
+__all__ = ["calibrate", "calibrate_session"]
+
+
+def calibrate(subject: str, profiles: str | Path, config: CalibrationConfig = CalibrationConfig(), *,
+              seed: int = 1, finetune: FineTuneConfig = FineTuneConfig()) -> tuple[Path, dict]:
+    """The headless dry run against the simulator (SYNTHETIC subject ``subject``); returns (profile, report)."""
+    return calibrate_session(simulate_session(subject, config, seed=seed), profiles, finetune=finetune,
+                             config=config)
+
+
+def calibrate_session(session: CalibrationSession, profiles: str | Path, *, finetune: FineTuneConfig = FineTuneConfig(),
+                      config: CalibrationConfig | None = None) -> tuple[Path, dict]:
+    """Calibrate from a recorded session; returns the profile folder and the report."""
+    from models.feature_norm import RunningFeatureNorm
+    from models.manifest import load_manifest
+    from pipelines.eeg_student import EEG_STUDENT_TORCH, load_torch_student
+
+    start = time.perf_counter()
+    folder = profile_dir(profiles, session.subject)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_recording(session, folder / "calibration.xdf")
+    features = session_features(session)
+    memory = float(load_manifest()["models"]["eeg_student"]["input"].get("norm_memory", 1200.0))
+    model = load_torch_student()
+    before = evaluate(model, features.inputs(RunningFeatureNorm(192, memory=memory)), features, session)
+    norm = baseline_norm(features, session, memory)
+    profile_norm = RunningFeatureNorm(192, memory=memory)
+    profile_norm.load_state(norm.state())  # what the live path starts from
+    z = features.inputs(norm)
+    tuned, history = fine_tune(model, z, features, session, finetune)
+    after = evaluate(tuned, z, features, session)
+    save_profile(profiles, session.subject, model=tuned,
+                 architecture=load_manifest()["models"][EEG_STUDENT_TORCH]["architecture"], norm=profile_norm,
+                 bad_channels=session.bad_channels, synthetic=session.synthetic, montage=session.ch_names)
+    report = {"data": "synthetic" if session.synthetic else "real", "subject": session.subject,
+              "against": after["against"], "heldout_blocks": sum(b.heldout for b in session.blocks),
+              "blocks": len(session.blocks), "bad_channels": session.bad_channels,
+              "before": {k: v for k, v in before.items() if k != "prediction"},
+              "after": {k: v for k, v in after.items() if k != "prediction"},
+              "fine_tune": {"checks": history, "config": finetune.__dict__},
+              "protocol": (config or CalibrationConfig()).__dict__, "seconds": round(time.perf_counter() - start, 1)}
+    (folder / "report.json").write_text(json.dumps(report, indent=1))
+    _plot(session, features, before["prediction"], after["prediction"], folder / "report.png")
+    (folder / "report.md").write_text(_markdown(report))
+    return folder, report
+
+
+def _plot(session: CalibrationSession, features, before: np.ndarray, after: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .finetune import _targets
+
+    block, target, _ = _targets(features, session)
+    held = np.isin(block, [b.index for b in session.blocks if b.heldout])
+    t = np.arange(held.sum()) / 4.0
+    fig, axes = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True)
+    for i, (ax, name) in enumerate(zip(axes, ("valence", "arousal"))):
+        if session.truth is not None:
+            idx = np.clip(np.round(features.centre[held] * session.sfreq).astype(int), 0, len(session.truth) - 1)
+            ax.plot(t, session.truth[idx, i], color="k", lw=1.4, label="truth (simulated)")
+        ax.plot(t, target[held, i], color="0.6", ls="--", lw=1.0, label="self-report")
+        ax.plot(t, before[:, i], lw=1.0, label="before")
+        ax.plot(t, after[:, i], lw=1.0, label="after")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=4)
+    axes[1].set_xlabel("s (held-out blocks concatenated)")
+    fig.suptitle(f"calibration of {session.subject}: held-out blocks" + (" (SYNTHETIC)" if session.synthetic else ""),
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _markdown(r: dict) -> str:
+    lines = [f"# Calibration of {r['subject']}", ""]
+    if r["data"] == "synthetic":
+        lines += ["**SYNTHETIC**: a simulated subject and simulated self-reports (the simulator's dry run).", ""]
+    lines += [f"Held-out blocks: {r['heldout_blocks']} of {r['blocks']}; scored against the {r['against']}.", "",
+              "| | CCC | RMSE |", "|---|---|---|",
+              f"| before (bundled student) | {r['before']['ccc']:.3f} | {r['before']['rmse']:.3f} |",
+              f"| after (baseline + fine-tuned heads) | {r['after']['ccc']:.3f} | {r['after']['rmse']:.3f} |", "",
+              f"Bad channels: {r['bad_channels'] or 'none'}.", "", "![held-out blocks](report.png)", ""]
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""`affectstream calibrate --headless`: the profile it writes, its before/after report, and how `run`, `replay` and the
+dashboard use a profile (and refuse one made for something else). The subject is SIMULATED."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from calibration.profiles import ProfileError, load_profile
+
+
+@pytest.fixture(scope="module")
+def profiles(tmp_path_factory):
+    root = tmp_path_factory.mktemp("profiles")
+    assert main(["calibrate", "--subject", "sim01", "--headless", "--fast", "--profiles", str(root)]) == 0
+    return root
+
+
+def test_calibration_writes_a_profile_whose_held_out_ccc_improved(profiles):
+    folder = profiles / "sim01"
+    for name in ("profile.json", "baseline.npz", "bad_channels.json", "eeg_student.onnx", "manifest.json",
+                 "calibration.xdf", "report.json", "report.md", "report.png"):
+        assert (folder / name).is_file(), name
+    report = json.loads((folder / "report.json").read_text())
+    assert report["data"] == "synthetic" and report["against"] == "truth"
+    for key in ("before", "after"):
+        assert np.isfinite(report[key]["ccc"]) and report[key]["rmse"] > 0
+    assert report["after"]["ccc"] > report["before"]["ccc"]  # the subject's own blocks made the student better
+    assert report["seconds"] < 180
+    assert "SYNTHETIC" in (folder / "report.md").read_text()
+    profile = load_profile(profiles, "sim01")
+    assert profile.meta["data"] == "synthetic" and profile.norm_state["count"].max() > 100  # the baseline's frames
+
+
+def test_replay_with_the_profile_uses_the_calibrated_student(profiles, tmp_path, capsys):
+    from pipelines.replay import write_simulated_recording
+
+    rec = write_simulated_recording(tmp_path / "s.xdf", 20.0)
+    with_profile, without = tmp_path / "p.jsonl", tmp_path / "n.jsonl"
+    assert main(["replay", str(rec), "--headless", "--out", str(with_profile), "--subject", "sim01",
+                 "--profiles", str(profiles)]) == 0
+    assert "using the calibration profile of 'sim01'" in capsys.readouterr().err
+    assert main(["replay", str(rec), "--headless", "--out", str(without), "--subject", "sim99",
+                 "--profiles", str(profiles)]) == 0
+    assert "no calibration profile for subject 'sim99'" in capsys.readouterr().err
+    a = [json.loads(line) for line in with_profile.read_text().splitlines()]
+    b = [json.loads(line) for line in without.read_text().splitlines()]
+    assert len(a) == len(b) and a[-1]["t"] == b[-1]["t"]
+    assert any(x["valence_eeg"] != y["valence_eeg"] for x, y in zip(a, b))
+
+
+def test_a_profile_made_for_something_else_is_refused(profiles, tmp_path, capsys):
+    for what, change, message in (
+            ("montage", lambda m: m.update(montage=m["montage"][:16]), "another montage"),
+            ("model", lambda m: m["base_model"].update(sha256="0" * 64), "another version of the EEG student"),
+            ("version", lambda m: m.update(version=99), "format version")):
+        root = tmp_path / what
+        shutil.copytree(profiles / "sim01", root / "sim01")
+        meta = json.loads((root / "sim01" / "profile.json").read_text())
+        change(meta)
+        (root / "sim01" / "profile.json").write_text(json.dumps(meta))
+        with pytest.raises(ProfileError, match=message):
+            load_profile(root, "sim01")
+    root = tmp_path / "tampered"
+    shutil.copytree(profiles / "sim01", root / "sim01")
+    with open(root / "sim01" / "eeg_student.onnx", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ProfileError, match="sha256"):
+        load_profile(root, "sim01")
+    from pipelines.replay import write_simulated_recording
+
+    rec = write_simulated_recording(tmp_path / "s.xdf", 4.0)
+    capsys.readouterr()
+    assert main(["replay", str(rec), "--headless", "--subject", "sim01", "--profiles", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "sha256" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ProfileError, match="letters"):
+        load_profile(root, "../etc")
+
+
+def test_calibrate_without_a_display_says_what_to_do(capsys, monkeypatch):
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["calibrate", "--subject", "x1"]) == 2
+    assert "--headless" in capsys.readouterr().err
