@@ -265,6 +265,18 @@ class AffectPipeline:
         self.stats.skipped_hops = self.scheduler.skipped
         return results
 
+    def restart_window(self, *, new_stream: bool = False) -> None:
+        """Start a fresh window at the next sample, so that no hop spans a discontinuity.
+
+        Called after a clock jump or when a lost stream is re-attached. The estimators keep their per-subject
+        normalisation (same person, same headset); only the window restarts, and the first hop after it comes one
+        full window later. ``new_stream``: the samples that follow come from a new connection whose counter channel
+        starts afresh, so counter continuity is not checked across the restart.
+        """
+        self.scheduler.restart(self.buffer.total)
+        if new_stream:
+            self._last_counter = None
+
     def push_video(self, frame: np.ndarray, timestamp: float) -> FaceResult:
         """Feed one video frame (uint8 BGR) with its stream timestamp; push frames in timestamp order, and before
         the EEG chunk whose hops they belong to."""

@@ -3,6 +3,12 @@
 The loop drains the inlet every few milliseconds, hands each chunk to :class:`~.engine.AffectPipeline`, and pushes
 every completed hop at once. Latency is measured from the moment the chunk that completed a window was pulled to the
 moment the estimate was pushed to the outlet, which is the part of the delay this program controls.
+
+Streams come and go. The EEG inlet is a :class:`~.lsl_source.SupervisedInlet`: when its stream is lost the session
+keeps running on the face (face-only hops, the EEG shown as missing), and when the same ``source_id`` returns the
+pipeline starts a fresh window and the recording gets a Boundary chunk at the gap. Every chunk's timestamps pass an
+:class:`EEGFeed` first (duplicates and reordering dropped, clock jumps restart the window), with the counts in
+:class:`StreamStatus`.
 """
 
 from __future__ import annotations
@@ -17,11 +23,24 @@ from pathlib import Path
 
 import numpy as np
 
+from models.bandpower import BAND_NAMES
+from models.montage import MONTAGE_32
+
 from .config import PipelineConfig
 from .engine import AffectPipeline, HopResult, StreamStats
 from .face_detect import FaceDetector
 from .face_path import FacePath
-from .lsl_source import LSLInlet, describe, find_stream
+from .fusion import ModalityEstimate, fuse
+from .lsl_source import (
+    CONNECTED,
+    LOST,
+    RECONNECTING,
+    SupervisedInlet,
+    TimingFaults,
+    TimingGuard,
+    describe,
+    find_stream,
+)
 from .recorder import SessionRecorder
 from .sinks import AffectOutlet, JsonlSink
 
@@ -37,7 +56,9 @@ class FaceWorker(threading.Thread):
 
     The face path costs several milliseconds per frame; running it beside the EEG loop (OpenCV and onnxruntime
     release the GIL, and the team machines have two cores) keeps it out of the EEG hop's latency. Each hop pairs
-    with the newest face result at or before its stream time (:meth:`FacePath.at`).
+    with the newest face result at or before its stream time (:meth:`FacePath.at`). A lost LSL video stream is
+    re-attached on this thread (:meth:`.video_source.LSLVideoSource.recover`), so the thread outlives the outage and
+    the EEG loop never waits for it; meanwhile hops find no recent face and go on with the EEG alone.
     """
 
     def __init__(self, source, face: FacePath) -> None:
@@ -52,9 +73,10 @@ class FaceWorker(threading.Thread):
         from .video_source import LSLVideoSource
 
         stream = isinstance(self.source, LSLVideoSource)  # polled with a timeout; files and cameras block
+        self._quiet_since = time.monotonic()
         try:
             while not self.stop_event.is_set():
-                item = self.source.read(timeout=0.1) if stream else self.source.read()
+                item = self._read_stream() if stream else self.source.read()
                 if item is None:
                     if stream:
                         continue
@@ -67,9 +89,36 @@ class FaceWorker(threading.Thread):
             self.error = exc
             logger.error("the face path stopped: %s", exc)
 
+    def _read_stream(self) -> tuple[np.ndarray, float] | None:
+        """The newest frame of the LSL stream, or None; re-attaches the stream when it is lost.
+
+        Lost means liblsl's ``LostError``, or no frame for ``LOST_CHECK_S`` while the ``source_id`` is no longer
+        announced (liblsl does not raise on every disconnection).
+        """
+        from mne_lsl.lsl._utils import LostError
+
+        from .video_source import LOST_CHECK_S
+
+        try:
+            item = self.source.read(timeout=0.1)
+        except LostError:
+            lost = True
+        else:
+            now = time.monotonic()
+            if item is not None or now - self._quiet_since <= LOST_CHECK_S:
+                if item is not None:
+                    self._quiet_since = now
+                return item
+            lost = not self.source.announced()
+            self._quiet_since = time.monotonic()  # still announced: a stalled camera; look again later
+        if lost:
+            self.source.recover(self.stop_event)
+            self._quiet_since = time.monotonic()
+        return None
+
     def stop(self) -> None:
         self.stop_event.set()
-        self.join(2.0)
+        self.join(5.0)  # a re-attachment in progress first ends its lookup (1 s) and connection attempt (2 + 2 s)
         self.source.close()
 
 
@@ -108,7 +157,7 @@ class RunSummary:
 
 @dataclass
 class StreamStatus:
-    """What the status bar shows for one input stream."""
+    """What the status bar shows for one input stream; :meth:`to_json` is the part each JSONL record carries."""
 
     name: str
     nominal_rate: float
@@ -117,11 +166,137 @@ class StreamStatus:
     clock_offset_s: float = math.nan
     last_sample_age_s: float = math.inf  #: wall seconds since a sample last arrived
     samples: int = 0
+    connection: str = CONNECTED  #: connected, lost (its source_id is searched for), reconnecting (found, no data yet)
+    outages: int = 0  #: times the stream was lost
+    lost_for_s: float = 0.0  #: wall seconds since the current outage was detected (0 while connected)
+    last_gap_s: float = math.nan  #: stream seconds missing in the latest outage (last sample before -> first after)
+    timing: TimingFaults = field(default_factory=TimingFaults)  #: duplicates, reordering, clock jumps, bursts, rate
 
     @property
     def stalled(self) -> bool:
         """No sample for a second: shown within a second of the stream stopping."""
         return self.last_sample_age_s > 1.0
+
+    def to_json(self) -> dict:
+        """Connection and timing-fault counters (NaN as null), for the JSONL records and tests."""
+        def num(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        t = self.timing
+        return {"connection": self.connection, "outages": self.outages, "last_gap_s": num(self.last_gap_s),
+                "duplicate_stamps": t.duplicate_stamps, "reordered_stamps": t.reordered_stamps,
+                "clock_jumps": t.clock_jumps, "burst_pulls": t.burst_pulls,
+                "effective_rate": num(t.effective_rate), "rate_mismatch": t.rate_mismatch}
+
+
+class EEGFeed:
+    """Between the EEG inlet and the pipeline: timestamp checks, window restarts, and face-only hops across gaps.
+
+    Each pulled chunk passes a :class:`~.lsl_source.TimingGuard` (duplicates and reordered samples dropped and
+    counted; a clock jump restarts the window at the sample after it, so no hop spans it). While the EEG has no
+    estimate to give - its stream is lost, or a restarted window is still filling - hops continue on the hop grid
+    from the face alone (when there is a face path), with the EEG modality marked missing: ``estimator_eeg`` is
+    ``lost`` or ``gap``, ``quality_eeg`` 0 and its values null. Face-only hops are only emitted up to the newest
+    processed frame and before the first hop of the new window, so hop times never go back. Everything here depends
+    only on the data and its timestamps: the same chunks give the same hops.
+
+    Parameters
+    ----------
+    pipeline : AffectPipeline
+        The pipeline fed.
+    faults : TimingFaults | None
+        Where the guard counts (the session's :attr:`StreamStatus.timing`).
+
+    Attributes
+    ----------
+    missing : str
+        Why the EEG gives no estimate now: ``""`` (its hops flow), ``"lost"`` or ``"gap"`` (a new window fills).
+    last_t : float | None
+        Stream time of the last hop emitted (EEG or face-only).
+    """
+
+    def __init__(self, pipeline: AffectPipeline, faults: TimingFaults | None = None) -> None:
+        self.pipeline = pipeline
+        self.guard = TimingGuard(pipeline.spec.sfreq, pipeline.n_hop, faults)
+        self.missing = ""
+        self.last_t: float | None = None
+        self._newest: float | None = None  # newest accepted stamp since the last restart
+
+    @property
+    def faults(self) -> TimingFaults:
+        return self.guard.faults
+
+    def push(self, data: np.ndarray, stamps: np.ndarray,
+             received_at: float | None = None) -> tuple[list[HopResult], np.ndarray, np.ndarray]:
+        """Check and feed one chunk; returns the hops in time order and the samples accepted (data, stamps)."""
+        hops: list[HopResult] = []
+        segments = self.guard.check(data, stamps)
+        for seg in segments:
+            if seg.restart:
+                self.restart("gap")
+            eeg = self.pipeline.push_eeg(seg.data, seg.stamps, received_at)
+            self._newest = float(seg.stamps[-1])
+            if self.missing:
+                hops += self._face_hops(eeg[0].t if eeg else self._next_hop_t(), received_at)
+                if eeg:
+                    self.missing = ""
+            hops += eeg
+            if eeg:
+                self.last_t = eeg[-1].t
+        if len(segments) == 1:
+            return hops, segments[0].data, segments[0].stamps
+        if not segments:
+            return hops, np.empty((0, np.shape(data)[1])), np.empty(0)
+        return hops, np.concatenate([g.data for g in segments]), np.concatenate([g.stamps for g in segments])
+
+    def restart(self, reason: str, *, new_stream: bool = False) -> None:
+        """Start a fresh window at the next sample; ``reason`` (``gap``) labels the EEG until its first hop.
+
+        ``new_stream``: a re-attached connection, whose first stamp is not compared with the old stream's last
+        (the outage is counted as an outage, not as a clock jump) and whose counter channel starts afresh.
+        """
+        self.pipeline.restart_window(new_stream=new_stream)
+        if new_stream:
+            self.guard.reset()
+        self._newest = None
+        self.missing = reason
+
+    def mark_lost(self) -> None:
+        """The EEG stream is gone: hops go on from the face until it returns."""
+        self._newest = None
+        self.missing = "lost"
+
+    def fill(self, received_at: float | None = None) -> list[HopResult]:
+        """Face-only hops due while the EEG is missing and sent nothing this poll."""
+        return self._face_hops(self._next_hop_t(), received_at) if self.missing else []
+
+    def _next_hop_t(self) -> float:
+        """Stream time at which the restarted window's first hop will end (inf before its first sample)."""
+        if self._newest is None:
+            return math.inf
+        p = self.pipeline
+        return self._newest + (p.scheduler.next_stop - p.buffer.total) / p.spec.sfreq
+
+    def _face_hops(self, before: float, received_at: float | None) -> list[HopResult]:
+        face = self.pipeline.face
+        latest = face.latest if face is not None else None
+        if latest is None or self.last_t is None:
+            return []
+        eeg = ModalityEstimate(source=self.missing)
+        hops = []
+        t = self.last_t + self.pipeline.hop_s
+        while t <= latest.t and t < before:
+            result = face.at(t)
+            estimate = result.estimate() if result is not None else ModalityEstimate()
+            fused = fuse({"eeg": eeg, "face": estimate})
+            hops.append(HopResult(
+                t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence, status=fused.status,
+                eeg=eeg, quality_eeg=0.0, bad_channels={},
+                features=np.full((len(BAND_NAMES), len(MONTAGE_32)), np.nan), good=np.zeros(len(MONTAGE_32), bool),
+                synthetic=self.pipeline.spec.synthetic, received_at=received_at, face=estimate, face_result=result))
+            self.last_t = t
+            t += self.pipeline.hop_s
+        return hops
 
 
 class LiveSession:
@@ -158,7 +333,7 @@ class LiveSession:
         self.worker: FaceWorker | None = None
         self.recorder: SessionRecorder | None = None
         try:
-            self.inlet = LSLInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
+            self.inlet = SupervisedInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
             self._closers.append(self.inlet.close)
             self.spec = self.inlet.eeg_spec()
             self.face = FacePath(FaceDetector(config.face_model), device=config.device,
@@ -183,6 +358,8 @@ class LiveSession:
             raise
         logger.info("reading %s: %s", describe(self.inlet.info), self.pipeline.mapping.describe())
         self.status = StreamStatus(self.inlet.info.name, self.spec.sfreq)
+        self.feed = EEGFeed(self.pipeline, self.status.timing)
+        self._generation = self.inlet.generation
         self.new_markers: list[tuple[float, str]] = []
         self.new_truth: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 2)))
         self.latest_eeg: tuple[np.ndarray, np.ndarray] = (np.empty((0, self.spec.n_channels)), np.empty(0))
@@ -205,10 +382,10 @@ class LiveSession:
             self.recorder.close()
             self.recorder = None
 
-    def _optional_inlet(self, stype: str, source_id: str | None, timeout: float) -> LSLInlet | None:
+    def _optional_inlet(self, stype: str, source_id: str | None, timeout: float) -> SupervisedInlet | None:
         if source_id is None:
             return None
-        inlet = LSLInlet(find_stream(None, stype=stype, source_id=source_id, timeout=timeout))
+        inlet = SupervisedInlet(find_stream(None, stype=stype, source_id=source_id, timeout=timeout))
         self._closers.append(inlet.close)
         return inlet
 
@@ -217,23 +394,35 @@ class LiveSession:
         return self.spec.synthetic
 
     def poll(self) -> list[HopResult]:
-        """Drain every inlet once; returns the hops completed (already pushed to the outlet and JSONL)."""
+        """Drain every inlet once; returns the hops completed (already pushed to the outlet and JSONL).
+
+        Never blocks on a lost stream: the inlet looks for it in the background, and meanwhile the hops come from
+        the face alone (see :class:`EEGFeed`).
+        """
         data, stamps = self.inlet.pull()
-        self.latest_eeg = (data, stamps)
         now = time.monotonic()
-        results: list[HopResult] = []
+        received = time.perf_counter()
+        if self.inlet.generation != self._generation:
+            self._reattached()
+        elif self.inlet.connection == LOST and self.feed.missing != "lost":
+            self.feed.mark_lost()
+        self._update_status(now, stamps)
         if len(stamps):
-            received = time.perf_counter()
-            for result in self.pipeline.push_eeg(data, stamps, received):
-                if self.outlet is not None:
-                    self.outlet.push(result)
-                result.latency_ms = (time.perf_counter() - received) * 1e3
-                if self.sink is not None:
-                    self.sink.write(result.to_json())
-                results.append(result)
-            self._update_status(now, len(stamps), float(stamps[-1]))
+            hops, kept, kept_stamps = self.feed.push(data, stamps, received)
+            self.latest_eeg = (kept, kept_stamps)
         else:
-            self.status.last_sample_age_s = now - self._last_arrival
+            # No face-only hops while a returned stream connects: its first samples may be older than now.
+            hops = self.feed.fill(received) if self.inlet.connection != RECONNECTING else []
+            self.latest_eeg = (data, stamps)
+        eeg_status = self.status.to_json() if self.sink is not None and hops else None
+        results: list[HopResult] = []
+        for result in hops:
+            if self.outlet is not None:
+                self.outlet.push(result)
+            result.latency_ms = (time.perf_counter() - received) * 1e3
+            if self.sink is not None:
+                self.sink.write({**result.to_json(), "eeg_stream": eeg_status})
+            results.append(result)
         if self.markers is not None:
             values, times = self.markers.pull()
             self.new_markers = [(float(t), str(v[0])) for v, t in zip(values, times)]
@@ -244,15 +433,39 @@ class LiveSession:
             self.recorder.record_poll(self, results)
         return results
 
-    def _update_status(self, now: float, n: int, newest: float) -> None:
+    def _reattached(self) -> None:
+        """The EEG stream is back on a new connection: fresh window, fresh rate estimate, a Boundary at the gap."""
+        self._generation = self.inlet.generation
+        self.feed.restart("gap", new_stream=True)
+        self._arrivals.clear()
+        if self.recorder is not None:
+            from mne_lsl.lsl import local_clock
+
+            # flush() ends with a Boundary chunk; the ClockOffset (the offset in use until the recorder's next
+            # measurement) gives it something to write even right after a background flush, so the Boundary lands
+            # between the samples before the gap and those after it.
+            eeg = self.recorder.eeg
+            self.recorder.writer.clock_offset(eeg.sid, local_clock(), eeg.offset)
+            self.recorder.writer.flush()
+
+    def _update_status(self, now: float, stamps: np.ndarray) -> None:
         from mne_lsl.lsl import local_clock
 
+        status, inlet = self.status, self.inlet
+        status.connection = inlet.connection
+        status.outages = inlet.outages
+        status.last_gap_s = inlet.last_gap_s
+        status.lost_for_s = now - inlet.lost_at if inlet.lost_at is not None else 0.0
+        n = len(stamps)
+        if n == 0:
+            status.last_sample_age_s = now - self._last_arrival
+            return
+        newest = float(stamps[-1])
         self._last_arrival = now
         self._arrivals.append((now, n))
         while self._arrivals and now - self._arrivals[0][0] > 5.0:
             self._arrivals.pop(0)
         span = now - self._arrivals[0][0]
-        status = self.status
         status.samples += n
         status.last_sample_age_s = 0.0
         if span > 0.5:

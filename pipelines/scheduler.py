@@ -3,6 +3,9 @@
 A hop is due when the sample that ends its window has arrived: hop ``k`` ends at sample
 ``window + k * hop - 1``. The output therefore depends only on the samples and their timestamps, which is what
 makes a replay at any speed give the numbers of the 1x run (ARCHITECTURE: one pipeline for live and replay).
+
+After a discontinuity (a clock jump, a stream that was lost and re-attached) :meth:`HopScheduler.restart` starts a
+fresh window at the next sample, so no hop's window spans the gap.
 """
 
 from __future__ import annotations
@@ -49,3 +52,8 @@ class HopScheduler:
         stops = [self.next_stop + i * self.hop for i in range(n_due)]
         self.next_stop += n_due * self.hop
         return stops
+
+    def restart(self, total: int) -> None:
+        """Begin a new window at absolute sample ``total`` (the next to arrive): the next hop ends one full window
+        later, so the samples before ``total`` are never in a window with the samples after it."""
+        self.next_stop = total + self.window

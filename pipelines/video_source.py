@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +25,12 @@ logger = logging.getLogger(__name__)
 
 Frame = tuple[np.ndarray, float]
 
-#: Seconds without a frame after which :class:`LSLVideoSource` checks whether its stream still exists.
-LOST_CHECK_S = 2.0
+#: Seconds without a frame after which :class:`LSLVideoSource` checks whether its stream still exists (the EEG
+#: inlet's threshold too: a lost stream shows within about a second).
+LOST_CHECK_S = 1.0
+
+#: Length of one lookup of the stream's ``source_id`` (see :data:`pipelines.lsl_source.LOOKUP_S` for why 1 s).
+SEARCH_S = 1.0
 
 #: ``color_order`` values :class:`LSLVideoSource` understands, with the channel count each implies.
 COLOR_ORDERS = {"BGR": 3, "RGB": 3, "GRAY": 1}
@@ -229,30 +234,46 @@ class LSLVideoSource(_FrameSource):
     ----------
     received, dropped : int
         Frames pulled from the stream, and those among them skipped because a newer one was already waiting.
+    connection : str
+        ``connected``, ``lost`` or ``reconnecting`` (see :meth:`recover`).
+    outages : int
+        Times the stream was lost and :meth:`recover` began.
+    last_gap_s : float
+        Stream seconds between the last frame before the latest outage and the first frame after it.
     """
 
     def __init__(self, sinfo_or_query, *, source_id: str | None = None, timeout: float = 5.0,
                  max_buffered: int = 1) -> None:
-        from mne_lsl.lsl import StreamInlet
-
-        from .lsl_source import find_stream  # imported here: it pulls in the EEG engine, which a camera never needs
+        # imported here: it pulls in the EEG engine, which a camera never needs
+        from .lsl_source import find_stream
 
         sinfo = sinfo_or_query
         if isinstance(sinfo, str):
             sinfo = find_stream(sinfo, stype="Video", source_id=source_id, timeout=timeout)
-        # recover=False: a lost camera must end the iteration, not silently stall it (as in lsl_source.LSLInlet).
-        self._inlet = StreamInlet(sinfo, max_buffered=max_buffered, recover=False, processing_flags=("clocksync",))
-        try:
-            self._inlet.open_stream(timeout=timeout)
-            self.info = self._inlet.get_sinfo()  # desc arrives only with the connection
-            self.width, self.height, self.channels, self.color_order = _video_format(self.info)
-        except Exception:
-            self.close()
-            raise
+        self._max_buffered = max_buffered
+        self._open(sinfo, timeout)
         self.label = self.info.name
         self.fps: float | None = self.info.sfreq or None
         self.received = 0
         self.dropped = 0
+        self.connection = "connected"
+        self.outages = 0
+        self.last_gap_s = math.nan
+        self._last_stamp: float | None = None
+
+    def _open(self, sinfo, timeout: float) -> None:
+        from mne_lsl.lsl import StreamInlet
+
+        # recover=False: a lost camera must end the iteration, not silently stall it (as in lsl_source.LSLInlet).
+        self._inlet = StreamInlet(sinfo, max_buffered=self._max_buffered, recover=False,
+                                  processing_flags=("clocksync",))
+        try:
+            self._inlet.open_stream(timeout=timeout)
+            self.info = self._inlet.get_sinfo(timeout=timeout)  # desc arrives only with the connection
+            self.width, self.height, self.channels, self.color_order = _video_format(self.info)
+        except Exception:
+            self.close()
+            raise
 
     def read(self, timeout: float = 0.0) -> Frame | None:
         """Wait up to ``timeout`` s for a frame, then drain the queue; the newest frame, or None if none came.
@@ -273,6 +294,12 @@ class LSLVideoSource(_FrameSource):
             sample, stamp, n = nxt, nxt_stamp, n + 1
         self.received += n
         self.dropped += n - 1
+        if self.connection == "reconnecting":
+            self.connection = "connected"
+            if self._last_stamp is not None:
+                self.last_gap_s = float(stamp) - self._last_stamp
+            logger.info("video stream %s re-attached after a gap of %.2f s", self.label, self.last_gap_s)
+        self._last_stamp = float(stamp)
         pixels = sample.view(np.uint8).reshape(self.height, self.width, self.channels)
         if self.color_order == "RGB":
             frame = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
@@ -289,7 +316,6 @@ class LSLVideoSource(_FrameSource):
         in four in-process outlet teardowns left the inlet waiting silently). So after ``LOST_CHECK_S`` without a
         frame the stream is also looked up by its ``source_id``; when it is no longer announced, it is lost.
         """
-        from mne_lsl.lsl import resolve_streams
         from mne_lsl.lsl._utils import LostError  # not re-exported by mne_lsl.lsl
 
         quiet_since = time.monotonic()
@@ -300,12 +326,54 @@ class LSLVideoSource(_FrameSource):
                     quiet_since = time.monotonic()
                     yield item
                 elif time.monotonic() - quiet_since > LOST_CHECK_S:
-                    if not resolve_streams(timeout=1.0, source_id=self.info.source_id):
+                    if not self.announced():
                         break
                     quiet_since = time.monotonic()
         except LostError:
             pass
         logger.info("video stream %s was lost", self.label)
+
+    def announced(self, timeout: float = SEARCH_S) -> bool:
+        """Whether the stream's ``source_id`` is still announced (blocks up to ``timeout`` s when it is not)."""
+        from mne_lsl.lsl import resolve_streams
+
+        return bool(resolve_streams(timeout=timeout, source_id=self.info.source_id))
+
+    def recover(self, stop: threading.Event) -> bool:
+        """Close the lost inlet and wait for the same ``source_id`` to return, then read from it again.
+
+        Blocks the calling thread (the face thread: the EEG loop never waits for video) in lookup rounds of
+        :data:`SEARCH_S`. A returning stream must keep its frame size (a recording's Video stream has one), else it
+        is not re-attached. Returns False when ``stop`` was set first.
+        """
+        from mne_lsl.lsl import resolve_streams
+
+        size = (self.width, self.height, self.channels)
+        self.close()  # recover=False inlets are destroyed safely (sccn/liblsl#220 is liblsl's own recovery)
+        self.connection = "lost"
+        self.outages += 1
+        logger.warning("video stream %s lost; looking for source_id %r again", self.label, self.info.source_id)
+        refused = ""
+        while not stop.is_set():
+            found = resolve_streams(timeout=SEARCH_S, source_id=self.info.source_id)
+            if not found or stop.is_set():
+                continue
+            self.connection = "reconnecting"
+            try:
+                self._open(found[0], timeout=2.0)
+                if (self.width, self.height, self.channels) != size:
+                    raise ValueError(f"its frames are now {self.width}x{self.height}x{self.channels} instead of "
+                                     f"{size[0]}x{size[1]}x{size[2]}")
+            except Exception as exc:  # noqa: BLE001 - it may vanish again or break the contract; keep looking
+                if str(exc) != refused:
+                    logger.warning("video stream %s is announced again but not re-attached: %s", self.label, exc)
+                    refused = str(exc)
+                self.close()
+                self.connection = "lost"
+                stop.wait(SEARCH_S)
+                continue
+            return True
+        return False
 
     def close(self) -> None:
         inlet, self._inlet = getattr(self, "_inlet", None), None

@@ -390,6 +390,12 @@ class DashboardWindow(QtWidgets.QMainWindow):
             text = f"connecting to {self.spec.describe() if self.spec else ''} … (loading models)"
         elif snap.state == "lost":
             text = f"<span style='color:{theme.BAD}'>EEG stream lost — press Reconnect</span>"
+        elif snap.state == "running" and snap.streams.get("EEG") and snap.streams["EEG"].state in ("lost",
+                                                                                                   "reconnecting"):
+            eeg = snap.streams["EEG"]
+            text = f"<span style='color:{theme.BAD if eeg.state == 'lost' else theme.WARN}'>EEG stream " + \
+                   ("lost — re-attached when it returns (face only meanwhile)" if eeg.state == "lost" else
+                    "is back — reconnecting") + "</span>"
         elif snap.state == "running" and snap.streams.get("EEG") and snap.streams["EEG"].state == "stalled":
             text = f"<span style='color:{theme.WARN}'>EEG stream stalled — no data for " \
                    f"{snap.streams['EEG'].detail.split(' ')[0]} s</span>"

@@ -37,7 +37,8 @@ QUALITY = {"": "#7fb8cc", "noisy": "#fbbf24", "railed": "#f472b6", "flat": "#f87
 
 #: Stream states -> colour of their dot in the status bar.
 STATE = {"live": OK, "running": OK, "stalled": WARN, "waiting": WARN, "connecting": MUTED, "lost": BAD, "error": BAD,
-         "stopped": MUTED, "idle": MUTED, "playing": OK, "paused": MARKER, "ended": MUTED}
+         "stopped": MUTED, "idle": MUTED, "playing": OK, "paused": MARKER, "ended": MUTED,
+         "reconnecting": WARN}
 
 SALIENCY_CMAP = "inferno"
 BANDPOWER_CMAP = "CET-D1"

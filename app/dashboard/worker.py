@@ -2,8 +2,11 @@
 
 Nothing here touches Qt, so the GUI thread only paints. The session is opened *in* this thread too (resolving streams
 and loading the students takes seconds), and every failure ends as a state in the snapshot: ``error`` with the
-message when a stream is not found, ``lost`` when liblsl reports that the EEG outlet went away
-(``mne_lsl.lsl._utils.LostError``), while the window keeps running.
+message when a stream is not found. A live session re-attaches a lost EEG or video stream by itself
+(:class:`pipelines.lsl_source.SupervisedInlet`): the stream shows ``lost``, then ``reconnecting``, then ``live``
+again, while the session keeps running (on the face alone meanwhile). A session that instead raises
+``mne_lsl.lsl._utils.LostError`` from ``poll`` (one without that supervision) is shown ``lost`` and waits for the
+user's Reconnect.
 """
 
 from __future__ import annotations
@@ -274,14 +277,23 @@ class SessionWorker(threading.Thread):
         stats = session.pipeline.stats
         if eeg_lost:
             eeg_state = "lost"
+        elif status.connection != "connected":
+            eeg_state = status.connection  # lost, then reconnecting: the session re-attaches the stream by itself
         elif status.samples == 0:
             eeg_state = "waiting"
         else:
             eeg_state = "stalled" if status.stalled else "live"
+        if eeg_state == "lost" and not eeg_lost:
+            detail = f"{status.lost_for_s:.1f} s since the stream was lost (outage {status.outages}); " \
+                     "it is re-attached when it returns"
+        elif eeg_state == "reconnecting":
+            detail = "the stream is announced again; connecting"
+        elif status.stalled and math.isfinite(status.last_sample_age_s):
+            detail = f"{status.last_sample_age_s:.1f} s since the last sample"
+        else:
+            detail = ""
         streams = {"EEG": StreamView("EEG", info.name, info.hostname, eeg_state, status.nominal_rate,
-                                     status.measured_rate, status.samples,
-                                     f"{status.last_sample_age_s:.1f} s since the last sample"
-                                     if status.stalled and math.isfinite(status.last_sample_age_s) else "")}
+                                     status.measured_rate, status.samples, detail)}
         frame, frame_id, face, dropped = None, 0, None, 0
         face_path = getattr(session, "face", None)
         if face_path is not None:
@@ -291,6 +303,8 @@ class SessionWorker(threading.Thread):
             rate = rates["Video"].update(now, frames)
             if fworker is not None and (fworker.error is not None or not fworker.is_alive()):
                 vstate = "lost" if isinstance(fworker.error, self._lost_error) or fworker.error is None else "error"
+            elif getattr(source, "connection", "connected") != "connected":
+                vstate = source.connection  # an LSL video stream being re-attached by the face thread
             elif frames == 0:
                 vstate = "waiting"
             else:

@@ -3,7 +3,8 @@
 One ``holdout`` fold:
 
 1. **EEG teacher** regressing valence and arousal from the band powers of the training subjects' trials (the
-   :class:`~models.eeg_tcn.EEGTCN`, mean of the two ``1 - CCC`` losses, selected on the validation subjects). The
+   :class:`~models.eeg_tcn.EEGTCN` on per-subject causal z-scores of the features, as the live student sees them;
+   mean of the two ``1 - CCC`` losses, selected on the validation subjects). The
    paper's teacher is an unpublished CNN on topographic maps (METHODS §8 #4: "any"); its penultimate features are
    what matters, here the TCN's 128-D per-frame features.
 2. **Prototype bank**: the teacher's validation-frame features, L2-normalised, averaged in a 5 x 5 valence/arousal
@@ -32,6 +33,7 @@ import torch
 
 from ..eeg_tcn import EEGTCN
 from ..evaluation import evaluate_regression, sequence_windows, stitch
+from ..feature_norm import RunningFeatureNorm
 from ..features import FeatureCache
 from ..neurogaze_losses import METHODS_ANCHORS
 from ..prototypes import DEFAULT_CENTERS, PrototypeBank
@@ -113,9 +115,11 @@ def prepare(run: Run) -> _Data:
     cache = FeatureCache(config.resolve(config.data.cache_dir) / "features")
     feats = cache.features_for(run.trials, config.features, progress=run.progress)
     eeg, va = {}, {}
-    for t in run.trials:
+    norms: dict[int, RunningFeatureNorm] = {}
+    for t in run.trials:  # trials in recording order: each subject's normaliser runs across its trials, causally
         f = feats[t.key].features
-        eeg[t.key] = np.nan_to_num(f.reshape(len(f), -1), nan=0.0).astype(np.float32)
+        norm = norms.setdefault(t.subject, RunningFeatureNorm(192))
+        eeg[t.key] = norm.transform_sequence(f.reshape(len(f), -1))  # per-subject z-scores (missing channels: 0)
         arousal = t.meta.get("arousal")
         if arousal is None:
             raise ValueError(f"trial {t.key} has no arousal labels: the prototype grid needs valence and arousal")
