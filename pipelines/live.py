@@ -332,6 +332,8 @@ class LiveSession:
         self._closers: list[Callable[[], None]] = []
         self.worker: FaceWorker | None = None
         self.recorder: SessionRecorder | None = None
+        self.recording_error: str = ""  #: why the last recording stopped by itself (disk full, ...), else ""
+        self._frame_write_error: OSError | None = None
         try:
             self.inlet = SupervisedInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
             self._closers.append(self.inlet.close)
@@ -371,8 +373,19 @@ class LiveSession:
         """Record every stream of this session (and its Affect output) into the XDF file ``path``."""
         self.stop_recording()
         self.recorder = SessionRecorder(Path(path), self)
+        self.recording_error = ""
+        self._frame_write_error = None
         if self.worker is not None:
-            self.worker.on_frame = self.recorder.record_frame
+            recorder = self.recorder
+
+            def record_frame(frame: np.ndarray, stamp: float) -> None:  # on the face thread: never let it die
+                if self._frame_write_error is None:
+                    try:
+                        recorder.record_frame(frame, stamp)
+                    except OSError as exc:
+                        self._frame_write_error = exc
+
+            self.worker.on_frame = record_frame
         return self.recorder.path
 
     def stop_recording(self) -> None:
@@ -430,8 +443,26 @@ class LiveSession:
             values, times = self.truth.pull()
             self.new_truth = (times, values)
         if self.recorder is not None:
-            self.recorder.record_poll(self, results)
+            try:
+                if self._frame_write_error is not None:
+                    raise self._frame_write_error
+                self.recorder.record_poll(self, results)
+            except OSError as exc:  # disk full, drive gone: the recording stops, the session goes on
+                self._recording_failed(exc)
         return results
+
+    def _recording_failed(self, exc: OSError) -> None:
+        """Stop a recording that can no longer be written, keep what is on disk, and say why."""
+        path = self.recorder.path
+        self.recording_error = f"recording to {path} stopped: {exc}"
+        logger.error("%s (what was written before is readable)", self.recording_error)
+        if self.worker is not None:
+            self.worker.on_frame = None
+        try:
+            self.recorder.close()
+        except OSError:
+            pass  # the file keeps every chunk flushed before the failure
+        self.recorder = None
 
     def _reattached(self) -> None:
         """The EEG stream is back on a new connection: fresh window, fresh rate estimate, a Boundary at the gap."""

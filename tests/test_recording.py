@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 import uuid
 
 import numpy as np
@@ -40,3 +41,45 @@ def test_live_session_records_every_stream(tmp_path):
     assert video["time_series"].shape[1] == w * h * 3 and len(video["time_stamps"]) > 30
     # every stream is on one clock: the estimates fall inside the EEG's time span
     assert eeg["time_stamps"][0] <= streams["Affect"]["time_stamps"][0] <= eeg["time_stamps"][-1] + 0.01
+
+
+def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(tmp_path):
+    """The writer's next write fails as a full disk does: the recording stops with the reason, the file keeps what
+    was flushed before, and the session keeps estimating."""
+    import errno
+
+    from pipelines.live import LiveSession
+    from pipelines.sim_publisher import start_simulator_process, stop_process
+    from pipelines.xdf_reader import load_recording
+
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    sim = start_simulator_process(0, "sim01", 60.0, video=False, prefix=prefix)
+    path = tmp_path / "full.xdf"
+    try:
+        session = LiveSession("EEG", source_id=f"{prefix}-eeg", publish=False, resolve_timeout=20.0)
+        try:
+            session.start_recording(path)
+            hops = []
+            deadline = time.monotonic() + 20
+            while len(hops) < 8 and time.monotonic() < deadline:
+                hops += session.poll()
+                time.sleep(0.02)
+            session.recorder.writer.flush()
+
+            def disk_full(*_args, **_kwargs):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            session.recorder.writer.write = disk_full
+            before = len(hops)
+            while len(hops) < before + 8 and time.monotonic() < deadline + 20:
+                hops += session.poll()
+                time.sleep(0.02)
+        finally:
+            session.close()
+    finally:
+        stop_process(sim)
+    assert session.recorder is None and "No space left on device" in session.recording_error
+    assert str(path) in session.recording_error
+    assert len(hops) >= before + 8  # the estimates went on after the recording stopped
+    rec = load_recording(path, allow_truncated=True)
+    assert rec.eeg.n_samples > 0  # what was flushed before the failure is readable

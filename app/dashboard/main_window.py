@@ -92,6 +92,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._pending_tick: float | None = None
         self._paint_acc = 0.0  #: ms spent painting since the last tick (one frame may take several passes)
         self._epoch: int | None = None  #: the replay's seek count drawn (a new one clears the view)
+        self._shown_recording_error = ""
 
         self._build_panels()
         self._build_toolbar()
@@ -345,6 +346,15 @@ class DashboardWindow(QtWidgets.QMainWindow):
             history.ingest(d)
         history = self.history
         self._sync_buttons(history.snapshot.state)
+        error = history.snapshot.recording_error
+        if error and error != self._shown_recording_error:  # e.g. the disk is full: say so, release the button
+            self._shown_recording_error = error
+            self.statusBar().showMessage(error, 15000)
+            if self.record_button.isChecked():
+                self.record_button.blockSignals(True)
+                self.record_button.setChecked(False)
+                self.record_button.setText("● Record")
+                self.record_button.blockSignals(False)
         if not self._listed_running and history.snapshot.state == "running":
             self._listed_running = True  # list once the session runs, so the picker shows the streams' hosts
             self.picker.refresh()

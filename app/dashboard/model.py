@@ -62,6 +62,7 @@ class Snapshot:
     video_dropped: int = 0
     recording: str | None = None
     recorded_hops: int = 0
+    recording_error: str = ""  #: why a recording stopped by itself (shown once)
     transport: Any = None  #: pipelines.replay_session.TransportState when replaying a recording
     origin: float | None = None  #: stream time shown as 0 (a replay's first EEG sample; live: the first one seen)
 

@@ -150,6 +150,7 @@ class SessionWorker(threading.Thread):
         self._commands: queue.Queue = queue.Queue()
         self.session = None
         self._recording: Path | None = None
+        self._recording_error = ""
         self._recorded = 0
         self._lost_error = _lost_error()
 
@@ -242,6 +243,9 @@ class SessionWorker(threading.Thread):
                     counts["GroundTruth"] += len(truth_t)
                     if self._recording is not None:
                         self._recorded += len(hops)
+                        if getattr(session, "recorder", True) is None:  # the session stopped it (disk full, ...)
+                            self._recording = None
+                            self._recording_error = session.recording_error
             now = time.monotonic()
             if hops or eeg is not None or markers or truth is not None or now - last_post > 0.05:
                 snap = self._snapshot(session, eeg_lost, rates, counts, now)
@@ -339,7 +343,7 @@ class SessionWorker(threading.Thread):
             hops=stats.hops, estimator=session.pipeline.estimator_name, synthetic=bool(session.synthetic),
             mapping=session.pipeline.mapping.describe(), face=face, frame=frame, frame_id=frame_id,
             video_dropped=dropped, recording=str(self._recording) if self._recording is not None else None,
-            recorded_hops=self._recorded)
+            recorded_hops=self._recorded, recording_error=self._recording_error)
 
 
 def _limit_torch_threads() -> None:
