@@ -160,7 +160,7 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
     t_fit = fit(teacher, loss, lambda e: batches(windows, t_cfg.batch_size, seed, e, run.ctx),
                 lambda m: float(np.mean(list(val_scores(m).values()))), t_cfg, checkpoint=folder / "eeg_teacher.ckpt",
-                desc="EEG teacher", progress=run.progress, ctx=run.ctx)
+                desc="EEG teacher", progress=run.progress, ctx=run.ctx, amp=run.amp)
     hashes = {"eeg_teacher": run.save_weights(teacher, folder / "eeg_teacher.pt")}
 
     # 2. prototype bank from the validation frames

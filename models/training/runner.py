@@ -96,6 +96,11 @@ class Run:
     def device(self) -> torch.device:
         return self.ctx.device
 
+    @property
+    def amp(self) -> bool:
+        """Mixed precision: on CUDA unless ``run.amp = "off"``."""
+        return self.config.run.amp == "auto" and self.device.type == "cuda"
+
     def save_weights(self, model: torch.nn.Module, path: Path) -> str:
         """Write ``model``'s state dict (rank 0 only; every rank holds the same weights); returns their SHA-256."""
         if self.ctx.is_main:
