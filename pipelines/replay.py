@@ -104,6 +104,7 @@ class ReplaySummary:
     stats: StreamStats = field(default_factory=StreamStats)
     out_jsonl: str | None = None
     stopped: bool = False
+    timing: dict[str, int] = field(default_factory=dict)  #: duplicated / reordered stamps and clock jumps
 
     @property
     def x_realtime(self) -> float:
@@ -261,13 +262,17 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
             from .sinks import AffectOutlet
 
             outlet = AffectOutlet(hop_s=pipeline.hop_s, synthetic=eeg.synthetic)
-        _run(rec, eeg, pipeline, summary, speed, sink, outlet, on_result, stop)
+        feeder_faults = _run(rec, eeg, pipeline, summary, speed, sink, outlet, on_result, stop)
     finally:
         if sink is not None:
             sink.close()
         if outlet is not None:
             outlet.close()
     summary.stats = pipeline.stats
+    summary.timing = {k: getattr(feeder_faults, k) for k in ("duplicate_stamps", "reordered_stamps", "clock_jumps")}
+    if any(summary.timing.values()):
+        summary.notes.append("timing faults in the EEG stream (handled as live): " +
+                             ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.timing.items() if v))
     if face is not None:
         summary.frames = face.frames
         summary.face_found_ratio = face.found_ratio
@@ -296,7 +301,12 @@ class HopFeeder:
     """
 
     def __init__(self, rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, start: int = 0) -> None:
+        from .live import EEGFeed
+
         self.rec, self.eeg, self.pipeline = rec, eeg, pipeline
+        # The live path's timestamp checks: a recording with duplicated stamps or clock jumps gives the hops the live
+        # session gave (window restarts at jumps, face-only hops while the new window fills).
+        self.eeg_feed = EEGFeed(pipeline)
         self.frames = rec.video if pipeline.face is not None else None
         self.frame_t = self.frames.timestamps if self.frames is not None else np.empty(0)
         self.start = int(start)
@@ -327,15 +337,16 @@ class HopFeeder:
             j += 1
         self.next_frame = j
         received = time.perf_counter()
-        results = self.pipeline.push_eeg(self.eeg.data[self.start:end], self.eeg.timestamps[self.start:end],
-                                         received)
+        results, _, _ = self.eeg_feed.push(self.eeg.data[self.start:end], self.eeg.timestamps[self.start:end],
+                                           received)
         self.start = end
         self.k = min(self.k + n, len(self.stops))
         return results, received
 
 
 def _run(rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, summary: ReplaySummary,
-         speed: float | None, sink, outlet, on_result, stop) -> None:
+         speed: float | None, sink, outlet, on_result, stop):
+    """Feed the whole recording; returns the EEG stream's timing-fault counters."""
     feeder = HopFeeder(rec, eeg, pipeline)
     t_start = float(eeg.timestamps[0])
     wall_start = time.perf_counter()
@@ -361,6 +372,7 @@ def _run(rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, summary: R
             summary.hops += 1
             if on_result is not None:
                 on_result(result)
+    return feeder.eeg_feed.faults
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -169,3 +169,38 @@ def test_publish_recording_re_publishes_the_streams(tmp_path):
     assert result == {"small-eeg": 150, "small-markers": 1}
     np.testing.assert_array_equal(got, data)
     np.testing.assert_allclose(np.diff(ts), np.diff(stamps), atol=1e-6)  # recorded spacing, shifted to now
+
+
+def test_timing_faults_in_a_recording_are_handled_as_live(tmp_path):
+    """Duplicated stamps are dropped and a clock jump restarts the window, exactly as the live feed does."""
+    from models.montage import MONTAGE_32
+    from pipelines.config import PipelineConfig
+    from pipelines.engine import AffectPipeline
+    from pipelines.live import EEGFeed
+    from pipelines.replay import eeg_spec
+    from pipelines.simulator import SimulatorConfig, simulate
+
+    rec = simulate(SimulatorConfig(seed=3), 20.0)
+    stamps = 1000.0 + rec.times
+    stamps[2560:] += 5.0  # the clock leaps 5 s at 10 s
+    data, stamps = np.insert(rec.eeg, [100, 101, 102], rec.eeg[[99, 100, 101]], axis=0), \
+        np.insert(stamps, [100, 101, 102], stamps[[99, 100, 101]])  # three duplicated stamps
+    path = tmp_path / "faults.xdf"
+    with XDFWriter(path) as w:
+        sid = w.add_stream("EEG", "EEG", 32, 256.0, "float32", "faults", labels=list(MONTAGE_32))
+        w.write(sid, data.astype(np.float32), stamps)
+    got = []
+    config = PipelineConfig(eeg_estimator="baseline")
+    summary = replay(path, config=config, on_result=got.append)
+    assert summary.timing == {"duplicate_stamps": 3, "reordered_stamps": 0, "clock_jumps": 1}
+    assert any("clock jumps 1" in note for note in summary.notes)
+    jump = 1000.0 + 10.0 + 5.0
+    assert not any(jump <= h.t < jump + 2.0 - 1 / 256 for h in got)  # no hop's window spans the jump
+    # the live feed, on the same samples pulled in other chunks, gives the same hops
+    stream = load_recording(path).eeg
+    feed = EEGFeed(AffectPipeline(eeg_spec(stream), config, live=False))
+    live = []
+    for i in range(0, len(stamps), 37):
+        live += feed.push(stream.data[i:i + 37], stream.timestamps[i:i + 37])[0]
+    assert [h.t for h in live] == [h.t for h in got]
+    assert [h.valence for h in live] == [h.valence for h in got]
