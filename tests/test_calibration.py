@@ -87,3 +87,20 @@ def test_calibrate_without_a_display_says_what_to_do(capsys, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     assert main(["calibrate", "--subject", "x1"]) == 2
     assert "--headless" in capsys.readouterr().err
+
+
+def test_dashboard_subject_button_uses_a_profile_and_refuses_a_bad_one(qtbot, profiles, tmp_path):
+    pytest.importorskip("pytestqt")
+    from app.dashboard import _application
+    from app.dashboard.main_window import DashboardWindow
+
+    _application()
+    w = DashboardWindow(None, publish=False, list_streams=False, profiles_dir=profiles)
+    qtbot.addWidget(w)
+    assert w.subject_button.isEnabled()
+    assert w.use_subject("sim01") and w.config.profile == str(profiles / "sim01")
+    assert w.subject_button.text() == "Subject: sim01"
+    assert not w.use_subject("sim42")  # no such profile: refused with the reason, the previous choice stays
+    assert "no profile for subject 'sim42'" in w.statusBar().currentMessage() and w.subject == "sim01"
+    assert w.use_subject(None) and w.config.profile is None and w.subject_button.text() == "Subject…"
+    w.close()

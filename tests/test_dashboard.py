@@ -275,7 +275,7 @@ def test_window_builds_without_a_session(qtbot):
     qtbot.addWidget(window)
     window.show()
     qtbot.waitUntil(lambda: window.ticks > 3, timeout=2000)
-    assert window.open_button.isEnabled() and not window.subject_button.isEnabled()
+    assert window.open_button.isEnabled() and window.subject_button.isEnabled()
     assert not window.replay_toolbar.isVisible()  # only while a recording plays
     assert window.start_button.text() == "Start" and "not connected" in window.status.eeg.text()
     assert not window.grab().isNull()

@@ -55,6 +55,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         List the LSL streams for the picker when the window opens.
     session_factory : callable | None
         Passed to the worker (tests).
+    profiles_dir : path | None
+        Where the Subject… button looks for calibration profiles (default: the per-user folder).
     """
 
     closed = QtCore.Signal()
@@ -62,7 +64,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
     RECORD_TIP = "Record every stream of the session and its estimates to one XDF file under recordings/"
 
     def __init__(self, spec: SourceSpec | None = None, *, config=None, publish: bool = True,
-                 record_dir: str | Path | None = None, list_streams: bool = True, session_factory=None) -> None:
+                 record_dir: str | Path | None = None, list_streams: bool = True, session_factory=None,
+                 profiles_dir: str | Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("affectstream — live")
         self.resize(1680, 1000)
@@ -73,6 +76,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
             record_dir = REPO / "recordings"
         self.record_dir = Path(record_dir)
         self.session_factory = session_factory
+        self.profiles_dir = Path(profiles_dir) if profiles_dir is not None else None
+        self.subject: str | None = None
         self.spec = spec
         self.worker: SessionWorker | None = None
         self._old_workers: list[SessionWorker] = []
@@ -168,8 +173,9 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.open_button.clicked.connect(self._open_clicked)
         bar.addWidget(self.open_button)
         self.subject_button = QtWidgets.QPushButton("Subject…")
-        self.subject_button.setEnabled(False)
-        self.subject_button.setToolTip("Subject profiles and calibration: not available yet (a later issue)")
+        self.subject_button.setToolTip("Use a subject's calibration profile (made by `affectstream calibrate`); the "
+                                       "session restarts with it")
+        self.subject_button.clicked.connect(self._subject_clicked)
         bar.addWidget(self.subject_button)
         self.addToolBarBreak()
         self.replay_toolbar = self.addToolBar("Replay")
@@ -200,6 +206,43 @@ class DashboardWindow(QtWidgets.QMainWindow):
     def open_recording(self, path: str | Path, speed: float = 1.0) -> None:
         """Replay the XDF file ``path`` in this window (the live session, if any, is stopped first)."""
         self.start(SourceSpec(eeg=None, recording=str(path), replay_speed=speed))
+
+    def _subject_clicked(self) -> None:
+        from calibration.profiles import default_profiles_dir
+
+        root = self.profiles_dir or default_profiles_dir()
+        subjects = sorted(p.parent.name for p in root.glob("*/profile.json")) if root.is_dir() else []
+        items = ["(no profile: the bundled student)"] + subjects
+        current = self.subject if self.subject in subjects else items[0]
+        choice, ok = QtWidgets.QInputDialog.getItem(self, "Subject", f"calibration profiles in {root}", items,
+                                                    items.index(current), False)
+        if ok:
+            self.use_subject(None if choice == items[0] else choice)
+
+    def use_subject(self, subject: str | None) -> bool:
+        """Estimate with ``subject``'s calibration profile (None: the bundled student); restarts a running session.
+
+        A profile made for another montage or model is refused with its reason in the status bar.
+        """
+        import dataclasses
+
+        from calibration.profiles import ProfileError, default_profiles_dir, load_profile
+        from pipelines.config import PipelineConfig
+
+        base = self.config or PipelineConfig(saliency_every_hops=4)
+        if subject is None:
+            self.config, self.subject = dataclasses.replace(base, profile=None), None
+        else:
+            try:
+                profile = load_profile(self.profiles_dir or default_profiles_dir(), subject)
+            except ProfileError as exc:
+                self.statusBar().showMessage(str(exc), 15000)
+                return False
+            self.config, self.subject = dataclasses.replace(base, profile=str(profile.folder)), subject
+        self.subject_button.setText(f"Subject: {subject}" if subject else "Subject…")
+        if self.running:
+            self.start(self.spec)
+        return True
 
     def _transport(self, action: str, *args) -> None:
         if self.worker is not None and self.replaying:
