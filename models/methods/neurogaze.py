@@ -224,8 +224,32 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
         m = r["fer"][split]["8way"]
         lines.append(f"| {split} (8-way, majority) | {100 * m['accuracy']:.2f} | {100 * m['macro_f1']:.2f} | "
                      f"{100 * m['balanced_accuracy']:.2f} |")
-    lines += ["", f"Command: `{run.command}`.", ""]
+    history = r["student"]["history"]
+    lines += ["", "Visual student, per epoch (FER+ valid, majority protocol):", "",
+              "| epoch | train loss | valid acc | valid macro-F1 | valid bACC |", "|---|---|---|---|---|"]
+    lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {100 * h['valid_accuracy']:.2f} | "
+              f"{100 * h['valid_macro_f1']:.2f} | {100 * h['valid_balanced_accuracy']:.2f} |" for h in history]
+    lines += ["", "![learning curve](learning_curve.png)", "", f"Command: `{run.command}`.", ""]
+    _learning_curve(history, run.folder / "learning_curve.png", run.config.run.name)
     return summary, "\n".join(lines) + "\n"
+
+
+def _learning_curve(history: list[dict], path: Path, title: str) -> None:
+    from ..training.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    epochs = [h["epoch"] for h in history]
+    for key, label in (("valid_accuracy", "valid accuracy"), ("valid_macro_f1", "valid macro-F1")):
+        ax.plot(epochs, [100 * h[key] for h in history], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("%")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:
