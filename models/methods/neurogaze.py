@@ -42,6 +42,7 @@ from ..train_visual_student import DEFAULT_DATA, Distillation, VisualTrainConfig
     predict_logits, train
 from ..training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
 from ..training.runner import Method, Run
+from ..visual_student import FERPLUS_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def _fer_scores(logits: np.ndarray, votes: np.ndarray) -> dict:
     labels = majority_labels(votes)
     keep = labels >= 0
     p = present_only(labels[keep], logits[keep])
-    return {"8way": {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n_majority")},
+    return {"8way": {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n_majority", "confusion_matrix")},
             "present_only": {k: p[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}}
 
 
@@ -229,8 +230,16 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
               "| epoch | train loss | valid acc | valid macro-F1 | valid bACC |", "|---|---|---|---|---|"]
     lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {100 * h['valid_accuracy']:.2f} | "
               f"{100 * h['valid_macro_f1']:.2f} | {100 * h['valid_balanced_accuracy']:.2f} |" for h in history]
-    lines += ["", "![learning curve](learning_curve.png)", "", f"Command: `{run.command}`.", ""]
+    lines += ["", "![learning curve](learning_curve.png)", ""]
     _learning_curve(history, run.folder / "learning_curve.png", run.config.run.name)
+    matrix = r["fer"]["test"]["8way"].get("confusion_matrix")
+    if matrix is not None:
+        from ..training.plots import confusion_matrix_png
+
+        confusion_matrix_png(np.asarray(matrix), FERPLUS_CLASSES, run.folder / "confusion_matrix.png",
+                             "FER+ test, majority protocol (rows: label, columns: prediction)")
+        lines += ["![confusion matrix](confusion_matrix.png)", ""]
+    lines += [f"Command: `{run.command}`.", ""]
     return summary, "\n".join(lines) + "\n"
 
 

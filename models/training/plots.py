@@ -16,7 +16,7 @@ import numpy as np
 from ..bandpower import BAND_NAMES
 from ..montage import MONTAGE_32, electrode_positions_2d
 
-__all__ = ["learning_curves", "saliency_topomaps", "test_traces", "v2e_plots"]
+__all__ = ["confusion_matrix_png", "learning_curves", "saliency_topomaps", "test_traces", "v2e_plots"]
 
 
 def _pyplot():
@@ -107,3 +107,26 @@ def v2e_plots(run, results: list[dict]) -> list[str]:
         out.append(saliency_topomaps(np.mean(normed, axis=0), folder / "saliency_topomaps.png",
                                      "KD student: gradient of the peak prediction, mean over folds"))
     return [str(p) for p in out]
+
+
+def confusion_matrix_png(matrix: np.ndarray, classes, path: Path, title: str) -> Path:
+    """A confusion matrix (rows: label, columns: prediction) as row-normalised colours with the counts written in."""
+    plt = _pyplot()
+    m = np.asarray(matrix, dtype=float)
+    rates = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, f"{int(m[i, j])}", ha="center", va="center", fontsize=7,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("label")
+    ax.set_title(title, fontsize=8)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="share of the label's images")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
