@@ -368,6 +368,7 @@ class LiveSession:
         self._arrivals: list[tuple[float, int]] = []
         self._last_arrival = time.monotonic()
         self._next_offset_check = 0.0
+        self._startup = True  #: the next non-empty pull is the first one (see :meth:`poll`)
 
     def start_recording(self, path: str | Path) -> Path:
         """Record every stream of this session (and its Affect output) into the XDF file ``path``."""
@@ -420,7 +421,18 @@ class LiveSession:
         elif self.inlet.connection == LOST and self.feed.missing != "lost":
             self.feed.mark_lost()
         self._update_status(now, stamps)
-        if len(stamps):
+        if len(stamps) and self._startup:
+            # What queued while the models loaded (the inlet opens first: the pipeline needs its channel labels) is
+            # one start-up backlog, not a pipeline falling behind: compute all of it once instead of skipping hops.
+            self._startup = False
+            scheduler = self.pipeline.scheduler
+            cap, scheduler.max_backlog = scheduler.max_backlog, None
+            try:
+                hops, kept, kept_stamps = self.feed.push(data, stamps, received)
+            finally:
+                scheduler.max_backlog = cap
+            self.latest_eeg = (kept, kept_stamps)
+        elif len(stamps):
             hops, kept, kept_stamps = self.feed.push(data, stamps, received)
             self.latest_eeg = (kept, kept_stamps)
         else:
