@@ -155,7 +155,7 @@ def _toy(seed: int = 0):
     return make_windows(seqs, 16, 8), seqs
 
 
-def _toy_fit(tmp_path: Path, epochs: int, ckpt: Path):
+def _toy_fit(tmp_path: Path, epochs: int, ckpt: Path | None, cpu_bf16: bool = False):
     from models.visual_teacher import TemporalTeacher
 
     torch.manual_seed(0)
@@ -170,7 +170,7 @@ def _toy_fit(tmp_path: Path, epochs: int, ckpt: Path):
             return float(1 - ccc_loss(m(x).valence, y))
 
     result = fit(model, lambda net, b: ccc_loss(net(b[0]).valence, b[1]), lambda e: batches(data, 4, 0, e), score,
-                 cfg, checkpoint=ckpt, progress=False)
+                 cfg, checkpoint=ckpt, progress=False, cpu_bf16=cpu_bf16)
     return model, result
 
 
@@ -183,6 +183,14 @@ def test_fit_learns_and_a_resumed_fit_ends_with_the_same_weights(tmp_path):
     assert again.resumed_from == 3 and len(again.history) == 6
     assert weights_sha256(resumed) == weights_sha256(whole)
     assert [h["val_score"] for h in again.history] == [h["val_score"] for h in result.history]
+
+
+def test_bf16_autocast_on_the_cpu_trains_too(tmp_path):
+    model, result = _toy_fit(tmp_path, 6, None, cpu_bf16=True)
+    full, reference = _toy_fit(tmp_path, 6, None)
+    assert result.best_score > result.history[0]["val_score"]  # it learned
+    assert weights_sha256(model) != weights_sha256(full)  # in another precision (not silently float32)
+    assert abs(result.best_score - reference.best_score) < 0.2
 
 
 # ------------------------------------------------------------------------------------------------ a whole run

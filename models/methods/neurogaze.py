@@ -161,7 +161,7 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
     t_fit = fit(teacher, loss, lambda e: batches(windows, t_cfg.batch_size, seed, e, run.ctx),
                 lambda m: float(np.mean(list(val_scores(m).values()))), t_cfg, checkpoint=folder / "eeg_teacher.ckpt",
-                desc="EEG teacher", progress=run.progress, ctx=run.ctx, amp=run.amp)
+                desc="EEG teacher", progress=run.progress, ctx=run.ctx, amp=run.amp, cpu_bf16=run.cpu_bf16)
     hashes = {"eeg_teacher": run.save_weights(teacher, folder / "eeg_teacher.pt")}
 
     # 2. prototype bank from the validation frames

@@ -196,7 +196,7 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
                 lambda e: batches(t_windows, t_cfg.batch_size, seed, e, run.ctx),
                 lambda m: _scores(_teacher_forward(m), data.frames, data.y, val, t_cfg, device)[0]["ccc"],
                 t_cfg, checkpoint=folder / "teacher.ckpt", desc=f"teacher, {tag}", progress=run.progress,
-                ctx=run.ctx, amp=run.amp)
+                ctx=run.ctx, amp=run.amp, cpu_bf16=run.cpu_bf16)
     hashes = {"teacher": run.save_weights(teacher, folder / "teacher.pt")}
 
     # 2. knowledge over whole training and validation trials
@@ -227,7 +227,7 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
         fits[name] = fit(student, loss, lambda e: batches(s_windows, s_cfg.batch_size, seed, e, run.ctx),
                          lambda m, f=forward: _scores(f, data.eeg, data.y, val, s_cfg, device)[0]["ccc"], s_cfg,
                          checkpoint=folder / f"{name}.ckpt", desc=f"student {name}, {tag}", progress=run.progress,
-                         ctx=run.ctx, amp=run.amp)
+                         ctx=run.ctx, amp=run.amp, cpu_bf16=run.cpu_bf16)
         hashes[name] = run.save_weights(student, folder / f"{name}.pt")
         students[name] = student
     kd_names = [n for n in students if n != "no_kd"]

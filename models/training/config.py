@@ -38,7 +38,7 @@ class RunConfig:
     out_dir: str = "runs"  #: run folders are created under it (relative to the config file's folder)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    amp: Literal["auto", "off"] = "auto"  #: float16 autocast on CUDA; CPU runs in float32 (models.training.loop.fit)
+    amp: Literal["auto", "off", "bf16"] = "auto"  #: auto: float16 on CUDA, float32 on CPU; bf16: bfloat16 on CPU too
     threads: int = 0  #: torch intra-op threads; 0 = torch's default
 
 

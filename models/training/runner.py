@@ -99,7 +99,12 @@ class Run:
     @property
     def amp(self) -> bool:
         """Mixed precision: on CUDA unless ``run.amp = "off"``."""
-        return self.config.run.amp == "auto" and self.device.type == "cuda"
+        return self.config.run.amp != "off" and self.device.type == "cuda"
+
+    @property
+    def cpu_bf16(self) -> bool:
+        """bfloat16 autocast on the CPU, only when asked for (``run.amp = "bf16"``; see models.training.loop.fit)."""
+        return self.config.run.amp == "bf16" and self.device.type == "cpu"
 
     def save_weights(self, model: torch.nn.Module, path: Path) -> str:
         """Write ``model``'s state dict (rank 0 only; every rank holds the same weights); returns their SHA-256."""
