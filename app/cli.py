@@ -195,6 +195,10 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=1,
                    help="simulator seed of the simulated subject's individual gains (default 1; the planted "
                         "training set uses 0)")
+    p.add_argument("--recording", type=Path, default=None, metavar="FILE.xdf",
+                   help="calibrate from a recorded session instead (a real headset: the protocol's markers "
+                        "baseline_start/baseline_end, block_start/<stim>, block_end/<stim> and "
+                        "sam/<stim>/v=<1-9>/a=<1-9>, e.g. sent by PsychoPy and recorded with `run --record`)")
     p.set_defaults(func=cmd_calibrate)
 
 
@@ -529,6 +533,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from calibration.protocol import CalibrationConfig
     from calibration.session import calibrate
 
+    if args.recording is not None:
+        from calibration.recording import session_from_recording
+        from calibration.session import calibrate_session
+
+        if not args.recording.is_file():
+            raise UserError(f"no recording at {args.recording}")
+        session = session_from_recording(args.recording, args.subject)
+        folder, report = calibrate_session(session, args.profiles or default_profiles_dir())
+        _print_calibration(folder, report)
+        return 0
     if not args.headless:
         if not _window_possible(None):
             raise UserError("no display found (DISPLAY is not set): use --headless")
@@ -537,11 +551,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return run_wizard(args.subject, args.profiles, fast=args.fast)
     config = CalibrationConfig().fast() if args.fast else CalibrationConfig()
     folder, report = calibrate(args.subject, args.profiles or default_profiles_dir(), config, seed=args.seed)
+    _print_calibration(folder, report)
+    return 0
+
+
+def _print_calibration(folder: Path, report: dict) -> None:
     b, a = report["before"], report["after"]
     print(f"profile {folder}: held-out CCC {b['ccc']:.3f} -> {a['ccc']:.3f}, RMSE {b['rmse']:.3f} -> {a['rmse']:.3f} "
           f"(against the {report['against']}; {report['data'].upper()} data) in {report['seconds']:.0f} s",
           file=sys.stderr)
-    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -672,11 +690,13 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.xdf_writer import XDFWriteError
     from models.datasets.common import DatasetLayoutError
     from calibration.profiles import ProfileError
+    from calibration.recording import CalibrationRecordingError
 
     try:
         return args.func(args)
     except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
-            ModelIntegrityError, XDFWriteError, XDFFormatError, DatasetLayoutError, ProfileError) as exc:
+            ModelIntegrityError, XDFWriteError, XDFFormatError, DatasetLayoutError, ProfileError,
+            CalibrationRecordingError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

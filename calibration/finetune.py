@@ -63,8 +63,10 @@ def session_features(session: CalibrationSession) -> SessionFeatures:
     pipe = AffectPipeline(EEGStreamSpec(sfreq=session.sfreq, n_channels=len(session.ch_names),
                                         labels=session.ch_names, synthetic=session.synthetic), FEATURES_ONLY)
     results = pipe.push_eeg(session.eeg, session.times)
-    bad = set(session.bad_channels)
-    good = np.array([r.good for r in results]) & np.array([c not in bad for c in session.ch_names])[None]
+    from models.montage import MONTAGE_32
+
+    bad = set(session.bad_channels)  # labels; the pipeline's masks are over the montage, whatever the recording's order
+    good = np.array([r.good for r in results]) & np.array([c not in bad for c in MONTAGE_32])[None]
     centre = np.array([r.t for r in results]) - (pipe.n_window - 1) / (2 * session.sfreq)
     return SessionFeatures(np.stack([r.features for r in results]), good, centre)
 

@@ -32,12 +32,13 @@ def calibrate_session(session: CalibrationSession, profiles: str | Path, *, fine
     """Calibrate from a recorded session; returns the profile folder and the report."""
     from models.feature_norm import RunningFeatureNorm
     from models.manifest import load_manifest
+    from models.montage import MONTAGE_32
     from pipelines.eeg_student import EEG_STUDENT_TORCH, load_torch_student
 
     start = time.perf_counter()
     folder = profile_dir(profiles, session.subject)
     folder.mkdir(parents=True, exist_ok=True)
-    write_recording(session, folder / "calibration.xdf")
+    write_recording(session, folder / "calibration.xdf")  # the session as calibrated (ratings edited in the wizard)
     features = session_features(session)
     memory = float(load_manifest()["models"]["eeg_student"]["input"].get("norm_memory", 1200.0))
     model = load_torch_student()
@@ -50,7 +51,7 @@ def calibrate_session(session: CalibrationSession, profiles: str | Path, *, fine
     after = evaluate(tuned, z, features, session)
     save_profile(profiles, session.subject, model=tuned,
                  architecture=load_manifest()["models"][EEG_STUDENT_TORCH]["architecture"], norm=profile_norm,
-                 bad_channels=session.bad_channels, synthetic=session.synthetic, montage=session.ch_names)
+                 bad_channels=session.bad_channels, synthetic=session.synthetic, montage=MONTAGE_32)
     report = {"data": "synthetic" if session.synthetic else "real", "subject": session.subject,
               "against": after["against"], "heldout_blocks": sum(b.heldout for b in session.blocks),
               "blocks": len(session.blocks), "bad_channels": session.bad_channels,

@@ -104,3 +104,34 @@ def test_dashboard_subject_button_uses_a_profile_and_refuses_a_bad_one(qtbot, pr
     assert "no profile for subject 'sim42'" in w.statusBar().currentMessage() and w.subject == "sim01"
     assert w.use_subject(None) and w.config.profile is None and w.subject_button.text() == "Subject…"
     w.close()
+
+
+def test_calibration_from_a_recorded_session_matches_the_live_one(tmp_path, capsys):
+    """A protocol recorded to XDF (as a lab records PsychoPy's markers with the headset) calibrates like the session
+    itself: the same blocks, ratings, baseline and scores."""
+    from calibration.protocol import CalibrationConfig, simulate_session, write_recording
+    from calibration.recording import session_from_recording
+    from calibration.session import calibrate_session
+
+    session = simulate_session("sim03", CalibrationConfig().fast())
+    path = write_recording(session, tmp_path / "recorded.xdf")
+    again = session_from_recording(path, "sim03")
+    assert [(b.stimulus, b.sam_valence, b.sam_arousal, b.heldout) for b in again.blocks] == \
+        [(b.stimulus, b.sam_valence, b.sam_arousal, b.heldout) for b in session.blocks]
+    assert again.baseline == pytest.approx(session.baseline, abs=1e-6) and again.synthetic
+    _, direct = calibrate_session(session, tmp_path / "a")
+    assert main(["calibrate", "--subject", "sim03", "--recording", str(path), "--profiles", str(tmp_path / "b")]) == 0
+    recorded = json.loads((tmp_path / "b" / "sim03" / "report.json").read_text())
+    for key in ("before", "after"):
+        assert recorded[key]["ccc"] == pytest.approx(direct[key]["ccc"], abs=0.02)
+    assert recorded["against"] == "truth" and load_profile(tmp_path / "b", "sim03").subject == "sim03"
+
+
+def test_a_recording_without_the_protocol_markers_is_refused_in_one_line(tmp_path, capsys):
+    from pipelines.replay import write_simulated_recording
+
+    path = write_simulated_recording(tmp_path / "plain.xdf", 6.0)
+    capsys.readouterr()
+    assert main(["calibrate", "--subject", "s1", "--recording", str(path), "--profiles", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no baseline markers" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
