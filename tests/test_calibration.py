@@ -135,3 +135,26 @@ def test_a_recording_without_the_protocol_markers_is_refused_in_one_line(tmp_pat
     assert main(["calibrate", "--subject", "s1", "--recording", str(path), "--profiles", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "no baseline markers" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_stimuli_come_from_a_folder_or_the_synthetic_set(tmp_path):
+    import cv2
+
+    from calibration.live import load_stimuli, synthetic_stimuli
+
+    for name in ("b_second", "a_first"):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), np.full((20, 30, 3), 128, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert [n for n, _ in load_stimuli(tmp_path)] == ["a_first", "b_second"]
+    with pytest.raises(ValueError, match="no readable image"):
+        load_stimuli(_empty(tmp_path))
+    with pytest.raises(ValueError, match="no stimulus folder"):
+        load_stimuli(tmp_path / "missing")
+    names = [n for n, _ in synthetic_stimuli(4)]
+    assert names == ["synthetic_neutral_01", "synthetic_positive_02", "synthetic_negative_03", "synthetic_neutral_04"]
+
+
+def _empty(root):
+    folder = root / "empty"
+    folder.mkdir()
+    return folder

@@ -78,3 +78,58 @@ def test_wizard_walks_through_every_page_and_writes_the_profile(qtbot, tmp_path,
     assert json.loads((folder / "report.json").read_text())["bad_channels"] == {"O2": "marked by the user"}
     assert json.loads((folder / "bad_channels.json").read_text()) == {"O2": "marked by the user"}
     assert len(shots) == 6
+
+
+@pytest.mark.lsl
+def test_wizard_records_a_live_stream_with_stimuli_and_ratings(qtbot, tmp_path, output_dir):
+    """A live session: the simulator's EEG over LSL, the built-in SYNTHETIC stimuli, a rating after each block."""
+    import uuid
+
+    from app.calibration_wizard import RECORD, CalibrationWizard
+    from app.dashboard import _application
+    from calibration.protocol import CalibrationConfig
+    from pipelines.sim_publisher import start_simulator_process, stop_process
+
+    _application()
+    prefix = f"calwiz-{uuid.uuid4().hex[:8]}"
+    sim = start_simulator_process(0, "sim04", 120.0, video=False, prefix=prefix)
+    config = CalibrationConfig(check_s=2.0, baseline_open_s=2.0, baseline_closed_s=2.0, block_s=3.0, rest_s=0.5,
+                               n_blocks=8, heldout_blocks=2)
+    try:
+        w = CalibrationWizard(tmp_path / "profiles", config=config)
+        qtbot.addWidget(w)
+        w.show()
+        page = w.subject_page
+        page.subject.setText("live01")
+        page.source.setCurrentIndex(page.source.findData("live"))
+        page.stream.setText("EEG")
+        page.source_id = f"{prefix}-eeg"
+        w.next()
+        assert w.currentId() == RECORD
+        record = w.currentPage()
+        rng = np.random.default_rng(0)
+        for k in range(config.n_blocks):
+            if k == 0:  # the stimulus is shown during its block
+                qtbot.waitUntil(lambda: not record.image.pixmap().isNull(), timeout=30000)
+                assert record.stimuli and next(iter(record.stimuli)).startswith("synthetic_neutral")
+                assert w.grab().save(str(output_dir / "calibration_wizard_live_stimulus.png")) and _variance(w) > 50
+            qtbot.waitUntil(lambda: record.sam.isVisible(), timeout=30000)
+            if k == 0:
+                assert w.grab().save(str(output_dir / "calibration_wizard_live_rating.png")) and _variance(w) > 50
+            record.rate(int(rng.integers(1, 10)), int(rng.integers(1, 10)))
+        qtbot.waitUntil(lambda: w.session is not None, timeout=15000)
+        session = w.session
+        assert len(session.blocks) == config.n_blocks and sum(b.heldout for b in session.blocks) == 2
+        assert all(b.end - b.start == pytest.approx(3.0, abs=0.3) for b in session.blocks)
+        assert session.eeg.shape[1] == 33 and session.synthetic  # 32 channels + the counter; the simulator says so
+        counter = session.eeg[:, -1]
+        assert np.all(np.diff(counter) == 1)  # nothing dropped or reordered while recording
+        w.next()  # the ratings, as recorded
+        w.next()  # fine-tuning
+        qtbot.waitUntil(lambda: w.result is not None, timeout=60000)
+        folder, report = w.result
+        assert report["against"] == "self_report" and np.isfinite(report["after"]["ccc"])
+        assert (folder / "calibration.xdf").is_file() and (folder / "profile.json").is_file()
+        w.close()
+    finally:
+        stop_process(sim)
