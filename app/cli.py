@@ -590,9 +590,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _headline(summary: dict) -> str:
     parts = [f"{summary.get('folds')} folds ({summary.get('data', '?').upper()} data)"]
-    for key in ("no_kd", "kd"):
-        if key in summary:
-            parts.append(f"{key} CCC {summary[key]['ccc_mean']:.3f} ± {summary[key]['ccc_std']:.3f}")
+    for key in ("no_kd", "kd", "cmcrd"):
+        entry = summary.get(key)
+        if not isinstance(entry, dict):
+            continue
+        metric = next((m for m in ("ccc", "balanced_accuracy") if f"{m}_mean" in entry), None)
+        if metric is not None:
+            parts.append(f"{key} {metric.replace('_', ' ')} {entry[metric + '_mean']:.3f} ± {entry[metric + '_std']:.3f}")
     if "p_value" in summary:
         parts.append(f"p = {summary['p_value']:.4f}")
     return ", ".join(parts)

@@ -106,12 +106,16 @@ def _frame_features(run: Run, trials: list) -> dict[str, np.ndarray]:
 
 
 def prepare(run: Run) -> _Data:
+    return trial_arrays(run, run.config.options.target)
+
+
+def trial_arrays(run: Run, target: str) -> _Data:
+    """Per trial: band powers, the frozen FER+ student's face features and the ``target`` labels (also CMCRD's)."""
     config = run.config
     trials = run.trials
     cache = FeatureCache(config.resolve(config.data.cache_dir) / "features")
     feats = cache.features_for(trials, config.features, progress=run.progress)
     log_feats = cache.features_for(trials, replace(config.features, kind="log"), progress=run.progress)
-    target = config.options.target
     eeg, log_eeg, y = {}, {}, {}
     for t in trials:
         f = feats[t.key].features

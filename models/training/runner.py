@@ -73,9 +73,9 @@ class Method:
 
 
 def _methods() -> dict[str, Method]:
-    from ..methods import eeg_student, neurogaze, v2e_kd
+    from ..methods import cmcrd, eeg_student, neurogaze, v2e_kd
 
-    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD)}
+    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD, cmcrd.METHOD)}
 
 
 METHODS: Callable[[], dict[str, Method]] = _methods
