@@ -117,6 +117,15 @@ def _accuracy(model: MLP, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict[
     return {"accuracy": float((pred == y).mean()), "balanced_accuracy": balanced_accuracy(y, pred, n_classes)}
 
 
+def _batch_indices(n: int, batch_size: int, seed: int, epoch: int):
+    """The epoch's shuffled mini-batches (order from ``(seed, epoch)``); a last batch of one is dropped (BatchNorm)."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    for b in range(0, n, batch_size):
+        idx = order[b:b + batch_size]
+        if len(idx) >= 2:
+            yield idx
+
+
 def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, opts: CMCRDConfig,
             epochs: int, seed: int, mcc: float = 0.0) -> dict:
     """CE training (+ MCC for the teacher), SGD as the paper's teacher; best validation accuracy kept."""
@@ -125,11 +134,7 @@ def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.nda
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for epoch in range(epochs):
         model.train()
-        order = np.random.default_rng([seed, epoch]).permutation(len(x))
-        for b in range(0, len(order) - 1, opts.batch_size):
-            idx = order[b:b + opts.batch_size]
-            if len(idx) < 2:
-                continue
+        for idx in _batch_indices(len(x), opts.batch_size, seed, epoch):
             logits, _ = model(xt[idx])
             loss = F.cross_entropy(logits, yt[idx]) + (mcc * mcc_loss(logits) if mcc > 0 else 0.0)
             opt.zero_grad()
@@ -162,11 +167,7 @@ def _fit_cmcrd(student: MLP, teacher: MLP, xs: np.ndarray, xt_: np.ndarray, y: n
     best, state, step = -1.0, None, 0
     for epoch in range(opts.student_epochs):
         student.train()
-        order = np.random.default_rng([seed, epoch]).permutation(len(y))
-        for b in range(0, len(order), opts.batch_size):
-            idx = order[b:b + opts.batch_size]
-            if len(idx) < 2:
-                continue
+        for idx in _batch_indices(len(y), opts.batch_size, seed, epoch):
             lr = opts.lr * (step + 1) / warm if step < warm else \
                 opts.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
             for g in opt.param_groups:
