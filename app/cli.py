@@ -235,6 +235,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("summaries", type=Path, nargs="+", help="summary JSON files")
     p.add_argument("--out", type=Path, required=True, help="markdown file to write")
     p.add_argument("--title", default="Comparison", help="the table's title")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE.json",
+                   help="also write one entry per distillation run (method vs its baseline, p-value, command)")
     p.set_defaults(func=cmd_compare)
 
 
@@ -611,6 +613,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(compare_markdown(args.summaries, args.title))
     print(f"wrote {args.out}", file=sys.stderr)
+    if args.json is not None:
+        from models.training.compare import comparison_entries
+
+        args.json.write_text(json.dumps(comparison_entries(args.summaries), indent=1) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
 

@@ -225,7 +225,8 @@ def test_tiny_v2e_run_writes_report_resumes_and_rescores(tmp_path, planted, caps
 
     table = tmp_path / "compare.md"
     assert main(["compare", str(report), "--out", str(table), "--title", "tiny"]) == 0
-    assert f"| tiny (kd) | v2e_kd | {summary['kd']['ccc_mean']:.3f}" in table.read_text()
+    assert f"| tiny | v2e_kd | synthetic | ccc (test, mean over 3 loso folds) | {summary['no_kd']['ccc_mean']:.3f}" \
+        in table.read_text()
     assert main(["compare", str(tmp_path / "missing.json"), "--out", str(table)]) == 2
 
     capsys.readouterr()
