@@ -10,21 +10,19 @@ Layout of a config file (``models/configs/*.toml`` are complete examples)::
     [protocol]                  # ProtocolConfig: LOSO or TRS folds
     [v2e_kd]                    # the method's own dataclass (e.g. models.methods.v2e_kd.V2EKDConfig)
 
-Unknown keys and wrong types are refused with the key's full name (:func:`pipelines.config.from_dict`), so a typo
+Unknown keys and wrong types are refused with the key's full name (:func:`models.typed_config.from_dict`), so a typo
 never silently falls back to a default.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pipelines.config import ConfigError, from_dict
-
 from ..features import FeatureConfig
+from ..typed_config import ConfigError, from_dict, read_toml
 
 __all__ = ["ConfigError", "DataConfig", "PlantedConfig", "ProtocolConfig", "RunConfig", "TrainConfig",
            "load_train_config", "to_toml"]
@@ -112,12 +110,7 @@ def load_train_config(path: str | Path, methods: dict[str, type]) -> TrainConfig
         Missing file, invalid TOML, unknown method or key, wrong type (one line naming the key).
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    data = read_toml(path)
     method = data.pop("method", None)
     if not isinstance(method, str) or method not in methods:
         raise ConfigError(f"{path}: 'method' must be one of {', '.join(sorted(methods))}; got {method!r}")
