@@ -697,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.manifest import ModelIntegrityError
     from pipelines.live import NoDataError
     from pipelines.lsl_source import StreamNotFoundError
-    from pipelines.xdf_reader import XDFFormatError
+    from models.xdf_reader import XDFFormatError
     from pipelines.xdf_writer import XDFWriteError
     from models.datasets.common import DatasetLayoutError
     from calibration.profiles import ProfileError

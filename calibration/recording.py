@@ -45,7 +45,7 @@ def session_from_recording(path: str | Path, subject: str, *, heldout_blocks: in
     check_s : float
         Seconds from the start of the EEG used for the signal check.
     """
-    from pipelines.xdf_reader import load_recording
+    from models.xdf_reader import load_recording
 
     path = Path(path)
     rec = load_recording(path, select_video=False)

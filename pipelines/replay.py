@@ -1,6 +1,6 @@
 """Replay an XDF recording through exactly the live pipeline, at any speed, with identical numbers.
 
-:func:`replay` loads the file (:mod:`.xdf_reader`), builds the same :class:`~.engine.AffectPipeline` a live run
+:func:`replay` loads the file (:mod:`models.xdf_reader`), builds the same :class:`~.engine.AffectPipeline` a live run
 builds (plus :class:`~.face_path.FacePath` when the file holds a Video stream in the project's format), and feeds
 it the recording in stream-time order. Only the clock differs from a live run (ARCHITECTURE.md): ``speed=None``
 runs as fast as possible, ``speed=k`` sleeps so that stream time advances k times faster than wall time. Nothing
@@ -48,7 +48,7 @@ import numpy as np
 from .config import PipelineConfig
 from .engine import (COUNTER_LABEL, MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError,
                      StreamStats)
-from .xdf_reader import XDFRecording, XDFStream, decode_frame, load_recording
+from models.xdf_reader import XDFRecording, XDFStream, decode_frame, load_recording
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def load_replayable(path: str | Path, config: PipelineConfig = PipelineConfig(),
 
     Raises
     ------
-    pipelines.xdf_reader.XDFFormatError
+    models.xdf_reader.XDFFormatError
         The file is not a readable XDF file.
     StreamFormatError
         No usable EEG stream (one line with the reason).
@@ -211,7 +211,7 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
     on_result : callable | None
         Called with every :class:`HopResult` (dashboard, progress).
     allow_truncated : bool
-        Replay the complete part of a file cut off mid-chunk (see :func:`~.xdf_reader.load_recording`).
+        Replay the complete part of a file cut off mid-chunk (see :func:`~models.xdf_reader.load_recording`).
     stop : threading.Event | None
         Set it to end the replay early (``summary.stopped``).
     recording : XDFRecording | None

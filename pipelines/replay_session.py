@@ -35,7 +35,7 @@ from .config import PipelineConfig
 from .engine import AffectPipeline, HopResult
 from .live import StreamStatus
 from .replay import HopFeeder, eeg_spec, load_replayable
-from .xdf_reader import XDFStream
+from models.xdf_reader import XDFStream
 
 #: Speeds offered by the dashboard (any positive speed works).
 SPEEDS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

@@ -196,7 +196,7 @@ def soak(minutes: float, *, warmup_s: float | None = None, record_dir: str | Pat
       short runs it is noise-dominated. The simulator child's RSS growth is reported too, to tell a leak in the
       test harness from one in the application.
     * **Recording**: after the session closes the XDF file is read back with
-      :func:`.xdf_reader.load_recording` (video pixels skipped). ``recorded_samples`` must equal
+      :func:`models.xdf_reader.load_recording` (video pixels skipped). ``recorded_samples`` must equal
       ``received_samples`` (every EEG sample the session pulled), ``recorded_gaps`` counts breaks of the counter
       in the file, and ``recorded_hops`` the ``Affect`` samples written, which must equal ``hops``.
     """
@@ -226,7 +226,7 @@ def _run(path: Path, minutes: float, duration: float, warmup: float, progress: b
     from .engine import COUNTER_LABEL
     from .live import LiveSession, NoDataError, open_video_source
     from .sim_publisher import start_simulator_process, stop_process
-    from .xdf_reader import load_recording
+    from models.xdf_reader import load_recording
 
     prefix = f"affectstream-soak-{uuid.uuid4().hex[:8]}"
     sim = start_simulator_process(seed, "sim01", duration + 2 * resolve_timeout + 60, video=True, prefix=prefix)

@@ -29,7 +29,7 @@ flush on, and ``pyxdf.load_xdf`` reads a file that never got its footers (footer
 ``write`` and a small background thread also flush by themselves once ``flush_interval_s`` (1 s) has passed since the
 last flush, so a caller that forgets to flush, or whose streams stall, still loses at most about a second. Each
 flush is a single ``os.write`` of complete chunks, so a kill can only tear the file if it lands inside that system
-call; :func:`.xdf_reader.load_recording` then refuses the file with a message naming the torn chunk, and
+call; :func:`models.xdf_reader.load_recording` then refuses the file with a message naming the torn chunk, and
 ``allow_truncated=True`` loads everything before it.
 
 Errors

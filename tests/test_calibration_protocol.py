@@ -43,7 +43,7 @@ def test_signal_check_flags_a_flat_and_a_noisy_channel(session):
 
 
 def test_the_recording_holds_eeg_markers_self_reports_and_truth(session, tmp_path):
-    from pipelines.xdf_reader import load_recording
+    from models.xdf_reader import load_recording
 
     rec = load_recording(write_recording(session, tmp_path / "cal.xdf"))
     assert rec.eeg.n_samples == len(session.eeg) and rec.eeg.synthetic

@@ -37,7 +37,7 @@ from models.montage import MONTAGE_32
 from pipelines.config import MAX_CONFIG_BYTES, ConfigError, PipelineConfig, load_config
 from pipelines.engine import MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, StreamFormatError
 from pipelines.replay import replay
-from pipelines.xdf_reader import XDFFormatError, XDFRecording, load_recording
+from models.xdf_reader import XDFFormatError, XDFRecording, load_recording
 from pipelines.xdf_writer import XDFWriter, chunk, varlen
 
 ROOT = Path(__file__).resolve().parents[1]

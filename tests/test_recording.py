@@ -50,7 +50,7 @@ def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(tmp_pat
 
     from pipelines.live import LiveSession
     from pipelines.sim_publisher import start_simulator_process, stop_process
-    from pipelines.xdf_reader import load_recording
+    from models.xdf_reader import load_recording
 
     prefix = f"test-{uuid.uuid4().hex[:10]}"
     sim = start_simulator_process(0, "sim01", 60.0, video=False, prefix=prefix)

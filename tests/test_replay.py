@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.engine import StreamFormatError
 from pipelines.replay import ReplaySummary, publish_recording, replay, write_simulated_recording
-from pipelines.xdf_reader import load_recording
+from models.xdf_reader import load_recording
 from pipelines.xdf_writer import XDFWriter
 
 

@@ -451,7 +451,7 @@ def test_eeg_and_video_are_lost_and_reattached_by_source_id(tmp_path):
     """Kill the EEG publisher mid-session, then the video publisher; each comes back under the same source_id."""
     from pipelines.live import LiveSession, open_video_source
     from pipelines.sim_publisher import start_simulator_process, stop_process
-    from pipelines.xdf_reader import load_recording
+    from models.xdf_reader import load_recording
 
     eeg_prefix, video_prefix = f"test-faults-{uuid.uuid4().hex[:8]}", f"test-faults-{uuid.uuid4().hex[:8]}"
     procs = {"eeg": start_simulator_process(4, "sim01", 120, video=False, prefix=eeg_prefix),

@@ -107,7 +107,7 @@ def test_unknown_method_is_refused(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ loader
 def test_xdf_sessions_give_trials_with_labels_and_frames(planted):
-    from pipelines.xdf_reader import load_recording
+    from models.xdf_reader import load_recording
 
     trials = load_xdf_sessions(planted)
     assert [(t.subject, t.session, t.trial) for t in trials] == [(s, 1, k) for s in (1, 2, 3) for k in (1, 2)]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.xdf_reader import XDFFormatError, load_recording
+from models.xdf_reader import XDFFormatError, load_recording
 from pipelines.xdf_writer import BOUNDARY_UUID, XDFWriteError, XDFWriter, chunk, recording_path, varlen
 
 ROOT = Path(__file__).resolve().parents[1]

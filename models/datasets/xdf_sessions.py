@@ -129,7 +129,7 @@ def load_xdf_sessions(source: str | Path | Iterable[str | Path], *, label_rate: 
     DatasetLayoutError
         A path or a file that does not match the layout, with what was expected.
     """
-    from pipelines.xdf_reader import XDFFormatError, load_recording
+    from ..xdf_reader import XDFFormatError, load_recording
 
     trials: list[Trial] = []
     for path in _files(source):

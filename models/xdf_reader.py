@@ -8,7 +8,7 @@ Loading
   streams recorded from several machines share the recorder's clock and the EEG lines up with the video and the
   markers. If pyxdf's synchronisation fails on odd offsets, the file is loaded again without it and a note says so.
 * **No dejittering**: the timestamps stay those the recorder received, which are what a live inlet hands the
-  pipeline (:class:`~.lsl_source.LSLInlet` uses the ``clocksync`` flag only), so a replay feeds the pipeline the
+  pipeline (:class:`pipelines.lsl_source.LSLInlet` uses the ``clocksync`` flag only), so a replay feeds the pipeline the
   same stream times as the live run. Hops are driven by sample counts, so jitter does not move them anyway.
 
 Before pyxdf sees the file, :func:`scan_chunks` walks its chunk structure with seeks only, checking the magic bytes,
