@@ -46,7 +46,7 @@ from ..visual_student import FERPLUS_CLASSES
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHOD", "NeuroGazeConfig", "NeuroGazeStudentConfig", "OnnxTeacher"]
+__all__ = ["METHOD", "NeuroGazeConfig", "NeuroGazeStudentConfig", "kd_teacher"]
 
 @dataclass(frozen=True)
 class NeuroGazeStudentConfig(VisualTrainConfig):
@@ -76,32 +76,20 @@ class NeuroGazeConfig:
     kd_teacher: str = "visual_student"  #: the manifest name of the frozen FER teacher (sha256-verified)
 
 
-class OnnxTeacher:
-    """A frozen FER+ model from the manifest as the KD teacher: normalised batch ``(B, 1, 48, 48)`` -> logits."""
+def kd_teacher(name: str, cfg: VisualTrainConfig):
+    """The frozen FER teacher of the manifest as a function of the student's normalised batches -> logits.
 
-    def __init__(self, name: str = "visual_student") -> None:
-        from ..manifest import verified_path
-        from ..runtime import make_session
+    Raises ValueError when the student's batches are not what the teacher expects (size, channels, normalisation).
+    """
+    from ..fer_onnx import FerOnnx
 
-        path, entry = verified_path(name)
-        self.size = tuple(entry["input"]["size"])
-        self.channels = int(entry["input"]["channels"])
-        self.mean, self.std = tuple(entry["input"]["mean"]), tuple(entry["input"]["std"])
-        self.session = make_session(path, threads=1)
-        self._input = self.session.get_inputs()[0].name
-        self._output = entry["outputs"]["logits"]
-
-    def check(self, cfg: VisualTrainConfig) -> None:
-        """The student's batches must be what the teacher expects (same size, channels and normalisation)."""
-        student = ((cfg.image_size, cfg.image_size), cfg.in_channels, tuple(cfg.mean), tuple(cfg.std))
-        teacher = (self.size, self.channels, self.mean, self.std)
-        if student != teacher:
-            raise ValueError(f"the KD teacher takes (size, channels, mean, std) {teacher}; the student is "
-                             f"configured for {student}")
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.detach().float().contiguous().cpu().numpy()
-        return torch.from_numpy(self.session.run([self._output], {self._input: x})[0])
+    fer = FerOnnx.from_name(name)
+    student = ((cfg.image_size, cfg.image_size), cfg.in_channels, tuple(cfg.mean), tuple(cfg.std))
+    teacher = (fer.size, fer.channels, tuple(fer.mean.ravel().tolist()), tuple(fer.std.ravel().tolist()))
+    if student != teacher:
+        raise ValueError(f"the KD teacher takes (size, channels, mean, std) {teacher}; the student is configured "
+                         f"for {student}")
+    return lambda x: torch.from_numpy(fer.logits(x.detach().float().cpu().numpy()))
 
 
 @dataclass
@@ -175,12 +163,11 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
         bank.save(folder / "prototypes.npz")
 
     # 3. visual student on FER+
-    kd_teacher = OnnxTeacher(opts.kd_teacher)
-    kd_teacher.check(opts.student)
+    fer_teacher = kd_teacher(opts.kd_teacher, opts.student)
     root = Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA
     fer = load_ferplus(opts.student, root, with_test=True)
     result = train(replace(opts.student, seed=seed), fer, ckpt_dir=folder / "visual", progress=run.progress,
-                   distill=Distillation(kd_teacher, bank, opts.anchors))
+                   distill=Distillation(fer_teacher, bank, opts.anchors))
     hashes["visual_student"] = run.save_weights(result.model, folder / "visual_student.pt")
 
     # 4. FER+ valid and test

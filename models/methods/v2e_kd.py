@@ -79,11 +79,10 @@ class _Data:
 # ------------------------------------------------------------------------------------------------ preparation
 def _frame_features(run: Run, trials: list) -> dict[str, np.ndarray]:
     """FER+ logits of each trial's label-rate frames, cached on disk by model hash and trial."""
-    from pipelines.face_student import VISUAL_STUDENT, FaceStudent
-
+    from ..fer_onnx import VISUAL_STUDENT, FerOnnx
     from ..manifest import load_manifest
 
-    student = FaceStudent.from_manifest("cpu", "fp32")  # sha256-verified
+    student = FerOnnx.from_name(VISUAL_STUDENT)  # the fp32 student, sha256-verified
     model_hash = load_manifest()["models"][VISUAL_STUDENT]["sha256"][:16]
     cache = run.config.resolve(run.config.data.cache_dir) / "frame_logits"
     cache.mkdir(parents=True, exist_ok=True)
@@ -97,9 +96,7 @@ def _frame_features(run: Run, trials: list) -> dict[str, np.ndarray]:
         if path.is_file():
             logits = np.load(path, allow_pickle=False)
         else:
-            x = np.concatenate([student.preprocess(f) for f in frames])
-            logits = np.concatenate([student.session.run([student._logits], {student._input: x[i:i + 256]})[0]
-                                     for i in range(0, len(x), 256)]).astype(np.float32)
+            logits = student.logits(np.concatenate([student.preprocess(f) for f in frames]))
             np.save(path, logits, allow_pickle=False)
         out[trial.key] = logits
     return out
