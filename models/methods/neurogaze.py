@@ -254,6 +254,8 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     from ..train_visual_student import build_model
 
     model = build_model(opts.student)
+    if opts.student.channels_last:  # the memory format the recorded scores were computed in (bf16 rounding differs)
+        model = model.to(memory_format=torch.channels_last)
     state = torch.load(run.fold_dir(fold) / "visual_student.pt", weights_only=True)
     model.set_prototypes(PrototypeBank.load(run.fold_dir(fold) / "prototypes.npz"))
     model.load_state_dict(state)
