@@ -592,15 +592,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _headline(summary: dict) -> str:
     parts = [f"{summary.get('folds')} folds ({summary.get('data', '?').upper()} data)"]
-    for key in ("no_kd", "kd", "cmcrd"):
-        entry = summary.get(key)
-        if not isinstance(entry, dict):
-            continue
-        metric = next((m for m in ("ccc", "balanced_accuracy") if f"{m}_mean" in entry), None)
-        if metric is not None:
-            parts.append(f"{key} {metric.replace('_', ' ')} {entry[metric + '_mean']:.3f} ± {entry[metric + '_std']:.3f}")
-    if "p_value" in summary:
-        parts.append(f"p = {summary['p_value']:.4f}")
+    c = summary.get("comparison")
+    if c is not None:  # every distillation method declares its comparison with its in-run baseline
+        parts.append(f"{c['metric']}: {c['baseline']} {c['baseline_mean']:.3f} ± {c['baseline_std']:.3f}, "
+                     f"{c['method']} {c['method_mean']:.3f} ± {c['method_std']:.3f}, p = {c['p_value']:.4f}")
     return ", ".join(parts)
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "eight_way",
     "evaluate_regression",
     "macro_f1",
+    "mcnemar_one_tailed",
     "paired_ttest_one_tailed",
     "per_class_f1",
     "present_only",
@@ -242,6 +243,24 @@ def paired_ttest_one_tailed(a: Sequence[float] | np.ndarray, b: Sequence[float] 
         raise ValueError("a paired t-test needs at least two folds")
     res = scipy.stats.ttest_rel(a, b, alternative="greater")
     return PairedTTest(float(res.statistic), float(res.pvalue), int(a.size - 1), float(np.mean(a - b)))
+
+
+def mcnemar_one_tailed(method_correct: Sequence[bool] | np.ndarray, baseline_correct: Sequence[bool] | np.ndarray
+                       ) -> float:
+    """Exact one-tailed McNemar test of two classifiers scored on the *same* samples, H1: the method is right more
+    often.
+
+    Only the discordant samples count: ``b`` (method right, baseline wrong) and ``c`` (the converse); under H0 each is
+    equally likely, so ``p = P(X >= b)`` for ``X ~ Binomial(b + c, 1/2)`` (1.0 when there is no discordant sample).
+    It is the paired test for one fixed test split (FER+), where there are no folds to pair.
+    """
+    m, b_ = np.asarray(method_correct, dtype=bool).ravel(), np.asarray(baseline_correct, dtype=bool).ravel()
+    if m.shape != b_.shape:
+        raise ValueError(f"paired samples differ in length: {m.size} vs {b_.size}")
+    b, c = int((m & ~b_).sum()), int((~m & b_).sum())
+    if b + c == 0:
+        return 1.0
+    return float(scipy.stats.binomtest(b, b + c, 0.5, alternative="greater").pvalue)
 
 
 # ------------------------------------------------------------------------------------------ classification

@@ -65,3 +65,18 @@ class RunningFeatureNorm:
             if value.shape != self.mean.shape:
                 raise ValueError(f"normaliser state {key!r} has shape {value.shape}, expected {self.mean.shape}")
             setattr(self, key, value.copy())
+
+
+def zscore_by_train(train: np.ndarray, *others: np.ndarray, separate: bool = False) -> list[np.ndarray]:
+    """Z-score ``(N, D)`` arrays per feature with the training partition's mean and standard deviation.
+
+    ``separate=True`` fits every partition on itself instead, as CMCRD's released code does with sklearn's
+    ``StandardScaler`` (METHODS §8 #27): it lets the test set's statistics in, so it is a switch, never the default.
+    Returns ``[train, *others]`` normalised, in that order.
+    """
+    mu, sd = train.mean(0), train.std(0) + 1e-6
+    out = [(train - mu) / sd]
+    for x in others:
+        m, s = (x.mean(0), x.std(0) + 1e-6) if separate else (mu, sd)
+        out.append((x - m) / s)
+    return out

@@ -104,13 +104,28 @@ def _check_value(name: str, value: Any, annotation: Any, ranges: Mapping[str, tu
     return value
 
 
+def _default_of(field: dataclasses.Field, base: Any) -> Any:
+    """The value a field has when the file does not set it: the enclosing default's, else the field's own."""
+    if base is not None:
+        return getattr(base, field.name)
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None if field.default is dataclasses.MISSING else field.default
+
+
 def from_dict(cls: type, data: dict[str, Any], prefix: str = "",
-              ranges: Mapping[str, tuple[float, float]] | None = None) -> Any:
+              ranges: Mapping[str, tuple[float, float]] | None = None, base: Any = None) -> Any:
     """Build the dataclass ``cls`` from ``data``, refusing unknown keys, wrong types and values outside ``ranges``
-    (inclusive bounds by dotted key name, e.g. ``"quality.rail_fraction"``)."""
+    (inclusive bounds by dotted key name, e.g. ``"quality.rail_fraction"``).
+
+    Keys the file leaves out keep their defaults -- for a nested table, the defaults of the *enclosing* field (its
+    ``default_factory`` may differ from the nested class's own, e.g. a method's teacher with its own learning rate),
+    so a sub-table that names one key changes that key only. ``base`` is that enclosing default.
+    """
     ranges = {} if ranges is None else ranges
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    names = set(fields)
     unknown = sorted(set(data) - names)
     if unknown:
         # A TOML key can hold any text (newlines, megabytes): show odd ones quoted and cut, and at most five.
@@ -119,8 +134,14 @@ def from_dict(cls: type, data: dict[str, Any], prefix: str = "",
         raise ConfigError(
             f"unknown key{'s' if len(unknown) > 1 else ''} {listed}; valid keys here: {', '.join(sorted(names))}"
         )
-    kwargs = {k: _check_value(prefix + k, v, hints[k], ranges) for k, v in data.items()}
-    return cls(**kwargs)
+    kwargs = {}
+    for k, v in data.items():
+        default = _default_of(fields[k], base)
+        if dataclasses.is_dataclass(hints[k]) and isinstance(v, dict) and isinstance(default, hints[k]):
+            kwargs[k] = from_dict(hints[k], v, prefix=f"{prefix}{k}.", ranges=ranges, base=default)
+        else:
+            kwargs[k] = _check_value(prefix + k, v, hints[k], ranges)
+    return dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -29,8 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cmcrd_losses import ContrastMemory, Embed, entropy_weights, gate, mcc_loss, weighted_nce
-from ..evaluation import balanced_accuracy, paired_ttest_one_tailed, summarise_folds
+from ..evaluation import balanced_accuracy
+from ..feature_norm import zscore_by_train
 from ..protocols import Fold
+from ..training.compare import classification_report, fold_comparison, fold_scores
 from ..training.runner import Method, Run
 
 __all__ = ["CMCRDConfig", "METHOD", "MLP"]
@@ -99,15 +101,6 @@ def prepare(run: Run) -> _Data:
 
 def _stack(d: dict[str, np.ndarray], keys) -> np.ndarray:
     return np.concatenate([d[k] for k in keys]).astype(np.float32)
-
-
-def _zscore(train: np.ndarray, *others: np.ndarray, separate: bool = False) -> list[np.ndarray]:
-    mu, sd = train.mean(0), train.std(0) + 1e-6
-    out = [(train - mu) / sd]
-    for x in others:
-        m, s = (x.mean(0), x.std(0) + 1e-6) if separate else (mu, sd)
-        out.append((x - m) / s)
-    return out
 
 
 def _accuracy(model: MLP, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, float]:
@@ -199,8 +192,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     seed = run.config.run.seed + fold.index
     tr, va, te = list(fold.train), list(fold.val), list(fold.test)
     sep = opts.zscore == "separate"
-    e_tr, e_va, e_te = _zscore(_stack(data.eeg, tr), _stack(data.eeg, va), _stack(data.eeg, te), separate=sep)
-    f_tr, f_va, f_te = _zscore(_stack(data.face, tr), _stack(data.face, va), _stack(data.face, te), separate=sep)
+    e_tr, e_va, e_te = zscore_by_train(*(_stack(data.eeg, keys) for keys in (tr, va, te)), separate=sep)
+    f_tr, f_va, f_te = zscore_by_train(*(_stack(data.face, keys) for keys in (tr, va, te)), separate=sep)
     y_tr, y_va, y_te = (np.concatenate([data.y[k] for k in keys]) for keys in (tr, va, te))
     run.seed(fold.index)
     teacher = MLP(f_tr.shape[1], opts.n_classes, opts.hidden)
@@ -223,36 +216,25 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     opts: CMCRDConfig = run.config.options
     out = {"data": "synthetic" if data.synthetic else "real", "method": "cmcrd", "folds": len(results),
-           "protocol": run.config.protocol.kind, "metric": "balanced_accuracy", "command": run.command}
-    for name in ("teacher", "no_kd", "cmcrd"):
-        for metric in ("accuracy", "balanced_accuracy"):
-            mean, std = summarise_folds([r[name]["test"][metric] for r in results])
-            out.setdefault(name, {})[f"{metric}_mean"], out[name][f"{metric}_std"] = mean, std
-    out["p_value"] = paired_ttest_one_tailed([r["cmcrd"]["test"]["balanced_accuracy"] for r in results],
-                                             [r["no_kd"]["test"]["balanced_accuracy"] for r in results]).pvalue \
-        if len(results) >= 2 else math.nan
-    lines = [f"# CMCRD — {run.config.run.name}", ""]
-    if data.synthetic:
-        lines += ["**SYNTHETIC DATA** (the planted benchmark): it shows the method runs and learns, not a result on "
-                  "human data.", ""]
-    lines += [f"Face teacher -> EEG student, {opts.n_classes} valence classes, {out['protocol'].upper()} "
-              f"({out['folds']} folds), test scores mean ± std over folds.", "",
-              "| model | accuracy | balanced accuracy |", "|---|---|---|"]
-    for name, label in (("teacher", "face teacher (MLP)"), ("no_kd", "EEG student, CE only"),
-                        ("cmcrd", "EEG student + CMCRD")):
-        s = out[name]
-        lines.append(f"| {label} | {s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f} | "
-                     f"{s['balanced_accuracy_mean']:.3f} ± {s['balanced_accuracy_std']:.3f} |")
-    lines += ["", f"One-tailed paired t-test (balanced accuracy, CMCRD > CE only): p = {out['p_value']:.4f}.", "",
-              f"Command: `{run.command}`.", ""]
-    return out, "\n".join(lines) + "\n"
+           "protocol": run.config.protocol.kind, "metric": "balanced_accuracy", "command": run.command,
+           **fold_scores(results, ("teacher", "no_kd", "cmcrd"))}
+    out["comparison"] = fold_comparison([r["no_kd"]["test"]["balanced_accuracy"] for r in results],
+                                        [r["cmcrd"]["test"]["balanced_accuracy"] for r in results],
+                                        baseline_name="no_kd", method_name="cmcrd", metric="balanced_accuracy",
+                                        dataset=run.dataset, folds=f"{len(results)} {out['protocol'].upper()} folds")
+    out["p_value"] = out["comparison"]["p_value"]
+    intro = (f"Face teacher -> EEG student, {opts.n_classes} valence classes, {out['protocol'].upper()} "
+             f"({out['folds']} folds), test scores mean ± std over folds.")
+    labels = {"teacher": "face teacher (MLP)", "no_kd": "EEG student, CE only", "cmcrd": "EEG student + CMCRD"}
+    return out, classification_report(f"CMCRD — {run.config.run.name}", data.synthetic, intro, labels, out,
+                                      out["comparison"], run.command)
 
 
 def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:
     opts: CMCRDConfig = run.config.options
     tr, te = list(fold.train), list(fold.test)
     sep = opts.zscore == "separate"
-    _, e_te = _zscore(_stack(data.eeg, tr), _stack(data.eeg, te), separate=sep)
+    _, e_te = zscore_by_train(_stack(data.eeg, tr), _stack(data.eeg, te), separate=sep)
     y_te = np.concatenate([data.y[k] for k in te])
     model = MLP(e_te.shape[1], opts.n_classes, opts.hidden)
     model.load_state_dict(torch.load(run.fold_dir(fold) / "cmcrd.pt", weights_only=True))

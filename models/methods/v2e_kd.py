@@ -40,6 +40,7 @@ from ..eeg_tcn import EEGTCN
 from ..evaluation import evaluate_regression, paired_ttest_one_tailed, sequence_windows, stitch, summarise_folds
 from ..features import FeatureCache
 from ..protocols import Fold
+from ..training.compare import fold_comparison
 from ..training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
 from ..training.runner import Method, Run
 from ..visual_teacher import TemporalTeacher
@@ -287,6 +288,9 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
             results, "oracle_within_subject_linear"),
         "p_value": p["ccc"], "p_values": p, "command": run.command,
         "seconds": float(sum(r.get("seconds", 0.0) for r in results)),
+        "comparison": fold_comparison([x["ccc"] for x in no_kd], [x["ccc"] for x in kd], baseline_name="no_kd",
+                                      method_name="kd", metric="ccc", dataset=run.dataset,
+                                      folds=f"{len(results)} {run.config.protocol.kind.upper()} folds"),
     }
     from ..training.plots import v2e_plots
 

@@ -1,16 +1,90 @@
-"""``affectstream compare``: several runs' summaries side by side, as one markdown table (an ablation).
+"""``affectstream compare``: several runs' summaries side by side, as one markdown table (an ablation), and the
+method-versus-baseline entries of the methods comparison.
 
-Reads the summary JSON files ``affectstream train --report`` writes. FER runs (``neurogaze``) are compared on FER+
-valid and test, 8-way (majority protocol); sequence-regression runs on their test CCC mean and standard deviation.
-Each row links the command that produced it, so the table can be reproduced row by row.
+Every distillation method trains its no-distillation baseline inside the same run (same folds, budget and seed) and
+declares the comparison in its summary under ``"comparison"`` (:func:`fold_comparison` for cross-validated runs,
+:func:`split_comparison` for one fixed test split such as FER+'s), so this module needs no knowledge of any method.
+Each row carries the command that produced it, so the table can be reproduced row by row.
 """
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["comparison_entries", "compare_markdown"]
+import numpy as np
+
+from ..evaluation import mcnemar_one_tailed, paired_ttest_one_tailed, summarise_folds
+
+__all__ = ["classification_report", "comparison_entries", "compare_markdown", "fold_comparison", "fold_scores",
+           "split_comparison"]
+
+
+def fold_comparison(baseline: Sequence[float], method: Sequence[float], *, baseline_name: str, method_name: str,
+                    metric: str, dataset: str, folds: str) -> dict:
+    """The comparison block of a cross-validated run: per-fold scores (higher is better) of the baseline and the
+    method, mean ± population std over folds and the one-tailed paired t-test over folds (H1: the method is better).
+    ``folds`` names them, e.g. ``"12 LOSO folds"``."""
+    b_mean, b_std = summarise_folds(baseline)
+    m_mean, m_std = summarise_folds(method)
+    p = paired_ttest_one_tailed(method, baseline).pvalue if len(baseline) >= 2 else math.nan
+    return {"dataset": dataset, "baseline": baseline_name, "method": method_name, "metric": metric,
+            "over": f"test, mean ± std over {folds}", "baseline_mean": b_mean, "baseline_std": b_std,
+            "method_mean": m_mean, "method_std": m_std, "p_value": p,
+            "test": "one-tailed paired t-test over folds (method > baseline)"}
+
+
+def split_comparison(labels: np.ndarray, baseline_pred: np.ndarray, method_pred: np.ndarray, *, baseline_name: str,
+                     method_name: str, dataset: str, parts: int = 10, seed: int = 0) -> dict:
+    """The comparison block for one fixed test split (one training run per arm): accuracy mean ± std over ``parts``
+    disjoint, seeded parts of the split (the spread a test set of a tenth the size would show), the accuracy on the
+    whole split, and the exact one-tailed McNemar test on the paired per-sample correctness."""
+    labels, b, m = (np.asarray(a).ravel() for a in (labels, baseline_pred, method_pred))
+    if not labels.size == b.size == m.size:
+        raise ValueError(f"labels and predictions differ in length: {labels.size}, {b.size}, {m.size}")
+    b_ok, m_ok = b == labels, m == labels
+    chunks = np.array_split(np.random.default_rng(seed).permutation(labels.size), parts)
+    b_mean, b_std = summarise_folds([b_ok[c].mean() for c in chunks])
+    m_mean, m_std = summarise_folds([m_ok[c].mean() for c in chunks])
+    return {"dataset": dataset, "baseline": baseline_name, "method": method_name, "metric": "accuracy",
+            "over": f"test, mean ± std over {parts} disjoint parts of the split (n = {labels.size})",
+            "baseline_mean": b_mean, "baseline_std": b_std, "method_mean": m_mean, "method_std": m_std,
+            "baseline_whole": float(b_ok.mean()), "method_whole": float(m_ok.mean()),
+            "p_value": mcnemar_one_tailed(m_ok, b_ok),
+            "test": "exact one-tailed McNemar test on the paired test samples (method > baseline)"}
+
+
+SYNTHETIC_BANNER = ("**SYNTHETIC DATA** (the planted benchmark): it shows the method runs and learns, not a result on "
+                    "human data.")
+
+
+def fold_scores(results: list[dict], names: Sequence[str],
+                metrics: Sequence[str] = ("accuracy", "balanced_accuracy")) -> dict[str, dict[str, float]]:
+    """``{name: {metric_mean, metric_std}}`` over folds from each fold result's ``result[name]["test"][metric]``."""
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        for metric in metrics:
+            mean, std = summarise_folds([r[name]["test"][metric] for r in results])
+            out.setdefault(name, {})[f"{metric}_mean"], out[name][f"{metric}_std"] = mean, std
+    return out
+
+
+def classification_report(title: str, synthetic: bool, intro: str, labels: dict[str, str], scores: dict,
+                          comparison: dict, command: str) -> str:
+    """The markdown report of a cross-validated classification run: accuracy and balanced accuracy of each model
+    (``labels``: name -> row label, in order), the method-versus-baseline test, the command."""
+    lines = [f"# {title}", ""] + ([SYNTHETIC_BANNER, ""] if synthetic else [])
+    lines += [intro, "", "| model | accuracy | balanced accuracy |", "|---|---|---|"]
+    for name, label in labels.items():
+        s = scores[name]
+        lines.append(f"| {label} | {s['accuracy_mean']:.3f} ± {s['accuracy_std']:.3f} | "
+                     f"{s['balanced_accuracy_mean']:.3f} ± {s['balanced_accuracy_std']:.3f} |")
+    c = comparison
+    lines += ["", f"{c['test'][0].upper()}{c['test'][1:]}, on {c['metric'].replace('_', ' ')}: "
+              f"p = {_p(c['p_value'])}.", "", f"Command: `{command}`.", ""]
+    return "\n".join(lines) + "\n"
 
 
 def _pct(x: float) -> str:
@@ -22,11 +96,10 @@ def compare_markdown(paths: list[Path], title: str = "Comparison") -> str:
     summaries = [(Path(p).stem, json.loads(Path(p).read_text())) for p in paths]
     if not summaries:
         raise ValueError("no run summaries to compare")
-    methods = {s.get("method") for _, s in summaries}
     lines = [f"# {title}", ""]
     data = sorted({str(s.get("data", "")) for _, s in summaries})
     lines += [f"Data: {'; '.join(data)}.", ""]
-    if methods == {"neurogaze"}:
+    if all("fer_test" in s for _, s in summaries):
         lines += ["| run | valid acc | valid macro-F1 | valid bACC | test acc | test macro-F1 | test bACC |",
                   "|---|---|---|---|---|---|---|"]
         for name, s in summaries:
@@ -35,33 +108,48 @@ def compare_markdown(paths: list[Path], title: str = "Comparison") -> str:
                          f" {_pct(t['accuracy'])} | {_pct(t['macro_f1'])} | {_pct(t['balanced_accuracy'])} |")
         lines += ["", "FER+ majority protocol, 8-way; accuracy, macro-F1 and balanced accuracy in %."]
     else:
-        lines += ["| run | method | data | metric | baseline (no distillation) | with the method | p (paired, one-tailed) |",
-                  "|---|---|---|---|---|---|---|"]
-        for (name, _), e in zip(summaries, comparison_entries(paths)):
-            lines.append(f"| {name} | {e['method']} | {e['data']} | {e['metric']} | {e['baseline_mean']:.3f} ± "
-                         f"{e['baseline_std']:.3f} | {e['method_mean']:.3f} ± {e['method_std']:.3f} | "
-                         f"{e['p_value']:.4f} |")
+        lines += ["| run | method | dataset | data | metric | baseline (no distillation) | with the method | "
+                  "p (one-tailed) |", "|---|---|---|---|---|---|---|---|"]
+        for name, s in summaries:
+            c = s.get("comparison")
+            if c is None:
+                lines.append(f"| {name} | {s.get('method', '?')} | | {s.get('data', '')} | (no baseline in this run) "
+                             "| | | |")
+                continue
+            lines.append(f"| {name} | {s.get('method', '?')} | {c['dataset']} | {c.get('data', s.get('data', ''))} | "
+                         f"{c['metric']} "
+                         f"({c['over']}) | {c['baseline_mean']:.3f} ± {c['baseline_std']:.3f} | "
+                         f"{c['method_mean']:.3f} ± {c['method_std']:.3f} | {_p(c['p_value'])} |")
+        tests = sorted({s["comparison"]["test"] for _, s in summaries if "comparison" in s})
+        lines += ["", "Tests: " + "; ".join(tests) + "."] if tests else []
     lines += ["", "Commands:", ""] + [f"- {name}: `{s.get('command', '?')}`" for name, s in summaries]
     return "\n".join(lines) + "\n"
 
 
-def comparison_entries(paths: list[Path], dataset: str | None = None) -> list[dict]:
-    """One entry per distillation run: its method against its no-distillation baseline, on the run's metric.
+def _p(p: float | None) -> str:
+    return "n/a" if p is None or not math.isfinite(p) else f"{p:.4f}"
 
-    Sequence-regression runs compare ``kd`` with ``no_kd`` on CCC (``v2e_kd``) or ``cmcrd`` with ``no_kd`` on balanced
-    accuracy; the p-value is the run's one-tailed paired t-test over folds. Runs without a baseline inside them
-    (one row of an ablation) are skipped.
-    """
+
+def _finite_or_none(x: float | None) -> float | None:
+    """JSON has no NaN: a p-value that could not be computed (one fold, identical scores) is written as null."""
+    return None if x is None or not math.isfinite(x) else x
+
+
+def comparison_entries(paths: list[Path]) -> list[dict]:
+    """One entry per run that holds a comparison: ``method``, ``dataset``, ``data`` (real or synthetic), ``metric``,
+    ``baseline_mean`` / ``_std``, ``method_mean`` / ``_std``, ``p_value``, the ``test`` behind it and the ``command``
+    (and ``data_note`` where the data are mixed, e.g. real images with a teacher from synthetic EEG).
+    Runs without a baseline inside them (one row of an ablation) are skipped."""
     entries = []
     for p in paths:
         s = json.loads(Path(p).read_text())
-        pairs = {"v2e_kd": ("no_kd", "kd", "ccc"), "cmcrd": ("no_kd", "cmcrd", "balanced_accuracy")}
-        if s.get("method") not in pairs:
+        c = s.get("comparison")
+        if c is None:
             continue
-        base, method, metric = pairs[s["method"]]
-        entries.append({"method": s["method"], "dataset": dataset or "planted benchmark", "data": s.get("data", ""),
-                        "metric": f"{metric} (test, mean over {s.get('folds')} {s.get('protocol', '')} folds)",
-                        "baseline_mean": s[base][f"{metric}_mean"], "baseline_std": s[base][f"{metric}_std"],
-                        "method_mean": s[method][f"{metric}_mean"], "method_std": s[method][f"{metric}_std"],
-                        "p_value": s.get("p_value"), "command": s.get("command", "")})
+        entries.append({"method": s["method"], "dataset": c["dataset"], "data": c.get("data", s.get("data", "")),
+                        **({"data_note": c["data_note"]} if "data_note" in c else {}),
+                        "metric": f"{c['metric']} ({c['over']})", "baseline_mean": c["baseline_mean"],
+                        "baseline_std": c["baseline_std"], "method_mean": c["method_mean"],
+                        "method_std": c["method_std"], "p_value": _finite_or_none(c["p_value"]), "test": c["test"],
+                        "command": s.get("command", "")})
     return entries

@@ -56,6 +56,7 @@ class OptimConfig:
     min_lr: float = 1e-6
     reload_best_each_epoch: bool = True
     grad_clip: float = 0.0  #: max gradient norm; 0 = off (the reference does not clip)
+    amsgrad: bool = False  #: Adam's AMSGrad variant (CDGKD trains with Keras' ``Adam(amsgrad=True)``)
 
 
 @dataclass
@@ -163,7 +164,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torc
     use_amp = amp and on_cuda
     use_bf16 = cpu_bf16 and not on_cuda
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                           amsgrad=config.amsgrad)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=config.plateau_patience,
                                                        factor=config.plateau_factor, min_lr=config.min_lr)
     history: list[dict[str, float]] = []

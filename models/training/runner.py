@@ -73,9 +73,9 @@ class Method:
 
 
 def _methods() -> dict[str, Method]:
-    from ..methods import cmcrd, eeg_student, neurogaze, v2e_kd
+    from ..methods import cdgkd, cmcrd, eeg_student, neurogaze, v2e_kd
 
-    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD, cmcrd.METHOD)}
+    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD, cmcrd.METHOD, cdgkd.METHOD)}
 
 
 METHODS: Callable[[], dict[str, Method]] = _methods
@@ -91,6 +91,12 @@ class Run:
     command: str
     progress: bool = True
     trials: list = field(default_factory=list)
+
+    @property
+    def dataset(self) -> str:
+        """What the run's trials are, for reports: the planted benchmark, or the XDF sessions' folder."""
+        data = self.config.data
+        return "planted benchmark" if data.generate_planted else f"XDF sessions ({Path(data.path).name})"
 
     @property
     def device(self) -> torch.device:
