@@ -80,6 +80,8 @@ __all__ = [
     "random_affine",
     "random_erasing",
     "lr_at",
+    "scheduled_lr",
+    "ExtraLoss",
     "build_model",
     "make_optimizer",
     "train_step",
@@ -87,6 +89,7 @@ __all__ = [
     "load_checkpoint",
     "classification_metrics",
     "fer_metrics",
+    "fer_split_scores",
     "train",
     "export_and_report",
     "main",
@@ -120,11 +123,15 @@ class VisualTrainConfig:
     epochs: int = 15
     batch_size: int = 128
     lr: float = 2e-3  #: AdamW peak LR (from scratch; METHODS' 2e-4 is for 100 epochs from a pretrained backbone)
-    final_lr_ratio: float = 0.01  #: cosine ends at lr * final_lr_ratio
+    lr_schedule: str = "warmup_cosine"  #: or "cyclic_cosine": CRPN's code, cosine of period 2 * cosine_t_max steps
+    final_lr_ratio: float = 0.01  #: warmup_cosine ends at lr * final_lr_ratio
     warmup_epochs: float = 1.0
+    cosine_t_max: int = 5  #: cyclic_cosine: steps from the peak to 0 (CosineAnnealingLR(T_max) stepped per batch)
+    adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.05  #: METHODS §1.5
     grad_clip: float = 1.0  #: METHODS §1.5
     label_smoothing: float = 0.055  #: METHODS §1.4
+    ce_weight: float = 1.0  #: weight of the cross-entropy (CRPN's lambda_1 = 2; 0 when a method's own terms replace it)
     targets: str = "soft"  #: "soft" = FER+ vote distributions, "hard" = majority-protocol labels
     class_weights: str = "none"  #: "none" or "inverse_freq" (METHODS §1.4 / §8 #6: inverse frequency, mean 1)
     # augmentation
@@ -184,6 +191,8 @@ class VisualTrainConfig:
             raise ValueError(f"class_weights must be 'none' or 'inverse_freq', got {self.class_weights!r}")
         if self.crop_mode not in ("pad", "resized", "none"):
             raise ValueError(f"crop_mode must be 'pad', 'resized' or 'none', got {self.crop_mode!r}")
+        if self.lr_schedule not in ("warmup_cosine", "cyclic_cosine"):
+            raise ValueError(f"lr_schedule must be 'warmup_cosine' or 'cyclic_cosine', got {self.lr_schedule!r}")
         if self.select_metric not in ("accuracy", "macro_f1"):
             raise ValueError(f"select_metric must be 'accuracy' or 'macro_f1', got {self.select_metric!r}")
         unknown = set(self.dgeo_positive) - set(FERPLUS_CLASSES)
@@ -191,10 +200,28 @@ class VisualTrainConfig:
             raise ValueError(f"dgeo_positive names unknown classes {sorted(unknown)}; classes: {list(FERPLUS_CLASSES)}")
 
 
+class ExtraLoss:
+    """Terms a method adds to the (``ce_weight``-scaled) cross-entropy of :func:`train`.
+
+    :meth:`loss` sees the model's output, the augmented batch, its targets, the fractional epoch and the batch's
+    indices into the training split (for per-sample state such as CRPN's concept targets).
+    """
+
+    def check(self, cfg: VisualTrainConfig) -> None:
+        """Refuse a config these terms cannot serve (before any training)."""
+
+    def attach(self, model: nn.Module) -> None:
+        """Give the freshly built model what it must carry (saved with it), e.g. a prototype bank."""
+
+    def loss(self, out, x: torch.Tensor, target: torch.Tensor, epoch: float, cfg: VisualTrainConfig,
+             idx: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
 @dataclass
-class Distillation:
-    """What the distillation terms need besides the config: the frozen FER teacher (normalised batch -> logits),
-    the frozen prototype bank, and the classes' (valence, arousal) anchors for Proto-KD's target."""
+class Distillation(ExtraLoss):
+    """NeuroGaze-Distill's terms and what they need besides the config: the frozen FER teacher (normalised batch ->
+    logits), the frozen prototype bank, and the classes' (valence, arousal) anchors for Proto-KD's target."""
 
     teacher: Callable[[torch.Tensor], torch.Tensor] | None = None
     bank: PrototypeBank | None = None
@@ -206,7 +233,12 @@ class Distillation:
         if cfg.proto_weight > 0 and self.bank is None:
             raise ValueError("proto_weight > 0 needs a prototype bank")
 
-    def loss(self, out, x: torch.Tensor, target: torch.Tensor, epoch: float, cfg: VisualTrainConfig) -> torch.Tensor:
+    def attach(self, model: nn.Module) -> None:
+        if self.bank is not None:
+            model.set_prototypes(self.bank)
+
+    def loss(self, out, x: torch.Tensor, target: torch.Tensor, epoch: float, cfg: VisualTrainConfig,
+             idx: torch.Tensor | None = None) -> torch.Tensor:
         """lambda_kd L_KD + lambda_proto KL(q_pro || q_stu) + lambda_geo w(e) L_DGeo for one batch."""
         labels = target.argmax(dim=1) if target.ndim == 2 else target  # soft vote targets: their top class
         logits, emb = out.logits.float(), out.embedding.float()
@@ -477,12 +509,13 @@ def build_model(cfg: VisualTrainConfig) -> VisualStudent:
 
 
 def make_optimizer(model: nn.Module, cfg: VisualTrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay only on conv/linear weights (not on norms and biases)."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    """AdamW over the trainable parameters; weight decay only on conv/linear weights (not on norms and biases)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in trainable if p.ndim > 1]
+    no_decay = [p for p in trainable if p.ndim <= 1]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
+        lr=cfg.lr, betas=tuple(cfg.adam_betas),
     )
 
 
@@ -493,6 +526,15 @@ def lr_at(step: int, total_steps: int, warmup_steps: int, base: float, final_rat
     span = max(1, total_steps - warmup_steps)
     t = min(1.0, (step - warmup_steps) / span)
     return base * (final_ratio + (1 - final_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def scheduled_lr(step: int, total_steps: int, warmup_steps: int, cfg: VisualTrainConfig) -> float:
+    """The learning rate of ``step`` under ``cfg.lr_schedule``: :func:`lr_at`, or CRPN's per-batch
+    ``CosineAnnealingLR(T_max, eta_min=0)``, which keeps going past ``T_max`` and so oscillates between ``lr`` and 0
+    with a period of ``2 * T_max`` steps (METHODS §4.5, §8 #21)."""
+    if cfg.lr_schedule == "cyclic_cosine":
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.cosine_t_max))
+    return lr_at(step, total_steps, warmup_steps, cfg.lr, cfg.final_lr_ratio)
 
 
 def _class_weight_tensor(cfg: VisualTrainConfig, counts: np.ndarray) -> torch.Tensor | None:
@@ -509,22 +551,25 @@ def train_step(
     target: torch.Tensor,
     cfg: VisualTrainConfig,
     class_weight: torch.Tensor | None = None,
-    distill: Distillation | None = None,
+    distill: ExtraLoss | None = None,
     epoch: float = 0.0,
+    idx: torch.Tensor | None = None,
 ) -> float:
     """One optimiser step on an (already augmented, normalised) batch; returns the loss.
 
-    ``target`` is ``(B, 8)`` float (soft) or ``(B,)`` int64 (hard); the loss is cross-entropy with label smoothing,
-    plus the distillation terms when ``distill`` is given (``epoch``, fractional, drives the D-Geo ramp).
+    ``target`` is ``(B, 8)`` float (soft) or ``(B,)`` int64 (hard); the loss is ``cfg.ce_weight`` x cross-entropy
+    with label smoothing, plus a method's terms when ``distill`` is given (``epoch``, fractional, drives e.g. the
+    D-Geo ramp; ``idx`` are the batch's indices into the training split).
     """
     model.train()
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
         out = model(x)
-    loss = F.cross_entropy(out.logits.float(), target, weight=class_weight, label_smoothing=cfg.label_smoothing)
+    loss = cfg.ce_weight * F.cross_entropy(out.logits.float(), target, weight=class_weight,
+                                           label_smoothing=cfg.label_smoothing)
     if distill is not None:
-        loss = loss + distill.loss(out, x, target, epoch, cfg)
+        loss = loss + distill.loss(out, x, target, epoch, cfg, idx)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip > 0:
@@ -661,6 +706,19 @@ def fer_metrics(logits: np.ndarray, votes: np.ndarray, twin: np.ndarray | None =
     return out
 
 
+def fer_split_scores(logits: np.ndarray, votes: np.ndarray) -> dict[str, Any]:
+    """A split's scores as the trainer's FER+ methods report them: the 8-way metrics (majority protocol), the
+    present-only ones (METHODS §1.6; on FER+ all 8 are present), and the per-image majority labels and predictions
+    (``labels``, ``predictions``; images without a majority dropped) for paired tests between two models."""
+    m = fer_metrics(logits, votes)
+    labels = majority_labels(votes)
+    keep = labels >= 0
+    p = evaluation.present_only(labels[keep], logits[keep])
+    return {"8way": {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n_majority", "confusion_matrix")},
+            "present_only": {k: p[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")},
+            "labels": labels[keep].tolist(), "predictions": np.asarray(logits)[keep].argmax(1).tolist()}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # training loop
 
@@ -681,7 +739,8 @@ def train(
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     max_epochs: int | None = None,
-    distill: Distillation | None = None,
+    distill: ExtraLoss | None = None,
+    model: nn.Module | None = None,
 ) -> TrainResult:
     """Train with per-epoch valid evaluation, checkpointing and best-on-valid selection.
 
@@ -689,7 +748,10 @@ def train(
     ``select_metric`` improves. With ``resume`` and an existing ``last.pt`` training continues after its epoch.
     ``max_epochs`` stops this call after that many epochs (the schedule stays the ``cfg.epochs`` one), e.g. to
     time-box a run and resume it later. Runs on ``cfg.threads`` torch threads (restored afterwards); seeds the
-    global torch RNG with ``cfg.seed``. ``distill`` adds NeuroGaze-Distill's terms (:class:`Distillation`); its
+    global torch RNG with ``cfg.seed``. ``model`` is a freshly built network to train instead of the visual student
+    (any module whose output has ``logits``), built *after* the seeding only if it is None -- so a method that brings
+    its own builds it, seeded, itself. ``distill`` adds a method's terms (:class:`ExtraLoss`, e.g. NeuroGaze-Distill's
+    :class:`Distillation`, whose
     prototype bank is attached to the model (and so saved with it).
     """
     cfg.check()
@@ -698,16 +760,16 @@ def train(
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
-        return _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs, distill)
+        return _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs, distill, model)
     finally:
         torch.set_num_threads(previous_threads)
 
 
-def _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs, distill) -> TrainResult:
+def _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs, distill, model) -> TrainResult:
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg)
-    if distill is not None and distill.bank is not None:
-        model.set_prototypes(distill.bank)
+    model = build_model(cfg) if model is None else model
+    if distill is not None:
+        distill.attach(model)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, cfg)
@@ -748,13 +810,13 @@ def _train(cfg, data, ckpt_dir, resume, progress, on_epoch, max_epochs, distill)
                    mininterval=5.0, file=sys.stderr, dynamic_ncols=False, ncols=100)
         for i in bar:
             step = epoch * steps_per_epoch + i
-            lr = lr_at(step, total, warmup, cfg.lr, cfg.final_lr_ratio)
+            lr = scheduled_lr(step, total, warmup, cfg)
             for g in optimizer.param_groups:
                 g["lr"] = lr
             idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             x = augment(preprocess(images[idx], cfg), cfg, gen)
             losses.append(train_step(model, optimizer, x, targets[idx], cfg, class_weight, distill,
-                                     epoch + i / steps_per_epoch))
+                                     epoch + i / steps_per_epoch, idx))
             if i % 20 == 0:
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}", lr=f"{lr:.2e}")
         bar.close()

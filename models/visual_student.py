@@ -40,6 +40,8 @@ __all__ = [
     "FERPLUS_CLASSES",
     "WIDTH_MULTIPLIERS",
     "BasicBlock",
+    "ResNetBody",
+    "init_convs",
     "VisualStudent",
     "VisualStudentOutput",
     "count_parameters",
@@ -77,6 +79,54 @@ class BasicBlock(nn.Module):
         y = F.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
         return F.relu(y + self.shortcut(x))
+
+
+class ResNetBody(nn.Module):
+    """The ResNet-18-family trunk (stem, four stages of two BasicBlocks) with global average pooling.
+
+    Shared by the visual student and the CRPN pathways (:mod:`models.crpn_nets`), so every FER network of the
+    project has the same body for the same ``width_mult``. The owner calls :func:`init_convs` once its own layers
+    exist.
+
+    Shapes
+    ------
+    ``(B, in_channels, H, W) -> (B, out_dim)``, ``out_dim = 8 * round(64 * width_mult)``.
+    """
+
+    def __init__(self, in_channels: int = 1, width_mult: float = 1.0, stem_pool: bool = False) -> None:
+        super().__init__()
+        if in_channels not in (1, 3):
+            raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
+        base = max(8, int(round(64 * width_mult)))
+        widths = [base, 2 * base, 4 * base, 8 * base]
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, base, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(base),
+            nn.ReLU(inplace=True),
+            *([nn.MaxPool2d(3, 2, 1)] if stem_pool else []),
+        )
+        stages = []
+        in_w = base
+        for i, w in enumerate(widths):
+            stride = 1 if i == 0 else 2
+            stages.append(nn.Sequential(BasicBlock(in_w, w, stride), BasicBlock(w, w, 1)))
+            in_w = w
+        self.stages = nn.Sequential(*stages)
+        self.out_dim = widths[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x)).mean(dim=(2, 3))
+
+
+def init_convs(module: nn.Module) -> None:
+    """Kaiming-normal (fan-out, ReLU) weights for every convolution of ``module``.
+
+    Called by each network that holds a :class:`ResNetBody` once its heads exist, so that the random draws follow
+    the order they always had (body, heads, then this) and a seed gives the weights it gave before.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
 
 class VisualStudentOutput(NamedTuple):
@@ -137,35 +187,19 @@ class VisualStudent(nn.Module):
         prototypes: PrototypeBank | None = None,
     ):
         super().__init__()
-        if in_channels not in (1, 3):
-            raise ValueError(f"in_channels must be 1 or 3, got {in_channels}")
-        base = max(8, int(round(64 * width_mult)))
-        widths = [base, 2 * base, 4 * base, 8 * base]
+        body = ResNetBody(in_channels, width_mult, stem_pool)
         self.in_channels = in_channels
         self.width_mult = width_mult
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, base, 3, 1, 1, bias=False),
-            nn.BatchNorm2d(base),
-            nn.ReLU(inplace=True),
-            *([nn.MaxPool2d(3, 2, 1)] if stem_pool else []),
-        )
-        stages = []
-        in_w = base
-        for i, w in enumerate(widths):
-            stride = 1 if i == 0 else 2
-            stages.append(nn.Sequential(BasicBlock(in_w, w, stride), BasicBlock(w, w, 1)))
-            in_w = w
-        self.stages = nn.Sequential(*stages)
-        self.feature_dim = widths[-1]
+        # the body's parts as direct attributes: the state-dict keys (stem.*, stages.*) stay those of saved students
+        self.stem, self.stages = body.stem, body.stages
+        self.feature_dim = body.out_dim
         self.classifier = nn.Linear(self.feature_dim, num_classes)
         self.projection = nn.Linear(self.feature_dim, embedding_dim)
         self.va_head = nn.Linear(self.feature_dim, 2)
         self.embedding_dim = embedding_dim
         self.prototypes = prototypes if prototypes is not None else PrototypeBank(torch.zeros(25, embedding_dim))
         self._check_bank(self.prototypes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        init_convs(self)
 
     def _check_bank(self, bank: PrototypeBank) -> None:
         if bank.dim != self.embedding_dim:

@@ -109,3 +109,32 @@ def test_present_only_masks_absent_logits_by_hand():
     lg = np.random.default_rng(0).standard_normal((16, 8))
     full, po = eight_way(y_all, lg), present_only(y_all, lg)
     assert full["accuracy"] == po["accuracy"] and math.isclose(full["macro_f1"], po["macro_f1"])
+
+
+def test_mcnemar_counts_only_the_discordant_samples_by_hand():
+    from models.evaluation import mcnemar_one_tailed
+
+    method = [True, True, True, False, True]
+    baseline = [False, False, True, True, True]  # b = 2 (method alone right), c = 1 (baseline alone right)
+    assert mcnemar_one_tailed(method, baseline) == pytest.approx((3 + 1) / 8)  # P(X >= 2), X ~ Bin(3, 1/2)
+    assert mcnemar_one_tailed([True] * 3, [False] * 3) == pytest.approx(1 / 8)
+    assert mcnemar_one_tailed(baseline, method) == pytest.approx(7 / 8)  # P(X >= 1): the other way round
+    assert mcnemar_one_tailed([True, False], [True, False]) == 1.0  # no discordant sample: no evidence
+    with pytest.raises(ValueError, match="length"):
+        mcnemar_one_tailed([True], [True, False])
+
+
+def test_split_and_fold_comparisons():
+    from models.training.compare import fold_comparison, split_comparison
+
+    labels = np.zeros(20, dtype=int)
+    base = np.r_[np.zeros(10), np.ones(10)].astype(int)  # right on half
+    better = np.r_[np.zeros(16), np.ones(4)].astype(int)  # right on 16: 6 more, none fewer
+    c = split_comparison(labels, base, better, baseline_name="b", method_name="m", dataset="toy", parts=4)
+    assert c["baseline_whole"] == 0.5 and c["method_whole"] == 0.8
+    assert c["baseline_mean"] == pytest.approx(0.5) and c["method_mean"] == pytest.approx(0.8)  # equal parts of 5
+    assert c["p_value"] == pytest.approx(1 / 64)  # b = 6, c = 0
+    f = fold_comparison([0.1, 0.2, 0.3], [0.2, 0.4, 0.5], baseline_name="b", method_name="m", metric="ccc",
+                        dataset="toy", folds="3 folds")
+    assert f["baseline_mean"] == pytest.approx(0.2) and f["method_std"] == pytest.approx(np.std([0.2, 0.4, 0.5]))
+    assert 0 < f["p_value"] < 0.05 and "3 folds" in f["over"]

@@ -225,8 +225,13 @@ def test_tiny_v2e_run_writes_report_resumes_and_rescores(tmp_path, planted, caps
 
     table = tmp_path / "compare.md"
     assert main(["compare", str(report), "--out", str(table), "--title", "tiny"]) == 0
-    assert f"| tiny | v2e_kd | synthetic | ccc (test, mean over 3 loso folds) | {summary['no_kd']['ccc_mean']:.3f}" \
-        in table.read_text()
+    assert (f"| tiny | v2e_kd | XDF sessions ({planted.name}) | synthetic | ccc (test, mean ± std over 3 LOSO folds) | "
+            f"{summary['no_kd']['ccc_mean']:.3f}") in table.read_text()
+    entries = tmp_path / "entries.json"
+    assert main(["compare", str(report), "--out", str(table), "--json", str(entries)]) == 0
+    entry = json.loads(entries.read_text())[0]
+    assert entry["method_mean"] == summary["kd"]["ccc_mean"] and entry["p_value"] == summary["p_value"]
+    assert {"method", "dataset", "data", "metric", "baseline_mean", "method_mean", "p_value", "command"} <= set(entry)
     assert main(["compare", str(tmp_path / "missing.json"), "--out", str(table)]) == 2
 
     capsys.readouterr()

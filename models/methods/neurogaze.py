@@ -38,8 +38,9 @@ from ..features import FeatureCache
 from ..neurogaze_losses import METHODS_ANCHORS
 from ..prototypes import DEFAULT_CENTERS, PrototypeBank
 from ..protocols import Fold
-from ..train_visual_student import DEFAULT_DATA, Distillation, VisualTrainConfig, fer_metrics, load_ferplus, \
+from ..train_visual_student import DEFAULT_DATA, Distillation, VisualTrainConfig, fer_split_scores, load_ferplus, \
     predict_logits, train
+from ..training.compare import split_comparison
 from ..training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
 from ..training.runner import Method, Run
 from ..visual_student import FERPLUS_CLASSES
@@ -74,6 +75,7 @@ class NeuroGazeConfig:
     anchors: tuple[tuple[float, float], ...] = METHODS_ANCHORS  #: q_pro anchors per FER+ class (§1.4 option A)
     ferplus_root: str = ""  #: "" = the shared data folder (../shared/data/fer)
     kd_teacher: str = "visual_student"  #: the manifest name of the frozen FER teacher (sha256-verified)
+    baseline: bool = True  #: also train the student without the three terms (same recipe, seed and budget)
 
 
 def kd_teacher(name: str, cfg: VisualTrainConfig):
@@ -169,36 +171,44 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     result = train(replace(opts.student, seed=seed), fer, ckpt_dir=folder / "visual", progress=run.progress,
                    distill=Distillation(fer_teacher, bank, opts.anchors))
     hashes["visual_student"] = run.save_weights(result.model, folder / "visual_student.pt")
+    out = {"eeg_teacher": {"val": val_scores(teacher), "best_epoch": t_fit.best_epoch, "history": t_fit.history},
+           "prototypes": {"sha256": bank.sha256(), "counts": bank.counts.cpu().numpy().tolist(),
+                          "filled": int((bank.filled_from >= 0).sum()), "bin_by": opts.bin_by},
+           "student": {"history": result.history, "best": result.best}, "fer": _split_scores(result.model, fer, opts),
+           "weights_sha256": hashes}
 
-    # 4. FER+ valid and test
-    scores = {}
-    for split in ("valid", "test"):
-        part = getattr(fer, split)
-        scores[split] = _fer_scores(predict_logits(result.model, part.images, opts.student), part.votes)
-    return {"eeg_teacher": {"val": val_scores(teacher), "best_epoch": t_fit.best_epoch, "history": t_fit.history},
-            "prototypes": {"sha256": bank.sha256(), "counts": bank.counts.cpu().numpy().tolist(),
-                           "filled": int((bank.filled_from >= 0).sum()), "bin_by": opts.bin_by},
-            "student": {"history": result.history, "best": result.best}, "fer": scores, "weights_sha256": hashes}
+    # 4. the comparison's baseline: the same student, seed and budget without KD, Proto-KD and D-Geo
+    if opts.baseline:
+        plain = replace(opts.student, seed=seed, kd_weight=0.0, proto_weight=0.0, dgeo_weight=0.0)
+        base = train(plain, fer, ckpt_dir=folder / "visual_baseline", progress=run.progress)
+        hashes["visual_baseline"] = run.save_weights(base.model, folder / "visual_baseline.pt")
+        out["baseline"] = {"history": base.history, "best": base.best, "fer": _split_scores(base.model, fer, opts)}
+    return out
 
 
-def _fer_scores(logits: np.ndarray, votes: np.ndarray) -> dict:
-    """8-way FER+ metrics (majority protocol) and the present-only ones (METHODS §1.6; on FER+ all 8 are present)."""
-    from ..datasets.ferplus import majority_labels
-    from ..evaluation import present_only
-
-    m = fer_metrics(logits, votes)
-    labels = majority_labels(votes)
-    keep = labels >= 0
-    p = present_only(labels[keep], logits[keep])
-    return {"8way": {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "n_majority", "confusion_matrix")},
-            "present_only": {k: p[k] for k in ("accuracy", "macro_f1", "balanced_accuracy")}}
+def _split_scores(model, fer, opts: NeuroGazeConfig) -> dict:
+    """FER+ valid and test scores of a trained student (with the per-image predictions, for the paired test)."""
+    return {split: fer_split_scores(predict_logits(model, getattr(fer, split).images, opts.student),
+                                    getattr(fer, split).votes) for split in ("valid", "test")}
 
 
 def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     r = results[0]
+    brief = {split: {k: v for k, v in r["fer"][split].items() if k in ("8way", "present_only")}
+             for split in ("valid", "test")}
     summary = {"data": ("synthetic EEG teacher" if data.synthetic else "real EEG teacher") + "; real FER+ images",
-               "method": "neurogaze", "folds": len(results), "eeg_teacher_val": r["eeg_teacher"]["val"], "prototypes": r["prototypes"],
-               "fer_valid": r["fer"]["valid"], "fer_test": r["fer"]["test"], "command": run.command}
+               "method": "neurogaze", "folds": len(results), "eeg_teacher_val": r["eeg_teacher"]["val"],
+               "prototypes": r["prototypes"], "fer_valid": brief["valid"], "fer_test": brief["test"],
+               "command": run.command}
+    if "baseline" in r:  # the method against the same student without its terms, on the same FER+ test images
+        b, m = r["baseline"]["fer"]["test"], r["fer"]["test"]
+        summary["baseline"] = {split: r["baseline"]["fer"][split]["8way"]["accuracy"] for split in ("valid", "test")}
+        summary["comparison"] = {
+            **split_comparison(np.asarray(b["labels"]), np.asarray(b["predictions"]), np.asarray(m["predictions"]),
+                               baseline_name="CE only", method_name="neurogaze", dataset="FER+",
+                               seed=run.config.run.seed),
+            "data": "real", "data_note": "real FER+ images; the prototype bank comes from an EEG teacher on "
+                                         + ("SYNTHETIC planted EEG" if data.synthetic else "real EEG")}
     lines = [f"# NeuroGaze-Distill — {run.config.run.name}", ""]
     if data.synthetic:
         lines += ["**The EEG teacher and its prototypes come from SYNTHETIC EEG** (the affectstream simulator's "
@@ -226,6 +236,13 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
         confusion_matrix_png(np.asarray(matrix), FERPLUS_CLASSES, run.folder / "confusion_matrix.png",
                              "FER+ test, majority protocol (rows: label, columns: prediction)")
         lines += ["![confusion matrix](confusion_matrix.png)", ""]
+    if "comparison" in summary:
+        c = summary["comparison"]
+        lines += [f"Against the same student without KD, Proto-KD and D-Geo (same recipe, seed and budget), FER+ test "
+                  f"accuracy {100 * c['baseline_whole']:.2f} -> {100 * c['method_whole']:.2f} %; over 10 disjoint parts "
+                  f"of the test split {100 * c['baseline_mean']:.2f} ± {100 * c['baseline_std']:.2f} -> "
+                  f"{100 * c['method_mean']:.2f} ± {100 * c['method_std']:.2f}; {c['test']}: p = {c['p_value']:.4f}.",
+                  ""]
     lines += [f"Command: `{run.command}`.", ""]
     return summary, "\n".join(lines) + "\n"
 
@@ -261,7 +278,7 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     model.load_state_dict(state)
     model.eval()
     fer = load_ferplus(opts.student, Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA)
-    acc = _fer_scores(predict_logits(model, fer.valid.images, opts.student), fer.valid.votes)["8way"]["accuracy"]
+    acc = fer_split_scores(predict_logits(model, fer.valid.images, opts.student), fer.valid.votes)["8way"]["accuracy"]
     return {f"fold {fold.index} FER+ valid accuracy": acc - result["fer"]["valid"]["8way"]["accuracy"]}
 
 

@@ -58,10 +58,12 @@ class DataConfig:
     """Which trials the method sees.
 
     ``kind = "xdf"`` reads the project's recordings with calibration labels from ``path``; with ``generate_planted``
-    the planted benchmark is first written there (reused when it exists with the same settings).
+    the planted benchmark is first written there (reused when it exists with the same settings). ``kind =
+    "ferplus"``: the method trains on FER+ images alone (it reads them itself), so there are no trials and the one
+    fold is FER+'s own train / valid / test split; ``path`` and ``[protocol]`` are then unused.
     """
 
-    kind: Literal["xdf"] = "xdf"
+    kind: Literal["xdf", "ferplus"] = "xdf"
     path: str = "data/planted"  #: relative to the config file's folder
     generate_planted: bool = False
     planted: PlantedConfig = field(default_factory=PlantedConfig)

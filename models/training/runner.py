@@ -73,9 +73,10 @@ class Method:
 
 
 def _methods() -> dict[str, Method]:
-    from ..methods import cdgkd, cmcrd, eeg_student, neurogaze, v2e_kd
+    from ..methods import cdgkd, cmcrd, crpn, eeg_student, neurogaze, v2e_kd
 
-    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD, cmcrd.METHOD, cdgkd.METHOD)}
+    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD, cmcrd.METHOD, cdgkd.METHOD,
+                                crpn.METHOD)}
 
 
 METHODS: Callable[[], dict[str, Method]] = _methods
@@ -96,6 +97,8 @@ class Run:
     def dataset(self) -> str:
         """What the run's trials are, for reports: the planted benchmark, or the XDF sessions' folder."""
         data = self.config.data
+        if data.kind == "ferplus":
+            return "FER+"
         return "planted benchmark" if data.generate_planted else f"XDF sessions ({Path(data.path).name})"
 
     @property
@@ -150,6 +153,8 @@ def _context(device: str) -> DistContext:
 
 
 def _folds(config: TrainConfig, trials: list) -> list[Fold]:
+    if config.data.kind == "ferplus":  # the published split is the protocol (METHODS §1.6)
+        return [Fold(0, (), (), (), "ferplus train/valid/test", ())]
     p = config.protocol
     if p.kind == "holdout":  # one fold: the named test subjects, a seeded share of the others validates
         test = set(p.test_subjects)
@@ -172,6 +177,8 @@ def _folds(config: TrainConfig, trials: list) -> list[Fold]:
 def _load_trials(run: Run) -> list:
     config = run.config
     data = config.data
+    if data.kind == "ferplus":
+        return []
     path = config.resolve(data.path)
     if data.generate_planted:
         from pipelines.planted_dataset import build_planted_xdf_dataset
