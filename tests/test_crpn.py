@@ -108,3 +108,14 @@ def test_tiny_crpn_run_on_real_ferplus_from_the_cli(tmp_path, shared_data):
     assert len(fold["crpn"]["test"]["predictions"]) == len(fold["no_kd"]["test"]["predictions"])
     assert "Real data: FER+" in report.with_suffix(".md").read_text()
     assert main(["evaluate", str(folder), "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("method, kind", [("crpn", "xdf"), ("cdgkd", "ferplus")])
+def test_a_method_on_the_wrong_kind_of_data_is_refused_in_one_line(tmp_path, capsys, method, kind):
+    from app.cli import main
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'method = "{method}"\n[data]\nkind = "{kind}"\n')
+    assert main(["train", str(config), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"method '{method}' trains on [data] kind" in err

@@ -122,6 +122,12 @@ def compare_markdown(paths: list[Path], title: str = "Comparison") -> str:
                          f"{c['method_mean']:.3f} ± {c['method_std']:.3f} | {_p(c['p_value'])} |")
         tests = sorted({s["comparison"]["test"] for _, s in summaries if "comparison" in s})
         lines += ["", "Tests: " + "; ".join(tests) + "."] if tests else []
+        notes = [f"- {name}: {s['comparison']['data_note']}." for name, s in summaries
+                 if "data_note" in s.get("comparison", {})]
+        lines += ["", "Data notes:", "", *notes] if notes else []
+        if any("synthetic" in str(s.get("data", "")).lower() for _, s in summaries):
+            lines += ["", "Rows on synthetic data (the simulator's planted benchmark) show that a method runs and "
+                      "learns where the truth is known; they are not results on human data."]
     lines += ["", "Commands:", ""] + [f"- {name}: `{s.get('command', '?')}`" for name, s in summaries]
     return "\n".join(lines) + "\n"
 

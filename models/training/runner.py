@@ -36,7 +36,7 @@ import torch
 
 from ..distributed import DistContext, barrier, init_distributed
 from ..protocols import Fold, loso_folds, trs_folds
-from .config import TrainConfig, load_train_config, to_toml
+from .config import ConfigError, TrainConfig, load_train_config, to_toml
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class Method:
     rescore : callable
         ``rescore(run, state, fold, result) -> {score name: recomputed - recorded}`` from the fold's saved weights
         (``affectstream evaluate``).
+    data_kinds : tuple of str
+        The ``[data] kind`` values the method trains on (a config with another is refused when it is read).
     """
 
     name: str
@@ -70,6 +72,7 @@ class Method:
     fold: Callable[[Run, Any, Fold], dict]
     summarise: Callable[[Run, Any, list[dict]], tuple[dict, str]]
     rescore: Callable[[Run, Any, Fold, dict], dict[str, float]]
+    data_kinds: tuple[str, ...] = ("xdf",)
 
 
 def _methods() -> dict[str, Method]:
@@ -132,7 +135,13 @@ class Run:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    return load_train_config(path, {name: m.config_cls for name, m in METHODS().items()})
+    """Read a training config and check that its method can train on its ``[data]`` kind."""
+    config = load_train_config(path, {name: m.config_cls for name, m in METHODS().items()})
+    kinds = METHODS()[config.method].data_kinds
+    if config.data.kind not in kinds:
+        raise ConfigError(f"{path}: method {config.method!r} trains on [data] kind = "
+                          f"{' or '.join(repr(k) for k in kinds)}, not {config.data.kind!r}")
+    return config
 
 
 def weights_sha256(model: torch.nn.Module) -> str:
