@@ -564,11 +564,31 @@ def _print_calibration(folder: Path, report: dict) -> None:
           file=sys.stderr)
 
 
+def _prepare_trainer(config_path: Path | None, run_dir: Path | None, progress: bool) -> None:
+    """What the trainer (``models``, which never imports ``pipelines``) takes from the layers above it: the
+    ``eeg_student`` method, which computes the live path's features, and the planted benchmark's SYNTHETIC data,
+    written by the simulator where a config asks for it (``generate_planted``; reused when it is there)."""
+    from models.training.runner import load_config, register_method, run_folder_config
+    from pipelines.eeg_student_training import METHOD
+
+    register_method(METHOD)
+    config = run_folder_config(run_dir) if run_dir is not None else load_config(config_path)
+    data = config.data
+    if data.kind == "xdf" and data.generate_planted:
+        from pipelines.planted_dataset import build_planted_xdf_dataset
+
+        pl = data.planted
+        build_planted_xdf_dataset(config.resolve(data.path), n_subjects=pl.n_subjects, n_trials=pl.n_trials,
+                                  trial_s=pl.trial_s, rest_s=pl.rest_s, seed=pl.seed, face_size=pl.face_size,
+                                  progress=progress)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from models.training.runner import run_training
 
     if args.config is None and args.resume is None:
         raise UserError("give a config file (e.g. models/configs/planted_v2e_kd.toml) or --resume RUN_DIR")
+    _prepare_trainer(args.config, args.resume, not args.quiet)
     command = "affectstream " + shlex.join(args.argv)
     folder = run_training(args.config, resume=args.resume, device=args.device, progress=not args.quiet,
                           command=command)
@@ -619,6 +639,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.training.runner import rescore_run
 
+    _prepare_trainer(None, args.run_dir, not args.quiet)
     diffs = rescore_run(args.run_dir, progress=not args.quiet)
     worst = max((abs(d) for d in diffs.values()), default=0.0)
     for name, d in sorted(diffs.items()):

@@ -58,7 +58,8 @@ class DataConfig:
     """Which trials the method sees.
 
     ``kind = "xdf"`` reads the project's recordings with calibration labels from ``path``; with ``generate_planted``
-    the planted benchmark is first written there (reused when it exists with the same settings). ``kind =
+    ``affectstream train`` first has the simulator write the planted benchmark there (reused when it exists with the
+    same settings). ``kind =
     "ferplus"``: the method trains on FER+ images alone (it reads them itself), so there are no trials and the one
     fold is FER+'s own train / valid / test split; ``path`` and ``[protocol]`` are then unused.
     """

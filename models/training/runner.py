@@ -40,7 +40,8 @@ from .config import ConfigError, TrainConfig, load_train_config, to_toml
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Method", "Run", "METHODS", "load_config", "rescore_run", "run_training"]
+__all__ = ["Method", "Run", "METHODS", "load_config", "register_method", "rescore_run", "run_folder_config",
+           "run_training"]
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,23 @@ class Method:
     data_kinds: tuple[str, ...] = ("xdf",)
 
 
-def _methods() -> dict[str, Method]:
-    from ..methods import cdgkd, cmcrd, crpn, eeg_student, neurogaze, v2e_kd
+_REGISTERED: dict[str, Method] = {}
 
-    return {m.name: m for m in (v2e_kd.METHOD, neurogaze.METHOD, eeg_student.METHOD, cmcrd.METHOD, cdgkd.METHOD,
-                                crpn.METHOD)}
+
+def register_method(method: Method) -> None:
+    """Add a method defined outside :mod:`models.methods` (e.g. ``pipelines.eeg_student_training``, which needs the
+    live pipeline and so cannot live in ``models``); registering the same method again is harmless."""
+    known = _REGISTERED.get(method.name)
+    if known is not None and known is not method:
+        raise ValueError(f"a different method is already registered as {method.name!r}")
+    _REGISTERED[method.name] = method
+
+
+def _methods() -> dict[str, Method]:
+    from ..methods import cdgkd, cmcrd, crpn, neurogaze, v2e_kd
+
+    built_in = (v2e_kd.METHOD, neurogaze.METHOD, cmcrd.METHOD, cdgkd.METHOD, crpn.METHOD)
+    return {m.name: m for m in built_in} | _REGISTERED
 
 
 METHODS: Callable[[], dict[str, Method]] = _methods
@@ -184,20 +197,14 @@ def _folds(config: TrainConfig, trials: list) -> list[Fold]:
 
 
 def _load_trials(run: Run) -> list:
-    config = run.config
-    data = config.data
+    """The XDF sessions of ``[data]`` (none for FER+-only methods). With ``generate_planted`` the app has written the
+    planted benchmark there first (``affectstream train``; the simulator lives in ``pipelines``)."""
+    data = run.config.data
     if data.kind == "ferplus":
         return []
-    path = config.resolve(data.path)
-    if data.generate_planted:
-        from pipelines.planted_dataset import build_planted_xdf_dataset
-
-        pl = data.planted
-        build_planted_xdf_dataset(path, n_subjects=pl.n_subjects, n_trials=pl.n_trials, trial_s=pl.trial_s,
-                                  rest_s=pl.rest_s, seed=pl.seed, face_size=pl.face_size, progress=run.progress)
     from ..datasets.xdf_sessions import load_xdf_sessions
 
-    return load_xdf_sessions(path, unit=data.unit)
+    return load_xdf_sessions(run.config.resolve(data.path), unit=data.unit)
 
 
 def new_run_folder(config: TrainConfig) -> Path:
@@ -214,7 +221,7 @@ def run_training(config_path: str | Path, *, resume: str | Path | None = None, d
     The run folder's ``config.toml`` is the source of truth on resume, so a resumed run cannot silently change its
     settings half-way.
     """
-    config = _run_config(Path(resume)) if resume is not None else load_config(config_path)
+    config = run_folder_config(Path(resume)) if resume is not None else load_config(config_path)
     ctx = _context(device or config.run.device)
     if resume is not None:
         folder = Path(resume)
@@ -277,7 +284,7 @@ def _check_ranks_agree(result: dict, ctx: DistContext) -> None:
     result["ranks_agree"] = True
 
 
-def _run_config(folder: Path) -> TrainConfig:
+def run_folder_config(folder: Path) -> TrainConfig:
     """The configuration a run folder was started with (relative paths resolved as they were then)."""
     from dataclasses import replace
 
@@ -302,7 +309,7 @@ def _start(config: TrainConfig, folder: Path, ctx: DistContext, command: str, pr
 def rescore_run(folder: str | Path, *, device: str | None = None, progress: bool = True) -> dict[str, float]:
     """Score every finished fold of a run again from its saved weights; ``{score: recomputed - recorded}``."""
     folder = Path(folder)
-    config = _run_config(folder)
+    config = run_folder_config(folder)
     run, method, folds, state = _start(config, folder, _context(device or "cpu"), _command_of(folder), progress)
     diffs: dict[str, float] = {}
     for fold in folds:

@@ -1,4 +1,9 @@
-"""The bundled EEG student: supervised on the features the live path computes, exported for onnxruntime.
+"""The trainer's ``eeg_student`` method: the bundled EEG student, supervised on the features the live path computes,
+exported for onnxruntime.
+
+It lives in ``pipelines`` because it computes its features through the live pipeline itself (the trainer in
+``models`` never imports ``pipelines``); the app registers it with the trainer
+(:func:`models.training.runner.register_method`).
 
 The recipe is the no-distillation student of Zhang et al. (METHODS §2.3-2.4) adapted to what the live path feeds
 it: every recording goes through :class:`pipelines.engine.AffectPipeline` exactly as a replay would (window-wise
@@ -20,12 +25,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..eeg_tcn import EEGTCN
-from ..evaluation import evaluate_regression, sequence_windows, stitch
-from ..feature_norm import RunningFeatureNorm
-from ..protocols import Fold
-from ..training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
-from ..training.runner import Method, Run
+from models.eeg_tcn import EEGTCN
+from models.evaluation import evaluate_regression, sequence_windows, stitch
+from models.export import export_eeg_student
+from models.feature_norm import RunningFeatureNorm
+from models.manifest import save_entry
+from models.protocols import Fold
+from models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
+from models.training.runner import Method, Run
+
+from .eeg_student import EEG_STUDENT, EEG_STUDENT_TORCH
+from .engine import AffectPipeline, EEGStreamSpec
+from .planted_dataset import FEATURES_ONLY
 
 __all__ = ["EEGStudentConfig", "METHOD"]
 
@@ -53,9 +64,6 @@ class _Data:
 
 def _live_features(trial) -> tuple[np.ndarray, np.ndarray]:
     """(T, 6, 32) features of one recording through the live pipeline, and each window's centre time (s)."""
-    from pipelines.engine import AffectPipeline, EEGStreamSpec
-    from pipelines.planted_dataset import FEATURES_ONLY
-
     spec = EEGStreamSpec(sfreq=trial.sfreq, n_channels=len(trial.ch_names), labels=trial.ch_names,
                          synthetic=bool(trial.meta.get("synthetic")))
     pipe = AffectPipeline(spec, FEATURES_ONLY)
@@ -135,11 +143,6 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
 def _export(run: Run, model: EEGTCN, result: dict, wall_s: float) -> dict:
     """Bundle the model into ``export_to`` (ONNX + state dict + manifest entries)."""
-    from pipelines.eeg_student import EEG_STUDENT, EEG_STUDENT_TORCH
-
-    from ..export import export_eeg_student
-    from ..manifest import save_entry
-
     opts: EEGStudentConfig = run.config.options
     out_dir = run.config.resolve(opts.export_to)
     out_dir.mkdir(parents=True, exist_ok=True)
