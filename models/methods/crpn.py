@@ -177,17 +177,20 @@ def prepare(run: Run) -> None:
 @torch.no_grad()
 def confidence_pass(teacher: ConceptualPathway, images: np.ndarray,
                     cfg: VisualTrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """The frozen teacher's ``alpha`` ``(N,)`` and ``f_emo`` ``(N, dim)`` for un-augmented uint8 images."""
+    """The frozen teacher's ``alpha`` ``(N,)`` and ``f_emo`` ``(N, dim)`` for un-augmented uint8 images.
+
+    In float32 even when training ran under bfloat16: the per-class percentile thresholds compare ``alpha`` values,
+    and bfloat16's 8-bit mantissa would put hundreds of images on the same value as the threshold.
+    """
     teacher.eval()
     alphas, feats = [], []
     for i in range(0, len(images), cfg.eval_batch_size):
         x = preprocess(images[i:i + cfg.eval_batch_size], cfg)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
-            _, f, a = teacher.emotion(x)
-        alphas.append(a.float())
-        feats.append(f.float())
+        _, f, a = teacher.emotion(x)
+        alphas.append(a)
+        feats.append(f)
     return torch.cat(alphas), torch.cat(feats)
 
 
