@@ -626,7 +626,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"no summary file at {', '.join(missing)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(compare_markdown(args.summaries, args.title))
+    args.out.write_text(compare_markdown(args.summaries, args.title, "affectstream " + shlex.join(args.argv)))
     print(f"wrote {args.out}", file=sys.stderr)
     if args.json is not None:
         from models.training.compare import comparison_entries

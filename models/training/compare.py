@@ -91,13 +91,14 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
-def compare_markdown(paths: list[Path], title: str = "Comparison") -> str:
-    """A markdown table of the runs in ``paths`` (one summary JSON each), in the order given."""
+def compare_markdown(paths: list[Path], title: str = "Comparison", command: str = "") -> str:
+    """A markdown table of the runs in ``paths`` (one summary JSON each), in the order given; ``command`` (the
+    ``affectstream compare`` call that wrote it) is quoted under the table."""
     summaries = [(Path(p).stem, json.loads(Path(p).read_text())) for p in paths]
     if not summaries:
         raise ValueError("no run summaries to compare")
     lines = [f"# {title}", ""]
-    data = sorted({str(s.get("data", "")) for _, s in summaries})
+    data = sorted({str(s.get("comparison", {}).get("data", s.get("data", ""))) for _, s in summaries})
     lines += [f"Data: {'; '.join(data)}.", ""]
     if all("fer_test" in s for _, s in summaries):
         lines += ["| run | valid acc | valid macro-F1 | valid bACC | test acc | test macro-F1 | test bACC |",
@@ -129,6 +130,7 @@ def compare_markdown(paths: list[Path], title: str = "Comparison") -> str:
             lines += ["", "Rows on synthetic data (the simulator's planted benchmark) show that a method runs and "
                       "learns where the truth is known; they are not results on human data."]
     lines += ["", "Commands:", ""] + [f"- {name}: `{s.get('command', '?')}`" for name, s in summaries]
+    lines += ["", f"This table: `{command}`"] if command else []
     return "\n".join(lines) + "\n"
 
 
