@@ -36,7 +36,7 @@ from ..evaluation import balanced_accuracy
 from ..feature_norm import zscore_by_train
 from ..protocols import Fold
 from ..training.compare import classification_report, fold_comparison, fold_scores
-from ..training.loop import OptimConfig, fit
+from ..training.loop import OptimConfig, fit, index_batches, stack_trials
 from ..training.runner import Method, Run
 
 __all__ = ["CDGKDConfig", "METHOD", "PMRTeacher"]
@@ -136,23 +136,10 @@ class PMRTeacher(nn.Module):
         return loss + opts.pmr_alpha * (beta * pce_v + gamma * pce_e)
 
 
-def _stack(d: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
-    return np.concatenate([d[k] for k in keys]).astype(np.float32)
-
-
 def _zscore(parts: list[np.ndarray]) -> list[np.ndarray]:
     """Z-score ``(N, S, D)`` partitions per feature with the training (first) partition's statistics."""
     flat = zscore_by_train(*(p.reshape(-1, p.shape[-1]) for p in parts))
     return [f.reshape(p.shape).astype(np.float32) for f, p in zip(flat, parts)]
-
-
-def _batches(n: int, batch_size: int, seed: int, epoch: int):
-    """The epoch's shuffled index batches (order from ``(seed, epoch)``); a last batch of one is dropped
-    (BatchNorm needs two samples)."""
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    for b in range(0, n, batch_size):
-        if len(order[b:b + batch_size]) >= 2:
-            yield torch.from_numpy(order[b:b + batch_size])
 
 
 @torch.no_grad()
@@ -171,8 +158,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     opts: CDGKDConfig = run.config.options
     seed, folder = run.config.run.seed + fold.index, run.fold_dir(fold)
     parts = [list(fold.train), list(fold.val), list(fold.test)]
-    face = _zscore([_stack(data.face, keys) for keys in parts])
-    eeg = _zscore([_stack(data.eeg, keys) for keys in parts])
+    face = _zscore([stack_trials(data.face, keys) for keys in parts])
+    eeg = _zscore([stack_trials(data.eeg, keys) for keys in parts])
     y = [np.concatenate([data.y[k] for k in keys]) for keys in parts]
     student_inputs = face if opts.student_modality == "face" else eeg
     yt = torch.from_numpy(y[0])
@@ -187,10 +174,10 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     def train(name: str, model: nn.Module, loss, epoch_start, score, cfg: OptimConfig) -> dict:
         def epoch_batches(epoch: int):
             epoch_start(epoch)
-            for idx in _batches(len(yt), cfg.batch_size, seed, epoch):
-                yield idx
+            for idx in index_batches(len(yt), cfg.batch_size, seed, epoch):
+                yield torch.from_numpy(idx)
 
-        result = fit(model, lambda net, idx: loss(net, idx), epoch_batches, score, cfg,
+        result = fit(model, loss, epoch_batches, score, cfg,
                      checkpoint=folder / f"{name}.ckpt", desc=name, progress=run.progress, ctx=None,
                      amp=run.amp, cpu_bf16=run.cpu_bf16)
         return {"best_epoch": result.best_epoch, "val_accuracy": result.best_score,
@@ -213,11 +200,12 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
         ce = F.cross_entropy(logits, yt[idx])
         if not guides:
             return ce
-        with torch.no_grad():
-            g_logits = [g(tr_face[idx], tr_eeg[idx]).logits for g in guides]
         keep = torch.rand(len(guides)) >= opts.drop_rate  # the global RNG: checkpointed, so resumes are exact
-        return opts.alpha * ce + (1 - opts.alpha) * dense_guidance_loss(logits, g_logits, keep, opts.temperature,
-                                                                        opts.kl_direction)
+        with torch.no_grad():  # only the guides that speak at this step run (about half of them)
+            g_logits = [g(tr_face[idx], tr_eeg[idx]).logits for g, kept in zip(guides, keep.tolist()) if kept]
+        kd = dense_guidance_loss(logits, g_logits, torch.ones(len(g_logits), dtype=torch.bool), opts.temperature,
+                                 opts.kl_direction)
+        return opts.alpha * ce + (1 - opts.alpha) * kd
 
     chain = [("ta1", opts.ta1_kernels, opts.ta1_eeg_width), ("ta2", opts.ta2_kernels, opts.ta2_eeg_width)]
     for name, kernels, width in chain:
@@ -263,7 +251,7 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     opts: CDGKDConfig = run.config.options
     parts = [list(fold.train), list(fold.val), list(fold.test)]
     source = data.face if opts.student_modality == "face" else data.eeg
-    x_te = _zscore([_stack(source, keys) for keys in parts])[2]
+    x_te = _zscore([stack_trials(source, keys) for keys in parts])[2]
     y_te = np.concatenate([data.y[k] for k in parts[2]])
     model = UnimodalStudent(opts.student_modality, x_te.shape[2], 2, opts.teacher_kernels, opts.teacher_eeg_width,
                             opts.video_width)

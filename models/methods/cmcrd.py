@@ -33,6 +33,7 @@ from ..evaluation import balanced_accuracy
 from ..feature_norm import zscore_by_train
 from ..protocols import Fold
 from ..training.compare import classification_report, fold_comparison, fold_scores
+from ..training.loop import index_batches, stack_trials
 from ..training.runner import Method, Run
 
 __all__ = ["CMCRDConfig", "METHOD", "MLP"]
@@ -99,24 +100,11 @@ def prepare(run: Run) -> _Data:
     return _Data(base.eeg, base.frames, y, base.synthetic)
 
 
-def _stack(d: dict[str, np.ndarray], keys) -> np.ndarray:
-    return np.concatenate([d[k] for k in keys]).astype(np.float32)
-
-
 def _accuracy(model: MLP, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, float]:
     model.eval()
     with torch.no_grad():
         pred = model(torch.from_numpy(x))[0].argmax(1).numpy()
     return {"accuracy": float((pred == y).mean()), "balanced_accuracy": balanced_accuracy(y, pred, n_classes)}
-
-
-def _batch_indices(n: int, batch_size: int, seed: int, epoch: int):
-    """The epoch's shuffled mini-batches (order from ``(seed, epoch)``); a last batch of one is dropped (BatchNorm)."""
-    order = np.random.default_rng([seed, epoch]).permutation(n)
-    for b in range(0, n, batch_size):
-        idx = order[b:b + batch_size]
-        if len(idx) >= 2:
-            yield idx
 
 
 def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, opts: CMCRDConfig,
@@ -127,7 +115,7 @@ def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.nda
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for epoch in range(epochs):
         model.train()
-        for idx in _batch_indices(len(x), opts.batch_size, seed, epoch):
+        for idx in index_batches(len(x), opts.batch_size, seed, epoch):
             logits, _ = model(xt[idx])
             loss = F.cross_entropy(logits, yt[idx]) + (mcc * mcc_loss(logits) if mcc > 0 else 0.0)
             opt.zero_grad()
@@ -160,7 +148,7 @@ def _fit_cmcrd(student: MLP, teacher: MLP, xs: np.ndarray, xt_: np.ndarray, y: n
     best, state, step = -1.0, None, 0
     for epoch in range(opts.student_epochs):
         student.train()
-        for idx in _batch_indices(len(y), opts.batch_size, seed, epoch):
+        for idx in index_batches(len(y), opts.batch_size, seed, epoch):
             lr = opts.lr * (step + 1) / warm if step < warm else \
                 opts.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
             for g in opt.param_groups:
@@ -192,8 +180,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     seed = run.config.run.seed + fold.index
     tr, va, te = list(fold.train), list(fold.val), list(fold.test)
     sep = opts.zscore == "separate"
-    e_tr, e_va, e_te = zscore_by_train(*(_stack(data.eeg, keys) for keys in (tr, va, te)), separate=sep)
-    f_tr, f_va, f_te = zscore_by_train(*(_stack(data.face, keys) for keys in (tr, va, te)), separate=sep)
+    e_tr, e_va, e_te = zscore_by_train(*(stack_trials(data.eeg, keys) for keys in (tr, va, te)), separate=sep)
+    f_tr, f_va, f_te = zscore_by_train(*(stack_trials(data.face, keys) for keys in (tr, va, te)), separate=sep)
     y_tr, y_va, y_te = (np.concatenate([data.y[k] for k in keys]) for keys in (tr, va, te))
     run.seed(fold.index)
     teacher = MLP(f_tr.shape[1], opts.n_classes, opts.hidden)
@@ -234,7 +222,7 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     opts: CMCRDConfig = run.config.options
     tr, te = list(fold.train), list(fold.test)
     sep = opts.zscore == "separate"
-    _, e_te = zscore_by_train(_stack(data.eeg, tr), _stack(data.eeg, te), separate=sep)
+    _, e_te = zscore_by_train(stack_trials(data.eeg, tr), stack_trials(data.eeg, te), separate=sep)
     y_te = np.concatenate([data.y[k] for k in te])
     model = MLP(e_te.shape[1], opts.n_classes, opts.hidden)
     model.load_state_dict(torch.load(run.fold_dir(fold) / "cmcrd.pt", weights_only=True))

@@ -33,7 +33,8 @@ from tqdm import tqdm
 from ..distributed import DistContext, all_reduce_mean, shard_indices, wrap_model
 from ..evaluation import sequence_windows
 
-__all__ = ["FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit", "make_windows"]
+__all__ = ["FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit", "index_batches", "make_windows",
+           "stack_trials"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,21 @@ def batches(data: WindowSet, batch_size: int, seed: int, epoch: int, ctx: DistCo
         idx = order[b:b + batch_size]
         yield (torch.from_numpy(data.x[idx]), torch.from_numpy(data.y[idx]),
                {k: torch.from_numpy(v[idx]) for k, v in data.extra.items()})
+
+
+def index_batches(n: int, batch_size: int, seed: int, epoch: int):
+    """Shuffled mini-batches of sample indices ``0 .. n-1`` (numpy), the order depending only on ``(seed, epoch)``;
+    a last batch of one sample is dropped (BatchNorm needs two). For methods whose samples are rows, not windows."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    for b in range(0, n, batch_size):
+        idx = order[b:b + batch_size]
+        if len(idx) >= 2:
+            yield idx
+
+
+def stack_trials(per_trial: dict[Any, np.ndarray], keys) -> np.ndarray:
+    """The rows of the trials ``keys``, concatenated in that order, as float32."""
+    return np.concatenate([per_trial[k] for k in keys]).astype(np.float32)
 
 
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
