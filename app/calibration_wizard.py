@@ -5,7 +5,7 @@ A ``QWizard`` over the headless protocol (:mod:`calibration`): every computation
 
 * a **live headset** (an LSL EEG stream): the wizard runs the protocol itself -- live channel check, resting
   baseline, each stimulus (the images of a folder, or the built-in SYNTHETIC faces) followed by the SAM rating --
-  while :class:`calibration.live.LiveRecorder` records the EEG and stamps every event on the LSL clock;
+  while :class:`affectstream.calibration.live.LiveRecorder` records the EEG and stamps every event on the LSL clock;
 * the **simulator** (a dry run, SYNTHETIC, labelled on every page).
 
 The pages let the user mark channels bad after the signal check (dry run) and change any block's rating (SAM 1-9)
@@ -20,10 +20,10 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from calibration.profiles import ProfileError, default_profiles_dir, profile_dir
-from calibration.protocol import CalibrationConfig, CalibrationSession
+from affectstream.calibration.profiles import ProfileError, default_profiles_dir, profile_dir
+from affectstream.calibration.protocol import CalibrationConfig, CalibrationSession
 
-from .dashboard import theme
+from affectstream.app.dashboard import theme
 
 SYNTHETIC_NOTE = "Dry run against the simulator: the subject, the EEG and the ratings are SYNTHETIC."
 
@@ -125,7 +125,7 @@ class SignalPage(QtWidgets.QWizardPage):
         self.job.failed.connect(lambda msg: self.status.setText(f"failed: {msg}"))
 
     def initializePage(self) -> None:  # noqa: N802 - Qt naming
-        from calibration.protocol import simulate_session
+        from affectstream.calibration.protocol import simulate_session
 
         self.w.session = None
         self.completeChanged.emit()
@@ -241,7 +241,7 @@ class RecordPage(QtWidgets.QWizardPage):
         return BLOCKS
 
     def initializePage(self) -> None:  # noqa: N802 - Qt naming
-        from calibration.live import LiveRecorder, load_stimuli, synthetic_stimuli
+        from affectstream.calibration.live import LiveRecorder, load_stimuli, synthetic_stimuli
 
         self.w.session = None
         self.ratings = {}
@@ -394,7 +394,7 @@ class FineTunePage(QtWidgets.QWizardPage):
         self.job.failed.connect(self._failed)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt naming
-        from calibration.session import calibrate_session
+        from affectstream.calibration.session import calibrate_session
 
         self.w.result = None
         self.bar.setRange(0, 0)
@@ -482,7 +482,7 @@ class CalibrationWizard(QtWidgets.QWizard):
 
 def run_wizard(subject: str | None = None, profiles: Path | None = None, *, fast: bool = True) -> int:
     """Show the wizard until it is finished or cancelled; 0 when a profile was written."""
-    from .dashboard import _application
+    from affectstream.app.dashboard import _application
 
     app = _application(offscreen_without_display=False)
     wizard = CalibrationWizard(profiles)

@@ -1,8 +1,8 @@
 """Adapting the bundled EEG student to one subject from a calibration session, and scoring it before and after.
 
-1. **Features** exactly as live: the session goes through :class:`pipelines.engine.AffectPipeline` (window-wise
+1. **Features** exactly as live: the session goes through :class:`affectstream.pipelines.engine.AffectPipeline` (window-wise
    re-reference over good channels, quality masks, log band power every 0.25 s).
-2. **Normalisation**: the per-subject :class:`~models.feature_norm.RunningFeatureNorm` is started on the resting
+2. **Normalisation**: the per-subject :class:`~affectstream.core.feature_norm.RunningFeatureNorm` is started on the resting
    baseline instead of from nothing, so the first minutes of a session are already on the subject's own scale. The
    uncalibrated student starts from nothing, as a live run without a profile does.
 3. **Fine-tuning** of the two output heads (and with ``last_block`` the last TCN level) on the training blocks'
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models.feature_norm import RunningFeatureNorm
-from models.metrics import ccc, rmse
+from affectstream.core.feature_norm import RunningFeatureNorm
+from affectstream.models.training.metrics import ccc, rmse
 
-from .protocol import CalibrationSession, sam_to_unit
+from affectstream.calibration.protocol import CalibrationSession, sam_to_unit
 
 __all__ = ["FineTuneConfig", "SessionFeatures", "baseline_norm", "evaluate", "fine_tune", "session_features"]
 
@@ -57,13 +57,13 @@ class SessionFeatures:
 
 
 def session_features(session: CalibrationSession) -> SessionFeatures:
-    from pipelines.engine import AffectPipeline, EEGStreamSpec
-    from pipelines.planted_dataset import FEATURES_ONLY
+    from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
+    from affectstream.pipelines.synthetic.planted_dataset import FEATURES_ONLY
 
     pipe = AffectPipeline(EEGStreamSpec(sfreq=session.sfreq, n_channels=len(session.ch_names),
                                         labels=session.ch_names, synthetic=session.synthetic), FEATURES_ONLY)
     results = pipe.push_eeg(session.eeg, session.times)
-    from models.montage import MONTAGE_32
+    from affectstream.core.montage import MONTAGE_32
 
     bad = set(session.bad_channels)  # labels; the pipeline's masks are over the montage, whatever the recording's order
     good = np.array([r.good for r in results]) & np.array([c not in bad for c in MONTAGE_32])[None]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .protocol import Block, CalibrationSession, signal_check
+from affectstream.calibration.protocol import Block, CalibrationSession, signal_check
 
 __all__ = ["IMAGE_SUFFIXES", "LiveRecorder", "load_stimuli", "synthetic_stimuli"]
 
@@ -48,7 +48,7 @@ def load_stimuli(folder: str | Path) -> list[tuple[str, np.ndarray]]:
 
 def synthetic_stimuli(n: int) -> list[tuple[str, np.ndarray]]:
     """``n`` SYNTHETIC stimuli for a dry run: rendered faces cycling neutral, positive, negative expressions."""
-    from pipelines.face_render import render_face
+    from affectstream.pipelines.synthetic.face_render import render_face
 
     kinds = (("neutral", 0.0, 0.0), ("positive", 0.8, 0.4), ("negative", -0.8, 0.3))
     return [(f"synthetic_{kinds[k % 3][0]}_{k + 1:02d}",
@@ -69,7 +69,7 @@ class LiveRecorder:
     """
 
     def __init__(self, eeg: str = "EEG", *, source_id: str | None = None, timeout: float = 10.0) -> None:
-        from pipelines.lsl_source import LSLInlet, find_stream
+        from affectstream.pipelines.sources.lsl import LSLInlet, find_stream
 
         self.inlet = LSLInlet(find_stream(eeg, source_id=source_id, timeout=timeout))
         self.spec = self.inlet.eeg_spec()

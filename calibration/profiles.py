@@ -64,8 +64,8 @@ class Profile:
 
 
 def _base_model() -> dict:
-    from models.manifest import load_manifest
-    from pipelines.eeg_student import EEG_STUDENT
+    from affectstream.models.deploy.manifest import load_manifest
+    from affectstream.pipelines.eeg.student import EEG_STUDENT
 
     entry = load_manifest()["models"][EEG_STUDENT]
     return {"name": EEG_STUDENT, "sha256": entry["sha256"], "frames": int(entry["input"]["frames"]),
@@ -75,9 +75,9 @@ def _base_model() -> dict:
 def save_profile(root: str | Path, subject: str, *, model, architecture: dict, norm, bad_channels: dict[str, str],
                  synthetic: bool, montage: tuple[str, ...]) -> Path:
     """Write the profile's model, normaliser and metadata (the report and recording are added by the caller)."""
-    from models.export import export_eeg_student
-    from models.manifest import save_entry
-    from pipelines.eeg_student import EEG_STUDENT, EEG_STUDENT_TORCH
+    from affectstream.models.deploy.export import export_eeg_student
+    from affectstream.models.deploy.manifest import save_entry
+    from affectstream.pipelines.eeg.student import EEG_STUDENT, EEG_STUDENT_TORCH
 
     folder = profile_dir(root, subject)
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,9 +109,9 @@ def load_profile(root: str | Path, subject: str) -> Profile:
     ProfileError
         Missing or malformed, or made for another montage, model or format version.
     """
-    from models.manifest import ModelIntegrityError, verified_path
-    from models.montage import MONTAGE_32
-    from pipelines.eeg_student import EEG_STUDENT
+    from affectstream.models.deploy.manifest import ModelIntegrityError, verified_path
+    from affectstream.core.montage import MONTAGE_32
+    from affectstream.pipelines.eeg.student import EEG_STUDENT
 
     folder = profile_dir(root, subject)
     meta_path = folder / "profile.json"

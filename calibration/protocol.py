@@ -6,7 +6,7 @@ Timeline (every length in :class:`CalibrationConfig`)::
 
 Each block shows one stimulus; after it the subject rates valence and arousal on the 9-point Self-Assessment
 Manikin. The last ``heldout_blocks`` blocks are never used for fine-tuning: they score the model before and after
-(``calibration.finetune``). Every event is a marker in the recording (``baseline_open_start``, ``block_start/<stim>``,
+(``affectstream.calibration.finetune``). Every event is a marker in the recording (``baseline_open_start``, ``block_start/<stim>``,
 ``block_end/<stim>``, ``sam/<stim>/v=<1-9>/a=<1-9>``), and the ratings are also a ``Labels`` stream (valence and
 arousal on [-1, 1], stamped at the block's end), so the recording alone holds everything the fine-tuning needs.
 
@@ -88,10 +88,10 @@ class CalibrationSession:
 def signal_check(eeg: np.ndarray, sfreq: float, ch_names: tuple[str, ...], seconds: float) -> dict[str, str]:
     """Per-channel pass/fail over the first ``seconds``: ``{label: reason}`` for every channel that fails.
 
-    The live path's quality checks (flat, railed, non-finite, noisy: ``pipelines.quality``) on every 2 s window of
+    The live path's quality checks (flat, railed, non-finite, noisy: ``affectstream.pipelines.eeg.quality``) on every 2 s window of
     the check period; a channel fails when more than half of its windows do, so one movement does not condemn it.
     """
-    from pipelines.quality import assess_many
+    from affectstream.pipelines.eeg.quality import assess_many
 
     n_win = int(round(2.0 * sfreq))
     x = eeg[:max(n_win, int(round(seconds * sfreq)))].T.astype(np.float64)
@@ -117,8 +117,8 @@ def simulate_session(subject: str, config: CalibrationConfig = CalibrationConfig
     """
     from dataclasses import replace
 
-    from models.montage import MONTAGE_32
-    from pipelines.simulator import SessionSimulator, SimulatorConfig
+    from affectstream.core.montage import MONTAGE_32
+    from affectstream.pipelines.synthetic.simulator import SessionSimulator, SimulatorConfig
 
     lead = config.check_s + config.baseline_s
     sim_cfg = SimulatorConfig(seed=seed, subject=subject, trial_s=config.block_s, rest_s=config.rest_s)
@@ -155,7 +155,7 @@ def simulate_session(subject: str, config: CalibrationConfig = CalibrationConfig
 def write_recording(session: CalibrationSession, path: Path, t0: float = 1000.0) -> Path:
     """The whole session as one XDF file: EEG, Markers, the SAM ratings as a Labels stream, GroundTruth when
     simulated; every stream says whether it is synthetic."""
-    from pipelines.xdf_writer import XDFWriter
+    from affectstream.core.xdf_writer import XDFWriter
 
     meta = {"synthetic": "true" if session.synthetic else "false", "subject": session.subject,
             "generator": "affectstream calibration"}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .protocol import Block, CalibrationSession, signal_check
+from affectstream.calibration.protocol import Block, CalibrationSession, signal_check
 
 __all__ = ["CalibrationRecordingError", "session_from_recording"]
 
@@ -45,7 +45,7 @@ def session_from_recording(path: str | Path, subject: str, *, heldout_blocks: in
     check_s : float
         Seconds from the start of the EEG used for the signal check.
     """
-    from models.xdf_reader import load_recording
+    from affectstream.core.xdf_reader import load_recording
 
     path = Path(path)
     rec = load_recording(path, select_video=False)

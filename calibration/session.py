@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .finetune import FineTuneConfig, baseline_norm, evaluate, fine_tune, session_features
-from .profiles import profile_dir, save_profile
-from .protocol import CalibrationConfig, CalibrationSession, simulate_session, write_recording
+from affectstream.calibration.finetune import FineTuneConfig, baseline_norm, evaluate, fine_tune, session_features
+from affectstream.calibration.profiles import profile_dir, save_profile
+from affectstream.calibration.protocol import CalibrationConfig, CalibrationSession, simulate_session, write_recording
 
 __all__ = ["calibrate", "calibrate_session"]
 
@@ -30,10 +30,10 @@ def calibrate(subject: str, profiles: str | Path, config: CalibrationConfig = Ca
 def calibrate_session(session: CalibrationSession, profiles: str | Path, *, finetune: FineTuneConfig = FineTuneConfig(),
                       config: CalibrationConfig | None = None) -> tuple[Path, dict]:
     """Calibrate from a recorded session; returns the profile folder and the report."""
-    from models.feature_norm import RunningFeatureNorm
-    from models.manifest import load_manifest
-    from models.montage import MONTAGE_32
-    from pipelines.eeg_student import EEG_STUDENT_TORCH, load_torch_student
+    from affectstream.core.feature_norm import RunningFeatureNorm
+    from affectstream.models.deploy.manifest import load_manifest
+    from affectstream.core.montage import MONTAGE_32
+    from affectstream.pipelines.eeg.student import EEG_STUDENT_TORCH, load_torch_student
 
     start = time.perf_counter()
     folder = profile_dir(profiles, session.subject)
@@ -71,7 +71,7 @@ def _plot(session: CalibrationSession, features, before: np.ndarray, after: np.n
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .finetune import _targets
+    from affectstream.calibration.finetune import _targets
 
     block, target, _ = _targets(features, session)
     held = np.isin(block, [b.index for b in session.blocks if b.heldout])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from models.typed_config import MAX_CONFIG_BYTES, ConfigError, from_dict, read_toml
+from affectstream.core.typed_config import MAX_CONFIG_BYTES, ConfigError, from_dict, read_toml
 
 __all__ = ["MAX_CONFIG_BYTES", "BaselineConfig", "ConfigError", "PipelineConfig", "QualityConfig", "from_dict",
            "load_config"]
@@ -124,13 +124,13 @@ class PipelineConfig:
     visual_precision: Literal["int8", "fp32"] = "int8"
     face_model: str | None = None
     saliency_every_hops: int = 0
-    profile: str | None = None  #: a subject's calibration profile folder (``--subject``; calibration.profiles)
+    profile: str | None = None  #: a subject's calibration profile folder (``--subject``; affectstream.calibration.profiles)
     quality: QualityConfig = field(default_factory=QualityConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
 
 def load_config(path: str | Path, cls: type = PipelineConfig) -> Any:
-    """Read a TOML file into ``cls`` (:func:`models.typed_config.read_toml`, then :func:`from_dict` with the
+    """Read a TOML file into ``cls`` (:func:`affectstream.core.typed_config.read_toml`, then :func:`from_dict` with the
     pipeline's value ranges).
 
     Raises

@@ -2,13 +2,13 @@
 exported for onnxruntime.
 
 It lives in ``pipelines`` because it computes its features through the live pipeline itself (the trainer in
-``models`` never imports ``pipelines``); the app registers it with the trainer
-(:func:`models.training.runner.register_method`).
+``models`` never imports ``pipelines``); :func:`training_methods` is the catalogue the app hands the trainer: the
+built-in methods and this one.
 
-The recipe is the no-distillation student of Zhang et al. (METHODS §2.3-2.4) adapted to what the live path feeds
-it: every recording goes through :class:`pipelines.engine.AffectPipeline` exactly as a replay would (window-wise
+The recipe is the no-distillation student of Zhang et al. (docs/methods.md §2.3-2.4) adapted to what the live path feeds
+it: every recording goes through :class:`affectstream.pipelines.engine.AffectPipeline` exactly as a replay would (window-wise
 average reference over the good channels, quality masking, log10 Welch band power, a hop every 0.25 s), and the
-frames of each subject are z-scored causally with :class:`~models.feature_norm.RunningFeatureNorm` in recording
+frames of each subject are z-scored causally with :class:`~affectstream.core.feature_norm.RunningFeatureNorm` in recording
 order, as the live student does (``RunningFeatureNorm`` per session). Labels are valence and arousal at each
 window's centre (interpolated from the label stream); the loss is the mean of their ``1 - CCC``.
 
@@ -25,20 +25,21 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from models.eeg_tcn import EEGTCN
-from models.evaluation import evaluate_regression, sequence_windows, stitch
-from models.export import export_eeg_student
-from models.feature_norm import RunningFeatureNorm
-from models.manifest import save_entry
-from models.protocols import Fold
-from models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
-from models.training.runner import Method, Run
+from affectstream.models.nets.eeg_tcn import EEGTCN
+from affectstream.models.training.evaluation import evaluate_regression, sequence_windows, stitch
+from affectstream.models.deploy.export import export_eeg_student
+from affectstream.core.feature_norm import RunningFeatureNorm
+from affectstream.models.deploy.manifest import save_entry
+from affectstream.models.training.protocols import Fold
+from affectstream.models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
+from affectstream.models.methods import BUILT_IN
+from affectstream.models.training.method import Method, Run
 
-from .eeg_student import EEG_STUDENT, EEG_STUDENT_TORCH
-from .engine import AffectPipeline, EEGStreamSpec
-from .planted_dataset import FEATURES_ONLY
+from affectstream.pipelines.eeg.student import EEG_STUDENT, EEG_STUDENT_TORCH
+from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
+from affectstream.pipelines.synthetic.planted_dataset import FEATURES_ONLY
 
-__all__ = ["EEGStudentConfig", "METHOD"]
+__all__ = ["EEGStudentConfig", "METHOD", "training_methods"]
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def _export(run: Run, model: EEGTCN, result: dict, wall_s: float) -> dict:
     save_entry(EEG_STUDENT, {
         **common, "file": onnx_path.name, "task": "eeg_valence_arousal",
         "input": {"name": "frames", "shape": [1, 192, model.receptive_field], "frames": model.receptive_field,
-                  "features": "log10 Welch band power, 6 bands x 32 channels band-major (models/bandpower.py)",
+                  "features": "log10 Welch band power, 6 bands x 32 channels band-major (core/bandpower.py)",
                   "normalisation": "RunningFeatureNorm per subject", "norm_memory": opts.norm_memory},
         "outputs": {"valence_arousal": "valence_arousal"}, "metrics": metrics, "onnx_max_abs_diff": max_diff,
     }, manifest)
@@ -210,3 +211,8 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
 
 
 METHOD = Method("eeg_student", EEGStudentConfig, prepare, fold, summarise, rescore)
+
+
+def training_methods() -> dict[str, Method]:
+    """Every method ``affectstream train`` offers: the built-in ones of ``affectstream.models.methods`` and this one."""
+    return BUILT_IN | {METHOD.name: METHOD}

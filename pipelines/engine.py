@@ -5,7 +5,7 @@ Sources (an LSL inlet, an XDF file, the simulator) push timestamped chunks; the 
 driven by sample counts (:mod:`.scheduler`), so the numbers depend only on the data and its timestamps, and a
 replay at any speed reproduces the live run. The wall clock is read only to report latency.
 
-Per hop (ARCHITECTURE data flow): last 2 s window -> channel mapping onto the montage -> per-channel quality ->
+Per hop (docs/architecture.md, data flow): last 2 s window -> channel mapping onto the montage -> per-channel quality ->
 average re-reference (good channels) -> optional band-pass -> Welch band power (6 bands x 32 channels) ->
 EEG estimator -> fusion.
 """
@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from models.bandpower import BAND_NAMES, WelchBandPower, WelchConfig
-from .baseline_estimator import BaselineEstimator
-from .config import PipelineConfig
-from .face_path import FacePath, FaceResult
-from .fusion import FusedEstimate, ModalityEstimate, fuse
-from models.montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
-from .preprocess import average_reference, bandpass
-from .quality import assess_many
-from .ringbuffer import RingBuffer
-from .scheduler import HopScheduler
+from affectstream.core.bandpower import BAND_NAMES, WelchBandPower, WelchConfig
+from affectstream.pipelines.eeg.baseline_estimator import BaselineEstimator
+from affectstream.pipelines.config import PipelineConfig
+from affectstream.pipelines.face.path import FacePath, FaceResult
+from affectstream.pipelines.fusion import FusedEstimate, ModalityEstimate, fuse
+from affectstream.core.montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
+from affectstream.pipelines.eeg.preprocess import average_reference, bandpass
+from affectstream.pipelines.eeg.quality import assess_many
+from affectstream.pipelines.ringbuffer import RingBuffer
+from affectstream.pipelines.scheduler import HopScheduler
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +202,9 @@ class AffectPipeline:
     def _load_student(config: PipelineConfig):
         if config.eeg_estimator == "baseline":
             return None
-        from models.manifest import ModelIntegrityError
+        from affectstream.models.deploy.manifest import ModelIntegrityError
 
-        from .eeg_student import EEGStudentEstimator
+        from affectstream.pipelines.eeg.student import EEGStudentEstimator
 
         try:
             if config.profile is not None:
@@ -220,8 +220,8 @@ class AffectPipeline:
     def _saliency_tracker(config: PipelineConfig):
         if config.saliency_every_hops <= 0:
             return None
-        from .eeg_student import load_torch_student
-        from .saliency import SaliencyTracker
+        from affectstream.pipelines.eeg.student import load_torch_student
+        from affectstream.pipelines.eeg.saliency import SaliencyTracker
 
         return SaliencyTracker(load_torch_student(), every=config.saliency_every_hops)
 

@@ -2,7 +2,7 @@
 
 A hop is due when the sample that ends its window has arrived: hop ``k`` ends at sample
 ``window + k * hop - 1``. The output therefore depends only on the samples and their timestamps, which is what
-makes a replay at any speed give the numbers of the 1x run (ARCHITECTURE: one pipeline for live and replay).
+makes a replay at any speed give the numbers of the 1x run (docs/architecture.md: one pipeline for live and replay).
 
 After a discontinuity (a clock jump, a stream that was lost and re-attached) :meth:`HopScheduler.restart` starts a
 fresh window at the next sample, so no hop's window spans the gap.

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["LSLAPICFG"] = str(ROOT / "pipelines" / "lsl_api.cfg")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pipelines.paths import SHARED_DATA  # noqa: E402 - after the environment is set
+from affectstream.core.paths import SHARED_DATA  # noqa: E402 - after the environment is set
 
 
 @pytest.fixture(scope="session")

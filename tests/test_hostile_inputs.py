@@ -31,16 +31,18 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from app.cli import USER_ERROR, main
-from models.manifest import ModelIntegrityError, save_entry, verified_path
-from models.montage import MONTAGE_32
-from pipelines.config import MAX_CONFIG_BYTES, ConfigError, PipelineConfig, load_config
-from pipelines.engine import MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, StreamFormatError
-from pipelines.replay import replay
-from models.xdf_reader import XDFFormatError, XDFRecording, load_recording
-from pipelines.xdf_writer import XDFWriter, chunk, varlen
+from affectstream.app.cli.common import USER_ERROR
+from affectstream.app.cli.main import main
+from affectstream.models.deploy.manifest import ModelIntegrityError, save_entry, verified_path
+from affectstream.core.montage import MONTAGE_32
+from affectstream.pipelines.config import MAX_CONFIG_BYTES, ConfigError, PipelineConfig, load_config
+from affectstream.pipelines.engine import MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, StreamFormatError
+from affectstream.pipelines.sessions.replay import replay
+from affectstream.core.xdf_reader import XDFFormatError, XDFRecording, load_recording
+from affectstream.core.xdf_writer import XDFWriter, chunk, varlen
+from affectstream.core.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 BASELINE = PipelineConfig(eeg_estimator="baseline")  # the student's ONNX session is not what these tests are about
 
 
@@ -695,7 +697,7 @@ def test_no_code_from_data_in_the_source():
 
 
 def test_lsl_discovery_stays_on_this_machine_unless_asked(monkeypatch):
-    from pipelines import lsl_source
+    from affectstream.pipelines.sources import lsl as lsl_source
 
     cfg = configparser.ConfigParser(inline_comment_prefixes=(";",))
     cfg.read(lsl_source.LSL_CONFIG)
@@ -762,7 +764,7 @@ def test_cli_run_with_a_directory_as_config(tmp_path, capsys):
 def test_cli_in_a_real_process(tmp_path):
     """The same through the console entry point, so stderr is exactly what a user sees."""
     files = _cli_hostile_files(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "replay", str(files["desync"]), "--headless"],
+    proc = subprocess.run([sys.executable, "-m", "affectstream", "replay", str(files["desync"]), "--headless"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     _assert_one_clear_line(proc.returncode, proc.stderr, "replay")
     assert "desync.xdf is corrupt: the Samples chunk at byte" in proc.stderr

@@ -1,5 +1,13 @@
-"""The architecture's one-way arrows, app -> calibration -> pipelines -> models, and Qt only under app/: every import
-statement of every module (those inside functions too) is read from the source and checked."""
+"""The architecture's import rules, read from every import statement of every module (those inside functions too):
+
+* one import root: the project is imported only as ``affectstream.…``;
+* one-way layers: ``app -> calibration -> pipelines -> models -> core`` (docs/architecture.md);
+* Qt only under ``app``;
+* no import cycle between modules.
+
+An edge ``A -> B`` is recorded for every module ``B`` that a statement in ``A`` names: ``import x.y`` names ``x.y``,
+``from x import y`` names ``x.y`` when that is a module, else ``x``.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +16,138 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-#: what each package may not import
-FORBIDDEN = {"models": ("pipelines", "calibration", "app", "PySide6", "pyqtgraph"),
-             "pipelines": ("calibration", "app", "PySide6", "pyqtgraph"),
-             "calibration": ("app", "PySide6", "pyqtgraph")}
+from affectstream.core.paths import REPO
+
+#: The layers, bottom first; a module may import its own layer and the ones below it.
+LAYERS = ("core", "models", "pipelines", "calibration", "app")
+#: Folder of each import-root package (pyproject's package-dir mapping); ``affectstream`` itself sits above ``app``.
+FOLDERS = {f"affectstream.{layer}": REPO / layer for layer in LAYERS} | {"affectstream": REPO / "affectstream"}
+QT = ("PySide6", "pyqtgraph", "shiboken6")
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package, folder in FOLDERS.items():
+        pattern = "*.py" if package == "affectstream" else "**/*.py"
+        for path in sorted(folder.glob(pattern)):
+            parts = list(path.relative_to(folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join([package, *parts])] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
+    """The absolute module name of a (possibly relative) ``from`` import."""
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    base = base[:len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _imports(module: str, path: Path) -> list[tuple[int, str]]:
+    """(line, imported module name) for every import statement of ``path``."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(module, path, node)
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                found.append((node.lineno, sub if sub in MODULES else target))
     return found
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_no_import_points_up_the_layers(package):
-    wrong = [f"{path.relative_to(ROOT)}:{line} imports {name}"
-             for path in sorted((ROOT / package).rglob("*.py"))
-             for line, name in _imports(path) if name.split(".")[0] in FORBIDDEN[package]]
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return len(LAYERS)  # affectstream/__init__ and __main__ sit on top
+    if parts[1] in ("__main__",):
+        return len(LAYERS)
+    return LAYERS.index(parts[1])
+
+
+def test_every_module_is_found():
+    assert len(MODULES) > 100
+    assert {"affectstream.app.cli.main", "affectstream.core.bandpower", "affectstream.models.training.runner",
+            "affectstream.pipelines.engine", "affectstream.calibration.session"} <= set(MODULES)
+
+
+def test_the_project_is_imported_only_through_its_import_root():
+    project = {"app", "models", "pipelines", "calibration", "core"}
+    wrong = [f"{path.relative_to(REPO)}:{line} imports {name}"
+             for module, path in MODULES.items() for line, name in _imports(module, path)
+             if name.split(".")[0] in project]
+    tests = REPO / "tests"
+    wrong += [f"{path.relative_to(REPO)}:{line} imports {name}"
+              for path in sorted(tests.rglob("*.py")) for line, name in _imports("tests.x", path)
+              if name.split(".")[0] in project]
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_no_import_points_up_the_layers(layer):
+    wrong = []
+    for module, path in MODULES.items():
+        if module.split(".")[1:2] != [layer]:
+            continue
+        for line, name in _imports(module, path):
+            if name.startswith("affectstream.") and _layer(name) > _layer(module):
+                wrong.append(f"{path.relative_to(REPO)}:{line} imports {name}")
+            if layer != "app" and name.split(".")[0] in QT:
+                wrong.append(f"{path.relative_to(REPO)}:{line} imports Qt ({name}) outside app/")
+    assert not wrong, "\n".join(wrong)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module, or a module importing itself (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in graph[v]:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycle_finder_finds_cycles():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"a"}}) == [["a"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_anywhere():
+    graph = {module: {name for _, name in _imports(module, path) if name in MODULES and name != module}
+             | ({module} if any(name == module for _, name in _imports(module, path)) else set())
+             for module, path in MODULES.items()}
+    cycles = _cycles(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)

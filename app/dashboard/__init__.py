@@ -5,7 +5,7 @@ simulator in a child process and opens the window on its streams. Qt is imported
 package is imported, so ``affectstream --help`` stays instant.
 
 Modules: ``main_window`` (window, toolbar, docks, 30 fps timer), ``worker`` (processing thread around
-``pipelines.live.LiveSession``), ``model`` (mailbox and history, no Qt), ``trace_panel``, ``eeg_panel``,
+``affectstream.pipelines.sessions.live.LiveSession``), ``model`` (mailbox and history, no Qt), ``trace_panel``, ``eeg_panel``,
 ``topomap_panel``, ``video_panel``, ``status_bar``, ``controls`` (stream picker, marker outlet), ``theme``,
 ``bench_gui`` (paint cost with the demo running).
 """
@@ -34,7 +34,7 @@ def _application(offscreen_without_display: bool = True):
     ``offscreen_without_display`` (screenshots, benchmarks, tests); an interactive window instead lets Qt report
     that there is no display, rather than running invisibly.
     """
-    from pipelines.lsl_source import use_local_lsl_config
+    from affectstream.pipelines.sources.lsl import use_local_lsl_config
 
     use_local_lsl_config()
     headless = not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
@@ -42,7 +42,7 @@ def _application(offscreen_without_display: bool = True):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6 import QtWidgets
 
-    from . import theme
+    from affectstream.app.dashboard import theme
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([sys.argv[0] if sys.argv else "affectstream"])
     app.setApplicationName("affectstream")
@@ -85,8 +85,8 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
         0; 2 when the streams could not be opened, or sent nothing in an automatic (``duration``) run.
     """
     app = _application(offscreen_without_display=screenshot is not None or duration is not None)
-    from .main_window import DashboardWindow
-    from .worker import SourceSpec
+    from affectstream.app.dashboard.main_window import DashboardWindow
+    from affectstream.app.dashboard.worker import SourceSpec
 
     spec = SourceSpec(eeg=eeg, eeg_source_id=eeg_source_id, video=video, video_source_id=video_source_id,
                       markers_source_id=markers_source_id, truth_source_id=truth_source_id,
@@ -128,7 +128,7 @@ def run_demo(seed: int = 0, subject: str = "sim01", screenshot: str | Path | Non
 
     Closing the window (or the end of ``duration``) stops the worker, closes the session and stops the simulator.
     """
-    from pipelines.sim_publisher import start_simulator_process, stop_process
+    from affectstream.pipelines.synthetic.publisher import start_simulator_process, stop_process
 
     _application(offscreen_without_display=screenshot is not None or duration is not None)  # before the child
     # starts: both processes read the same LSL configuration

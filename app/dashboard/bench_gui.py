@@ -22,20 +22,20 @@ import sys
 import time
 import uuid
 
-from . import GUI_SWITCH_INTERVAL_S
+from affectstream.app.dashboard import GUI_SWITCH_INTERVAL_S
 
 
 def bench_gui(seconds: float = 10.0, *, warmup: float = 2.0, seed: int = 0, video: bool = True,
               timeout: float = 60.0) -> dict:
     """Measure the dashboard with the demo running; returns ``{"paint_ms_p50", "paint_ms_p95", "fps", ...}``."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from . import _application
+    from affectstream.app.dashboard import _application
 
     app = _application()
-    from pipelines.sim_publisher import start_simulator_process, stop_process
+    from affectstream.pipelines.synthetic.publisher import start_simulator_process, stop_process
 
-    from .main_window import DashboardWindow
-    from .worker import SourceSpec
+    from affectstream.app.dashboard.main_window import DashboardWindow
+    from affectstream.app.dashboard.worker import SourceSpec
 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)  # as run_dashboard does
@@ -113,7 +113,7 @@ def _run_for(app, seconds: float) -> None:
         time.sleep(0.001)
 
 
-if __name__ == "__main__":  # python -m app.dashboard.bench_gui [seconds]
+if __name__ == "__main__":  # python -m affectstream.app.dashboard.bench_gui [seconds]
     import json
 
     print(json.dumps(bench_gui(float(sys.argv[1]) if len(sys.argv) > 1 else 10.0), indent=2))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PySide6 import QtCore, QtWidgets
 
-from .worker import SourceSpec
+from affectstream.app.dashboard.worker import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class StreamEntry:
 
 
 class StreamPicker(QtWidgets.QWidget):
-    """EEG and video stream choosers with a refresh button; lists ``pipelines.lsl_source.list_streams`` results."""
+    """EEG and video stream choosers with a refresh button; lists ``affectstream.pipelines.sources.lsl.list_streams`` results."""
 
     listed = QtCore.Signal(object)
 
@@ -92,7 +92,7 @@ class StreamPicker(QtWidgets.QWidget):
 
         def work() -> None:
             try:
-                from pipelines.lsl_source import list_streams
+                from affectstream.pipelines.sources.lsl import list_streams
                 entries = [StreamEntry.from_sinfo(s) for s in list_streams(wait=self.wait)]
             except Exception as exc:  # noqa: BLE001 - a failed listing leaves the picker as it was
                 log.warning("listing LSL streams failed: %s", exc)

@@ -22,12 +22,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from models.bandpower import BAND_NAMES
-from models.montage import MONTAGE_32
+from affectstream.core.bandpower import BAND_NAMES
+from affectstream.core.montage import MONTAGE_32
 
-from . import theme
-from .canvas import Canvas
-from .model import History
+from affectstream.app.dashboard import theme
+from affectstream.app.dashboard.canvas import Canvas
+from affectstream.app.dashboard.model import History
 
 #: Band names as drawn under the bars.
 BAND_SYMBOLS = {"delta": "δ", "theta": "θ", "alpha": "α", "beta1": "β1", "beta2": "β2", "gamma": "γ"}

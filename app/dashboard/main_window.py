@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from . import theme
-from .controls import MarkerPublisher, StreamPicker
-from .eeg_panel import EEGPanel
-from .model import History, Mailbox
-from .replay_bar import ReplayBar
-from .status_bar import StatusPanel
-from .topomap_panel import TopomapPanel
-from .trace_panel import TracePanel
-from .video_panel import VideoPanel
-from .worker import SessionWorker, SourceSpec
+from affectstream.app.dashboard import theme
+from affectstream.app.dashboard.controls import MarkerPublisher, StreamPicker
+from affectstream.app.dashboard.eeg_panel import EEGPanel
+from affectstream.app.dashboard.model import History, Mailbox
+from affectstream.app.dashboard.replay_bar import ReplayBar
+from affectstream.app.dashboard.status_bar import StatusPanel
+from affectstream.app.dashboard.topomap_panel import TopomapPanel
+from affectstream.app.dashboard.trace_panel import TracePanel
+from affectstream.app.dashboard.video_panel import VideoPanel
+from affectstream.app.dashboard.worker import SessionWorker, SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.config = config
         self.publish = publish
         if record_dir is None:
-            from pipelines.paths import REPO
+            from affectstream.core.paths import REPO
             record_dir = REPO / "recordings"
         self.record_dir = Path(record_dir)
         self.session_factory = session_factory
@@ -208,7 +208,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.start(SourceSpec(eeg=None, recording=str(path), replay_speed=speed))
 
     def _subject_clicked(self) -> None:
-        from calibration.profiles import default_profiles_dir
+        from affectstream.calibration.profiles import default_profiles_dir
 
         root = self.profiles_dir or default_profiles_dir()
         subjects = sorted(p.parent.name for p in root.glob("*/profile.json")) if root.is_dir() else []
@@ -226,8 +226,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         """
         import dataclasses
 
-        from calibration.profiles import ProfileError, default_profiles_dir, load_profile
-        from pipelines.config import PipelineConfig
+        from affectstream.calibration.profiles import ProfileError, default_profiles_dir, load_profile
+        from affectstream.pipelines.config import PipelineConfig
 
         base = self.config or PipelineConfig(saliency_every_hops=4)
         if subject is None:
@@ -319,7 +319,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.start_button.setText("Start")
 
     def _record_toggled(self, on: bool) -> None:
-        from pipelines.xdf_writer import recording_path
+        from affectstream.core.xdf_writer import recording_path
 
         if on and not self.running:
             self.record_button.blockSignals(True)
@@ -453,7 +453,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
             text = f"<span style='color:{theme.WARN}'>EEG stream stalled — no data for " \
                    f"{snap.streams['EEG'].detail.split(' ')[0]} s</span>"
         elif snap.state == "running" and snap.transport is not None and not snap.transport.playing:
-            from .replay_bar import clock_text
+            from affectstream.app.dashboard.replay_bar import clock_text
 
             where = clock_text(snap.transport.position_s)
             text = "end of the recording — ▶ Play starts it again" if snap.transport.ended else \
@@ -466,7 +466,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.traces.set_overlay(text)
 
     def _fusion_status(self) -> str:
-        from .model import COL
+        from affectstream.app.dashboard.model import COL
         row = self.history.hops.view[-1]
         conf = row[COL["confidence"]]
         return f"<span style='color:{theme.MUTED}'>confidence</span> {conf:.2f}" if np.isfinite(conf) else ""

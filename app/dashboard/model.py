@@ -1,6 +1,6 @@
 """What the processing worker hands to the GUI, and what the GUI keeps of the session (no Qt here).
 
-The worker thread owns the :class:`~pipelines.live.LiveSession`; after every poll it posts what arrived into a
+The worker thread owns the :class:`~affectstream.pipelines.sessions.live.LiveSession`; after every poll it posts what arrived into a
 :class:`Mailbox`: hop results, the EEG samples just pulled (already mapped onto the 32-channel montage), markers and
 ground truth are *appended* (the GUI needs all of them to draw traces), while the stream status, the newest video
 frame and face result are *latest values* that overwrite the previous ones. The GUI takes everything at once, at up
@@ -56,14 +56,14 @@ class Snapshot:
     estimator: str = ""
     synthetic: bool = False
     mapping: str = ""
-    face: Any = None  #: pipelines.face_path.FaceResult of the newest frame
+    face: Any = None  #: affectstream.pipelines.face.path.FaceResult of the newest frame
     frame: np.ndarray | None = None  #: uint8 BGR of the newest frame
     frame_id: int = 0  #: changes with every new frame
     video_dropped: int = 0
     recording: str | None = None
     recorded_hops: int = 0
     recording_error: str = ""  #: why a recording stopped by itself (shown once)
-    transport: Any = None  #: pipelines.replay_session.TransportState when replaying a recording
+    transport: Any = None  #: affectstream.pipelines.sessions.replay_session.TransportState when replaying a recording
     origin: float | None = None  #: stream time shown as 0 (a replay's first EEG sample; live: the first one seen)
 
 

@@ -1,8 +1,8 @@
 """The replay transport: play/pause, a seek slider with the position, and the speed.
 
 The bar only *asks*: every action goes to the worker thread (``SessionWorker.transport``), which owns the
-:class:`~pipelines.replay_session.ReplaySession`; what the bar shows comes back in the snapshot's
-:class:`~pipelines.replay_session.TransportState`. So the slider follows the replay, except while the user drags
+:class:`~affectstream.pipelines.sessions.replay_session.ReplaySession`; what the bar shows comes back in the snapshot's
+:class:`~affectstream.pipelines.sessions.replay_session.TransportState`. So the slider follows the replay, except while the user drags
 it, and a seek lands when the handle is released (one fresh pipeline per seek, not one per pixel).
 """
 
@@ -12,7 +12,7 @@ import math
 
 from PySide6 import QtCore, QtWidgets
 
-from pipelines.replay_session import SPEEDS, TransportState
+from affectstream.pipelines.sessions.replay_session import SPEEDS, TransportState
 
 
 def clock_text(seconds: float) -> str:

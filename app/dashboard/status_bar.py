@@ -13,8 +13,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from . import theme
-from .model import History, Snapshot, StreamView
+from affectstream.app.dashboard import theme
+from affectstream.app.dashboard.model import History, Snapshot, StreamView
 
 
 def _rate(x: float, unit: str = "Hz") -> str:

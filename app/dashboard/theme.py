@@ -31,7 +31,7 @@ WARN = "#fbbf24"
 BAD = "#f87171"
 SIMULATED = "#b45309"
 
-#: Trace colour per channel-quality reason ("" = good); see pipelines.quality.FLAGS.
+#: Trace colour per channel-quality reason ("" = good); see affectstream.pipelines.eeg.quality.FLAGS.
 QUALITY = {"": "#7fb8cc", "noisy": "#fbbf24", "railed": "#f472b6", "flat": "#f87171", "nonfinite": "#f87171",
            "missing": "#5b6370"}
 

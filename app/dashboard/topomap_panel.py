@@ -3,7 +3,7 @@
 Two views of the same head: the EEG student's saliency (|d valence / d band power|, normalised jointly over the six
 bands, computed by the pipeline every 4 hops = 1 Hz) and, when no student is active or on request, the spatial
 pattern of each band's power (z-scored across channels). Interpolation is the precomputed thin-plate operator of
-:class:`pipelines.topomap.TopomapInterpolator` (~50 µs for all six maps); each map is an ``ImageItem`` with fixed
+:class:`affectstream.pipelines.eeg.topomap.TopomapInterpolator` (~50 µs for all six maps); each map is an ``ImageItem`` with fixed
 levels and a fixed lookup table, so an update is six ``setImage`` calls and no autoscaling.
 """
 
@@ -15,12 +15,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from models.bandpower import BAND_NAMES
-from models.montage import MONTAGE_32
-from pipelines.topomap import HEAD_RADIUS, TopomapInterpolator
+from affectstream.core.bandpower import BAND_NAMES
+from affectstream.core.montage import MONTAGE_32
+from affectstream.pipelines.eeg.topomap import HEAD_RADIUS, TopomapInterpolator
 
-from . import theme
-from .canvas import Canvas
+from affectstream.app.dashboard import theme
+from affectstream.app.dashboard.canvas import Canvas
 
 MODES = {"saliency": "Saliency  (|∂ valence / ∂ band power|)", "bandpower": "Band power  (z across channels)"}
 LEVELS = {"saliency": (0.0, 1.0), "bandpower": (-2.5, 2.5)}

@@ -13,9 +13,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from . import theme
-from .canvas import Canvas
-from .model import COL, History
+from affectstream.app.dashboard import theme
+from affectstream.app.dashboard.canvas import Canvas
+from affectstream.app.dashboard.model import COL, History
 
 #: Fused +/- this times (1 - confidence).
 BAND_SCALE = 0.5

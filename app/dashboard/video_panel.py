@@ -8,8 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from . import theme
-from .canvas import Canvas
+from affectstream.app.dashboard import theme
+from affectstream.app.dashboard.canvas import Canvas
 
 FERPLUS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
 

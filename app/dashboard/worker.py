@@ -1,9 +1,9 @@
-"""The processing thread: owns the :class:`~pipelines.live.LiveSession` and posts to a :class:`~.model.Mailbox`.
+"""The processing thread: owns the :class:`~affectstream.pipelines.sessions.live.LiveSession` and posts to a :class:`~.model.Mailbox`.
 
 Nothing here touches Qt, so the GUI thread only paints. The session is opened *in* this thread too (resolving streams
 and loading the students takes seconds), and every failure ends as a state in the snapshot: ``error`` with the
 message when a stream is not found. A live session re-attaches a lost EEG or video stream by itself
-(:class:`pipelines.lsl_source.SupervisedInlet`): the stream shows ``lost``, then ``reconnecting``, then ``live``
+(:class:`affectstream.pipelines.sources.lsl.SupervisedInlet`): the stream shows ``lost``, then ``reconnecting``, then ``live``
 again, while the session keeps running (on the face alone meanwhile). A session that instead raises
 ``mne_lsl.lsl._utils.LostError`` from ``poll`` (one without that supervision) is shown ``lost`` and waits for the
 user's Reconnect.
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import Mailbox, Snapshot, StreamView
+from affectstream.app.dashboard.model import Mailbox, Snapshot, StreamView
 
 log = logging.getLogger(__name__)
 
-#: The :class:`~pipelines.replay_session.ReplaySession` methods the window may ask for.
+#: The :class:`~affectstream.pipelines.sessions.replay_session.ReplaySession` methods the window may ask for.
 TRANSPORT_ACTIONS = ("play", "pause", "seek", "set_speed")
 
 
@@ -138,7 +138,7 @@ class SessionWorker(threading.Thread):
                  poll_s: float = 0.004, session_factory: Callable | None = None) -> None:
         super().__init__(name="affectstream-dashboard-worker", daemon=True)
         if config is None:
-            from pipelines.config import PipelineConfig
+            from affectstream.pipelines.config import PipelineConfig
             config = PipelineConfig(saliency_every_hops=4)
         self.spec = spec
         self.mailbox = mailbox
@@ -351,7 +351,7 @@ def _limit_torch_threads() -> None:
 
     With torch's default (one thread per core) the tiny backward pass of the saliency map takes 10-130 ms instead of
     2 ms on the 2-core machines, and up to 400 ms of hop latency once the face path and the GUI compete for the
-    cores (OpenMP workers spinning against each other). ``pipelines.bench`` measures with one thread for the same
+    cores (OpenMP workers spinning against each other). ``affectstream.pipelines.bench.suite`` measures with one thread for the same
     reason. Only applied when the saliency maps are on (that is when torch is loaded at all).
     """
     try:
@@ -362,12 +362,12 @@ def _limit_torch_threads() -> None:
 
 
 def _open_session(spec: SourceSpec, config, publish: bool):
-    from pipelines.live import LiveSession, open_video_source
+    from affectstream.pipelines.sessions.live import LiveSession, open_video_source
 
     if getattr(config, "saliency_every_hops", 0) > 0:
         _limit_torch_threads()
     if spec.recording is not None:
-        from pipelines.replay_session import ReplaySession
+        from affectstream.pipelines.sessions.replay_session import ReplaySession
 
         return ReplaySession(spec.recording, config, publish=publish, speed=spec.replay_speed)
 

@@ -1,6 +1,6 @@
-"""Dataset loaders for the formats the seed methods use (METHODS.md §7)."""
+"""Dataset loaders for the formats the seed methods use (docs/methods.md §7)."""
 
-from .ferplus import (
+from affectstream.models.datasets.ferplus import (
     EMOTIONS,
     SPLIT_DIRS,
     USAGE,
@@ -34,12 +34,12 @@ __all__ = [
     "vote_probabilities",
 ]
 
-# Emotion-labelled EEG datasets (METHODS.md §7.1-§7.6): lazy loaders yielding common.Trial.
-from .common import ContinuousLabels, DatasetLayoutError, Trial
-from .deap import DEAP_EEG_CHANNELS, describe_deap_layout, load_deap
-from .dreamer import DREAMER_EEG_CHANNELS, describe_dreamer_layout, load_dreamer
-from .mahnob import MAHNOB_EEG_CHANNELS, describe_mahnob_layout, load_mahnob
-from .seed import (
+# Emotion-labelled EEG datasets (docs/methods.md §7.1-§7.6): lazy loaders yielding common.Trial.
+from affectstream.models.datasets.common import ContinuousLabels, DatasetLayoutError, Trial
+from affectstream.models.datasets.deap import DEAP_EEG_CHANNELS, describe_deap_layout, load_deap
+from affectstream.models.datasets.dreamer import DREAMER_EEG_CHANNELS, describe_dreamer_layout, load_dreamer
+from affectstream.models.datasets.mahnob import MAHNOB_EEG_CHANNELS, describe_mahnob_layout, load_mahnob
+from affectstream.models.datasets.seed import (
     SEED_CHANNELS,
     describe_seed_iv_layout,
     describe_seed_layout,

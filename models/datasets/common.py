@@ -1,4 +1,4 @@
-"""Shared model for the emotion-labelled EEG loaders (METHODS.md §7.1-§7.6).
+"""Shared model for the emotion-labelled EEG loaders (docs/methods.md §7.1-§7.6).
 
 Every loader yields :class:`Trial` objects one at a time (these datasets are gigabytes), converts the signal to
 float32 microvolts in ``(n_channels, n_samples)`` order, keeps the channel labels exactly as the dataset names them,

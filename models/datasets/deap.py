@@ -1,4 +1,4 @@
-"""DEAP, preprocessed Python release (METHODS.md §7.2).
+"""DEAP, preprocessed Python release (docs/methods.md §7.2).
 
 Layout::
 
@@ -13,7 +13,7 @@ Layout::
 
 The ``.dat`` files are pickles: the one documented exception to the project's no-pickle rule.  They are read with
 ``encoding="latin1"`` after a one-time warning, through
-:func:`~models.datasets.common.restricted_unpickle`, which lets the pickle rebuild numpy arrays and nothing else
+:func:`~affectstream.models.datasets.common.restricted_unpickle`, which lets the pickle rebuild numpy arrays and nothing else
 (``trusted_pickle=True`` falls back to a plain ``pickle.load`` for a file the whitelist refuses).
 
 Units: the preprocessed release is already in microvolts (downsampled to 128 Hz, EOG removed, 4-45 Hz band-pass,
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..montage import MONTAGE_32
-from .common import (
+from affectstream.core.montage import MONTAGE_32
+from affectstream.models.datasets.common import (
     DatasetLayoutError,
     PathArg,
     Trial,

@@ -1,4 +1,4 @@
-"""DREAMER (Katsigiannis & Ramzan 2017) as distributed: one ``DREAMER.mat`` (METHODS.md §7.3).
+"""DREAMER (Katsigiannis & Ramzan 2017) as distributed: one ``DREAMER.mat`` (docs/methods.md §7.3).
 
 Layout (MATLAB v5 struct; what ``scipy.io.loadmat`` with its defaults returns)::
 
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .common import (
+from affectstream.models.datasets.common import (
     DatasetLayoutError,
     PathArg,
     Trial,

@@ -1,4 +1,4 @@
-"""MAHNOB-HCI (HCI-Tagging) emotion sessions as distributed (METHODS.md §7.1, §2.1).
+"""MAHNOB-HCI (HCI-Tagging) emotion sessions as distributed (docs/methods.md §7.1, §2.1).
 
 Layout::
 
@@ -20,7 +20,7 @@ Subject / trial numbering follows Zhang et al.'s code (§2.1): ``subject = sessi
 in ``session.xml`` is used for :attr:`Trial.subject` (it is checked against the arithmetic and a mismatch is
 logged); the continuous-label table is matched with the arithmetic, as the reference code does.
 
-What a :class:`~models.datasets.common.Trial` holds here:
+What a :class:`~affectstream.models.datasets.common.Trial` holds here:
 
 - ``eeg``: the first 32 BDF channels (the EEG, in the file's order, labels as in the file), microvolts, the whole
   recording (30 s pre-stimulus + clip + 30 s post) unless ``stimulus_only=True``;
@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..montage import MONTAGE_32
-from .common import (
+from affectstream.core.montage import MONTAGE_32
+from affectstream.models.datasets.common import (
     ContinuousLabels,
     DatasetLayoutError,
     PathArg,
@@ -74,7 +74,7 @@ log = logging.getLogger(__name__)
 
 #: BioSemi 32-channel labels in MAHNOB/DEAP (Geneva) order, as the BDF names them: the model montage.
 MAHNOB_EEG_CHANNELS: tuple[str, ...] = MONTAGE_32
-#: All 47 BDF channels: 0-31 EEG, 32-34 EXG1-3 (ECG), 35-45 other peripheral, 46 Status [METHODS §7.1, I].
+#: All 47 BDF channels: 0-31 EEG, 32-34 EXG1-3 (ECG), 35-45 other peripheral, 46 Status [docs/methods.md §7.1, I].
 MAHNOB_BDF_CHANNELS: tuple[str, ...] = (
     *MAHNOB_EEG_CHANNELS,
     "EXG1", "EXG2", "EXG3", "EXG4", "EXG5", "EXG6", "EXG7", "EXG8",
@@ -87,7 +87,7 @@ MAHNOB_CONTINUOUS_RATE = 4.0
 MAHNOB_RATING_ATTRIBUTES: dict[str, str] = {
     "feltVlnc": "valence", "feltArsl": "arousal", "feltCtrl": "control", "feltPred": "predictability",
 }
-#: ``feltEmo`` keyword codes [METHODS §7.1].
+#: ``feltEmo`` keyword codes [docs/methods.md §7.1].
 FELT_EMOTION_CODES: dict[int, str] = {
     0: "neutral", 1: "anger", 2: "disgust", 3: "fear", 4: "joy", 5: "sadness", 6: "surprise",
     11: "amusement", 12: "anxiety",

@@ -1,4 +1,4 @@
-"""SEED, SEED-IV and SEED-V (SJTU BCMI) as distributed (METHODS.md §7.4-§7.6).
+"""SEED, SEED-IV and SEED-V (SJTU BCMI) as distributed (docs/methods.md §7.4-§7.6).
 
 SEED (:func:`load_seed`)::
 
@@ -21,7 +21,7 @@ SEED-V (:func:`load_seed_v`), the DE-feature release CMCRD uses::
     channel-major (column = 5 * channel + band, as torcheeg reshapes it to (62, 5))
 
 The pickled dicts inside SEED-V's npz files are read with
-:func:`~models.datasets.common.restricted_unpickle` (numpy arrays and dicts only).  SEED-V's raw
+:func:`~affectstream.models.datasets.common.restricted_unpickle` (numpy arrays and dicts only).  SEED-V's raw
 ``EEG_raw/<subj>_<session>_<date>.cnt`` (Neuroscan, 1000 Hz) is not read here.
 
 Subject and session: the subject is the number before the first ``_`` of the file name.  SEED sessions are numbered
@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 import numpy as np
 
-from .common import (
+from affectstream.models.datasets.common import (
     PathArg,
     Trial,
     layout_error,
@@ -72,7 +72,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: ESI NeuroScan 62-channel order of SEED / SEED-IV / SEED-V [METHODS §7.4, from the CMCRD code].
+#: ESI NeuroScan 62-channel order of SEED / SEED-IV / SEED-V [docs/methods.md §7.4, from the CMCRD code].
 SEED_CHANNELS: tuple[str, ...] = (
     "FP1", "FPZ", "FP2", "AF3", "AF4", "F7", "F5", "F3", "F1", "FZ", "F2", "F4", "F6", "F8",
     "FT7", "FC5", "FC3", "FC1", "FCZ", "FC2", "FC4", "FC6", "FT8",
@@ -285,7 +285,7 @@ def load_seed_iv(
     subjects, sessions : optional
         Subject numbers 1-15; sessions 1-3 (the folder names).
     sfreq : float
-        Sampling rate of the files (200 Hz per METHODS §7.5; the files do not store it).
+        Sampling rate of the files (200 Hz per docs/methods.md §7.5; the files do not store it).
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 Layout
 ------
-A folder of ``sub-<id>_ses-<n>_task-<name>[_<timestamp>].xdf`` files (the names :mod:`pipelines.xdf_writer`
+A folder of ``sub-<id>_ses-<n>_task-<name>[_<timestamp>].xdf`` files (the names :mod:`affectstream.core.xdf_writer`
 gives), or a list of files. Each file must hold:
 
 * one EEG stream (type ``EEG``; channels matched onto the montage by label, as everywhere in the project);
@@ -30,7 +30,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .common import ContinuousLabels, DatasetLayoutError, Trial, list_dir_for_error
+from affectstream.models.datasets.common import ContinuousLabels, DatasetLayoutError, Trial, list_dir_for_error
 
 __all__ = ["describe_xdf_layout", "load_xdf_sessions", "subject_number"]
 
@@ -129,7 +129,7 @@ def load_xdf_sessions(source: str | Path | Iterable[str | Path], *, label_rate: 
     DatasetLayoutError
         A path or a file that does not match the layout, with what was expected.
     """
-    from ..xdf_reader import XDFFormatError, load_recording
+    from affectstream.core.xdf_reader import XDFFormatError, load_recording
 
     trials: list[Trial] = []
     for path in _files(source):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluation import mcnemar_one_tailed, paired_ttest_one_tailed, summarise_folds
+from affectstream.models.training.evaluation import mcnemar_one_tailed, paired_ttest_one_tailed, summarise_folds
 
 __all__ = ["classification_report", "comparison_entries", "compare_markdown", "fold_comparison", "fold_scores",
            "split_comparison"]

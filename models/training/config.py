@@ -6,11 +6,11 @@ Layout of a config file (``models/configs/*.toml`` are complete examples)::
 
     [run]                       # RunConfig: name, output folder, seed, device
     [data]                      # DataConfig: where the trials come from (and the planted generator's settings)
-    [features]                  # models.features.FeatureConfig: the band-power features
+    [features]                  # affectstream.models.datasets.features.FeatureConfig: the band-power features
     [protocol]                  # ProtocolConfig: LOSO or TRS folds
-    [v2e_kd]                    # the method's own dataclass (e.g. models.methods.v2e_kd.V2EKDConfig)
+    [v2e_kd]                    # the method's own dataclass (e.g. affectstream.models.methods.v2e_kd.method.V2EKDConfig)
 
-Unknown keys and wrong types are refused with the key's full name (:func:`models.typed_config.from_dict`), so a typo
+Unknown keys and wrong types are refused with the key's full name (:func:`affectstream.core.typed_config.from_dict`), so a typo
 never silently falls back to a default.
 """
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..features import FeatureConfig
-from ..typed_config import ConfigError, from_dict, read_toml
+from affectstream.models.datasets.features import FeatureConfig
+from affectstream.core.typed_config import ConfigError, from_dict, read_toml
 
 __all__ = ["ConfigError", "DataConfig", "PlantedConfig", "ProtocolConfig", "RunConfig", "TrainConfig",
            "load_train_config", "to_toml"]
@@ -42,7 +42,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class PlantedConfig:
-    """Settings of the planted benchmark generator (SYNTHETIC data, :func:`pipelines.planted_dataset
+    """Settings of the planted benchmark generator (SYNTHETIC data, :func:`affectstream.pipelines.synthetic.planted_dataset
     .build_planted_xdf_dataset`)."""
 
     n_subjects: int = 12
@@ -74,7 +74,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """Cross-validation (METHODS §2.5)."""
+    """Cross-validation (docs/methods.md §2.5)."""
 
     kind: Literal["loso", "trs", "holdout"] = "loso"  #: holdout: one fold, validation subjects, no test trials
     trs_variant: Literal["code", "paper"] = "code"

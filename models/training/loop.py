@@ -1,6 +1,6 @@
 """One training loop for every sequence model of the trainer: windows, epochs, selection, checkpoints.
 
-The recipe is Zhang et al.'s (METHODS §2.4), with each choice in :class:`OptimConfig`: Adam, ReduceLROnPlateau on
+The recipe is Zhang et al.'s (docs/methods.md §2.4), with each choice in :class:`OptimConfig`: Adam, ReduceLROnPlateau on
 the validation score (mode ``max``), early stopping, and the best-so-far weights re-loaded after every epoch that
 did not improve (``load_best_at_each_epoch=1`` in the reference code: an epoch that made the model worse is undone,
 so the next one starts again from the best weights with the smaller learning rate).
@@ -10,7 +10,7 @@ written atomically with :func:`torch.save` and read back with ``weights_only=Tru
 so a killed run resumes at the next epoch and ends with the same weights as an uninterrupted one: batch order comes
 from a generator seeded with ``(seed, epoch)``, and the checkpoint keeps torch's random state for dropout.
 
-Data-parallel (``torchrun``, :mod:`models.distributed`): with a distributed context the model is wrapped in
+Data-parallel (``torchrun``, :mod:`affectstream.models.training.distributed`): with a distributed context the model is wrapped in
 DistributedDataParallel, each rank takes its shard of the epoch's windows (:func:`batches`), and the validation
 score and train loss are averaged across ranks, so every rank takes the same learning-rate, selection and
 early-stopping decisions and ends with the same weights. Only rank 0 writes checkpoints and shows progress.
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..distributed import DistContext, all_reduce_mean, shard_indices, wrap_model
-from ..evaluation import sequence_windows
+from affectstream.models.training.distributed import DistContext, all_reduce_mean, shard_indices, wrap_model
+from affectstream.models.training.evaluation import sequence_windows
 
 __all__ = ["FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit", "index_batches", "make_windows",
            "stack_trials"]
@@ -39,7 +39,7 @@ __all__ = ["FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit"
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimisation of one model (every default in one place; the reference values are in METHODS §2.4).
+    """Optimisation of one model (every default in one place; the reference values are in docs/methods.md §2.4).
 
     The defaults differ from the reference where the planted benchmark must run on a CPU in minutes: ``lr`` 1e-3
     and ``batch_size`` 8 (reference 1e-5 and 2, for a pre-trained backbone and 239 trials on a GPU).
@@ -120,7 +120,7 @@ def stack_trials(per_trial: dict[Any, np.ndarray], keys) -> np.ndarray:
 
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean over windows of ``1 - CCC`` (B, T) -> scalar: biased covariance, unbiased variances, squared mean
-    difference, exactly as the reference code (METHODS §2.3)."""
+    difference, exactly as the reference code (docs/methods.md §2.3)."""
     mp, mt = pred.mean(dim=1, keepdim=True), target.mean(dim=1, keepdim=True)
     cov = ((pred - mp) * (target - mt)).mean(dim=1)
     denom = pred.var(dim=1) + target.var(dim=1) + (mp - mt).squeeze(1) ** 2

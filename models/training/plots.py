@@ -2,7 +2,7 @@
 
 * learning curves: the validation score per epoch of every model of every fold;
 * test traces: the truth and each model's stitched predictions over one fold's test trials;
-* saliency topomaps (METHODS §2.7): the KD student's input gradients, averaged over folds, on six scalp maps that
+* saliency topomaps (docs/methods.md §2.7): the KD student's input gradients, averaged over folds, on six scalp maps that
   share one colour scale (normalised jointly over the 192 band x channel values).
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bandpower import BAND_NAMES
-from ..montage import MONTAGE_32, electrode_positions_2d
+from affectstream.core.bandpower import BAND_NAMES
+from affectstream.core.montage import MONTAGE_32, electrode_positions_2d
 
 __all__ = ["confusion_matrix_png", "learning_curves", "saliency_topomaps", "test_traces", "v2e_plots"]
 

@@ -1,9 +1,11 @@
 """``affectstream train CONFIG.toml``: the run folder, the fold loop, resuming, and the report.
 
-A *method* (one module under :mod:`models.methods`) plugs in through :class:`Method`: its options dataclass, a
+A *method* (one package under :mod:`affectstream.models.methods`) plugs in through
+:class:`~affectstream.models.training.method.Method`: its options dataclass, a
 ``prepare`` step over the whole dataset (features, embeddings), a ``fold`` step that trains and scores one
 cross-validation fold, and a ``summarise`` step that turns the folds into the run's headline numbers and report
-sections. The runner owns everything else, so a new method slots in without touching it:
+sections. The runner owns everything else, so a new method slots in without touching it; the caller hands the
+runner the catalogue of methods (``affectstream train`` passes the built-in ones and the live path's EEG student):
 
 Run folder (``<out_dir>/<name>-<timestamp>/``)
     ``config.toml`` (every value, defaults filled in), ``folds/fold_XX.json`` (one per finished fold: a killed run
@@ -14,19 +16,17 @@ Seeds: ``run.seed`` seeds torch and numpy before every fold, so a fold's result 
 before it in the same process (a resumed run gives the numbers an uninterrupted one gives).
 
 Data-parallel: under ``torchrun`` every rank runs the same folds on its shard of the data (the training loop
-averages gradients and decisions, :mod:`models.training.loop`); rank 0 alone writes files, and after every fold
+averages gradients and decisions, :mod:`affectstream.models.training.loop`); rank 0 alone writes files, and after every fold
 the ranks compare the SHA-256 of their trained weights, which must be identical (the fold result records it).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,136 +34,30 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..distributed import DistContext, barrier, init_distributed
-from ..protocols import Fold, loso_folds, trs_folds
-from .config import ConfigError, TrainConfig, load_train_config, to_toml
+from affectstream.models.training.distributed import DistContext, barrier, init_distributed
+from affectstream.models.training.protocols import Fold, loso_folds, trs_folds
+from affectstream.models.training.config import ConfigError, TrainConfig, load_train_config, to_toml
+from affectstream.models.training.method import Method, Run
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Method", "Run", "METHODS", "load_config", "register_method", "rescore_run", "run_folder_config",
-           "run_training"]
+__all__ = ["load_config", "rescore_run", "run_folder_config", "run_training"]
+
+#: The methods a run may name, by ``method`` value (:data:`affectstream.models.methods.BUILT_IN`, plus any the
+#: caller adds).
+Catalogue = Mapping[str, Method]
 
 
-@dataclass(frozen=True)
-class Method:
-    """One training method, as the runner calls it.
-
-    Attributes
-    ----------
-    name : str
-        The ``method`` value in configs.
-    config_cls : type
-        Dataclass of the method's options (the ``[name]`` table).
-    prepare : callable
-        ``prepare(run) -> state``: dataset-wide work (features, embeddings), once per run.
-    fold : callable
-        ``fold(run, state, fold) -> dict``: train and score one fold; JSON-ready result.
-    summarise : callable
-        ``summarise(run, state, results) -> (summary dict, report markdown)``.
-    rescore : callable
-        ``rescore(run, state, fold, result) -> {score name: recomputed - recorded}`` from the fold's saved weights
-        (``affectstream evaluate``).
-    data_kinds : tuple of str
-        The ``[data] kind`` values the method trains on (a config with another is refused when it is read).
-    """
-
-    name: str
-    config_cls: type
-    prepare: Callable[[Run], Any]
-    fold: Callable[[Run, Any, Fold], dict]
-    summarise: Callable[[Run, Any, list[dict]], tuple[dict, str]]
-    rescore: Callable[[Run, Any, Fold, dict], dict[str, float]]
-    data_kinds: tuple[str, ...] = ("xdf",)
 
 
-_REGISTERED: dict[str, Method] = {}
-
-
-def register_method(method: Method) -> None:
-    """Add a method defined outside :mod:`models.methods` (e.g. ``pipelines.eeg_student_training``, which needs the
-    live pipeline and so cannot live in ``models``); registering the same method again is harmless."""
-    known = _REGISTERED.get(method.name)
-    if known is not None and known is not method:
-        raise ValueError(f"a different method is already registered as {method.name!r}")
-    _REGISTERED[method.name] = method
-
-
-def _methods() -> dict[str, Method]:
-    from ..methods import cdgkd, cmcrd, crpn, neurogaze, v2e_kd
-
-    built_in = (v2e_kd.METHOD, neurogaze.METHOD, cmcrd.METHOD, cdgkd.METHOD, crpn.METHOD)
-    return {m.name: m for m in built_in} | _REGISTERED
-
-
-METHODS: Callable[[], dict[str, Method]] = _methods
-
-
-@dataclass
-class Run:
-    """What a method sees of the run."""
-
-    config: TrainConfig
-    folder: Path
-    ctx: DistContext
-    command: str
-    progress: bool = True
-    trials: list = field(default_factory=list)
-
-    @property
-    def dataset(self) -> str:
-        """What the run's trials are, for reports: the planted benchmark, or the XDF sessions' folder."""
-        data = self.config.data
-        if data.kind == "ferplus":
-            return "FER+"
-        return "planted benchmark" if data.generate_planted else f"XDF sessions ({Path(data.path).name})"
-
-    @property
-    def device(self) -> torch.device:
-        return self.ctx.device
-
-    @property
-    def amp(self) -> bool:
-        """Mixed precision: on CUDA unless ``run.amp = "off"``."""
-        return self.config.run.amp != "off" and self.device.type == "cuda"
-
-    @property
-    def cpu_bf16(self) -> bool:
-        """bfloat16 autocast on the CPU, only when asked for (``run.amp = "bf16"``; see models.training.loop.fit)."""
-        return self.config.run.amp == "bf16" and self.device.type == "cpu"
-
-    def save_weights(self, model: torch.nn.Module, path: Path) -> str:
-        """Write ``model``'s state dict (rank 0 only; every rank holds the same weights); returns their SHA-256."""
-        if self.ctx.is_main:
-            torch.save(model.state_dict(), path)
-        return weights_sha256(model)
-
-    def fold_dir(self, fold: Fold) -> Path:
-        path = self.folder / "folds" / f"fold_{fold.index:02d}"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def seed(self, offset: int = 0) -> None:
-        torch.manual_seed(self.config.run.seed + offset)
-        np.random.seed((self.config.run.seed + offset) % 2**32)
-
-
-def load_config(path: str | Path) -> TrainConfig:
-    """Read a training config and check that its method can train on its ``[data]`` kind."""
-    config = load_train_config(path, {name: m.config_cls for name, m in METHODS().items()})
-    kinds = METHODS()[config.method].data_kinds
+def load_config(path: str | Path, methods: Catalogue) -> TrainConfig:
+    """Read a training config naming one of ``methods`` and check that the method can train on its ``[data]`` kind."""
+    config = load_train_config(path, {name: m.config_cls for name, m in methods.items()})
+    kinds = methods[config.method].data_kinds
     if config.data.kind not in kinds:
         raise ConfigError(f"{path}: method {config.method!r} trains on [data] kind = "
                           f"{' or '.join(repr(k) for k in kinds)}, not {config.data.kind!r}")
     return config
-
-
-def weights_sha256(model: torch.nn.Module) -> str:
-    """SHA-256 over the state dict's names and raw tensor bytes, in key order (equal weights, equal hash)."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 def _context(device: str) -> DistContext:
@@ -175,7 +69,7 @@ def _context(device: str) -> DistContext:
 
 
 def _folds(config: TrainConfig, trials: list) -> list[Fold]:
-    if config.data.kind == "ferplus":  # the published split is the protocol (METHODS §1.6)
+    if config.data.kind == "ferplus":  # the published split is the protocol (docs/methods.md §1.6)
         return [Fold(0, (), (), (), "ferplus train/valid/test", ())]
     p = config.protocol
     if p.kind == "holdout":  # one fold: the named test subjects, a seeded share of the others validates
@@ -202,7 +96,7 @@ def _load_trials(run: Run) -> list:
     data = run.config.data
     if data.kind == "ferplus":
         return []
-    from ..datasets.xdf_sessions import load_xdf_sessions
+    from affectstream.models.datasets.xdf_sessions import load_xdf_sessions
 
     return load_xdf_sessions(run.config.resolve(data.path), unit=data.unit)
 
@@ -214,21 +108,21 @@ def new_run_folder(config: TrainConfig) -> Path:
     return folder
 
 
-def run_training(config_path: str | Path, *, resume: str | Path | None = None, device: str | None = None,
+def run_training(config_path: str | Path | None, methods: Catalogue, *, resume: str | Path | None = None, device: str | None = None,
                  progress: bool = True, command: str = "") -> Path:
     """Train as the config says (or continue the run in ``resume``); returns the run folder.
 
     The run folder's ``config.toml`` is the source of truth on resume, so a resumed run cannot silently change its
     settings half-way.
     """
-    config = run_folder_config(Path(resume)) if resume is not None else load_config(config_path)
+    config = run_folder_config(Path(resume), methods) if resume is not None else load_config(config_path, methods)
     ctx = _context(device or config.run.device)
     if resume is not None:
         folder = Path(resume)
         command = _command_of(folder)  # a resumed run reports the command that started it
     else:
         folder = _shared_folder(config, ctx, command)
-    run, method, folds, state = _start(config, folder, ctx, command, progress)
+    run, method, folds, state = _start(config, methods, folder, ctx, command, progress)
     results = []
     for fold in folds:
         done = folder / "folds" / f"fold_{fold.index:02d}.json"
@@ -284,21 +178,21 @@ def _check_ranks_agree(result: dict, ctx: DistContext) -> None:
     result["ranks_agree"] = True
 
 
-def run_folder_config(folder: Path) -> TrainConfig:
+def run_folder_config(folder: Path, methods: Catalogue) -> TrainConfig:
     """The configuration a run folder was started with (relative paths resolved as they were then)."""
     from dataclasses import replace
 
     if not (folder / "config.toml").is_file() or not (folder / "run.json").is_file():
         raise FileNotFoundError(f"{folder} is not a run folder of `affectstream train` (no config.toml / run.json)")
-    config = load_config(folder / "config.toml")
+    config = load_config(folder / "config.toml", methods)
     return replace(config, base_dir=Path(json.loads((folder / "run.json").read_text())["base_dir"]))
 
 
-def _start(config: TrainConfig, folder: Path, ctx: DistContext, command: str, progress: bool):
+def _start(config: TrainConfig, methods: Catalogue, folder: Path, ctx: DistContext, command: str, progress: bool):
     if config.run.threads > 0:
         torch.set_num_threads(config.run.threads)
     run = Run(config, folder, ctx, command, progress and ctx.is_main)
-    method = METHODS()[config.method]
+    method = methods[config.method]
     run.trials = _load_trials(run)
     folds = _folds(config, run.trials)
     log.info("%s: %d trials of %d subjects, %d %s folds, device %s", config.method, len(run.trials),
@@ -306,11 +200,12 @@ def _start(config: TrainConfig, folder: Path, ctx: DistContext, command: str, pr
     return run, method, folds, method.prepare(run)
 
 
-def rescore_run(folder: str | Path, *, device: str | None = None, progress: bool = True) -> dict[str, float]:
+def rescore_run(folder: str | Path, methods: Catalogue, *, device: str | None = None, progress: bool = True) -> dict[str, float]:
     """Score every finished fold of a run again from its saved weights; ``{score: recomputed - recorded}``."""
     folder = Path(folder)
-    config = run_folder_config(folder)
-    run, method, folds, state = _start(config, folder, _context(device or "cpu"), _command_of(folder), progress)
+    config = run_folder_config(folder, methods)
+    run, method, folds, state = _start(config, methods, folder, _context(device or "cpu"), _command_of(folder),
+                                       progress)
     diffs: dict[str, float] = {}
     for fold in folds:
         done = folder / "folds" / f"fold_{fold.index:02d}.json"

@@ -1,0 +1,64 @@
+"""``affectstream calibrate``: calibrate the EEG student to one subject and save the subject's profile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from affectstream.app.cli.common import UserError, window_possible
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="calibrate the EEG student to one subject and save the subject's profile",
+                       description="Signal check, resting baseline, stimulus blocks with SAM self-reports, then the "
+                                   "student's output heads fine-tuned on the subject and scored on held-out blocks "
+                                   "before and after. Without --headless a wizard window walks through the steps; "
+                                   "both run the protocol against the simulator for now (a SYNTHETIC dry run).")
+    p.add_argument("--subject", required=True, help="subject id (letters, digits, - and _)")
+    p.add_argument("--headless", action="store_true", help="no window: run the protocol against the simulator")
+    p.add_argument("--fast", action="store_true", help="short signal check and baseline (tests, dry runs)")
+    p.add_argument("--profiles", type=Path, default=None, metavar="DIR",
+                   help="profile folder (default: $AFFECTSTREAM_PROFILES or the per-user data folder)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="simulator seed of the simulated subject's individual gains (default 1; the planted "
+                        "training set uses 0)")
+    p.add_argument("--recording", type=Path, default=None, metavar="FILE.xdf",
+                   help="calibrate from a recorded session instead (a real headset: the protocol's markers "
+                        "baseline_start/baseline_end, block_start/<stim>, block_end/<stim> and "
+                        "sam/<stim>/v=<1-9>/a=<1-9>, e.g. sent by PsychoPy and recorded with `run --record`)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from affectstream.calibration.profiles import default_profiles_dir
+    from affectstream.calibration.protocol import CalibrationConfig
+    from affectstream.calibration.session import calibrate
+
+    if args.recording is not None:
+        from affectstream.calibration.recording import session_from_recording
+        from affectstream.calibration.session import calibrate_session
+
+        if not args.recording.is_file():
+            raise UserError(f"no recording at {args.recording}")
+        session = session_from_recording(args.recording, args.subject)
+        folder, report = calibrate_session(session, args.profiles or default_profiles_dir())
+        _print_calibration(folder, report)
+        return 0
+    if not args.headless:
+        if not window_possible(None):
+            raise UserError("no display found (DISPLAY is not set): use --headless")
+        from affectstream.app.calibration_wizard import run_wizard
+
+        return run_wizard(args.subject, args.profiles, fast=args.fast)
+    config = CalibrationConfig().fast() if args.fast else CalibrationConfig()
+    folder, report = calibrate(args.subject, args.profiles or default_profiles_dir(), config, seed=args.seed)
+    _print_calibration(folder, report)
+    return 0
+
+
+def _print_calibration(folder: Path, report: dict) -> None:
+    b, a = report["before"], report["after"]
+    print(f"profile {folder}: held-out CCC {b['ccc']:.3f} -> {a['ccc']:.3f}, RMSE {b['rmse']:.3f} -> {a['rmse']:.3f} "
+          f"(against the {report['against']}; {report['data'].upper()} data) in {report['seconds']:.0f} s",
+          file=sys.stderr)

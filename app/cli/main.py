@@ -1,0 +1,74 @@
+"""The ``affectstream`` command line: the parser and the dispatch; each command is a module of this package.
+
+Every command imports what it needs when it runs, so ``affectstream --help`` is instant and a headless command
+never loads Qt. User mistakes (no stream, bad file, bad option) end with one clear line on stderr and exit code 2;
+tracebacks are kept for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from affectstream.app.cli import (bench, calibrate, compare, dashboard, demo, evaluate, export, replay, run, simulate, train,
+                                  train_visual, webcam)
+from affectstream.app.cli.common import USER_ERROR, UserError
+
+#: The commands, in the order ``--help`` lists them.
+COMMANDS = (demo, dashboard, run, replay, simulate, webcam, bench, calibrate, train, evaluate, compare, train_visual,
+            export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="affectstream",
+        description="Real-time EEG + face affect estimation: LSL in, valence/arousal out.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from affectstream.pipelines.sources.lsl import use_local_lsl_config
+
+    use_local_lsl_config()
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train-visual"]:
+        # Everything after the command belongs to the trainer's own parser (argparse's REMAINDER cannot take
+        # options that start with "--" as the first item of a sub-command).
+        args = argparse.Namespace(command="train-visual", func=train_visual.run, verbose=False,
+                                  trainer_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
+    args.argv = argv  # the command as typed, recorded by the trainers
+    if args.command != "train-visual":  # the trainer configures its own (INFO) progress logging
+        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                            format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return USER_ERROR
+    from affectstream.pipelines.config import ConfigError
+    from affectstream.pipelines.engine import StreamFormatError
+    from affectstream.models.deploy.manifest import ModelIntegrityError
+    from affectstream.pipelines.sessions.live import NoDataError
+    from affectstream.pipelines.sources.lsl import StreamNotFoundError
+    from affectstream.core.xdf_reader import XDFFormatError
+    from affectstream.core.xdf_writer import XDFWriteError
+    from affectstream.models.datasets.common import DatasetLayoutError
+    from affectstream.calibration.profiles import ProfileError
+    from affectstream.calibration.recording import CalibrationRecordingError
+
+    try:
+        return args.func(args)
+    except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
+            ModelIntegrityError, XDFWriteError, XDFFormatError, DatasetLayoutError, ProfileError,
+            CalibrationRecordingError) as exc:
+        print(f"affectstream {args.command}: {exc}", file=sys.stderr)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,73 @@
+"""``affectstream replay``: an XDF recording through the live pipeline, in the window, or re-published on LSL."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from affectstream.app.cli.common import (UserError, dashboard_config, load_pipeline_config, positive, speed_factor,
+                                         subject_profile, window_possible)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="replay an XDF recording through the live pipeline (or re-publish it on LSL)",
+                       description="Replay any XDF file (affectstream's or another tool's) through exactly the "
+                                   "pipeline used live. Outputs depend only on the recording: identical at every "
+                                   "speed.")
+    p.add_argument("file", type=Path, help="the .xdf recording")
+    p.add_argument("--speed", type=speed_factor, default=None, metavar="1|K|max",
+                   help="x real time; 'max' = as fast as the CPU allows (the default with --headless; "
+                        "the window starts at 1x, and at its fastest speed with max)")
+    p.add_argument("--headless", action="store_true",
+                   help="no window: write JSONL (without it the dashboard plays the file, with play/pause, seek "
+                        "and speed)")
+    p.add_argument("--duration", type=positive, default=None,
+                   help="window: seconds to play before closing (counted from the first estimate)")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
+                   help="window: save its picture after --duration seconds (default 5) and exit")
+    p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
+    p.add_argument("--publish", action="store_true",
+                   help="re-publish the recorded streams as LSL outlets at --speed (default 1x) instead")
+    p.add_argument("--no-video", action="store_true", help="ignore the recording's video stream")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="replay the complete part of a file that was cut off (e.g. a crashed recording)")
+    p.add_argument("--subject", default=None, help="use this subject's calibration profile (when there is one)")
+    p.add_argument("--profiles", type=Path, default=None, metavar="DIR", help="calibration profile folder")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from affectstream.pipelines.sessions.replay import publish_recording, replay
+
+    if not args.file.is_file():
+        raise UserError(f"no recording at {args.file}")
+    if args.publish:
+        speed = args.speed or 1.0
+        if math.isinf(speed):
+            raise UserError("--publish paces the streams in time: give a speed factor (e.g. --speed 4), not max")
+        print(f"re-publishing the streams of {args.file} at {speed:g}x; Ctrl-C stops", file=sys.stderr)
+        publish_recording(args.file, speed)
+        return 0
+    if not args.headless:
+        if not window_possible(args.screenshot):
+            raise UserError("no display found (DISPLAY is not set): use --headless --out FILE.jsonl, or "
+                            "--screenshot FILE.png to render the dashboard offscreen")
+        from affectstream.app.dashboard import run_dashboard
+        from affectstream.pipelines.sessions.replay_session import SPEEDS
+
+        speed = 1.0 if args.speed is None else min(args.speed, max(SPEEDS))  # 'max': the fastest offered
+        return run_dashboard(recording=args.file, replay_speed=speed, screenshot=args.screenshot,
+                             duration=args.duration, config=dashboard_config(args))
+    speed = None if args.speed is None or math.isinf(args.speed) else args.speed
+    summary = replay(args.file, speed=speed, out_jsonl=args.out, with_video=not args.no_video,
+                     allow_truncated=args.allow_truncated,
+                     config=load_pipeline_config(None, profile=subject_profile(args.subject, args.profiles)))
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{summary.hops} hops over {summary.duration_s:.1f} s of recording in {summary.wall_s:.2f} s "
+          f"({summary.x_realtime:.0f}x real time), estimator {summary.estimator}; {summary.mapping}; markers: "
+          f"{summary.markers_line()}" + (f"; wrote {args.out}" if args.out else "")
+          + (" [SYNTHETIC recording]" if summary.synthetic else ""), file=sys.stderr)
+    return 0

@@ -1,0 +1,52 @@
+"""``affectstream train``: the trainer: one TOML config, one run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from affectstream.app.cli.common import UserError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train students by cross-modal distillation from a TOML config",
+                       description="Run a training config (models/configs/*.toml): the dataset, the protocol's "
+                                   "folds, the method; writes a run folder with the config, per-fold results and "
+                                   "checkpoints, metrics.json, report.md and plots. A killed run continues with "
+                                   "--resume RUN_DIR.")
+    p.add_argument("config", type=Path, nargs="?", help="the TOML config (not needed with --resume)")
+    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run folder")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="override the config's run.device (auto: CUDA when available)")
+    p.add_argument("--report", type=Path, default=None, metavar="FILE.json",
+                   help="also write the run's summary to FILE.json and its report to FILE.md (e.g. under "
+                        "models/reports/)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from affectstream.models.training.reports import headline, write_report
+    from affectstream.models.training.runner import load_config, run_folder_config, run_training
+    from affectstream.pipelines.eeg_student_training import training_methods
+    from affectstream.pipelines.synthetic.planted_dataset import ensure_planted_data
+
+    if args.config is None and args.resume is None:
+        raise UserError("give a config file (e.g. models/configs/planted_v2e_kd.toml) or --resume RUN_DIR")
+    methods = training_methods()
+    config = run_folder_config(args.resume, methods) if args.resume is not None else load_config(args.config, methods)
+    ensure_planted_data(config, progress=not args.quiet)
+    folder = run_training(args.config, methods, resume=args.resume, device=args.device, progress=not args.quiet,
+                          command="affectstream " + shlex.join(args.argv))
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, rank 0 reports
+    if args.report is not None:
+        metrics = write_report(folder, args.report)
+    else:
+        metrics = json.loads((folder / "metrics.json").read_text())
+    print(f"run folder {folder}; " + headline(metrics["summary"]), file=sys.stderr)
+    return 0

@@ -1,0 +1,82 @@
+"""Causal per-subject normalisation of band-power features, identical in training and in the live path.
+
+Band power differs between people (skull, electrode impedance, age) by far more than it changes with affect, so the
+EEG student sees each feature z-scored against that subject's own running statistics. The statistics are causal
+(an expanding mean/variance that becomes an exponential moving one after ``memory`` frames), so training on
+recorded sessions and running live apply exactly the same transformation - no look-ahead that the live path could
+not reproduce. Features of excluded (bad or missing) channels do not update the statistics and are given 0, the
+subject's mean, which is the least informative value the student can see.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RunningFeatureNorm:
+    """Running z-score of a feature vector.
+
+    Parameters
+    ----------
+    n_features : int
+        Length of the feature vector (192 = 6 bands x 32 channels).
+    memory : float
+        Frames after which old statistics are forgotten exponentially (1200 frames = 5 min at 4 Hz).
+    min_count : int
+        Frames a feature needs before its z-score is trusted; until then the output is 0.
+    clip : float
+        Output is clipped to +/- ``clip`` so one artefact cannot dominate the student's input.
+    """
+
+    def __init__(self, n_features: int = 192, memory: float = 1200.0, min_count: int = 8, clip: float = 5.0) -> None:
+        self.memory = max(float(memory), 1.0)
+        self.min_count = min_count
+        self.clip = clip
+        self.count = np.zeros(n_features)
+        self.mean = np.zeros(n_features)
+        self.var = np.zeros(n_features)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """z-score ``x`` (n_features,) against the statistics so far, then absorb it. NaN entries give 0."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        ok = np.isfinite(x)
+        std = np.sqrt(self.var)
+        trusted = ok & (self.count >= self.min_count) & (std > 0)
+        z = np.zeros_like(x)
+        z[trusted] = np.clip((x[trusted] - self.mean[trusted]) / std[trusted], -self.clip, self.clip)
+        self.count[ok] += 1
+        rate = np.maximum(1.0 / np.maximum(self.count[ok], 1.0), 1.0 / self.memory)
+        delta = x[ok] - self.mean[ok]
+        self.mean[ok] += rate * delta
+        self.var[ok] = (1 - rate) * (self.var[ok] + rate * delta * delta)
+        return z.astype(np.float32)
+
+    def transform_sequence(self, frames: np.ndarray) -> np.ndarray:
+        """Apply frame by frame to (T, n_features) -> (T, n_features) float32."""
+        return np.stack([self(f) for f in np.asarray(frames).reshape(len(frames), -1)])
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that restore this normaliser (saved in calibration profiles)."""
+        return {"count": self.count.copy(), "mean": self.mean.copy(), "var": self.var.copy()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        for key in ("count", "mean", "var"):
+            value = np.asarray(state[key], dtype=np.float64)
+            if value.shape != self.mean.shape:
+                raise ValueError(f"normaliser state {key!r} has shape {value.shape}, expected {self.mean.shape}")
+            setattr(self, key, value.copy())
+
+
+def zscore_by_train(train: np.ndarray, *others: np.ndarray, separate: bool = False) -> list[np.ndarray]:
+    """Z-score ``(N, D)`` arrays per feature with the training partition's mean and standard deviation.
+
+    ``separate=True`` fits every partition on itself instead, as CMCRD's released code does with sklearn's
+    ``StandardScaler`` (docs/methods.md §8 #27): it lets the test set's statistics in, so it is a switch, never the default.
+    Returns ``[train, *others]`` normalised, in that order.
+    """
+    mu, sd = train.mean(0), train.std(0) + 1e-6
+    out = [(train - mu) / sd]
+    for x in others:
+        m, s = (x.mean(0), x.std(0) + 1e-6) if separate else (mu, sd)
+        out.append((x - m) / s)
+    return out

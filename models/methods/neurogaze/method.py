@@ -1,0 +1,285 @@
+"""NeuroGaze-Distill (ICLR 2026; docs/methods.md §1): EEG valence/arousal prototypes distilled into a FER+ visual student.
+
+One ``holdout`` fold:
+
+1. **EEG teacher** regressing valence and arousal from the band powers of the training subjects' trials (the
+   :class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on per-subject causal z-scores of the features, as the live student sees them;
+   mean of the two ``1 - CCC`` losses, selected on the validation subjects). The
+   paper's teacher is an unpublished CNN on topographic maps (docs/methods.md §8 #4: "any"); its penultimate features are
+   what matters, here the TCN's 128-D per-frame features.
+2. **Prototype bank**: the teacher's validation-frame features, L2-normalised, averaged in a 5 x 5 valence/arousal
+   grid (bin centres -0.8 .. 0.8, binned by the ground truth or, with ``bin_by = "prediction"``, by the teacher's
+   predictions), empty bins filled from the nearest non-empty bin, frozen and saved with its sha256
+   (:class:`~affectstream.models.nets.prototypes.PrototypeBank`).
+3. **Visual student** on FER+ (real images) with ``CE (label smoothing 0.055, class weights) + 0.30 KD + 0.12
+   Proto-KD + 0.012 w(e) D-Geo`` (:mod:`affectstream.models.methods.neurogaze.losses`; every ambiguity a switch of the ``[neurogaze.student]``
+   table), AdamW, cosine learning rate, gradient clipping, no EMA, selected on FER+ valid macro-F1 (§1.5). The KD
+   teacher is the bundled FER+ visual student, frozen (docs/methods.md §8 #2).
+4. **Scores**: FER+ valid and test, 8-way and present-only accuracy, macro-F1 and balanced accuracy (§1.6).
+
+The EEG here comes from ``[data]`` -- on the planted benchmark that is SYNTHETIC EEG, and the report says so; the
+FER+ images and their scores are real.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from affectstream.models.nets.eeg_tcn import EEGTCN
+from affectstream.models.training.evaluation import evaluate_regression, sequence_windows, stitch
+from affectstream.core.feature_norm import RunningFeatureNorm
+from affectstream.models.datasets.features import FeatureCache
+from affectstream.models.methods.neurogaze.losses import METHODS_ANCHORS
+from affectstream.models.nets.prototypes import DEFAULT_CENTERS, PrototypeBank
+from affectstream.models.training.protocols import Fold
+from affectstream.models.training.image_loop import DEFAULT_DATA, Distillation, VisualTrainConfig, fer_split_scores, load_ferplus, \
+    predict_logits, train
+from affectstream.models.training.compare import split_comparison
+from affectstream.models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
+from affectstream.models.training.method import Method, Run
+from affectstream.models.nets.visual_student import FERPLUS_CLASSES
+
+log = logging.getLogger(__name__)
+
+__all__ = ["METHOD", "NeuroGazeConfig", "NeuroGazeStudentConfig", "kd_teacher"]
+
+@dataclass(frozen=True)
+class NeuroGazeStudentConfig(VisualTrainConfig):
+    """The visual student's training: the project's FER+ recipe with NeuroGaze's terms and choices as defaults
+    (docs/methods.md §1.4-1.5): the three distillation weights, inverse-frequency class weights, hard labels, macro-F1
+    selection."""
+
+    kd_weight: float = 0.30
+    proto_weight: float = 0.12
+    dgeo_weight: float = 0.012
+    class_weights: str = "inverse_freq"
+    select_metric: str = "macro_f1"
+    targets: str = "hard"
+
+
+@dataclass(frozen=True)
+class NeuroGazeConfig:
+    """Options of NeuroGaze-Distill (the ``[neurogaze]`` table)."""
+
+    teacher: OptimConfig = field(default_factory=lambda: OptimConfig(max_epochs=15, batch_size=32))
+    teacher_channels: tuple[int, ...] = (128, 128)
+    bin_by: Literal["truth", "prediction"] = "truth"
+    centers: tuple[float, ...] = tuple(float(c) for c in DEFAULT_CENTERS)
+    student: NeuroGazeStudentConfig = field(default_factory=NeuroGazeStudentConfig)
+    anchors: tuple[tuple[float, float], ...] = METHODS_ANCHORS  #: q_pro anchors per FER+ class (§1.4 option A)
+    ferplus_root: str = ""  #: "" = the shared data folder (../shared/data/fer)
+    kd_teacher: str = "visual_student"  #: the manifest name of the frozen FER teacher (sha256-verified)
+    baseline: bool = True  #: also train the student without the three terms (same recipe, seed and budget)
+
+
+def kd_teacher(name: str, cfg: VisualTrainConfig):
+    """The frozen FER teacher of the manifest as a function of the student's normalised batches -> logits.
+
+    Raises ValueError when the student's batches are not what the teacher expects (size, channels, normalisation).
+    """
+    from affectstream.models.deploy.fer_onnx import FerOnnx
+
+    fer = FerOnnx.from_name(name)
+    student = ((cfg.image_size, cfg.image_size), cfg.in_channels, tuple(cfg.mean), tuple(cfg.std))
+    teacher = (fer.size, fer.channels, tuple(fer.mean.ravel().tolist()), tuple(fer.std.ravel().tolist()))
+    if student != teacher:
+        raise ValueError(f"the KD teacher takes (size, channels, mean, std) {teacher}; the student is configured "
+                         f"for {student}")
+    return lambda x: torch.from_numpy(fer.logits(x.detach().float().cpu().numpy()))
+
+
+@dataclass
+class _Data:
+    eeg: dict[str, np.ndarray]  #: (T, 192)
+    va: dict[str, np.ndarray]  #: (T, 2) valence, arousal
+    synthetic: bool
+
+
+def prepare(run: Run) -> _Data:
+    config = run.config
+    cache = FeatureCache(config.resolve(config.data.cache_dir) / "features")
+    feats = cache.features_for(run.trials, config.features, progress=run.progress)
+    eeg, va = {}, {}
+    norms: dict[int, RunningFeatureNorm] = {}
+    for t in run.trials:  # trials in recording order: each subject's normaliser runs across its trials, causally
+        f = feats[t.key].features
+        norm = norms.setdefault(t.subject, RunningFeatureNorm(192))
+        eeg[t.key] = norm.transform_sequence(f.reshape(len(f), -1))  # per-subject z-scores (missing channels: 0)
+        arousal = t.meta.get("arousal")
+        if arousal is None:
+            raise ValueError(f"trial {t.key} has no arousal labels: the prototype grid needs valence and arousal")
+        va[t.key] = np.column_stack([t.continuous.values, arousal]).astype(np.float32)
+    return _Data(eeg, va, all(t.meta.get("synthetic", False) for t in run.trials))
+
+
+def _teacher_outputs(model: EEGTCN, x: np.ndarray, cfg: OptimConfig, device) -> tuple[np.ndarray, np.ndarray]:
+    """Stitched (T, 2) predictions and (T, 128) features of one trial, window-wise as in training."""
+    w = sequence_windows(len(x), cfg.window, cfg.hop)
+    with torch.no_grad():
+        out = model(torch.from_numpy(w.take(x)).to(device).transpose(1, 2))
+    pred = torch.stack([out.valence, out.arousal], dim=-1).cpu().numpy()
+    return (stitch(pred, w.starts, w.lengths, len(x)),
+            stitch(out.features.cpu().numpy(), w.starts, w.lengths, len(x)))
+
+
+def fold(run: Run, data: _Data, fold: Fold) -> dict:
+    opts: NeuroGazeConfig = run.config.options
+    device, seed, folder = run.device, run.config.run.seed, run.fold_dir(fold)
+    train_keys, val_keys = list(fold.train), list(fold.val)
+    t_cfg = opts.teacher
+
+    # 1. EEG teacher
+    teacher = EEGTCN(channels=opts.teacher_channels).to(device)
+    windows = make_windows([(data.eeg[k], data.va[k][:, 0], {"arousal": data.va[k][:, 1]}) for k in train_keys],
+                           t_cfg.window, t_cfg.hop)
+
+    def loss(net, b):
+        out = net(b[0].to(device).transpose(1, 2))
+        return (ccc_loss(out.valence, b[1].to(device)) + ccc_loss(out.arousal, b[2]["arousal"].to(device))) / 2
+
+    def val_scores(model) -> dict[str, float]:
+        preds = {k: _teacher_outputs(model, data.eeg[k], t_cfg, device)[0] for k in val_keys}
+        v = evaluate_regression({k: p[:, 0] for k, p in preds.items()}, {k: data.va[k][:, 0] for k in val_keys})
+        a = evaluate_regression({k: p[:, 1] for k, p in preds.items()}, {k: data.va[k][:, 1] for k in val_keys})
+        return {"ccc_valence": v["ccc"], "ccc_arousal": a["ccc"]}
+
+    t_fit = fit(teacher, loss, lambda e: batches(windows, t_cfg.batch_size, seed, e, run.ctx),
+                lambda m: float(np.mean(list(val_scores(m).values()))), t_cfg, checkpoint=folder / "eeg_teacher.ckpt",
+                desc="EEG teacher", progress=run.progress, ctx=run.ctx, amp=run.amp, cpu_bf16=run.cpu_bf16)
+    hashes = {"eeg_teacher": run.save_weights(teacher, folder / "eeg_teacher.pt")}
+
+    # 2. prototype bank from the validation frames
+    outputs = [_teacher_outputs(teacher, data.eeg[k], t_cfg, device) for k in val_keys]
+    features = np.concatenate([f for _, f in outputs])
+    va = np.concatenate([p for p, _ in outputs]) if opts.bin_by == "prediction" else \
+        np.concatenate([data.va[k] for k in val_keys])
+    bank = PrototypeBank.from_embeddings(features, np.clip(va, -1, 1), centers=np.asarray(opts.centers),
+                                         tau=opts.student.proto_tau)
+    if run.ctx.is_main:
+        bank.save(folder / "prototypes.npz")
+
+    # 3. visual student on FER+
+    fer_teacher = kd_teacher(opts.kd_teacher, opts.student)
+    root = Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA
+    fer = load_ferplus(opts.student, root, with_test=True)
+    result = train(replace(opts.student, seed=seed), fer, ckpt_dir=folder / "visual", progress=run.progress,
+                   distill=Distillation(fer_teacher, bank, opts.anchors))
+    hashes["visual_student"] = run.save_weights(result.model, folder / "visual_student.pt")
+    out = {"eeg_teacher": {"val": val_scores(teacher), "best_epoch": t_fit.best_epoch, "history": t_fit.history},
+           "prototypes": {"sha256": bank.sha256(), "counts": bank.counts.cpu().numpy().tolist(),
+                          "filled": int((bank.filled_from >= 0).sum()), "bin_by": opts.bin_by},
+           "student": {"history": result.history, "best": result.best}, "fer": _split_scores(result.model, fer, opts),
+           "weights_sha256": hashes}
+
+    # 4. the comparison's baseline: the same student, seed and budget without KD, Proto-KD and D-Geo
+    if opts.baseline:
+        plain = replace(opts.student, seed=seed, kd_weight=0.0, proto_weight=0.0, dgeo_weight=0.0)
+        base = train(plain, fer, ckpt_dir=folder / "visual_baseline", progress=run.progress)
+        hashes["visual_baseline"] = run.save_weights(base.model, folder / "visual_baseline.pt")
+        out["baseline"] = {"history": base.history, "best": base.best, "fer": _split_scores(base.model, fer, opts)}
+    return out
+
+
+def _split_scores(model, fer, opts: NeuroGazeConfig) -> dict:
+    """FER+ valid and test scores of a trained student (with the per-image predictions, for the paired test)."""
+    return {split: fer_split_scores(predict_logits(model, getattr(fer, split).images, opts.student),
+                                    getattr(fer, split).votes) for split in ("valid", "test")}
+
+
+def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
+    r = results[0]
+    brief = {split: {k: v for k, v in r["fer"][split].items() if k in ("8way", "present_only")}
+             for split in ("valid", "test")}
+    summary = {"data": ("synthetic EEG teacher" if data.synthetic else "real EEG teacher") + "; real FER+ images",
+               "method": "neurogaze", "folds": len(results), "eeg_teacher_val": r["eeg_teacher"]["val"],
+               "prototypes": r["prototypes"], "fer_valid": brief["valid"], "fer_test": brief["test"],
+               "command": run.command}
+    if "baseline" in r:  # the method against the same student without its terms, on the same FER+ test images
+        b, m = r["baseline"]["fer"]["test"], r["fer"]["test"]
+        summary["baseline"] = {split: r["baseline"]["fer"][split]["8way"]["accuracy"] for split in ("valid", "test")}
+        summary["comparison"] = {
+            **split_comparison(np.asarray(b["labels"]), np.asarray(b["predictions"]), np.asarray(m["predictions"]),
+                               baseline_name="CE only", method_name="neurogaze", dataset="FER+",
+                               seed=run.config.run.seed),
+            "data": "real", "data_note": "real FER+ images; the prototype bank comes from an EEG teacher on "
+                                         + ("SYNTHETIC planted EEG" if data.synthetic else "real EEG")}
+    lines = [f"# NeuroGaze-Distill — {run.config.run.name}", ""]
+    if data.synthetic:
+        lines += ["**The EEG teacher and its prototypes come from SYNTHETIC EEG** (the affectstream simulator's "
+                  "planted benchmark); the visual student is trained and scored on real FER+ images.", ""]
+    t = r["eeg_teacher"]["val"]
+    lines += [f"EEG teacher, validation CCC: valence {t['ccc_valence']:.3f}, arousal {t['ccc_arousal']:.3f}.", "",
+              f"Prototype bank: 5 x 5, {r['prototypes']['filled']} empty bins filled, sha256 "
+              f"`{r['prototypes']['sha256'][:16]}...`, binned by {r['prototypes']['bin_by']}.", "",
+              "| FER+ split | accuracy | macro-F1 | balanced accuracy |", "|---|---|---|---|"]
+    for split in ("valid", "test"):
+        m = r["fer"][split]["8way"]
+        lines.append(f"| {split} (8-way, majority) | {100 * m['accuracy']:.2f} | {100 * m['macro_f1']:.2f} | "
+                     f"{100 * m['balanced_accuracy']:.2f} |")
+    history = r["student"]["history"]
+    lines += ["", "Visual student, per epoch (FER+ valid, majority protocol):", "",
+              "| epoch | train loss | valid acc | valid macro-F1 | valid bACC |", "|---|---|---|---|---|"]
+    lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {100 * h['valid_accuracy']:.2f} | "
+              f"{100 * h['valid_macro_f1']:.2f} | {100 * h['valid_balanced_accuracy']:.2f} |" for h in history]
+    lines += ["", "![learning curve](learning_curve.png)", ""]
+    _learning_curve(history, run.folder / "learning_curve.png", run.config.run.name)
+    matrix = r["fer"]["test"]["8way"].get("confusion_matrix")
+    if matrix is not None:
+        from affectstream.models.training.plots import confusion_matrix_png
+
+        confusion_matrix_png(np.asarray(matrix), FERPLUS_CLASSES, run.folder / "confusion_matrix.png",
+                             "FER+ test, majority protocol (rows: label, columns: prediction)")
+        lines += ["![confusion matrix](confusion_matrix.png)", ""]
+    if "comparison" in summary:
+        c = summary["comparison"]
+        lines += [f"Against the same student without KD, Proto-KD and D-Geo (same recipe, seed and budget), FER+ test "
+                  f"accuracy {100 * c['baseline_whole']:.2f} -> {100 * c['method_whole']:.2f} %; over 10 disjoint parts "
+                  f"of the test split {100 * c['baseline_mean']:.2f} ± {100 * c['baseline_std']:.2f} -> "
+                  f"{100 * c['method_mean']:.2f} ± {100 * c['method_std']:.2f}; {c['test']}: p = {c['p_value']:.4f}.",
+                  ""]
+    lines += [f"Command: `{run.command}`.", ""]
+    return summary, "\n".join(lines) + "\n"
+
+
+def _learning_curve(history: list[dict], path: Path, title: str) -> None:
+    from affectstream.models.training.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3))
+    epochs = [h["epoch"] for h in history]
+    for key, label in (("valid_accuracy", "valid accuracy"), ("valid_macro_f1", "valid macro-F1")):
+        ax.plot(epochs, [100 * h[key] for h in history], marker="o", label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("%")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:
+    """FER+ valid accuracy of the saved visual student again, minus the recorded one."""
+    opts: NeuroGazeConfig = run.config.options
+    from affectstream.models.training.image_loop import build_model
+
+    model = build_model(opts.student)
+    if opts.student.channels_last:  # the memory format the recorded scores were computed in (bf16 rounding differs)
+        model = model.to(memory_format=torch.channels_last)
+    state = torch.load(run.fold_dir(fold) / "visual_student.pt", weights_only=True)
+    model.set_prototypes(PrototypeBank.load(run.fold_dir(fold) / "prototypes.npz"))
+    model.load_state_dict(state)
+    model.eval()
+    fer = load_ferplus(opts.student, Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA)
+    acc = fer_split_scores(predict_logits(model, fer.valid.images, opts.student), fer.valid.votes)["8way"]["accuracy"]
+    return {f"fold {fold.index} FER+ valid accuracy": acc - result["fer"]["valid"]["8way"]["accuracy"]}
+
+
+METHOD = Method("neurogaze", NeuroGazeConfig, prepare, fold, summarise, rescore)

@@ -1,0 +1,229 @@
+"""``affectstream bench``: measured figures, side by side in one run.
+
+Every comparison runs the contenders on the same inputs in the same process, one after the other, and reports
+medians over many repetitions, because these 2-core machines are noisy: a ratio measured in one run means more
+than two absolute numbers measured on different days. Timed unit tests would be flaky; the budgets are checked
+here instead.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+
+from affectstream.core.bandpower import WelchBandPower, WelchConfig, reference_band_power
+from affectstream.core.paths import SHARED_DATA
+
+
+def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 20) -> float:
+    for _ in range(warmup):
+        fn()
+    times = np.empty(repeats)
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times[i] = time.perf_counter() - t0
+    return float(np.median(times) * 1e3)
+
+
+def _mne_band_power(x: np.ndarray, config: WelchConfig) -> np.ndarray:
+    """The same features through ``mne.time_frequency.psd_array_welch`` + Simpson integration."""
+    import scipy.integrate
+    from mne.time_frequency import psd_array_welch
+
+    psd, freqs = psd_array_welch(x, config.sfreq, n_fft=config.n_segment, n_per_seg=config.n_segment,
+                                 n_overlap=config.n_segment - config.n_step, window="hann", verbose=False)
+    out = [scipy.integrate.simpson(psd[..., (freqs >= lo) & (freqs <= hi)], x=freqs[(freqs >= lo) & (freqs <= hi)],
+                                   axis=-1) for lo, hi in config.bands]
+    return np.log10(np.stack(out, axis=-2))
+
+
+def bench_bandpower(repeats: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Ours vs scipy vs mne on one 32 ch x 2 s window at 256 Hz (log band power), plus accuracy over 200 windows."""
+    rng = np.random.default_rng(seed)
+    config = WelchConfig(sfreq=256.0, window_s=2.0, kind="log")
+    ours = WelchBandPower(config)
+    x = (rng.standard_normal((32, config.n_window)) * 20).astype(np.float32)
+    result = {
+        "ours_ms": _median_ms(lambda: ours(x), repeats),
+        "scipy_ms": _median_ms(lambda: reference_band_power(x, config), repeats),
+        "mne_ms": _median_ms(lambda: _mne_band_power(x, config), max(50, repeats // 10)),
+    }
+    batch = (rng.standard_normal((100, 32, config.n_window)) * 20).astype(np.float32)
+    result["batch100_ours_ms_per_window"] = _median_ms(lambda: ours(batch), 20, warmup=2) / 100
+    result["speedup_vs_scipy"] = result["scipy_ms"] / result["ours_ms"]
+    result["speedup_vs_mne"] = result["mne_ms"] / result["ours_ms"]
+    # Accuracy on realistic windows (random-walk spectra with DC offsets of up to 1e4 µV), in the power domain:
+    # the log output is log10 of the absolute one, and a relative error of log values near 0 would be meaningless.
+    worst = 0.0
+    windows = (np.cumsum(rng.standard_normal((200, 32, config.n_window)), axis=-1) * 2
+               + rng.uniform(-1e4, 1e4, (200, 32, 1))).astype(np.float32)
+    for kind in ("absolute", "relative"):
+        cfg = WelchConfig(sfreq=256.0, window_s=2.0, kind=kind)
+        ref = reference_band_power(windows.astype(np.float64), cfg)
+        got = WelchBandPower(cfg)(windows)
+        worst = max(worst, float(np.max(np.abs(got - ref) / np.abs(ref))))
+    result["max_rel_err"] = worst
+    return result
+
+
+def bench_hop(seconds: float = 30.0, video: bool = True) -> dict[str, float]:
+    """End-to-end headless path on live simulated input: simulator child process -> LSL -> pipeline -> outlet.
+
+    With ``video`` the simulator also publishes its face video and the face path runs beside the EEG path, as in
+    a real session with both modalities.
+    """
+    from affectstream.pipelines.sessions.live import open_video_source, run_headless
+    from affectstream.pipelines.synthetic.publisher import start_simulator_process, stop_process
+
+    prefix = f"affectstream-bench-{uuid.uuid4().hex[:8]}"
+    sim = start_simulator_process(0, "sim01", seconds + 30, video=video, prefix=prefix)
+    try:
+        source = open_video_source(video_source_id=f"{prefix}-video", timeout=20.0) if video else None
+        summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=seconds, resolve_timeout=20.0,
+                               video_source=source)
+    finally:
+        stop_process(sim)
+    # The first hops include connection set-up and the initial backlog; skip the first two seconds of hops.
+    lat = np.asarray(summary.latencies_ms[8:])
+    return {
+        "p50_ms": float(np.percentile(lat, 50)) if lat.size else math.nan,
+        "p99_ms": float(np.percentile(lat, 99)) if lat.size else math.nan,
+        "n": int(lat.size),
+        "skipped_hops": summary.stats.skipped_hops,
+        "counter_gaps": summary.stats.counter_gaps,
+        "modalities": "eeg+face" if video else "eeg",
+        "face_found_ratio": summary.face_found_ratio,
+        "input": "SYNTHETIC simulated EEG (32 ch at 256 Hz)" + (" and 320x240 face video at 15 fps" if video else "")
+                 + " over LSL",
+    }
+
+
+def bench_eeg_student(repeats: int = 2000) -> dict[str, float]:
+    """The bundled EEG student, one live step (1, 192, 13): torch eager vs onnxruntime fp32, side by side."""
+    import torch
+
+    from affectstream.models.nets.eeg_tcn import EEGTCNStreaming
+    from affectstream.models.deploy.runtime import make_session
+    from affectstream.models.deploy.manifest import verified_path
+
+    from affectstream.pipelines.eeg.student import EEG_STUDENT, load_torch_student
+
+    path, entry = verified_path(EEG_STUDENT)
+    streaming = EEGTCNStreaming(load_torch_student()).eval()
+    x = torch.randn(1, 192, entry["input"]["frames"])
+    session = make_session(path, threads=1)
+    feed = {entry["input"]["name"]: x.numpy()}
+    torch.set_num_threads(1)  # the live path gives the student one thread; compare like with like
+
+    def torch_step() -> None:
+        with torch.inference_mode():
+            streaming(x)
+
+    return {"torch_ms": _median_ms(torch_step, repeats), "onnx_ms": _median_ms(lambda: session.run(None, feed), repeats),
+            "threads": 1}
+
+
+#: The real clip the face figures are measured on when ../shared/data is present.
+PEXELS_CLIP = SHARED_DATA / "video" / "WolfgangLanger_Pexels.mp4"
+
+
+def _bench_frames(size: tuple[int, int] = (480, 640)) -> tuple[list[np.ndarray], str]:
+    """Frames at (h, w): the Pexels clip letterboxed to 640x480 when it exists, else rendered synthetic faces."""
+    import cv2
+
+    h, w = size
+    if PEXELS_CLIP.is_file():
+        cap = cv2.VideoCapture(str(PEXELS_CLIP))
+        frames = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            scale = min(w / frame.shape[1], h / frame.shape[0])
+            resized = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)))
+            top, left = (h - resized.shape[0]) // 2, (w - resized.shape[1]) // 2
+            frames.append(cv2.copyMakeBorder(resized, top, h - resized.shape[0] - top, left,
+                                             w - resized.shape[1] - left, cv2.BORDER_CONSTANT))
+        cap.release()
+        return frames, f"real: {PEXELS_CLIP.name} ({len(frames)} frames) letterboxed to {w}x{h}"
+    from affectstream.pipelines.synthetic.simulator import SessionSimulator, SimulatorConfig
+
+    sim = SessionSimulator(SimulatorConfig(video_size=size))
+    frames = [sim.frame_at(i / 15.0) for i in range(300)]
+    return frames, f"SYNTHETIC rendered faces ({len(frames)} frames, {w}x{h}); the real clip was not found"
+
+
+def bench_face(passes: int = 2) -> dict[str, float | str]:
+    """Face path throughput on 640x480 frames: track + crop + visual student, frame after frame."""
+    import time as _time
+
+    from affectstream.pipelines.face.detect import crop_face
+    from affectstream.pipelines.face.path import FacePath
+
+    frames, source = _bench_frames()
+    face = FacePath()
+    detect, student, total = [], [], []
+    for k in range(passes):
+        face.tracker.reset()
+        for i, frame in enumerate(frames):
+            t0 = _time.perf_counter()
+            tracked = face.tracker.update(frame)
+            t1 = _time.perf_counter()
+            if tracked.found and face.student is not None:
+                face.student(crop_face(frame, tracked.box, size=face.student.size[0], gray=True))
+            t2 = _time.perf_counter()
+            detect.append(t1 - t0)
+            student.append(t2 - t1)
+            total.append(t2 - t0)
+            face.frames += 1
+            face.frames_with_face += int(tracked.found)
+    return {
+        "fps": float(len(total) / np.sum(total)),
+        "detect_ms": float(np.median(detect) * 1e3),
+        "student_ms": float(np.median(student) * 1e3) if face.student is not None else math.nan,
+        "frame_ms_p95": float(np.percentile(total, 95) * 1e3),
+        "face_found_ratio": face.found_ratio,
+        "student": "bundled visual student" if face.student is not None else "none bundled (detection only)",
+        "input": source,
+    }
+
+
+def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: float = 10.0,
+              soak_minutes: float | None = None, progress: bool = False) -> dict[str, dict]:
+    """All headless benchmarks (the dashboard's is added by the CLI); the keys follow the issue contracts.
+
+    ``soak_minutes`` adds the long live run of :func:`.soak.soak` under ``"soak"`` (``progress``: its progress bar).
+    """
+    from affectstream.pipelines.sessions.replay import bench_replay
+
+    results = {
+        "replay": bench_replay(replay_minutes),
+        "bandpower": bench_bandpower(repeats),
+        "eeg_student": bench_eeg_student(repeats),
+        "face": bench_face(),
+        "hop": bench_hop(hop_seconds),
+    }
+    if soak_minutes is not None:
+        from affectstream.pipelines.bench.soak import soak
+
+        results["soak"] = soak(soak_minutes, progress=progress)
+    results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    return results
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """Human-readable table of :func:`run_bench` output."""
+    lines = []
+    for section, values in results.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"  {key:<30} {shown}")
+    return "\n".join(lines)

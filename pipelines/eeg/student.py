@@ -1,0 +1,130 @@
+"""The distilled EEG student in the live path, on onnxruntime.
+
+The student is a causal TCN whose receptive field is 13 frames (3.25 s at the 4 Hz hop). Instead of re-running it
+over a growing history, the estimator keeps the last 13 normalised frames and runs the exported "streaming" graph,
+which computes only the columns that feed the newest output: one hop costs one step (~0.1 ms).
+
+Confidence folds in the fraction of usable channels, the fill of the frame history and the warm-up of the
+per-subject normaliser, so the fusion step trusts the student only once it has seen enough of this subject.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from affectstream.models.deploy.runtime import make_session
+from affectstream.core.feature_norm import RunningFeatureNorm
+from affectstream.models.deploy.manifest import verified_path
+
+from affectstream.pipelines.fusion import ModalityEstimate
+
+log = logging.getLogger(__name__)
+
+#: Manifest name of the bundled EEG student.
+EEG_STUDENT = "eeg_student"
+
+
+class EEGStudentEstimator:
+    """Per-hop valence/arousal from the ONNX EEG student.
+
+    Parameters
+    ----------
+    onnx_path : Path
+        The streaming graph (input ``(1, 192, receptive_field)``, output ``(1, 2)``).
+    receptive_field : int
+        Frames the graph takes.
+    norm_memory : float
+        Memory (frames) of the per-subject running normaliser; must match training.
+    warmup_frames : int
+        Frames before the normaliser is trusted fully (confidence ramps up over them).
+    device : {"cpu", "cuda", "auto"}
+        onnxruntime provider choice (falls back to CPU with one notice).
+    """
+
+    name = "student"
+
+    def __init__(self, onnx_path: Path, receptive_field: int, norm_memory: float = 1200.0,
+                 warmup_frames: int = 40, device: str = "cpu") -> None:
+        self.session = make_session(onnx_path, threads=1, device=device)
+        self._input = self.session.get_inputs()[0].name
+        self.receptive_field = receptive_field
+        self.norm = RunningFeatureNorm(192, memory=norm_memory)
+        self.frames = np.zeros((192, receptive_field), dtype=np.float32)
+        self.warmup_frames = warmup_frames
+        self._n = 0
+        self.keep = np.ones(32, dtype=bool)  #: montage channels the estimate may use (a profile's bad ones are not)
+
+    @classmethod
+    def from_manifest(cls, device: str = "cpu", manifest: Path | None = None) -> EEGStudentEstimator:
+        """The bundled student (or the one of ``manifest``), after its sha256 check (raises ModelIntegrityError)."""
+        path, entry = verified_path(EEG_STUDENT, manifest)
+        return cls(path, int(entry["input"]["frames"]), float(entry["input"].get("norm_memory", 1200.0)),
+                   device=device)
+
+    @classmethod
+    def from_profile(cls, folder: str | Path, device: str = "cpu") -> EEGStudentEstimator:
+        """A subject's calibrated student: its fine-tuned weights, its normaliser started from the resting baseline,
+        and its bad channels kept out (``affectstream.calibration.profiles``; the folder was checked by ``load_profile``)."""
+        import json
+
+        folder = Path(folder)
+        estimator = cls.from_manifest(device, folder / "manifest.json")
+        with np.load(folder / "baseline.npz", allow_pickle=False) as z:
+            estimator.norm.load_state({k: z[k] for k in z.files})
+        from affectstream.core.montage import MONTAGE_32
+
+        bad = json.loads((folder / "bad_channels.json").read_text())
+        estimator.keep = np.array([label not in bad for label in MONTAGE_32])
+        return estimator
+
+    def step_many(self, log_power: np.ndarray, good: np.ndarray) -> tuple[list[ModalityEstimate], np.ndarray]:
+        """Consecutive hops at once: (k, 6, 32) log band power and (k, 32) masks -> k estimates and the k inputs.
+
+        The normaliser and the frame history advance hop by hop, exactly as :meth:`step` would; the network then
+        runs once on the k stacked inputs (one onnxruntime call instead of k - what makes replay fast). Returns the
+        (k, 192, receptive_field) inputs too, for saliency.
+        """
+        k = len(log_power)
+        good = good & self.keep
+        inputs = np.empty((k, *self.frames.shape), dtype=np.float32)
+        usable = good.any(axis=1)
+        for i in range(k):
+            if usable[i]:
+                z = self.norm(np.where(good[i][None, :], log_power[i], np.nan).ravel())
+                self.frames[:, :-1] = self.frames[:, 1:]
+                self.frames[:, -1] = z
+                self._n += 1
+            inputs[i] = self.frames
+        out = self.session.run(None, {self._input: inputs})[0] if usable.any() else np.full((k, 2), np.nan)
+        estimates = []
+        n_after = self._n - np.cumsum(usable[::-1])[::-1] + usable  # frames seen up to and including hop i
+        for i in range(k):
+            if not usable[i] or not np.isfinite(out[i]).all():
+                estimates.append(ModalityEstimate(source=self.name))
+                continue
+            fill = min(1.0, n_after[i] / max(self.receptive_field, self.warmup_frames))
+            estimates.append(ModalityEstimate(float(np.clip(out[i, 0], -1, 1)), float(np.clip(out[i, 1], -1, 1)),
+                                              fill * float(good[i].mean()), self.name))
+        return estimates, inputs
+
+
+#: Manifest name of the student's torch weights (weights-only state dict), used for gradient saliency.
+EEG_STUDENT_TORCH = "eeg_student_torch"
+
+
+def load_torch_student():
+    """The bundled student as a torch module for saliency, after the sha256 check; weights only, no pickle."""
+    import torch
+
+    from affectstream.models.nets.eeg_tcn import EEGTCN
+
+    # One intra-op thread: the saliency backward pass on a 192 x 13 input is ~2 ms single-threaded, but 10-130 ms
+    # when torch's thread pool competes with onnxruntime and OpenCV for the two cores (measured in the dashboard).
+    torch.set_num_threads(1)
+    path, entry = verified_path(EEG_STUDENT_TORCH)
+    model = EEGTCN(**entry["architecture"])
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()

@@ -1,0 +1,599 @@
+"""The headless live run: LSL inlet -> pipeline -> Affect outlet + JSONL.
+
+The loop drains the inlet every few milliseconds, hands each chunk to :class:`~.engine.AffectPipeline`, and pushes
+every completed hop at once. Latency is measured from the moment the chunk that completed a window was pulled to the
+moment the estimate was pushed to the outlet, which is the part of the delay this program controls.
+
+Streams come and go. The EEG inlet is a :class:`~.lsl_source.SupervisedInlet`: when its stream is lost the session
+keeps running on the face (face-only hops, the EEG shown as missing), and when the same ``source_id`` returns the
+pipeline starts a fresh window and the recording gets a Boundary chunk at the gap. Every chunk's timestamps pass an
+:class:`EEGFeed` first (duplicates and reordering dropped, clock jumps restart the window), with the counts in
+:class:`StreamStatus`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from affectstream.core.bandpower import BAND_NAMES
+from affectstream.core.montage import MONTAGE_32
+
+from affectstream.pipelines.config import PipelineConfig
+from affectstream.pipelines.engine import AffectPipeline, HopResult, StreamStats
+from affectstream.pipelines.face.detect import FaceDetector
+from affectstream.pipelines.face.path import FacePath
+from affectstream.pipelines.fusion import ModalityEstimate, fuse
+from affectstream.pipelines.sources.lsl import (
+    CONNECTED,
+    LOST,
+    RECONNECTING,
+    SupervisedInlet,
+    TimingFaults,
+    TimingGuard,
+    describe,
+    find_stream,
+)
+from affectstream.pipelines.sinks.recorder import SessionRecorder
+from affectstream.pipelines.sinks.outputs import AffectOutlet, JsonlSink
+
+logger = logging.getLogger(__name__)
+
+
+class NoDataError(RuntimeError):
+    """The stream was found but sent no sample in time."""
+
+
+class FaceWorker(threading.Thread):
+    """Feeds the newest frame of a video source through the face path, on its own thread.
+
+    The face path costs several milliseconds per frame; running it beside the EEG loop (OpenCV and onnxruntime
+    release the GIL, and the team machines have two cores) keeps it out of the EEG hop's latency. Each hop pairs
+    with the newest face result at or before its stream time (:meth:`FacePath.at`). A lost LSL video stream is
+    re-attached on this thread (:meth:`.video_source.LSLVideoSource.recover`), so the thread outlives the outage and
+    the EEG loop never waits for it; meanwhile hops find no recent face and go on with the EEG alone.
+    """
+
+    def __init__(self, source, face: FacePath) -> None:
+        super().__init__(name="affectstream-face", daemon=True)
+        self.source = source
+        self.face = face
+        self.on_frame: Callable[[np.ndarray, float], None] | None = None  #: e.g. the recorder's frame sink
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from affectstream.pipelines.sources.video import LSLVideoSource
+
+        stream = isinstance(self.source, LSLVideoSource)  # polled with a timeout; files and cameras block
+        self._quiet_since = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                item = self._read_stream() if stream else self.source.read()
+                if item is None:
+                    if stream:
+                        continue
+                    break  # a file or camera that ended
+                frame, stamp = item
+                if self.on_frame is not None:
+                    self.on_frame(frame, stamp)
+                self.face.process(frame, stamp)
+        except Exception as exc:  # noqa: BLE001 - reported by the run; the EEG path keeps going
+            self.error = exc
+            logger.error("the face path stopped: %s", exc)
+
+    def _read_stream(self) -> tuple[np.ndarray, float] | None:
+        """The newest frame of the LSL stream, or None; re-attaches the stream when it is lost.
+
+        Lost means liblsl's ``LostError``, or no frame for ``LOST_CHECK_S`` while the ``source_id`` is no longer
+        announced (liblsl does not raise on every disconnection).
+        """
+        from mne_lsl.lsl._utils import LostError
+
+        from affectstream.pipelines.sources.video import LOST_CHECK_S
+
+        try:
+            item = self.source.read(timeout=0.1)
+        except LostError:
+            lost = True
+        else:
+            now = time.monotonic()
+            if item is not None or now - self._quiet_since <= LOST_CHECK_S:
+                if item is not None:
+                    self._quiet_since = now
+                return item
+            lost = not self.source.announced()
+            self._quiet_since = time.monotonic()  # still announced: a stalled camera; look again later
+        if lost:
+            self.source.recover(self.stop_event)
+            self._quiet_since = time.monotonic()
+        return None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(5.0)  # a re-attachment in progress first ends its lookup (1 s) and connection attempt (2 + 2 s)
+        self.source.close()
+
+
+def open_video_source(video: str | None = None, *, video_source_id: str | None = None, camera: int | None = None,
+                      video_file: str | Path | None = None, timeout: float = 10.0):
+    """The frame source the user asked for (an LSL Video stream, a camera or a file played in real time)."""
+    from affectstream.pipelines.sources.video import CameraSource, LSLVideoSource, VideoFileSource
+
+    if camera is not None:
+        return CameraSource(camera)
+    if video_file is not None:
+        return VideoFileSource(video_file, realtime=True, loop=True)
+    if video is not None or video_source_id is not None:
+        return LSLVideoSource(video or "Video", source_id=video_source_id, timeout=timeout)
+    return None
+
+
+@dataclass
+class RunSummary:
+    """What a headless run did: hop count, latencies and the stream's counters."""
+
+    stream: str
+    hops: int
+    latencies_ms: list[float] = field(default_factory=list)
+    stats: StreamStats = field(default_factory=StreamStats)
+    synthetic: bool = False
+    mapping: str = ""
+    face_found_ratio: float = math.nan
+
+    def latency_percentiles(self) -> dict[str, float]:
+        lat = np.asarray(self.latencies_ms, dtype=float)
+        if lat.size == 0:
+            return {"p50_ms": math.nan, "p99_ms": math.nan, "n": 0}
+        return {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)), "n": int(lat.size)}
+
+
+@dataclass
+class StreamStatus:
+    """What the status bar shows for one input stream; :meth:`to_json` is the part each JSONL record carries."""
+
+    name: str
+    nominal_rate: float
+    measured_rate: float = math.nan
+    backlog_s: float = math.nan  #: LSL clock now minus the newest sample's timestamp
+    clock_offset_s: float = math.nan
+    last_sample_age_s: float = math.inf  #: wall seconds since a sample last arrived
+    samples: int = 0
+    connection: str = CONNECTED  #: connected, lost (its source_id is searched for), reconnecting (found, no data yet)
+    outages: int = 0  #: times the stream was lost
+    lost_for_s: float = 0.0  #: wall seconds since the current outage was detected (0 while connected)
+    last_gap_s: float = math.nan  #: stream seconds missing in the latest outage (last sample before -> first after)
+    timing: TimingFaults = field(default_factory=TimingFaults)  #: duplicates, reordering, clock jumps, bursts, rate
+
+    @property
+    def stalled(self) -> bool:
+        """No sample for a second: shown within a second of the stream stopping."""
+        return self.last_sample_age_s > 1.0
+
+    def to_json(self) -> dict:
+        """Connection and timing-fault counters (NaN as null), for the JSONL records and tests."""
+        def num(x: float) -> float | None:
+            return float(x) if math.isfinite(x) else None
+
+        t = self.timing
+        return {"connection": self.connection, "outages": self.outages, "last_gap_s": num(self.last_gap_s),
+                "duplicate_stamps": t.duplicate_stamps, "reordered_stamps": t.reordered_stamps,
+                "clock_jumps": t.clock_jumps, "burst_pulls": t.burst_pulls,
+                "effective_rate": num(t.effective_rate), "rate_mismatch": t.rate_mismatch}
+
+
+class EEGFeed:
+    """Between the EEG inlet and the pipeline: timestamp checks, window restarts, and face-only hops across gaps.
+
+    Each pulled chunk passes a :class:`~.lsl_source.TimingGuard` (duplicates and reordered samples dropped and
+    counted; a clock jump restarts the window at the sample after it, so no hop spans it). While the EEG has no
+    estimate to give - its stream is lost, or a restarted window is still filling - hops continue on the hop grid
+    from the face alone (when there is a face path), with the EEG modality marked missing: ``estimator_eeg`` is
+    ``lost`` or ``gap``, ``quality_eeg`` 0 and its values null. Face-only hops are only emitted up to the newest
+    processed frame and before the first hop of the new window, so hop times never go back. Everything here depends
+    only on the data and its timestamps: the same chunks give the same hops.
+
+    Parameters
+    ----------
+    pipeline : AffectPipeline
+        The pipeline fed.
+    faults : TimingFaults | None
+        Where the guard counts (the session's :attr:`StreamStatus.timing`).
+
+    Attributes
+    ----------
+    missing : str
+        Why the EEG gives no estimate now: ``""`` (its hops flow), ``"lost"`` or ``"gap"`` (a new window fills).
+    last_t : float | None
+        Stream time of the last hop emitted (EEG or face-only).
+    """
+
+    def __init__(self, pipeline: AffectPipeline, faults: TimingFaults | None = None) -> None:
+        self.pipeline = pipeline
+        self.guard = TimingGuard(pipeline.spec.sfreq, pipeline.n_hop, faults)
+        self.missing = ""
+        self.last_t: float | None = None
+        self._newest: float | None = None  # newest accepted stamp since the last restart
+
+    @property
+    def faults(self) -> TimingFaults:
+        return self.guard.faults
+
+    def push(self, data: np.ndarray, stamps: np.ndarray,
+             received_at: float | None = None) -> tuple[list[HopResult], np.ndarray, np.ndarray]:
+        """Check and feed one chunk; returns the hops in time order and the samples accepted (data, stamps)."""
+        hops: list[HopResult] = []
+        segments = self.guard.check(data, stamps)
+        for seg in segments:
+            if seg.restart:
+                self.restart("gap")
+            eeg = self.pipeline.push_eeg(seg.data, seg.stamps, received_at)
+            self._newest = float(seg.stamps[-1])
+            if self.missing:
+                hops += self._face_hops(eeg[0].t if eeg else self._next_hop_t(), received_at)
+                if eeg:
+                    self.missing = ""
+            hops += eeg
+            if eeg:
+                self.last_t = eeg[-1].t
+        if len(segments) == 1:
+            return hops, segments[0].data, segments[0].stamps
+        if not segments:
+            return hops, np.empty((0, np.shape(data)[1])), np.empty(0)
+        return hops, np.concatenate([g.data for g in segments]), np.concatenate([g.stamps for g in segments])
+
+    def restart(self, reason: str, *, new_stream: bool = False) -> None:
+        """Start a fresh window at the next sample; ``reason`` (``gap``) labels the EEG until its first hop.
+
+        ``new_stream``: a re-attached connection, whose first stamp is not compared with the old stream's last
+        (the outage is counted as an outage, not as a clock jump) and whose counter channel starts afresh.
+        """
+        self.pipeline.restart_window(new_stream=new_stream)
+        if new_stream:
+            self.guard.reset()
+        self._newest = None
+        self.missing = reason
+
+    def mark_lost(self) -> None:
+        """The EEG stream is gone: hops go on from the face until it returns."""
+        self._newest = None
+        self.missing = "lost"
+
+    def fill(self, received_at: float | None = None) -> list[HopResult]:
+        """Face-only hops due while the EEG is missing and sent nothing this poll."""
+        return self._face_hops(self._next_hop_t(), received_at) if self.missing else []
+
+    def _next_hop_t(self) -> float:
+        """Stream time at which the restarted window's first hop will end (inf before its first sample)."""
+        if self._newest is None:
+            return math.inf
+        p = self.pipeline
+        return self._newest + (p.scheduler.next_stop - p.buffer.total) / p.spec.sfreq
+
+    def _face_hops(self, before: float, received_at: float | None) -> list[HopResult]:
+        face = self.pipeline.face
+        latest = face.latest if face is not None else None
+        if latest is None or self.last_t is None:
+            return []
+        eeg = ModalityEstimate(source=self.missing)
+        hops = []
+        t = self.last_t + self.pipeline.hop_s
+        while t <= latest.t and t < before:
+            result = face.at(t)
+            estimate = result.estimate() if result is not None else ModalityEstimate()
+            fused = fuse({"eeg": eeg, "face": estimate})
+            hops.append(HopResult(
+                t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence, status=fused.status,
+                eeg=eeg, quality_eeg=0.0, bad_channels={},
+                features=np.full((len(BAND_NAMES), len(MONTAGE_32)), np.nan), good=np.zeros(len(MONTAGE_32), bool),
+                synthetic=self.pipeline.spec.synthetic, received_at=received_at, face=estimate, face_result=result))
+            self.last_t = t
+            t += self.pipeline.hop_s
+        return hops
+
+
+class LiveSession:
+    """One live session: EEG inlet (+ optional video, markers, ground truth) -> pipeline -> outlet and JSONL.
+
+    The headless run and the dashboard's worker thread both drive it by calling :meth:`poll` in a loop, so they
+    share every line of the processing; only what they do with the results differs.
+
+    Parameters
+    ----------
+    eeg : str | None
+        Name or type of the EEG stream.
+    source_id : str | None
+        Restrict the EEG search to this ``source_id``.
+    config : PipelineConfig
+        Pipeline settings.
+    video_source : frame source | None
+        From :func:`open_video_source`; adds the face path (the session closes it).
+    markers, ground_truth : str | None
+        ``source_id`` of a ``Markers`` / ``GroundTruth`` stream to follow (the simulator's, for example).
+    publish : bool
+        Publish the ``Affect`` LSL outlet.
+    out : path | None
+        JSONL file, one object per hop.
+    resolve_timeout : float
+        Seconds to wait for each stream.
+    """
+
+    def __init__(self, eeg: str | None = "EEG", *, source_id: str | None = None,
+                 config: PipelineConfig = PipelineConfig(), video_source=None, markers: str | None = None,
+                 ground_truth: str | None = None, publish: bool = True, out: str | Path | None = None,
+                 resolve_timeout: float = 10.0) -> None:
+        self._closers: list[Callable[[], None]] = []
+        self.worker: FaceWorker | None = None
+        self.recorder: SessionRecorder | None = None
+        self.recording_error: str = ""  #: why the last recording stopped by itself (disk full, ...), else ""
+        self._frame_write_error: OSError | None = None
+        try:
+            self.inlet = SupervisedInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
+            self._closers.append(self.inlet.close)
+            self.spec = self.inlet.eeg_spec()
+            self.face = FacePath(FaceDetector(config.face_model), device=config.device,
+                                 precision=config.visual_precision) if video_source is not None else None
+            self.pipeline = AffectPipeline(self.spec, config, live=True, face=self.face)
+            self.markers = self._optional_inlet("Markers", markers, resolve_timeout)
+            self.truth = self._optional_inlet("GroundTruth", ground_truth, resolve_timeout)
+            if self.face is not None:
+                self.worker = FaceWorker(video_source, self.face)  # from here on the worker closes the source
+                self.worker.start()
+                self._closers.append(self.worker.stop)
+            self.outlet = AffectOutlet(hop_s=self.pipeline.hop_s, synthetic=self.spec.synthetic) if publish else None
+            if self.outlet is not None:
+                self._closers.insert(0, self.outlet.close)  # closed last (closers run in reverse)
+            self.sink = JsonlSink(out) if out is not None else None
+            if self.sink is not None:
+                self._closers.append(self.sink.close)
+        except BaseException:
+            if video_source is not None and self.worker is None:
+                video_source.close()
+            self.close()
+            raise
+        logger.info("reading %s: %s", describe(self.inlet.info), self.pipeline.mapping.describe())
+        self.status = StreamStatus(self.inlet.info.name, self.spec.sfreq)
+        self.feed = EEGFeed(self.pipeline, self.status.timing)
+        self._generation = self.inlet.generation
+        self.new_markers: list[tuple[float, str]] = []
+        self.new_truth: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 2)))
+        self.latest_eeg: tuple[np.ndarray, np.ndarray] = (np.empty((0, self.spec.n_channels)), np.empty(0))
+        self._arrivals: list[tuple[float, int]] = []
+        self._last_arrival = time.monotonic()
+        self._next_offset_check = 0.0
+        self._startup = True  #: the next non-empty pull is the first one (see :meth:`poll`)
+
+    def start_recording(self, path: str | Path) -> Path:
+        """Record every stream of this session (and its Affect output) into the XDF file ``path``."""
+        self.stop_recording()
+        self.recorder = SessionRecorder(Path(path), self)
+        self.recording_error = ""
+        self._frame_write_error = None
+        if self.worker is not None:
+            recorder = self.recorder
+
+            def record_frame(frame: np.ndarray, stamp: float) -> None:  # on the face thread: never let it die
+                if self._frame_write_error is None:
+                    try:
+                        recorder.record_frame(frame, stamp)
+                    except OSError as exc:
+                        self._frame_write_error = exc
+
+            self.worker.on_frame = record_frame
+        return self.recorder.path
+
+    def stop_recording(self) -> None:
+        if self.recorder is not None:
+            if self.worker is not None:
+                self.worker.on_frame = None
+            self.recorder.close()
+            self.recorder = None
+
+    def _optional_inlet(self, stype: str, source_id: str | None, timeout: float) -> SupervisedInlet | None:
+        if source_id is None:
+            return None
+        inlet = SupervisedInlet(find_stream(None, stype=stype, source_id=source_id, timeout=timeout))
+        self._closers.append(inlet.close)
+        return inlet
+
+    @property
+    def synthetic(self) -> bool:
+        return self.spec.synthetic
+
+    def poll(self) -> list[HopResult]:
+        """Drain every inlet once; returns the hops completed (already pushed to the outlet and JSONL).
+
+        Never blocks on a lost stream: the inlet looks for it in the background, and meanwhile the hops come from
+        the face alone (see :class:`EEGFeed`).
+        """
+        data, stamps = self.inlet.pull()
+        now = time.monotonic()
+        received = time.perf_counter()
+        if self.inlet.generation != self._generation:
+            self._reattached()
+        elif self.inlet.connection == LOST and self.feed.missing != "lost":
+            self.feed.mark_lost()
+        self._update_status(now, stamps)
+        if len(stamps) and self._startup:
+            # What queued while the models loaded (the inlet opens first: the pipeline needs its channel labels) is
+            # one start-up backlog, not a pipeline falling behind: compute all of it once instead of skipping hops.
+            self._startup = False
+            scheduler = self.pipeline.scheduler
+            cap, scheduler.max_backlog = scheduler.max_backlog, None
+            try:
+                hops, kept, kept_stamps = self.feed.push(data, stamps, received)
+            finally:
+                scheduler.max_backlog = cap
+            self.latest_eeg = (kept, kept_stamps)
+        elif len(stamps):
+            hops, kept, kept_stamps = self.feed.push(data, stamps, received)
+            self.latest_eeg = (kept, kept_stamps)
+        else:
+            # No face-only hops while a returned stream connects: its first samples may be older than now.
+            hops = self.feed.fill(received) if self.inlet.connection != RECONNECTING else []
+            self.latest_eeg = (data, stamps)
+        eeg_status = self.status.to_json() if self.sink is not None and hops else None
+        results: list[HopResult] = []
+        for result in hops:
+            if self.outlet is not None:
+                self.outlet.push(result)
+            result.latency_ms = (time.perf_counter() - received) * 1e3
+            if self.sink is not None:
+                self.sink.write({**result.to_json(), "eeg_stream": eeg_status})
+            results.append(result)
+        if self.markers is not None:
+            values, times = self.markers.pull()
+            self.new_markers = [(float(t), str(v[0])) for v, t in zip(values, times)]
+        if self.truth is not None:
+            values, times = self.truth.pull()
+            self.new_truth = (times, values)
+        if self.recorder is not None:
+            try:
+                if self._frame_write_error is not None:
+                    raise self._frame_write_error
+                self.recorder.record_poll(self, results)
+            except OSError as exc:  # disk full, drive gone: the recording stops, the session goes on
+                self._recording_failed(exc)
+        return results
+
+    def _recording_failed(self, exc: OSError) -> None:
+        """Stop a recording that can no longer be written, keep what is on disk, and say why."""
+        path = self.recorder.path
+        self.recording_error = f"recording to {path} stopped: {exc}"
+        logger.error("%s (what was written before is readable)", self.recording_error)
+        if self.worker is not None:
+            self.worker.on_frame = None
+        try:
+            self.recorder.close()
+        except OSError:
+            pass  # the file keeps every chunk flushed before the failure
+        self.recorder = None
+
+    def _reattached(self) -> None:
+        """The EEG stream is back on a new connection: fresh window, fresh rate estimate, a Boundary at the gap."""
+        self._generation = self.inlet.generation
+        self.feed.restart("gap", new_stream=True)
+        self._arrivals.clear()
+        if self.recorder is not None:
+            from mne_lsl.lsl import local_clock
+
+            # flush() ends with a Boundary chunk; the ClockOffset (the offset in use until the recorder's next
+            # measurement) gives it something to write even right after a background flush, so the Boundary lands
+            # between the samples before the gap and those after it.
+            eeg = self.recorder.eeg
+            self.recorder.writer.clock_offset(eeg.sid, local_clock(), eeg.offset)
+            self.recorder.writer.flush()
+
+    def _update_status(self, now: float, stamps: np.ndarray) -> None:
+        from mne_lsl.lsl import local_clock
+
+        status, inlet = self.status, self.inlet
+        status.connection = inlet.connection
+        status.outages = inlet.outages
+        status.last_gap_s = inlet.last_gap_s
+        status.lost_for_s = now - inlet.lost_at if inlet.lost_at is not None else 0.0
+        n = len(stamps)
+        if n == 0:
+            status.last_sample_age_s = now - self._last_arrival
+            return
+        newest = float(stamps[-1])
+        self._last_arrival = now
+        self._arrivals.append((now, n))
+        while self._arrivals and now - self._arrivals[0][0] > 5.0:
+            self._arrivals.pop(0)
+        span = now - self._arrivals[0][0]
+        status.samples += n
+        status.last_sample_age_s = 0.0
+        if span > 0.5:
+            status.measured_rate = sum(k for _, k in self._arrivals[1:]) / span
+        status.backlog_s = local_clock() - newest
+        if now >= self._next_offset_check:  # liblsl refreshes its estimate every few seconds; so do we
+            status.clock_offset_s = self.inlet.clock_offset
+            self._next_offset_check = now + 5.0
+
+    def close(self) -> None:
+        """Stop the face thread and close recording, sinks, inlets and the outlet (inlets before the outlet)."""
+        self.stop_recording()
+        while self._closers:
+            self._closers.pop()()
+
+
+def run_headless(
+    eeg: str | None = "EEG",
+    *,
+    source_id: str | None = None,
+    duration: float | None = None,
+    out: str | Path | None = None,
+    config: PipelineConfig = PipelineConfig(),
+    resolve_timeout: float = 10.0,
+    publish: bool = True,
+    poll_s: float = 0.004,
+    on_result: Callable[[HopResult], None] | None = None,
+    stop: threading.Event | None = None,
+    video_source=None,
+    record: str | Path | None = None,
+    markers: str | None = None,
+    ground_truth: str | None = None,
+) -> RunSummary:
+    """Read a live EEG stream and write/publish one estimate per hop (a :class:`LiveSession` in a loop).
+
+    Parameters
+    ----------
+    eeg : str | None
+        Name or type of the EEG stream.
+    source_id : str | None
+        Restrict the search to this ``source_id``.
+    duration : float | None
+        Seconds to run from the first received sample (None: until ``stop`` is set or Ctrl-C). Counting from the
+        first sample rather than from the start makes "15 s" mean 15 s of data, however long discovery took.
+    out : path | None
+        JSONL file to write (one object per hop).
+    config : PipelineConfig
+        Pipeline settings.
+    publish : bool
+        Publish the ``Affect`` LSL outlet.
+    on_result : callable | None
+        Called with every :class:`HopResult` (progress display, tests).
+    stop : threading.Event | None
+        Set it to end the run early.
+    video_source : frame source | None
+        From :func:`open_video_source`; adds the face path (the run closes it).
+    record : path | None
+        XDF file to record every stream into (see :mod:`.recorder`).
+    markers, ground_truth : str | None
+        ``source_id`` of Markers / GroundTruth streams to follow (and record).
+    """
+    session = LiveSession(eeg, source_id=source_id, config=config, video_source=video_source, publish=publish,
+                          out=out, resolve_timeout=resolve_timeout, markers=markers, ground_truth=ground_truth)
+    if record is not None:
+        session.start_recording(record)
+    summary = RunSummary(stream=describe(session.inlet.info), hops=0, synthetic=session.synthetic,
+                         mapping=session.pipeline.mapping.describe())
+    t_end = math.inf
+    no_data_deadline = time.monotonic() + resolve_timeout
+    try:
+        while time.monotonic() < t_end and not (stop is not None and stop.is_set()):
+            for result in session.poll():
+                summary.latencies_ms.append(result.latency_ms)
+                summary.hops += 1
+                if on_result is not None:
+                    on_result(result)
+            if t_end == math.inf:
+                if session.status.samples and duration is not None:
+                    t_end = time.monotonic() + duration
+                elif not session.status.samples and time.monotonic() > no_data_deadline:
+                    raise NoDataError(f"{summary.stream} sent no sample within {resolve_timeout:g} s")
+            time.sleep(poll_s)
+    finally:
+        session.close()
+        summary.stats = session.pipeline.stats
+        if session.face is not None:
+            summary.face_found_ratio = session.face.found_ratio
+    return summary

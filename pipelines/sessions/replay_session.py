@@ -1,0 +1,274 @@
+"""A recording played through the live pipeline with a transport (play, pause, seek, speed), for the dashboard.
+
+:class:`ReplaySession` has the surface of :class:`~.live.LiveSession` that the dashboard's worker thread drives
+(``poll()``, ``latest_eeg``, ``new_markers``, ``new_truth``, ``status``, ``pipeline``, ``face``), so the window
+shows a recording exactly as it shows a live session; only the clock differs (docs/architecture.md: one pipeline for
+live and replay). Hops come from :class:`~.replay.HopFeeder`, the same feeder as ``affectstream replay``, so played
+from the start at any speed the numbers equal the headless replay's.
+
+The play clock
+--------------
+A *play position* in stream time advances with the wall clock times the speed while playing. Every poll shows the
+recording up to that position (EEG, markers, ground truth) and feeds the pipeline every hop whose window has ended
+by then. When the machine cannot keep up with the speed, at most ``max_hops_per_poll`` hops are computed per poll
+and the play position is held back to what was computed: the replay slows down, it never skips data.
+
+Seeking
+-------
+The students carry state (the TCN's frames, the running feature normalisation, the face tracker), so a seek starts
+a fresh pipeline one analysis window before the target: the first hop lands on the target, and the estimates then
+warm up as at the start of a live session. :attr:`TransportState.epoch` counts seeks so the window can clear what it
+drew before.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affectstream.pipelines.config import PipelineConfig
+from affectstream.pipelines.engine import AffectPipeline, HopResult
+from affectstream.pipelines.sessions.live import StreamStatus
+from affectstream.pipelines.sessions.replay import HopFeeder, eeg_spec, load_replayable
+from affectstream.core.xdf_reader import XDFStream
+
+#: Speeds offered by the dashboard (any positive speed works).
+SPEEDS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+@dataclass(frozen=True)
+class StreamInfoView:
+    """What the status bar asks of a stream (``name``, ``hostname``, ``sfreq``), for a recorded one."""
+
+    name: str
+    hostname: str
+    sfreq: float
+
+
+class RecordedStream:
+    """A recorded stream in the role of an inlet for the status bar: its header, never pulled."""
+
+    def __init__(self, stream: XDFStream) -> None:
+        self.stream = stream
+        self.info = StreamInfoView(stream.name, stream.hostname, float(stream.srate))
+        self.n_channels = stream.channel_count
+        self.label = stream.name
+        self.fps = float(stream.srate)
+        self.dropped = 0
+        self.lost = False
+
+    def pull(self):  # the replay session reads the file itself; the worker's guard may still call this
+        return np.empty((0, self.n_channels)), np.empty(0)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class TransportState:
+    """Where the replay stands (posted to the window with every snapshot)."""
+
+    path: str
+    position_s: float  #: play position, seconds from the first EEG sample
+    duration_s: float
+    speed: float
+    playing: bool
+    ended: bool
+    epoch: int  #: increases with every seek
+
+    @property
+    def state(self) -> str:
+        """``playing``, ``paused`` or ``ended`` (the stream state the status bar shows)."""
+        return "ended" if self.ended else "playing" if self.playing else "paused"
+
+
+class ReplaySession:
+    """Plays an XDF recording through :class:`~.engine.AffectPipeline` under a transport.
+
+    Parameters
+    ----------
+    path : str | Path
+        The XDF file (loaded at once; refusals as in :func:`~.replay.replay`).
+    config : PipelineConfig
+        Pipeline settings (as live).
+    publish : bool
+        Publish the estimates on the ``Affect`` outlet, as a live session does.
+    with_video : bool
+        Run the face path on the file's Video stream when it has one in the project's format.
+    speed : float
+        Initial speed (x real time).
+    playing : bool
+        Start playing at once.
+    clock : callable
+        Wall clock in seconds (tests drive it by hand).
+    max_hops_per_poll : int
+        Work bound per poll, which keeps the worker responsive to pause and seek at any speed.
+
+    Raises
+    ------
+    XDFFormatError, StreamFormatError
+        As :func:`~.replay.load_replayable`.
+    """
+
+    def __init__(self, path: str | Path, config: PipelineConfig = PipelineConfig(), *, publish: bool = False,
+                 with_video: bool = True, speed: float = 1.0, playing: bool = True,
+                 clock: Callable[[], float] = time.perf_counter, max_hops_per_poll: int = 16) -> None:
+        self.path = Path(path)
+        rec = load_replayable(self.path, config, with_video=with_video)
+        self.recording = rec
+        self.eeg = rec.eeg
+        self.config = config
+        self.spec = eeg_spec(self.eeg)
+        self.with_video = with_video and rec.video is not None
+        self._clock = clock
+        self.max_hops_per_poll = int(max_hops_per_poll)
+        stamps = self.eeg.timestamps
+        self.t_first, self.t_last = float(stamps[0]), float(stamps[-1])
+        self.inlet = RecordedStream(self.eeg)
+        self.markers = RecordedStream(rec.markers[0]) if rec.markers else None
+        self.truth = RecordedStream(rec.ground_truth[0]) if rec.ground_truth else None
+        self.video_source = RecordedStream(rec.video) if self.with_video else None
+        self.worker = None  # no face thread: frames go through the face path in stream-time order
+        self._marker_events = [(t, text) for t, text, _ in rec.marker_events()]
+        self._marker_t = np.array([t for t, _ in self._marker_events])
+        truth = rec.ground_truth[0] if rec.ground_truth else None
+        self._truth_t = truth.timestamps if truth is not None else np.empty(0)
+        self._truth_v = np.asarray(truth.data, dtype=float)[:, :2] if truth is not None else np.empty((0, 2))
+        self.status = StreamStatus(self.eeg.name, float(self.eeg.srate))
+        self.status.measured_rate = float(self.eeg.effective_srate)
+        self.status.last_sample_age_s = 0.0
+        self.status.samples = 0
+        self.outlet = None
+        if publish:
+            from affectstream.pipelines.sinks.outputs import AffectOutlet
+
+            self.outlet = AffectOutlet(hop_s=config.hop_s, synthetic=self.eeg.synthetic)
+        self.speed = 1.0
+        self.set_speed(speed)
+        self.playing = bool(playing)
+        self.epoch = -1
+        self.pipeline: AffectPipeline
+        self.face = None
+        self.latest_eeg: tuple[np.ndarray, np.ndarray] = (np.empty((0, self.eeg.channel_count)), np.empty(0))
+        self.new_markers: list[tuple[float, str]] = []
+        self.new_truth: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 2)))
+        self.seek(0.0)
+
+    # ------------------------------------------------------------------------------------------- transport
+    @property
+    def duration_s(self) -> float:
+        return self.t_last - self.t_first
+
+    @property
+    def synthetic(self) -> bool:
+        return self.eeg.synthetic
+
+    @property
+    def ended(self) -> bool:
+        return self._feeder.done and self._shown >= self.eeg.n_samples
+
+    @property
+    def transport(self) -> TransportState:
+        return TransportState(str(self.path), self._t_play - self.t_first, self.duration_s, self.speed,
+                              self.playing and not self.ended, self.ended, self.epoch)
+
+    def play(self) -> None:
+        """Play from the current position (from the start once the end was reached)."""
+        if self.ended:
+            self.seek(0.0)
+        self._advance_clock()
+        self.playing = True
+
+    def pause(self) -> None:
+        self._advance_clock()
+        self.playing = False
+
+    def set_speed(self, speed: float) -> None:
+        """Change the speed from now on (x real time, > 0)."""
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed must be a positive number, got {speed}")
+        if hasattr(self, "_wall"):
+            self._advance_clock()
+        self.speed = float(speed)
+
+    def seek(self, position_s: float) -> None:
+        """Jump to ``position_s`` seconds from the start (clipped to the recording) with a fresh pipeline."""
+        stamps = self.eeg.timestamps
+        target = self.t_first + min(max(float(position_s), 0.0), self.duration_s)
+        face = None
+        if self.with_video:
+            from affectstream.pipelines.face.path import FacePath
+
+            old = self.face  # keep the loaded detector and student; the tracker restarts
+            face = FacePath(old.tracker.detector, old.student, device=self.config.device,
+                            precision=self.config.visual_precision) if old is not None else \
+                FacePath(device=self.config.device, precision=self.config.visual_precision)
+        self.pipeline = AffectPipeline(self.spec, self.config, live=False, face=face)
+        self.face = face
+        i_target = int(np.searchsorted(stamps, target))
+        start = max(0, i_target - self.pipeline.n_window)
+        self._feeder = HopFeeder(self.recording, self.eeg, self.pipeline, start)
+        self._shown = start  # the window before the target is drawn too
+        self._t_play = target
+        self._next_marker = int(np.searchsorted(self._marker_t, stamps[start]))
+        self._next_truth = int(np.searchsorted(self._truth_t, stamps[start]))
+        self._wall = self._clock()
+        self.epoch += 1
+
+    def _advance_clock(self) -> None:
+        now = self._clock()
+        if self.playing:
+            self._t_play = min(self._t_play + (now - self._wall) * self.speed, self.t_last)
+        self._wall = now
+
+    # ------------------------------------------------------------------------------------------- polling
+    def poll(self) -> list[HopResult]:
+        """Show the recording up to the play position and return the hops completed by then."""
+        self._advance_clock()
+        results: list[HopResult] = []
+        feeder = self._feeder
+        while not feeder.done and feeder.next_time() <= self._t_play and len(results) < self.max_hops_per_poll:
+            hops, received = feeder.feed()
+            for result in hops:
+                if self.outlet is not None:
+                    self.outlet.push(result)
+                result.latency_ms = (time.perf_counter() - received) * 1e3
+            results.extend(hops)
+        if not feeder.done and feeder.next_time() <= self._t_play:
+            # Behind the play clock: hold the position at what was computed (slower, never skipping).
+            self._t_play = float(self.eeg.timestamps[feeder.start - 1])
+        stamps = self.eeg.timestamps
+        if feeder.done:
+            self._t_play = self.t_last
+        shown_to = int(np.searchsorted(stamps, self._t_play, side="right"))
+        self.latest_eeg = (self.eeg.data[self._shown:shown_to], stamps[self._shown:shown_to])
+        self.status.samples += max(0, shown_to - self._shown)
+        self.status.backlog_s = max(0.0, self._t_play - float(stamps[max(feeder.start - 1, 0)]))
+        self._shown = max(self._shown, shown_to)
+        m_to = int(np.searchsorted(self._marker_t, self._t_play, side="right"))
+        self.new_markers = self._marker_events[self._next_marker:m_to]
+        self._next_marker = max(self._next_marker, m_to)
+        t_to = int(np.searchsorted(self._truth_t, self._t_play, side="right"))
+        self.new_truth = (self._truth_t[self._next_truth:t_to], self._truth_v[self._next_truth:t_to])
+        self._next_truth = max(self._next_truth, t_to)
+        if self.ended:
+            self.playing = False
+        return results
+
+    # ------------------------------------------------------------------------------------------- the rest
+    def start_recording(self, path: str | Path) -> Path:
+        raise OSError("a replay is not recorded again: the file is the recording "
+                      "(`affectstream replay FILE --headless --out FILE.jsonl` writes its estimates)")
+
+    def stop_recording(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.outlet is not None:
+            self.outlet.close()
+            self.outlet = None

@@ -1,0 +1,583 @@
+"""Finding and reading LSL streams with mne-lsl (which bundles liblsl, so nothing else needs installing).
+
+Streams are found by name, type or ``source_id`` with a timeout; when nothing matches, the error lists every stream
+that *was* visible, which is usually enough to spot a typo or a headset that publishes under another name. Inlets
+keep a bounded buffer and are drained on every poll, so a slow consumer can never sit minutes behind the
+headset (the classic LSL "stale data" pitfall).
+
+Two things stand between the inlet and the pipeline. :class:`SupervisedInlet` survives its stream going away: it marks
+the stream lost, closes the inlet, and re-attaches in the background when the same ``source_id`` is announced again
+(as LabRecorder re-resolves a lost stream), instead of liblsl's silent ``recover``. :class:`TimingGuard` checks every pulled chunk's timestamps
+(duplicates, reordering, clock jumps, bursts, a rate that is not the nominal one), counts what it finds and decides,
+deterministically, what the pipeline gets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from affectstream.pipelines.engine import EEGStreamSpec
+
+logger = logging.getLogger(__name__)
+
+#: A step between consecutive timestamps longer than this many sample periods (forward or back) is a clock jump or
+#: lost data: the window restarts there. 25 periods (~0.1 s at 256 Hz) pass the jitter of packet-wise senders (a
+#: 12-sample Bluetooth packet spans 12 periods) yet stay well below a hop.
+JUMP_PERIODS = 25.0
+
+#: Stream seconds of contiguous data over which the effective rate is measured, and the deviation from the nominal
+#: rate above which it is flagged.
+RATE_SPAN_S = 10.0
+RATE_TOLERANCE = 0.05
+
+#: :attr:`SupervisedInlet.connection` values.
+CONNECTED, LOST, RECONNECTING = "connected", "lost", "reconnecting"
+
+#: Length of one lookup of a ``source_id`` while a stream is quiet or lost. liblsl asks the outlet ports of the known
+#: peers only about 0.5 s into a lookup (measured: with several outlets on this machine a 0.5 s lookup never found
+#: the one on a later port, a 1 s lookup always did, returning after ~0.5 s), so a shorter round misses streams.
+LOOKUP_S = 1.0
+
+#: The configuration shipped with affectstream: discovery stays on this machine and liblsl's logging is quiet.
+LSL_CONFIG = Path(__file__).resolve().parents[1] / "lsl_api.cfg"
+
+
+def use_local_lsl_config() -> None:
+    """Point liblsl at the shipped config unless the user set ``LSLAPICFG`` (must run before liblsl loads).
+
+    LSL streams are unauthenticated: by default affectstream resolves only streams on this machine. A user who
+    wants network streams sets ``LSLAPICFG`` to their own config (``ResolveScope = site``).
+    """
+    os.environ.setdefault("LSLAPICFG", str(LSL_CONFIG))
+
+
+class StreamNotFoundError(LookupError):
+    """No LSL stream matched; the message lists the streams that were visible."""
+
+
+def describe(sinfo) -> str:
+    """One line naming a stream: name, type, channels, rate, source_id and host."""
+    rate = f"{sinfo.sfreq:g} Hz" if sinfo.sfreq else "irregular"
+    return f"{sinfo.name!r} (type {sinfo.stype!r}, {sinfo.n_channels} ch, {rate}, source_id {sinfo.source_id!r}, " \
+           f"host {sinfo.hostname!r})"
+
+
+def list_streams(wait: float = 1.0) -> list:
+    """Every stream visible within ``wait`` seconds."""
+    from mne_lsl.lsl import resolve_streams
+
+    return resolve_streams(timeout=wait)
+
+
+def find_stream(query: str | None = None, *, stype: str | None = None, source_id: str | None = None,
+                timeout: float = 5.0):
+    """Resolve one stream whose name or type equals ``query`` (and ``stype``/``source_id`` when given).
+
+    An exact name match wins over a type match (LSL compares both exactly, case included); among several
+    candidates the first is taken and the others are named in a warning.
+
+    Raises
+    ------
+    StreamNotFoundError
+        After ``timeout`` seconds without a match, listing the streams that were seen.
+    """
+    from mne_lsl.lsl import resolve_streams
+
+    def matches(s) -> bool:
+        if source_id is not None and s.source_id != source_id:
+            return False
+        if stype is not None and s.stype != stype:
+            return False
+        return query is None or s.name == query or s.stype == query
+
+    deadline = time.monotonic() + timeout
+    while True:
+        step = max(0.2, min(1.0, deadline - time.monotonic()))
+        # Targeted queries return as soon as a match answers; an unfiltered one always waits its whole timeout.
+        if source_id is not None:
+            found = resolve_streams(timeout=step, source_id=source_id)
+        elif query is not None:
+            found = resolve_streams(timeout=step / 2, name=query) + resolve_streams(timeout=step / 2, stype=query)
+        else:
+            found = resolve_streams(timeout=step, stype=stype) if stype else resolve_streams(timeout=step)
+        candidates = [s for s in found if matches(s)]
+        if candidates:
+            candidates.sort(key=lambda s: (s.name != query, s.name, s.source_id))
+            if len(candidates) > 1:
+                logger.warning("%d streams match %r; using %s (others: %s)", len(candidates), query,
+                               describe(candidates[0]), "; ".join(describe(s) for s in candidates[1:]))
+            return candidates[0]
+        if time.monotonic() >= deadline:
+            break
+    wanted = " ".join(x for x in (
+        f"name or type {query!r}" if query else "", f"type {stype!r}" if stype else "",
+        f"source_id {source_id!r}" if source_id else "") if x)
+    listing = "\n  ".join(describe(s) for s in list_streams(wait=2.0)) or "(none)"
+    raise StreamNotFoundError(f"no LSL stream with {wanted} appeared within {timeout:g} s. Streams seen on this "
+                              f"machine:\n  {listing}")
+
+
+def _desc_value(sinfo, key: str) -> str:
+    try:
+        return sinfo.desc.child_value(key) or ""
+    except Exception:  # noqa: BLE001 - a malformed desc must not stop the stream from being read
+        return ""
+
+
+def eeg_spec_of(info) -> EEGStreamSpec:
+    """What the pipeline needs to know about a connected stream (rate, channels, labels, identity)."""
+    labels = info.get_channel_names()
+    if labels is not None and any(lab is None for lab in labels):
+        labels = None
+    return EEGStreamSpec(
+        sfreq=float(info.sfreq), n_channels=info.n_channels, labels=tuple(labels) if labels else None,
+        name=info.name, source_id=info.source_id, hostname=info.hostname,
+        synthetic=_desc_value(info, "synthetic").lower() == "true",
+    )
+
+
+class LSLInlet:
+    """A bounded, always-drained inlet around ``mne_lsl.lsl.StreamInlet``.
+
+    Parameters
+    ----------
+    sinfo
+        A resolved stream (from :func:`find_stream`).
+    max_buffered : int
+        Seconds of data liblsl may hold for us; older data is discarded by liblsl rather than growing a backlog.
+    open_timeout : float
+        Seconds to wait for the connection.
+    """
+
+    def __init__(self, sinfo, max_buffered: int = 10, open_timeout: float = 5.0) -> None:
+        from mne_lsl.lsl import StreamInlet
+
+        # recover=False: re-attachment is handled by our own supervisor (same source_id), because liblsl's silent
+        # recovery hides outages and has crashed on inlet destruction (sccn/liblsl#220).
+        self._inlet = StreamInlet(sinfo, max_buffered=int(max_buffered), recover=False,
+                                  processing_flags=("clocksync",))
+        self._inlet.open_stream(timeout=open_timeout)
+        # the full info: desc (labels, units) is only sent on connection
+        self.info = self._inlet.get_sinfo(timeout=open_timeout)
+        self.n_channels = self.info.n_channels
+        self._offset = 0.0
+        self._max_samples = max(64, int((self.info.sfreq or 100) * 2))
+
+    def eeg_spec(self) -> EEGStreamSpec:
+        return eeg_spec_of(self.info)
+
+    def pull(self) -> tuple[np.ndarray, np.ndarray]:
+        """Everything available now: data (n, n_channels) (a copy) and LSL-clock timestamps (n,)."""
+        chunks, stamps = [], []
+        while True:
+            data, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max_samples)
+            if len(ts) == 0:
+                break
+            chunks.append(np.array(data, copy=True))  # mne-lsl reuses its pull buffer
+            stamps.append(np.array(ts, copy=True))
+            if len(ts) < self._max_samples:
+                break
+        if not chunks:
+            return np.empty((0, self.n_channels)), np.empty(0)
+        return np.concatenate(chunks), np.concatenate(stamps)
+
+    @property
+    def clock_offset(self) -> float:
+        """The latest estimate of (our LSL clock - the sender's), in seconds.
+
+        liblsl refreshes the estimate in the background; asking must not stall the processing loop, so a query
+        that does not answer at once returns the previous estimate (0 before the first one).
+        """
+        try:
+            self._offset = float(self._inlet.time_correction(timeout=0.05))
+        except TimeoutError:
+            pass
+        return self._offset
+
+    def close(self) -> None:
+        self._inlet.close_stream()
+        del self._inlet
+
+
+@dataclass
+class TimingFaults:
+    """Timestamp faults of one stream since the session started (shown in the status, written to the JSONL).
+
+    Attributes
+    ----------
+    duplicate_stamps : int
+        Samples stamped exactly like the sample before them; dropped.
+    reordered_stamps : int
+        Samples stamped before the sample before them (by less than a clock jump); dropped.
+    clock_jumps : int
+        Steps between consecutive stamps longer than :data:`JUMP_PERIODS` sample periods, forward (data lost, a
+        clock that leapt) or back (a clock reset); the sample is kept and the window restarts at it.
+    burst_pulls : int
+        Pulls that brought at least one hop of samples at once. Hops are counted in samples, so a burst gives the
+        hops a smooth stream gives; only beyond the live backlog (``max_backlog_hops``) are the oldest skipped.
+    effective_rate : float
+        Samples per second of stream time over the last :data:`RATE_SPAN_S` of contiguous data: NaN until the first
+        such span, then the latest measurement (after a clock jump, until the next full span).
+    rate_deviation : float
+        ``effective_rate / nominal - 1``.
+    """
+
+    duplicate_stamps: int = 0
+    reordered_stamps: int = 0
+    clock_jumps: int = 0
+    burst_pulls: int = 0
+    effective_rate: float = math.nan
+    rate_deviation: float = math.nan
+
+    @property
+    def rate_mismatch(self) -> bool:
+        """The stream delivers more than :data:`RATE_TOLERANCE` off its nominal rate."""
+        return math.isfinite(self.rate_deviation) and abs(self.rate_deviation) > RATE_TOLERANCE
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of samples with usable timestamps; ``restart``: a clock jump precedes it (start a fresh window)."""
+
+    data: np.ndarray
+    stamps: np.ndarray
+    restart: bool = False
+
+
+class TimingGuard:
+    """Checks the timestamps of consecutive chunks of one stream and splits them where the window must restart.
+
+    Every rule depends only on the stamps, never on when they arrived, so the same chunks always give the same
+    segments (and the pipeline the same hops):
+
+    * a sample stamped at or before the previously accepted one, by less than a jump, is dropped and counted
+      (duplicate or reordered): the window only ever sees increasing time;
+    * a step longer than :data:`JUMP_PERIODS` periods, either way, is a clock jump: the sample is kept and starts a
+      new segment, so the caller restarts its window there instead of computing a hop across the discontinuity;
+    * a chunk of ``burst_samples`` or more counts as a burst (nothing else changes);
+    * the effective rate is measured over :data:`RATE_SPAN_S` of contiguous stamps.
+
+    Parameters
+    ----------
+    srate : float
+        Nominal rate in Hz.
+    burst_samples : int
+        Chunk size from which a pull counts as a burst (the caller's hop).
+    faults : TimingFaults | None
+        Where to count (a fresh one by default).
+    """
+
+    def __init__(self, srate: float, burst_samples: int, faults: TimingFaults | None = None) -> None:
+        self.srate = float(srate)
+        self.jump_s = JUMP_PERIODS / self.srate
+        self.burst_samples = max(1, int(burst_samples))
+        self.faults = faults if faults is not None else TimingFaults()
+        self._last: float | None = None
+        self._rate_points: deque[tuple[float, int]] = deque()  # (stamp, index in the contiguous run)
+        self._run = 0  # samples accepted since the last restart
+
+    def reset(self) -> None:
+        """Forget the previous stamp: the next chunk comes from a new connection and is not compared with the old."""
+        self._last = None
+        self._rate_points.clear()
+        self._run = 0
+
+    def check(self, data: np.ndarray, stamps: np.ndarray) -> list[Segment]:
+        """The accepted samples of one chunk, split at clock jumps (the first segment may continue the last one)."""
+        stamps = np.asarray(stamps, dtype=np.float64)
+        n = len(stamps)
+        if n == 0:
+            return []
+        if n >= self.burst_samples:
+            self.faults.burst_pulls += 1
+        steps = np.diff(stamps, prepend=stamps[0] - 1.0 / self.srate if self._last is None else self._last)
+        if np.all((steps > 0) & (steps <= self.jump_s)):  # the usual case: nothing to decide per sample
+            segments = [Segment(data, stamps)]
+        else:
+            segments = self._split(data, stamps)
+        for seg in segments:
+            self._measure_rate(seg)
+        self._last = float(segments[-1].stamps[-1]) if segments else self._last
+        return segments
+
+    def _split(self, data: np.ndarray, stamps: np.ndarray) -> list[Segment]:
+        keep: list[int] = []
+        starts: list[int] = []  # positions in ``keep`` where a jump restarts the window
+        last = self._last
+        for i, t in enumerate(stamps):
+            if last is not None:
+                step = t - last
+                if abs(step) > self.jump_s:
+                    self.faults.clock_jumps += 1
+                    starts.append(len(keep))
+                elif step == 0:
+                    self.faults.duplicate_stamps += 1
+                    continue
+                elif step < 0:
+                    self.faults.reordered_stamps += 1
+                    continue
+            keep.append(i)
+            last = float(t)
+        bounds = [0] + starts + [len(keep)]
+        segments = []
+        for a, b in itertools.pairwise(bounds):
+            if b > a:
+                idx = np.asarray(keep[a:b])
+                segments.append(Segment(data[idx], stamps[idx], restart=a in starts))
+        return segments
+
+    def _measure_rate(self, seg: Segment) -> None:
+        if seg.restart:
+            self._rate_points.clear()
+            self._run = 0
+        if not self._rate_points:
+            self._rate_points.append((float(seg.stamps[0]), self._run))
+        self._run += len(seg.stamps)
+        t_new = float(seg.stamps[-1])
+        self._rate_points.append((t_new, self._run - 1))
+        points = self._rate_points
+        while len(points) > 2 and t_new - points[1][0] >= RATE_SPAN_S:
+            points.popleft()
+        t_ref, i_ref = points[0]
+        if t_new - t_ref >= RATE_SPAN_S:
+            rate = (self._run - 1 - i_ref) / (t_new - t_ref)
+            self.faults.effective_rate = rate
+            self.faults.rate_deviation = rate / self.srate - 1.0
+
+
+def _lost_error() -> type[BaseException]:
+    from mne_lsl.lsl._utils import LostError  # not re-exported by mne_lsl.lsl
+
+    return LostError
+
+
+class SupervisedInlet:
+    """An :class:`LSLInlet` that outlives its stream: a lost stream is re-attached when its ``source_id`` returns.
+
+    liblsl's own ``recover`` re-attaches silently, which hides the outage from the pipeline and the user, and its
+    recovery machinery has aborted on inlet destruction (sccn/liblsl#220); so every inlet here is ``recover=False``
+    and the outage is handled in the open:
+
+    * **lost**: :meth:`pull` catches liblsl's ``LostError``, or, because liblsl does not raise it on every
+      disconnection, finds no sample for ``quiet_s`` while a background lookup of the ``source_id`` (started after
+      the last sample) finds it no longer announced. The old inlet is closed on the pulling thread (never while
+      another thread uses it) and :meth:`pull` returns nothing.
+    * **reconnecting**: a background thread re-resolves the ``source_id`` in ``search_s`` rounds (a lookup
+      returns as soon as the stream answers) and opens a new inlet there, so neither discovery nor the connection
+      (about a second, the first clock sync included) ever blocks the caller; the next :meth:`pull` takes it over.
+    * **connected** again at the first sample of the new inlet; :attr:`generation` has increased, which tells the
+      caller to start a fresh window (the gap is not papered over).
+
+    Parameters
+    ----------
+    sinfo
+        The resolved stream (it must have a ``source_id``; without one a returning stream cannot be recognised).
+    quiet_s : float
+        Seconds without a sample after which a regular stream is looked up (an irregular one, such as markers, is
+        silent by nature: only ``LostError`` marks it lost).
+    search_s : float
+        Length of one lookup (see :data:`LOOKUP_S`).
+    opener : callable | None
+        ``opener(sinfo) -> LSLInlet``-like object (tests substitute one). By default the first connection waits up
+        to 5 s and a re-attachment 2 s, which bounds how long :meth:`close` can wait for the supervisor thread.
+    resolver : callable
+        ``resolver(timeout, source_id) -> list of sinfo`` (default: ``mne_lsl.lsl.resolve_streams``).
+
+    Attributes
+    ----------
+    connection : str
+        ``connected``, ``lost`` or ``reconnecting``.
+    generation : int
+        Number of inlets opened after the first; changes exactly when a new connection starts.
+    outages : int
+        Times the stream was lost.
+    lost_at : float | None
+        ``time.monotonic()`` when the current outage was detected (None while connected).
+    last_gap_s : float
+        Stream seconds between the last sample before the latest outage and the first sample after it.
+    """
+
+    def __init__(self, sinfo, *, quiet_s: float = 1.0, search_s: float = LOOKUP_S,
+                 opener: Callable[..., LSLInlet] | None = None,
+                 resolver: Callable[[float, str], list] | None = None) -> None:
+        self._opener = opener or (lambda info: LSLInlet(info, open_timeout=2.0))
+        self._resolver = resolver or _resolve_source
+        self.quiet_s = float(quiet_s)
+        self.search_s = float(search_s)
+        self._inlet = opener(sinfo) if opener is not None else LSLInlet(sinfo)
+        self.info = self._inlet.info
+        self.n_channels = self.info.n_channels
+        self.source_id: str = self.info.source_id
+        self.connection = CONNECTED
+        self.generation = 0
+        self.outages = 0
+        self.lost_at: float | None = None
+        self.last_gap_s = math.nan
+        self._lost_error = _lost_error()
+        self._offset = 0.0
+        self._last_sample = time.monotonic()
+        self._last_stamp: float | None = None
+        self._gone_since: float | None = None  # start of the latest lookup that found the stream not announced
+        self._pending = None  # an inlet opened by the supervisor thread, not yet taken over by pull()
+        self._refused: str | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name=f"affectstream-supervise-{self.source_id}",
+                                        daemon=True)
+        if self.source_id:
+            self._thread.start()
+        else:
+            logger.warning("stream %s has no source_id: if it is lost it cannot be re-attached", describe(self.info))
+
+    def eeg_spec(self) -> EEGStreamSpec:
+        """The stream as the pipeline sees it (a returning stream must match it: see :meth:`_incompatible`)."""
+        return eeg_spec_of(self.info)
+
+    def pull(self) -> tuple[np.ndarray, np.ndarray]:
+        """Everything available now, as :meth:`LSLInlet.pull`; empty while the stream is lost."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._inlet = pending
+            self.info = pending.info
+            self.generation += 1
+            self._last_sample = time.monotonic()
+        if self._inlet is None:
+            return np.empty((0, self.n_channels)), np.empty(0)
+        try:
+            data, stamps = self._inlet.pull()
+        except self._lost_error:
+            self._lose("liblsl reports the outlet gone")
+            return np.empty((0, self.n_channels)), np.empty(0)
+        now = time.monotonic()
+        if len(stamps):
+            self._last_sample = now
+            if self.connection == RECONNECTING:
+                with self._lock:
+                    self.connection = CONNECTED
+                    self.lost_at = None
+                if self._last_stamp is not None:
+                    self.last_gap_s = float(stamps[0]) - self._last_stamp
+                logger.info("%s re-attached after a gap of %.2f s", describe(self.info), self.last_gap_s)
+            self._last_stamp = float(stamps[-1])
+        else:
+            with self._lock:
+                gone = self._gone_since is not None and self._gone_since >= self._last_sample
+            if gone and now - self._last_sample > self.quiet_s:
+                self._lose(f"no sample for {now - self._last_sample:.1f} s and no longer announced")
+        return data, stamps
+
+    def _lose(self, why: str) -> None:
+        inlet, self._inlet = self._inlet, None
+        try:
+            inlet.close()  # recover=False inlets are destroyed safely (sccn/liblsl#220 is liblsl's recovery path)
+        except Exception as exc:  # noqa: BLE001 - a broken inlet must not stop the session
+            logger.debug("closing the lost inlet: %s", exc)
+        with self._lock:
+            self.connection = LOST
+            self.lost_at = time.monotonic()
+            self.outages += 1
+            self._gone_since = None
+        logger.warning("%s lost (%s); looking for source_id %r again", describe(self.info), why, self.source_id)
+        self._wake.set()
+
+    def _supervise(self) -> None:
+        """The background half: look the stream up when it is quiet, and find and open it again once it is lost."""
+        while not self._stop.is_set():
+            if self.connection == LOST:
+                self._search()
+                continue
+            if not self.info.sfreq:  # irregular (markers): silence is normal; only LostError tells a loss
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            quiet = time.monotonic() - self._last_sample
+            if quiet < self.quiet_s or self._inlet is None:
+                self._wake.wait(max(0.05, self.quiet_s - quiet))
+                self._wake.clear()
+                continue
+            started = time.monotonic()
+            if not self._resolver(self.search_s, self.source_id):
+                with self._lock:
+                    self._gone_since = started
+            self._wake.wait(self.search_s)
+            self._wake.clear()
+
+    def _search(self) -> None:
+        found = self._resolver(self.search_s, self.source_id)
+        if not found or self._stop.is_set():
+            return
+        why = self._incompatible(found[0].n_channels, found[0].sfreq)
+        inlet = None
+        if why is None:
+            with self._lock:
+                self.connection = RECONNECTING
+            try:
+                inlet = self._opener(found[0])
+                why = self._incompatible(inlet.info.n_channels, inlet.info.sfreq, inlet.info.get_channel_names())
+            except Exception as exc:  # noqa: BLE001 - it may vanish again while connecting; keep looking
+                why = f"cannot connect ({exc})"
+        if why is not None:
+            if inlet is not None:
+                inlet.close()
+            with self._lock:
+                self.connection = LOST
+            if why != self._refused:
+                logger.warning("%s is announced again but not re-attached: %s", self.source_id, why)
+                self._refused = why
+            self._stop.wait(self.search_s)
+            return
+        with self._lock:
+            self._refused = None
+            if self._stop.is_set():
+                inlet.close()
+            else:
+                self._pending = inlet
+
+    def _incompatible(self, n_channels: int, sfreq: float, labels=None) -> str | None:
+        """Why a returning stream cannot continue this one (None when it can): the pipeline was built for the
+        first connection's channels and rate."""
+        if n_channels != self.n_channels or not math.isclose(sfreq, self.info.sfreq):
+            return (f"it now has {n_channels} channels at {sfreq:g} Hz instead of {self.n_channels} at "
+                    f"{self.info.sfreq:g} Hz")
+        if labels is not None and list(labels) != list(self.info.get_channel_names() or labels):
+            return "its channel labels changed"
+        return None
+
+    @property
+    def clock_offset(self) -> float:
+        """As :attr:`LSLInlet.clock_offset`; the last estimate while the stream is lost."""
+        if self._inlet is not None:
+            self._offset = self._inlet.clock_offset
+        return self._offset
+
+    def close(self) -> None:
+        """Stop the supervisor thread and close the inlets (the thread is joined: nothing is left running)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(self.search_s + 5.0)
+        with self._lock:
+            pending, self._pending = self._pending, None
+        for inlet in (self._inlet, pending):
+            if inlet is not None:
+                inlet.close()
+        self._inlet = None
+
+
+def _resolve_source(timeout: float, source_id: str) -> list:
+    from mne_lsl.lsl import resolve_streams
+
+    return resolve_streams(timeout=timeout, source_id=source_id)

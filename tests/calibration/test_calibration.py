@@ -1,0 +1,160 @@
+"""`affectstream calibrate --headless`: the profile it writes, its before/after report, and how `run`, `replay` and the
+dashboard use a profile (and refuse one made for something else). The subject is SIMULATED."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from affectstream.app.cli.main import main
+from affectstream.calibration.profiles import ProfileError, load_profile
+
+
+@pytest.fixture(scope="module")
+def profiles(tmp_path_factory):
+    root = tmp_path_factory.mktemp("profiles")
+    assert main(["calibrate", "--subject", "sim01", "--headless", "--fast", "--profiles", str(root)]) == 0
+    return root
+
+
+def test_calibration_writes_a_profile_whose_held_out_ccc_improved(profiles):
+    folder = profiles / "sim01"
+    for name in ("profile.json", "baseline.npz", "bad_channels.json", "eeg_student.onnx", "manifest.json",
+                 "calibration.xdf", "report.json", "report.md", "report.png"):
+        assert (folder / name).is_file(), name
+    report = json.loads((folder / "report.json").read_text())
+    assert report["data"] == "synthetic" and report["against"] == "truth"
+    for key in ("before", "after"):
+        assert np.isfinite(report[key]["ccc"]) and report[key]["rmse"] > 0
+    assert report["after"]["ccc"] > report["before"]["ccc"]  # the subject's own blocks made the student better
+    assert report["seconds"] < 180
+    assert "SYNTHETIC" in (folder / "report.md").read_text()
+    profile = load_profile(profiles, "sim01")
+    assert profile.meta["data"] == "synthetic" and profile.norm_state["count"].max() > 100  # the baseline's frames
+
+
+def test_replay_with_the_profile_uses_the_calibrated_student(profiles, tmp_path, capsys):
+    from affectstream.pipelines.sessions.replay import write_simulated_recording
+
+    rec = write_simulated_recording(tmp_path / "s.xdf", 20.0)
+    with_profile, without = tmp_path / "p.jsonl", tmp_path / "n.jsonl"
+    assert main(["replay", str(rec), "--headless", "--out", str(with_profile), "--subject", "sim01",
+                 "--profiles", str(profiles)]) == 0
+    assert "using the calibration profile of 'sim01'" in capsys.readouterr().err
+    assert main(["replay", str(rec), "--headless", "--out", str(without), "--subject", "sim99",
+                 "--profiles", str(profiles)]) == 0
+    assert "no calibration profile for subject 'sim99'" in capsys.readouterr().err
+    a = [json.loads(line) for line in with_profile.read_text().splitlines()]
+    b = [json.loads(line) for line in without.read_text().splitlines()]
+    assert len(a) == len(b) and a[-1]["t"] == b[-1]["t"]
+    assert any(x["valence_eeg"] != y["valence_eeg"] for x, y in zip(a, b))
+
+
+def test_a_profile_made_for_something_else_is_refused(profiles, tmp_path, capsys):
+    for what, change, message in (
+            ("montage", lambda m: m.update(montage=m["montage"][:16]), "another montage"),
+            ("model", lambda m: m["base_model"].update(sha256="0" * 64), "another version of the EEG student"),
+            ("version", lambda m: m.update(version=99), "format version")):
+        root = tmp_path / what
+        shutil.copytree(profiles / "sim01", root / "sim01")
+        meta = json.loads((root / "sim01" / "profile.json").read_text())
+        change(meta)
+        (root / "sim01" / "profile.json").write_text(json.dumps(meta))
+        with pytest.raises(ProfileError, match=message):
+            load_profile(root, "sim01")
+    root = tmp_path / "tampered"
+    shutil.copytree(profiles / "sim01", root / "sim01")
+    with open(root / "sim01" / "eeg_student.onnx", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ProfileError, match="sha256"):
+        load_profile(root, "sim01")
+    from affectstream.pipelines.sessions.replay import write_simulated_recording
+
+    rec = write_simulated_recording(tmp_path / "s.xdf", 4.0)
+    capsys.readouterr()
+    assert main(["replay", str(rec), "--headless", "--subject", "sim01", "--profiles", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "sha256" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ProfileError, match="letters"):
+        load_profile(root, "../etc")
+
+
+def test_calibrate_without_a_display_says_what_to_do(capsys, monkeypatch):
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["calibrate", "--subject", "x1"]) == 2
+    assert "--headless" in capsys.readouterr().err
+
+
+def test_dashboard_subject_button_uses_a_profile_and_refuses_a_bad_one(qtbot, profiles, tmp_path):
+    pytest.importorskip("pytestqt")
+    from affectstream.app.dashboard import _application
+    from affectstream.app.dashboard.main_window import DashboardWindow
+
+    _application()
+    w = DashboardWindow(None, publish=False, list_streams=False, profiles_dir=profiles)
+    qtbot.addWidget(w)
+    assert w.subject_button.isEnabled()
+    assert w.use_subject("sim01") and w.config.profile == str(profiles / "sim01")
+    assert w.subject_button.text() == "Subject: sim01"
+    assert not w.use_subject("sim42")  # no such profile: refused with the reason, the previous choice stays
+    assert "no profile for subject 'sim42'" in w.statusBar().currentMessage() and w.subject == "sim01"
+    assert w.use_subject(None) and w.config.profile is None and w.subject_button.text() == "Subject…"
+    w.close()
+
+
+def test_calibration_from_a_recorded_session_matches_the_live_one(tmp_path, capsys):
+    """A protocol recorded to XDF (as a lab records PsychoPy's markers with the headset) calibrates like the session
+    itself: the same blocks, ratings, baseline and scores."""
+    from affectstream.calibration.protocol import CalibrationConfig, simulate_session, write_recording
+    from affectstream.calibration.recording import session_from_recording
+    from affectstream.calibration.session import calibrate_session
+
+    session = simulate_session("sim03", CalibrationConfig().fast())
+    path = write_recording(session, tmp_path / "recorded.xdf")
+    again = session_from_recording(path, "sim03")
+    assert [(b.stimulus, b.sam_valence, b.sam_arousal, b.heldout) for b in again.blocks] == \
+        [(b.stimulus, b.sam_valence, b.sam_arousal, b.heldout) for b in session.blocks]
+    assert again.baseline == pytest.approx(session.baseline, abs=1e-6) and again.synthetic
+    _, direct = calibrate_session(session, tmp_path / "a")
+    assert main(["calibrate", "--subject", "sim03", "--recording", str(path), "--profiles", str(tmp_path / "b")]) == 0
+    recorded = json.loads((tmp_path / "b" / "sim03" / "report.json").read_text())
+    for key in ("before", "after"):
+        assert recorded[key]["ccc"] == pytest.approx(direct[key]["ccc"], abs=0.02)
+    assert recorded["against"] == "truth" and load_profile(tmp_path / "b", "sim03").subject == "sim03"
+
+
+def test_a_recording_without_the_protocol_markers_is_refused_in_one_line(tmp_path, capsys):
+    from affectstream.pipelines.sessions.replay import write_simulated_recording
+
+    path = write_simulated_recording(tmp_path / "plain.xdf", 6.0)
+    capsys.readouterr()
+    assert main(["calibrate", "--subject", "s1", "--recording", str(path), "--profiles", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no baseline markers" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_stimuli_come_from_a_folder_or_the_synthetic_set(tmp_path):
+    import cv2
+
+    from affectstream.calibration.live import load_stimuli, synthetic_stimuli
+
+    for name in ("b_second", "a_first"):
+        cv2.imwrite(str(tmp_path / f"{name}.png"), np.full((20, 30, 3), 128, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert [n for n, _ in load_stimuli(tmp_path)] == ["a_first", "b_second"]
+    with pytest.raises(ValueError, match="no readable image"):
+        load_stimuli(_empty(tmp_path))
+    with pytest.raises(ValueError, match="no stimulus folder"):
+        load_stimuli(tmp_path / "missing")
+    names = [n for n, _ in synthetic_stimuli(4)]
+    assert names == ["synthetic_neutral_01", "synthetic_positive_02", "synthetic_negative_03", "synthetic_neutral_04"]
+
+
+def _empty(root):
+    folder = root / "empty"
+    folder.mkdir()
+    return folder

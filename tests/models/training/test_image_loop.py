@@ -1,0 +1,331 @@
+"""Supervised FER+ trainer of the visual student (models/training/image_loop.py): fast checks on tiny tensors.
+
+Augmentation shapes/determinism, one optimiser step, exact checkpoint resume, the flip-TTA wrapper and its ONNX
+export, and the manifest ``input`` block against the training preprocessing on real FER+ test images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from affectstream.models.datasets.ferplus import load_split, vote_probabilities
+from affectstream.models.deploy.export import export_onnx
+from affectstream.models.deploy.runtime import make_session
+from affectstream.models.training.image_loop import (
+    FerData,
+    FlipTTA,
+    SplitData,
+    VisualTrainConfig,
+    augment,
+    build_model,
+    classification_metrics,
+    fer_metrics,
+    input_spec,
+    load_checkpoint,
+    lr_at,
+    make_optimizer,
+    preprocess,
+    random_affine,
+    random_erasing,
+    random_flip,
+    random_pad_crop,
+    random_resized_crop,
+    save_checkpoint,
+    train,
+    train_step,
+)
+
+# tiny and fast: 8-channel stem, fp32, contiguous
+TINY = VisualTrainConfig(width_mult=0.125, embedding_dim=8, amp_bf16=False, channels_last=False, batch_size=16,
+                         epochs=2, warmup_epochs=0.5, threads=1, eval_batch_size=64)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one thread is fastest and does not fight a training run for the machine's two cores."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _randomise_bn(model: torch.nn.Module, seed: int = 1) -> None:
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
+            m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+            m.weight.data.copy_(0.5 + torch.rand(m.num_features, generator=g))
+            m.bias.data.copy_(0.1 * torch.randn(m.num_features, generator=g))
+
+
+def _synthetic(n_train: int = 64, n_valid: int = 32, seed: int = 0) -> FerData:
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        images = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
+        votes = np.zeros((n, 10), np.int64)
+        top = rng.integers(0, 8, n)
+        votes[np.arange(n), top] = 7
+        votes[np.arange(n), (top + 1) % 8] += 3
+        return SplitData(images, votes, images)
+
+    tr, va = split(n_train), split(n_valid)
+    counts = np.bincount(tr.votes.argmax(1), minlength=8)
+    return FerData(tr, va, None, vote_probabilities(tr.votes), counts)
+
+
+# ------------------------------------------------------------------------------------------------ augmentation
+
+
+@pytest.mark.parametrize("crop_mode", ["pad", "resized", "none"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_augment_shapes_dtype_and_determinism(crop_mode, channels):
+    cfg = dataclasses.replace(VisualTrainConfig(), crop_mode=crop_mode, erase_p=0.5, affine_p=0.5)
+    x = torch.randn(16, channels, 48, 48)
+    a = augment(x, cfg, torch.Generator().manual_seed(3))
+    b = augment(x, cfg, torch.Generator().manual_seed(3))
+    c = augment(x, cfg, torch.Generator().manual_seed(4))
+    assert a.shape == x.shape and a.dtype == x.dtype
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert torch.isfinite(a).all()
+
+
+def test_pad_crop_is_a_shift():
+    x = torch.arange(2 * 48 * 48, dtype=torch.float32).view(2, 1, 48, 48)
+    y = random_pad_crop(x, 4, torch.Generator().manual_seed(0))
+    # an integer shift with replicate padding: the centre 40x40 of the output is a contiguous window of the input
+    for i in range(2):
+        top_left = y[i, 0, 4, 4].item() - i * 48 * 48
+        r, c = divmod(int(top_left), 48)
+        torch.testing.assert_close(y[i, 0, 4:44, 4:44], x[i, 0, r : r + 40, c : c + 40])
+    assert torch.equal(random_pad_crop(x, 0, torch.Generator()), x)
+
+
+def test_flip_affine_erasing_edge_cases():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 1, 48, 48)
+    assert torch.equal(random_flip(x, 1.0, g), x.flip(3))
+    assert torch.equal(random_flip(x, 0.0, g), x)
+    # identity warp: no rotation, unit scale -> the input (up to bilinear rounding at exact pixel centres)
+    torch.testing.assert_close(random_affine(x, 1.0, 0.0, (1.0, 1.0), g), x, atol=1e-4, rtol=0)
+    assert torch.equal(random_affine(x, 0.0, 10.0, (0.9, 1.1), g), x)
+    e = random_erasing(x, 1.0, (0.1, 0.1), g, value=0.0)
+    erased = (e != x).sum(dim=(1, 2, 3))
+    assert ((erased > 0.05 * 48 * 48) & (erased < 0.2 * 48 * 48)).all()
+    rrc = random_resized_crop(x, (1.0, 1.0), (1.0, 1.0), g)
+    torch.testing.assert_close(rrc, x, atol=1e-4, rtol=0)
+
+
+def test_preprocess_matches_input_spec_formula():
+    for cfg in (VisualTrainConfig(), dataclasses.replace(VisualTrainConfig(), in_channels=3)):
+        spec = input_spec(cfg)
+        img = np.random.default_rng(0).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+        ref = (img[:, None].astype(np.float32) * np.float32(spec["scale"]))
+        ref = np.repeat(ref, spec["channels"], 1)
+        ref = (ref - np.array(spec["mean"], np.float32)[:, None, None]) / np.array(spec["std"], np.float32)[:, None, None]
+        np.testing.assert_allclose(preprocess(img, cfg).numpy(), ref, rtol=0, atol=1e-6)
+        assert spec["layout"] == "NCHW" and spec["size"] == [48, 48] and len(spec["mean"]) == spec["channels"]
+
+
+# ------------------------------------------------------------------------------------------------ optimisation
+
+
+def test_lr_schedule():
+    assert lr_at(0, 100, 10, 1.0, 0.01) == pytest.approx(0.1)
+    assert lr_at(9, 100, 10, 1.0, 0.01) == pytest.approx(1.0)
+    assert lr_at(10, 100, 10, 1.0, 0.01) == pytest.approx(1.0)
+    assert lr_at(55, 100, 10, 1.0, 0.01) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert lr_at(100, 100, 10, 1.0, 0.01) == pytest.approx(0.01)
+    lrs = [lr_at(s, 100, 10, 1.0, 0.01) for s in range(10, 101)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+@pytest.mark.parametrize("targets", ["soft", "hard"])
+@pytest.mark.parametrize("amp", [False, True])
+def test_one_step_decreases_loss(targets, amp):
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(TINY, targets=targets, amp_bf16=amp, lr=3e-3)
+    model = build_model(cfg)
+    opt = make_optimizer(model, cfg)
+    x = torch.randn(16, 1, 48, 48)
+    soft = torch.softmax(3 * torch.randn(16, 8), dim=1)
+    y = soft if targets == "soft" else soft.argmax(1)
+    loss0 = train_step(model, opt, x, y, cfg)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        logits = model(x).logits  # train mode, like the step (BN batch statistics)
+    loss1 = torch.nn.functional.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing).item()
+    assert math.isfinite(loss0) and loss1 < loss0
+
+
+def test_weight_decay_only_on_weights():
+    model = build_model(TINY)
+    decay, no_decay = make_optimizer(model, TINY).param_groups
+    assert decay["weight_decay"] == TINY.weight_decay and no_decay["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim <= 1 for p in no_decay["params"])
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+
+
+def test_checkpoint_roundtrip_restores_exact_state(tmp_path):
+    torch.manual_seed(0)
+    cfg = TINY
+    model, gen = build_model(cfg), torch.Generator().manual_seed(5)
+    opt = make_optimizer(model, cfg)
+    x, y = torch.randn(8, 1, 48, 48), torch.softmax(torch.randn(8, 8), 1)
+    train_step(model, opt, x, y, cfg)
+    save_checkpoint(tmp_path / "c.pt", model, opt, gen, 1, [{"epoch": 1}], {"epoch": 1, "metric": 0.5}, cfg)
+
+    model2 = build_model(dataclasses.replace(cfg))
+    opt2, gen2 = make_optimizer(model2, cfg), torch.Generator()
+    state = load_checkpoint(tmp_path / "c.pt", model2, opt2, gen2)  # weights_only=True inside
+    assert state["epoch"] == 1 and state["history"] == [{"epoch": 1}]
+    assert VisualTrainConfig.from_dict(state["config"]) == cfg
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, model2.state_dict()[k]), k
+    assert torch.equal(gen.get_state(), gen2.get_state())
+    # continuing from either copy gives the same next step, bit for bit
+    xa = augment(x, cfg, gen)
+    xb = augment(x, cfg, gen2)
+    assert torch.equal(xa, xb)
+    train_step(model, opt, xa, y, cfg)
+    train_step(model2, opt2, xb, y, cfg)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, model2.state_dict()[k]), k
+
+
+def test_train_resume_equals_uninterrupted(tmp_path):
+    data = _synthetic()
+    full = train(TINY, data, tmp_path / "a", progress=False)
+    part = train(TINY, data, tmp_path / "b", progress=False, max_epochs=1)
+    assert part.epochs_run == 1
+    resumed = train(TINY, data, tmp_path / "b", progress=False)  # picks up last.pt after epoch 1
+    assert resumed.epochs_run == 2
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
+    assert a["best"] == b["best"]
+    for k, v in full.model.state_dict().items():  # the returned model is the best-on-valid one in both runs
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+    with pytest.raises(ValueError, match="different settings"):
+        train(dataclasses.replace(TINY, lr=1.0), data, tmp_path / "b", progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ TTA + ONNX
+
+
+def test_flip_tta_wrapper_and_onnx_parity(tmp_path):
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    _randomise_bn(model)
+    model.eval()
+    tta = FlipTTA(model).eval()
+    x = torch.randn(3, 1, 48, 48)
+    with torch.no_grad():
+        ref = 0.5 * (model(x).logits + model(x.flip(3)).logits)
+        torch.testing.assert_close(tta(x), ref, atol=1e-5, rtol=0)
+    path = export_onnx(tta, torch.randn(2, 1, 48, 48), tmp_path / "tta.onnx", ["image"], ["logits"])
+    assert not tta.training and not model.training
+    sess = make_session(path, threads=1)
+    for n in (1, 3, 5):  # batch stays symbolic
+        xn = torch.randn(n, 1, 48, 48)
+        with torch.no_grad():
+            want = tta(xn).numpy()
+        got = sess.run(None, {"image": xn.numpy()})[0]
+        assert got.shape == (n, 8)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+def test_classification_metrics_by_hand():
+    y = np.array([0, 0, 1, 1, 2])
+    p = np.array([0, 1, 1, 1, 0])
+    m = classification_metrics(y, p, n_classes=3)
+    assert m["accuracy"] == pytest.approx(3 / 5)
+    # F1: class 0 2*1/(2+2)=0.5, class 1 2*2/(2+3)=0.8, class 2 0 -> mean 1.3/3
+    assert m["macro_f1"] == pytest.approx(1.3 / 3)
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert m["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 0]]
+
+
+def test_fer_metrics_protocols():
+    votes = np.array([
+        [8, 2, 0, 0, 0, 0, 0, 0, 0, 0],  # majority neutral
+        [0, 6, 4, 0, 0, 0, 0, 0, 0, 0],  # majority happiness
+        [4, 3, 3, 0, 0, 0, 0, 0, 0, 0],  # no majority, plain argmax neutral
+        [0, 0, 0, 0, 0, 0, 0, 0, 6, 4],  # unknown: dropped by both
+    ])
+    logits = np.eye(8)[[0, 2, 0, 1]]
+    m = fer_metrics(logits, votes, twin=np.array([True, False, False, False]))
+    assert m["n_majority"] == 2 and m["accuracy"] == pytest.approx(0.5)
+    assert m["n_plain_argmax"] == 3 and m["accuracy_plain_argmax"] == pytest.approx(2 / 3)
+    assert m["n_no_train_twin"] == 1 and m["accuracy_no_train_twin"] == 0.0
+
+
+# ------------------------------------------------------------------------------------------------ manifest input
+
+
+def _score_with_input_block(sess, raw: np.ndarray, spec: dict) -> np.ndarray:
+    """Consumer-side preprocessing written from the manifest ``input`` block only (no trainer code)."""
+    import cv2
+
+    h, w = spec["size"]
+    x = np.stack([cv2.resize(im, (w, h), interpolation=cv2.INTER_LINEAR) if im.shape != (h, w) else im
+                  for im in raw]).astype(np.float32)
+    x = np.repeat(x[:, None], spec["channels"], axis=1) * np.float32(spec["scale"])
+    mean = np.asarray(spec["mean"], np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(spec["std"], np.float32).reshape(1, -1, 1, 1)
+    return sess.run(None, {spec["name"]: ((x - mean) / std).astype(np.float32)})[0]
+
+
+def _real_test_images(root, n: int = 12) -> np.ndarray:
+    import cv2
+
+    names = load_split(root, "test", images=False).names[:n]
+    return np.stack([cv2.imread(str(root / "FER2013Test" / name), cv2.IMREAD_GRAYSCALE) for name in names])
+
+
+@pytest.mark.parametrize(("channels", "size"), [(1, 48), (3, 64)])
+def test_manifest_input_block_reproduces_training_preprocessing(tmp_path, shared_data, channels, size):
+    from affectstream.models.training.image_loop import _resize
+
+    raw = _real_test_images(shared_data / "fer")
+    cfg = dataclasses.replace(TINY, in_channels=channels, image_size=size)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    _randomise_bn(model)
+    tta = FlipTTA(model.eval()).eval()
+    path = export_onnx(tta, preprocess(_resize(raw[:2], size), cfg), tmp_path / "m.onnx", ["image"], ["logits"])
+    got = _score_with_input_block(make_session(path, threads=1), raw, input_spec(cfg))
+    with torch.no_grad():
+        want = tta(preprocess(_resize(raw, size), cfg)).numpy()  # the trainer's own path
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+def test_bundled_visual_student_scores_with_its_input_block(shared_data):
+    """The shipped model (when present) through its manifest entry only: sane accuracy on real test images."""
+    from affectstream.models.datasets.ferplus import majority_labels
+    from affectstream.models.deploy.manifest import ModelIntegrityError, verified_path
+
+    try:
+        path, entry = verified_path("visual_student")
+    except ModelIntegrityError:
+        pytest.skip("no bundled visual_student in models/weights/manifest.json")
+    split = load_split(shared_data / "fer", "test", images=False)
+    raw = _real_test_images(shared_data / "fer", n=200)
+    logits = _score_with_input_block(make_session(path, threads=1), raw, entry["input"])
+    assert logits.shape == (200, len(entry["classes"]))
+    maj = majority_labels(split.votes[:200])
+    keep = maj >= 0
+    assert (logits.argmax(1)[keep] == maj[keep]).mean() > 0.6
