@@ -1,16 +1,17 @@
 """Adapting the bundled EEG student to one subject from a calibration session, and scoring it before and after.
 
-1. **Features** exactly as live: the session goes through :class:`affectstream.pipelines.engine.AffectPipeline` (window-wise
-   re-reference over good channels, quality masks, log band power every 0.25 s).
-2. **Normalisation**: the per-subject :class:`~affectstream.core.feature_norm.RunningFeatureNorm` is started on the resting
-   baseline instead of from nothing, so the first minutes of a session are already on the subject's own scale. The
-   uncalibrated student starts from nothing, as a live run without a profile does.
+1. **Features** exactly as live: the session goes through :class:`affectstream.pipelines.engine.AffectPipeline`
+   (window-wise re-reference over good channels, quality masks, log band power every 0.25 s).
+2. **Normalisation**: the per-subject :class:`~affectstream.core.feature_norm.RunningFeatureNorm` is started on the
+   resting baseline instead of from nothing, so the first minutes of a session are already on the subject's own
+   scale. The uncalibrated student starts from nothing, as a live run without a profile does.
 3. **Fine-tuning** of the two output heads (and with ``last_block`` the last TCN level) on the training blocks'
-   self-reports; the rest stays frozen: a dozen blocks cannot re-learn a network, but they can re-map its output to
-   this subject's gains and offsets. A self-report rates the state the block left behind, one value per block, so
-   the loss compares it with the mean prediction over the block's second half (squared error, averaged over
-   blocks; a per-hop loss would also punish the state's build-up, which the rating does not describe); training
-   stops when the error on the ``stop`` blocks has not improved for ``patience`` checks, keeping the best weights.
+   self-reports; the rest stays frozen: the fifteen or so blocks a session leaves to fit cannot re-learn a network,
+   but they can re-map its output to this subject's gains and offsets. A self-report rates the state the block left
+   behind, one value per block, so the loss compares it with the mean prediction over the block's second half
+   (squared error, averaged over blocks; a per-hop loss would also punish the state's build-up, which the rating
+   does not describe); training stops when the error on the ``stop`` blocks has not improved for ``patience``
+   checks, keeping the best weights.
 4. **Scores** on the held-out blocks, never seen by steps 2-3 except through the running normalisation that any live
    run also has: CCC and RMSE of valence and arousal against the ground truth when the session is simulated (and
    against the block self-reports always).
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from affectstream.core.feature_layout import N_FEATURES
 from affectstream.core.feature_norm import RunningFeatureNorm
 from affectstream.models.training.metrics import ccc, rmse
 
@@ -52,7 +54,7 @@ class SessionFeatures:
     centre: np.ndarray
 
     def inputs(self, norm: RunningFeatureNorm) -> np.ndarray:
-        """(T, 192) normalised frames, advancing ``norm`` hop by hop as the live estimator does."""
+        """(T, N_FEATURES) normalised frames, advancing ``norm`` hop by hop as the live estimator does."""
         return np.stack([norm(np.where(g[None, :], p, np.nan).ravel()) for p, g in zip(self.power, self.good)])
 
 
@@ -73,7 +75,7 @@ def session_features(session: CalibrationSession) -> SessionFeatures:
 
 def baseline_norm(features: SessionFeatures, session: CalibrationSession, memory: float) -> RunningFeatureNorm:
     """A normaliser that has absorbed the resting baseline's frames (the profile stores its state)."""
-    norm = RunningFeatureNorm(192, memory=memory)
+    norm = RunningFeatureNorm(N_FEATURES, memory=memory)
     lo, hi = session.baseline
     keep = (features.centre >= lo) & (features.centre < hi)
     sub = SessionFeatures(features.power[keep], features.good[keep], features.centre[keep])

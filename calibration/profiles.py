@@ -64,35 +64,29 @@ class Profile:
 
 
 def _base_model() -> dict:
-    from affectstream.models.deploy.manifest import load_manifest
-    from affectstream.pipelines.eeg.student import EEG_STUDENT
+    from affectstream.core.feature_norm import NORM_MEMORY_FRAMES
+    from affectstream.models.deploy.manifest import EEG_STUDENT, load_manifest
 
     entry = load_manifest()["models"][EEG_STUDENT]
     return {"name": EEG_STUDENT, "sha256": entry["sha256"], "frames": int(entry["input"]["frames"]),
-            "norm_memory": float(entry["input"].get("norm_memory", 1200.0))}
+            "norm_memory": float(entry["input"].get("norm_memory", NORM_MEMORY_FRAMES))}
 
 
 def save_profile(root: str | Path, subject: str, *, model, architecture: dict, norm, bad_channels: dict[str, str],
                  synthetic: bool, montage: tuple[str, ...]) -> Path:
     """Write the profile's model, normaliser and metadata (the report and recording are added by the caller)."""
-    from affectstream.models.deploy.export import export_eeg_student
-    from affectstream.models.deploy.manifest import save_entry
-    from affectstream.pipelines.eeg.student import EEG_STUDENT, EEG_STUDENT_TORCH
+    from affectstream.models.deploy.export import bundle_eeg_student
 
     folder = profile_dir(root, subject)
     folder.mkdir(parents=True, exist_ok=True)
     base = _base_model()
-    onnx_path, torch_path, max_diff = export_eeg_student(model.cpu().eval(), folder)
     data = "synthetic" if synthetic else "real"
-    entry = {"data": data, "task": "eeg_valence_arousal", "trained_on": f"calibration of {subject} ({data})",
-             "input": {"name": "frames", "shape": [1, 192, model.receptive_field], "frames": model.receptive_field,
-                       "normalisation": "RunningFeatureNorm per subject, started from the profile's baseline",
-                       "norm_memory": base["norm_memory"]},
-             "outputs": {"valence_arousal": "valence_arousal"}, "onnx_max_abs_diff": max_diff,
-             "base_model": base}
-    save_entry(EEG_STUDENT, {**entry, "file": onnx_path.name}, folder / "manifest.json")
-    save_entry(EEG_STUDENT_TORCH, {"data": data, "file": torch_path.name, "task": "eeg_valence_arousal (torch)",
-                                   "architecture": architecture}, folder / "manifest.json")
+    bundle_eeg_student(
+        model.cpu().eval(), folder, architecture=architecture, shared={"data": data}, norm_memory=base["norm_memory"],
+        onnx_fields={"task": "eeg_valence_arousal", "trained_on": f"calibration of {subject} ({data})",
+                     "outputs": {"valence_arousal": "valence_arousal"}, "base_model": base},
+        torch_fields={"task": "eeg_valence_arousal (torch)"},
+        input_fields={"normalisation": "RunningFeatureNorm per subject, started from the profile's baseline"})
     np.savez(folder / "baseline.npz", **norm.state())
     (folder / "bad_channels.json").write_text(json.dumps(bad_channels, indent=1))
     (folder / "profile.json").write_text(json.dumps({
@@ -109,9 +103,8 @@ def load_profile(root: str | Path, subject: str) -> Profile:
     ProfileError
         Missing or malformed, or made for another montage, model or format version.
     """
-    from affectstream.models.deploy.manifest import ModelIntegrityError, verified_path
     from affectstream.core.montage import MONTAGE_32
-    from affectstream.pipelines.eeg.student import EEG_STUDENT
+    from affectstream.models.deploy.manifest import EEG_STUDENT, ModelIntegrityError, verified_path
 
     folder = profile_dir(root, subject)
     meta_path = folder / "profile.json"

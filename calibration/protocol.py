@@ -118,7 +118,8 @@ def simulate_session(subject: str, config: CalibrationConfig = CalibrationConfig
     from dataclasses import replace
 
     from affectstream.core.montage import MONTAGE_32
-    from affectstream.pipelines.synthetic.simulator import SessionSimulator, SimulatorConfig
+    from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+    from affectstream.pipelines.synthetic.simulator import SessionSimulator
 
     lead = config.check_s + config.baseline_s
     sim_cfg = SimulatorConfig(seed=seed, subject=subject, trial_s=config.block_s, rest_s=config.rest_s)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from affectstream.calibration.protocol import Block, CalibrationSession, signal_check
+from affectstream.calibration.protocol import Block, CalibrationConfig, CalibrationSession, signal_check
 
 __all__ = ["CalibrationRecordingError", "session_from_recording"]
 
@@ -30,8 +30,8 @@ class CalibrationRecordingError(ValueError):
     """A recording that is not a usable calibration session (one line naming what is missing)."""
 
 
-def session_from_recording(path: str | Path, subject: str, *, heldout_blocks: int = 6,
-                           check_s: float = 10.0) -> CalibrationSession:
+def session_from_recording(path: str | Path, subject: str, *, heldout_blocks: int = CalibrationConfig.heldout_blocks,
+                           check_s: float = CalibrationConfig.check_s) -> CalibrationSession:
     """Read a recorded calibration session (see the module docstring).
 
     Parameters

@@ -1,8 +1,10 @@
-"""``affectstream calibrate``: the whole calibration of one subject, from the recording to the saved profile.
+"""``affectstream calibrate``: the whole calibration of one subject, from a calibration session to the saved profile.
 
-:func:`calibrate` runs the protocol (:mod:`.protocol`), writes its recording into the profile folder, starts the
-normaliser on the baseline, fine-tunes the bundled student on the training blocks (:mod:`.finetune`), scores the
-held-out blocks before and after, and saves the profile (:mod:`.profiles`) with a report (JSON, markdown, PNG).
+:func:`calibrate_session` takes the session -- recorded from a live headset by the wizard (:mod:`.live`), read from
+a recorded real session (``--recording``, :mod:`.recording`), or simulated by :func:`calibrate` (``--headless``, the
+SYNTHETIC dry run of :func:`.protocol.simulate_session`) -- writes it into the profile folder as XDF, starts the
+normaliser on the resting baseline, fine-tunes the bundled student on the training blocks (:mod:`.finetune`), scores
+the held-out blocks before and after, and saves the profile (:mod:`.profiles`) with a report (JSON, markdown, PNG).
 """
 
 from __future__ import annotations
@@ -30,21 +32,22 @@ def calibrate(subject: str, profiles: str | Path, config: CalibrationConfig = Ca
 def calibrate_session(session: CalibrationSession, profiles: str | Path, *, finetune: FineTuneConfig = FineTuneConfig(),
                       config: CalibrationConfig | None = None) -> tuple[Path, dict]:
     """Calibrate from a recorded session; returns the profile folder and the report."""
-    from affectstream.core.feature_norm import RunningFeatureNorm
-    from affectstream.models.deploy.manifest import load_manifest
+    from affectstream.core.feature_layout import N_FEATURES
+    from affectstream.core.feature_norm import NORM_MEMORY_FRAMES, RunningFeatureNorm
     from affectstream.core.montage import MONTAGE_32
-    from affectstream.pipelines.eeg.student import EEG_STUDENT_TORCH, load_torch_student
+    from affectstream.models.deploy.manifest import EEG_STUDENT, EEG_STUDENT_TORCH, load_manifest
+    from affectstream.pipelines.eeg.student import load_torch_student
 
     start = time.perf_counter()
     folder = profile_dir(profiles, session.subject)
     folder.mkdir(parents=True, exist_ok=True)
     write_recording(session, folder / "calibration.xdf")  # the session as calibrated (ratings edited in the wizard)
     features = session_features(session)
-    memory = float(load_manifest()["models"]["eeg_student"]["input"].get("norm_memory", 1200.0))
+    memory = float(load_manifest()["models"][EEG_STUDENT]["input"].get("norm_memory", NORM_MEMORY_FRAMES))
     model = load_torch_student()
-    before = evaluate(model, features.inputs(RunningFeatureNorm(192, memory=memory)), features, session)
+    before = evaluate(model, features.inputs(RunningFeatureNorm(N_FEATURES, memory=memory)), features, session)
     norm = baseline_norm(features, session, memory)
-    profile_norm = RunningFeatureNorm(192, memory=memory)
+    profile_norm = RunningFeatureNorm(N_FEATURES, memory=memory)
     profile_norm.load_state(norm.state())  # what the live path starts from
     z = features.inputs(norm)
     tuned, history = fine_tune(model, z, features, session, finetune)

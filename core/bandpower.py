@@ -13,7 +13,7 @@ One window then costs a strided view, one real FFT over all segments and channel
 with ``scipy.signal.welch`` + ``scipy.integrate.simpson`` to floating-point precision (the tests check 1e-5 relative)
 and ``affectstream bench`` measures the speed-up side by side against scipy and mne.
 
-The extractor defines the EEG students' input, so it lives with the models: the live pipeline, the dataset feature
+The extractor defines the EEG students' input, so it lives in the bottom layer: the live pipeline, the dataset feature
 cache and the trainer all import this one implementation.
 
 Bands follow Zhang et al. (2022) and the project's architecture: delta 0.3-4, theta 4-8, alpha 8-12, beta1 12-18,

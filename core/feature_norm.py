@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from affectstream.core.feature_layout import N_FEATURES
+
+#: Memory of the running statistics in frames: 5 min at the 4 Hz hop. The live student and its training share it.
+NORM_MEMORY_FRAMES = 1200.0
+
 
 class RunningFeatureNorm:
     """Running z-score of a feature vector.
@@ -19,16 +24,17 @@ class RunningFeatureNorm:
     Parameters
     ----------
     n_features : int
-        Length of the feature vector (192 = 6 bands x 32 channels).
+        Length of the feature vector (one frame, :mod:`affectstream.core.feature_layout`).
     memory : float
-        Frames after which old statistics are forgotten exponentially (1200 frames = 5 min at 4 Hz).
+        Frames after which old statistics are forgotten exponentially (:data:`NORM_MEMORY_FRAMES` = 5 min at 4 Hz).
     min_count : int
         Frames a feature needs before its z-score is trusted; until then the output is 0.
     clip : float
         Output is clipped to +/- ``clip`` so one artefact cannot dominate the student's input.
     """
 
-    def __init__(self, n_features: int = 192, memory: float = 1200.0, min_count: int = 8, clip: float = 5.0) -> None:
+    def __init__(self, n_features: int = N_FEATURES, memory: float = NORM_MEMORY_FRAMES, min_count: int = 8,
+                 clip: float = 5.0) -> None:
         self.memory = max(float(memory), 1.0)
         self.min_count = min_count
         self.clip = clip

@@ -1,5 +1,5 @@
 """The model montage and the mapping of a stream's channels onto it (part of the students' input contract, hence
-in ``models``; the live pipeline and the dataset loaders share it).
+in the bottom layer, ``core``: the live pipeline and the dataset loaders share it).
 
 Every model in affectstream sees EEG in one fixed order: the 32-channel 10-20 list used by DEAP and MAHNOB-HCI
 (``MONTAGE_32``). Headsets name and order their channels in many ways, so inputs are matched *by label*, never by

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["MAX_CONFIG_BYTES", "MAX_KEY_PARTS", "ConfigError", "from_dict", "read_toml"]
+__all__ = ["MAX_CONFIG_BYTES", "MAX_KEY_PARTS", "ConfigError", "from_dict", "load_toml", "read_toml"]
 
 
 class ConfigError(ValueError):
@@ -150,9 +150,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     ConfigError
-        The file is missing, unreadable, larger than :data:`MAX_CONFIG_BYTES`, not UTF-8 TOML, nests keys or
-        values absurdly deep, or holds an unknown key, a wrong type or an out-of-range value (the message names
-        the key).
+        The file is missing, unreadable, larger than :data:`MAX_CONFIG_BYTES`, not UTF-8 TOML, or nests keys or
+        values absurdly deep.
     """
     path = Path(path)
     try:
@@ -178,3 +177,16 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     except RecursionError:  # tomllib recurses into nested arrays and inline tables
         raise ConfigError(f"{path} is not a usable config: arrays or tables nested too deeply") from None
     return data
+
+
+def load_toml(cls: type, path: str | Path, ranges: Mapping[str, tuple[float, float]] | None = None) -> Any:
+    """Read the TOML file ``path`` into the dataclass ``cls``: :func:`read_toml`, then :func:`from_dict`.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable, larger than :data:`MAX_CONFIG_BYTES`, not UTF-8 TOML, nests keys or
+        values absurdly deep, or holds an unknown key, a wrong type or an out-of-range value (the message names
+        the key).
+    """
+    return from_dict(cls, read_toml(path), ranges=ranges)

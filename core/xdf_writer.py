@@ -2,21 +2,7 @@
 
 LabRecorder (bundled with ``mne-lsl[record]``) records only what arrives over the network; affectstream must also
 write files offline (simulated sessions, converted data, benchmarks) and record the live session's own streams, so
-it writes XDF itself. The format (https://github.com/sccn/xdf/wiki/Specifications) is a magic ``XDF:`` followed by
-chunks ``[varlen length][uint16 tag][content]``:
-
-==== ============ =======================================================================================
-tag  chunk        content
-==== ============ =======================================================================================
-1    FileHeader   XML ``<info><version>1.0</version>...``
-2    StreamHeader uint32 stream id + XML ``<info>`` (name, type, channel_count, nominal_srate, channel_format,
-                  source_id, created_at, uid, session_id, hostname, ``<desc>`` with channels and extra fields)
-3    Samples      uint32 stream id + varlen n + per sample ``0x08`` + float64 timestamp + values (numeric: one
-                  little-endian row; string: varlen byte length + UTF-8 per channel)
-4    ClockOffset  uint32 stream id + float64 collection time + float64 offset
-5    Boundary     16 fixed bytes (lets a reader resynchronise after a damaged chunk)
-6    StreamFooter uint32 stream id + XML (first/last timestamp, sample count, clock offsets)
-==== ============ =======================================================================================
+it writes XDF itself, in the chunk layout of :mod:`affectstream.core.xdf_format`.
 
 Crash safety
 ------------
@@ -29,8 +15,8 @@ flush on, and ``pyxdf.load_xdf`` reads a file that never got its footers (footer
 ``write`` and a small background thread also flush by themselves once ``flush_interval_s`` (1 s) has passed since the
 last flush, so a caller that forgets to flush, or whose streams stall, still loses at most about a second. Each
 flush is a single ``os.write`` of complete chunks, so a kill can only tear the file if it lands inside that system
-call; :func:`affectstream.core.xdf_reader.load_recording` then refuses the file with a message naming the torn chunk, and
-``allow_truncated=True`` loads everything before it.
+call; :func:`affectstream.core.xdf_reader.load_recording` then refuses the file with a message naming the torn
+chunk, and ``allow_truncated=True`` loads everything before it.
 
 Errors
 ------
@@ -56,43 +42,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import numpy as np
 
-#: XDF channel formats and the numpy dtypes they carry (little-endian on disk).
-CHANNEL_FORMATS: dict[str, np.dtype | None] = {
-    "int8": np.dtype("i1"), "int16": np.dtype("<i2"), "int32": np.dtype("<i4"), "int64": np.dtype("<i8"),
-    "float32": np.dtype("<f4"), "double64": np.dtype("<f8"), "string": None,
-}
-
-TAG_FILE_HEADER, TAG_STREAM_HEADER, TAG_SAMPLES, TAG_CLOCK_OFFSET, TAG_BOUNDARY, TAG_STREAM_FOOTER = 1, 2, 3, 4, 5, 6
-BOUNDARY_UUID = bytes.fromhex("43a546dccbf5410fb30ed5467383cbe4")
+from affectstream.core.xdf_format import (BOUNDARY_UUID, CHANNEL_FORMATS, TAG_BOUNDARY, TAG_CLOCK_OFFSET,
+                                          TAG_FILE_HEADER, TAG_SAMPLES, TAG_STREAM_FOOTER, TAG_STREAM_HEADER,
+                                          chunk, varlen, xml_element)
 
 #: Buffered samples above this many bytes are flushed at once, so recording video never holds much in memory.
 MAX_BUFFER_BYTES = 32 * 2 ** 20
 
-_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-
-
 class XDFWriteError(OSError):
     """Writing the XDF file failed (disk full, I/O error, closed writer); the message says what is safely stored."""
-
-
-def varlen(n: int) -> bytes:
-    """XDF variable-length unsigned integer: one width byte (1, 4 or 8), then the little-endian value."""
-    if n < 0:
-        raise ValueError(f"varlen needs a non-negative integer, got {n}")
-    if n < 256:
-        return b"\x01" + struct.pack("<B", n)
-    if n < 2 ** 32:
-        return b"\x04" + struct.pack("<I", n)
-    return b"\x08" + struct.pack("<Q", n)
-
-
-def chunk(tag: int, content: bytes) -> bytes:
-    """One chunk: ``[varlen(len(content) + 2)][uint16 tag][content]``."""
-    return varlen(len(content) + 2) + struct.pack("<H", tag) + content
 
 
 def lsl_clock() -> float:
@@ -108,30 +69,6 @@ def lsl_clock() -> float:
         except Exception:  # noqa: BLE001 - fall back to the same clock read by Python
             pass
     return time.monotonic()
-
-
-def _fmt(x: Any) -> str:
-    """Text of an XML leaf: floats keep full precision (``repr``), bools are ``true``/``false``."""
-    if isinstance(x, (bool, np.bool_)):
-        return "true" if x else "false"
-    if isinstance(x, (float, np.floating)):
-        return repr(float(x))
-    if isinstance(x, np.integer):
-        return str(int(x))
-    return str(x)
-
-
-def _xml_element(tag: str, value: Any) -> str:
-    """``value`` as XML: a mapping becomes child elements, a list repeats ``tag``, anything else is escaped text."""
-    if not _XML_NAME.match(tag) or tag.lower().startswith("xml"):
-        raise ValueError(f"desc key {tag!r} is not a valid XML element name")
-    if isinstance(value, Mapping):
-        return f"<{tag}>" + "".join(_xml_element(str(k), v) for k, v in value.items()) + f"</{tag}>"
-    if isinstance(value, (list, tuple)):
-        return "".join(_xml_element(tag, v) for v in value)
-    if value is None:
-        return f"<{tag}/>"
-    return f"<{tag}>{escape(_fmt(value))}</{tag}>"
 
 
 @dataclass
@@ -198,7 +135,7 @@ class XDFWriter:
             raise XDFWriteError(exc.errno, f"cannot create XDF file {self.path}: {exc.strerror or exc}") from None
         info = {"version": "1.0", "datetime": datetime.now().astimezone().isoformat(timespec="seconds"),
                 "writer": "affectstream XDFWriter", **(header or {})}
-        xml = '<?xml version="1.0"?><info>' + "".join(_xml_element(k, v) for k, v in info.items()) + "</info>"
+        xml = '<?xml version="1.0"?><info>' + "".join(xml_element(k, v) for k, v in info.items()) + "</info>"
         self._last_flush = time.monotonic()
         self._write_bytes(b"XDF:" + chunk(TAG_FILE_HEADER, xml.encode("utf-8")))
         self._stop_flusher = threading.Event()
@@ -275,13 +212,13 @@ class XDFWriter:
                         if seq is not None:
                             ch[key] = seq[i]
                     channels.append(ch)
-                desc_xml += _xml_element("channels", {"channel": channels})
+                desc_xml += xml_element("channels", {"channel": channels})
             for key, value in (desc or {}).items():
                 if key == "channels" and desc_xml.startswith("<channels>"):
                     raise ValueError(f"stream {name!r}: give channel metadata either as labels/units/types or as "
                                      "desc['channels'], not both")
-                desc_xml += _xml_element(str(key), value)
-            xml = ('<?xml version="1.0"?><info>' + "".join(_xml_element(k, v) for k, v in info.items())
+                desc_xml += xml_element(str(key), value)
+            xml = ('<?xml version="1.0"?><info>' + "".join(xml_element(k, v) for k, v in info.items())
                    + f"<desc>{desc_xml}</desc></info>")
             self._write_bytes(chunk(TAG_STREAM_HEADER, struct.pack("<I", sid) + xml.encode("utf-8")))
             self._streams[sid] = _Stream(sid, name, channel_count, channel_format, CHANNEL_FORMATS[channel_format])
@@ -450,10 +387,6 @@ class XDFWriter:
     @property
     def closed(self) -> bool:
         return self._fd is None
-
-    @property
-    def stream_ids(self) -> tuple[int, ...]:
-        return tuple(self._streams)
 
     def sample_count(self, stream_id: int) -> int:
         """Samples of ``stream_id`` already written to disk (buffered ones not included)."""

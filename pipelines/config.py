@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from affectstream.core.typed_config import MAX_CONFIG_BYTES, ConfigError, from_dict, read_toml
+from affectstream.core.typed_config import MAX_CONFIG_BYTES, ConfigError, load_toml
 
-__all__ = ["MAX_CONFIG_BYTES", "BaselineConfig", "ConfigError", "PipelineConfig", "QualityConfig", "from_dict",
-           "load_config"]
+__all__ = ["MAX_CONFIG_BYTES", "BaselineConfig", "ConfigError", "PipelineConfig", "QualityConfig", "load_config"]
 
 
 #: Inclusive ranges of the numeric keys whose extreme values would crash the pipeline, make it allocate without
@@ -130,14 +129,6 @@ class PipelineConfig:
 
 
 def load_config(path: str | Path, cls: type = PipelineConfig) -> Any:
-    """Read a TOML file into ``cls`` (:func:`affectstream.core.typed_config.read_toml`, then :func:`from_dict` with the
-    pipeline's value ranges).
-
-    Raises
-    ------
-    ConfigError
-        The file is missing, unreadable, larger than :data:`MAX_CONFIG_BYTES`, not UTF-8 TOML, nests keys or
-        values absurdly deep, or holds an unknown key, a wrong type or an out-of-range value (the message names
-        the key).
-    """
-    return from_dict(cls, read_toml(path), ranges=_RANGES)
+    """Read a TOML file into ``cls`` with the pipeline's value ranges; :func:`affectstream.core.typed_config.load_toml`
+    says what it refuses (a :class:`ConfigError` naming the key)."""
+    return load_toml(cls, path, _RANGES)

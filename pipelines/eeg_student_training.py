@@ -27,15 +27,14 @@ import torch
 
 from affectstream.models.nets.eeg_tcn import EEGTCN
 from affectstream.models.training.evaluation import evaluate_regression, sequence_windows, stitch
-from affectstream.models.deploy.export import export_eeg_student
-from affectstream.core.feature_norm import RunningFeatureNorm
-from affectstream.models.deploy.manifest import save_entry
+from affectstream.models.deploy.export import bundle_eeg_student
+from affectstream.core.feature_layout import N_FEATURES
+from affectstream.core.feature_norm import NORM_MEMORY_FRAMES, RunningFeatureNorm
 from affectstream.models.training.protocols import Fold
 from affectstream.models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
 from affectstream.models.methods import BUILT_IN
 from affectstream.models.training.method import Method, Run
 
-from affectstream.pipelines.eeg.student import EEG_STUDENT, EEG_STUDENT_TORCH
 from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
 from affectstream.pipelines.synthetic.planted_dataset import FEATURES_ONLY
 
@@ -49,7 +48,7 @@ class EEGStudentConfig:
     channels: tuple[int, ...] = (128, 128)
     kernel_size: int = 3
     dropout: float = 0.1
-    norm_memory: float = 1200.0  #: frames of the running normalisation's memory (as live)
+    norm_memory: float = NORM_MEMORY_FRAMES  #: frames of the running normalisation's memory (as live)
     train: OptimConfig = field(default_factory=lambda: OptimConfig(
         lr=1e-3, batch_size=8, max_epochs=40, early_stop=8, plateau_patience=3, reload_best_each_epoch=False,
         grad_clip=5.0))
@@ -58,7 +57,7 @@ class EEGStudentConfig:
 
 @dataclass
 class _Data:
-    z: dict[str, np.ndarray]  #: (T, 192) normalised live features
+    z: dict[str, np.ndarray]  #: (T, N_FEATURES) normalised live features
     va: dict[str, np.ndarray]  #: (T, 2)
     synthetic: bool
 
@@ -84,7 +83,7 @@ def prepare(run: Run) -> _Data:
         by_subject.setdefault(t.subject, []).append(t)
     for subject, trials in tqdm(by_subject.items(), desc="live-path features", unit="subject",
                                 disable=not run.progress):
-        norm = RunningFeatureNorm(192, memory=opts.norm_memory)  # one per subject, carried across its recordings
+        norm = RunningFeatureNorm(N_FEATURES, memory=opts.norm_memory)  # one per subject, carried across its recordings
         for t in trials:
             feats, centre = _live_features(t)
             z[t.key] = norm.transform_sequence(feats)
@@ -137,7 +136,7 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
            "test": _scores(model, data, test_keys, cfg, device) if test_keys else {},
            "subjects": {name: sorted({run_trial.subject for run_trial in run.trials if run_trial.key in set(keys)})
                         for name, keys in (("train", train_keys), ("val", val_keys), ("test", test_keys))}}
-    if opts.export_to and run.ctx.is_main:
+    if opts.export_to and run.ctx.is_main and not run.fast_dev_run:  # a smoke test never bundles a model
         out["exported"] = _export(run, model, out, time.perf_counter() - start)
     return out
 
@@ -145,33 +144,25 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 def _export(run: Run, model: EEGTCN, result: dict, wall_s: float) -> dict:
     """Bundle the model into ``export_to`` (ONNX + state dict + manifest entries)."""
     opts: EEGStudentConfig = run.config.options
-    out_dir = run.config.resolve(opts.export_to)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model = model.cpu().eval()
-    onnx_path, torch_path, max_diff = export_eeg_student(model, out_dir)
     synthetic = all(t.meta.get("synthetic", False) for t in run.trials)
     data = "synthetic" if synthetic else "real"
     subjects = result["subjects"]
     trained_on = (f"{'SYNTHETIC: affectstream simulator (planted truth)' if synthetic else 'recordings'} from "
                   f"{run.config.data.path}: training subjects {subjects['train']}, validation {subjects['val']}")
     metrics = {"data": data, "val": result["val"], "test": result["test"], "test_subjects": subjects["test"]}
-    common = {"data": data, "trained_on": trained_on, "command": run.command, "run": str(run.folder),
+    shared = {"data": data, "trained_on": trained_on, "command": run.command, "run": str(run.folder),
               "training": {"config": asdict(opts), "best_epoch": result["best_epoch"],
                            "epochs_run": len(result["history"]), "wall_s": round(wall_s, 1)}}
-    manifest = out_dir / "manifest.json"
-    save_entry(EEG_STUDENT, {
-        **common, "file": onnx_path.name, "task": "eeg_valence_arousal",
-        "input": {"name": "frames", "shape": [1, 192, model.receptive_field], "frames": model.receptive_field,
-                  "features": "log10 Welch band power, 6 bands x 32 channels band-major (core/bandpower.py)",
-                  "normalisation": "RunningFeatureNorm per subject", "norm_memory": opts.norm_memory},
-        "outputs": {"valence_arousal": "valence_arousal"}, "metrics": metrics, "onnx_max_abs_diff": max_diff,
-    }, manifest)
-    save_entry(EEG_STUDENT_TORCH, {**common, "file": torch_path.name, "task": "eeg_valence_arousal (torch weights "
-                                   "for saliency)", "architecture": {"channels": list(opts.channels),
-                                                                     "kernel_size": opts.kernel_size,
-                                                                     "dropout": opts.dropout}}, manifest)
-    return {"onnx": str(onnx_path), "state_dict": str(torch_path), "onnx_max_abs_diff": max_diff,
-            "manifest": str(manifest)}
+    bundle = bundle_eeg_student(
+        model.cpu().eval(), run.config.resolve(opts.export_to), shared=shared, norm_memory=opts.norm_memory,
+        architecture={"channels": list(opts.channels), "kernel_size": opts.kernel_size, "dropout": opts.dropout},
+        onnx_fields={"task": "eeg_valence_arousal", "outputs": {"valence_arousal": "valence_arousal"},
+                     "metrics": metrics},
+        torch_fields={"task": "eeg_valence_arousal (torch weights for saliency)"},
+        input_fields={"features": "log10 Welch band power, 6 bands x 32 channels band-major (core/bandpower.py)",
+                      "normalisation": "RunningFeatureNorm per subject"})
+    return {"onnx": str(bundle.onnx), "state_dict": str(bundle.state_dict),
+            "onnx_max_abs_diff": bundle.onnx_max_abs_diff, "manifest": str(bundle.manifest)}
 
 
 def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:

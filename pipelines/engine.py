@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.core.bandpower import BAND_NAMES, WelchBandPower, WelchConfig
+from affectstream.core.bandpower import WelchBandPower, WelchConfig
 from affectstream.pipelines.eeg.baseline_estimator import BaselineEstimator
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.face.path import FacePath, FaceResult
@@ -229,14 +229,6 @@ class AffectPipeline:
     def estimator_name(self) -> str:
         """The EEG estimator in use: ``student`` or ``baseline``."""
         return "student" if self.student is not None else "baseline"
-
-    @property
-    def band_names(self) -> tuple[str, ...]:
-        return BAND_NAMES
-
-    @property
-    def channel_labels(self) -> tuple[str, ...]:
-        return MONTAGE_32
 
     def push_eeg(self, data: np.ndarray, timestamps: np.ndarray, received_at: float | None = None) -> list[HopResult]:
         """Feed a chunk (n_samples, n_channels) with its timestamps; returns the hops it completed.

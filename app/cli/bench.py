@@ -31,8 +31,6 @@ def run(args: argparse.Namespace) -> int:
 
     results = run_bench(hop_seconds=args.hop_seconds, repeats=args.repeats, replay_minutes=args.replay_minutes,
                         soak_minutes=args.soak, progress=sys.stderr.isatty())
-    import os
-
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from affectstream.app.dashboard.bench_gui import bench_gui
 

@@ -13,10 +13,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calibrate", help="calibrate the EEG student to one subject and save the subject's profile",
                        description="Signal check, resting baseline, stimulus blocks with SAM self-reports, then the "
                                    "student's output heads fine-tuned on the subject and scored on held-out blocks "
-                                   "before and after. Without --headless a wizard window walks through the steps; "
-                                   "both run the protocol against the simulator for now (a SYNTHETIC dry run).")
+                                   "before and after. Without --headless a wizard window walks through the steps, "
+                                   "recording a live headset (an LSL EEG stream) or, as a dry run, the simulator; "
+                                   "--headless runs the protocol against the simulator without a window (a SYNTHETIC "
+                                   "dry run); --recording calibrates from a recorded real session.")
     p.add_argument("--subject", required=True, help="subject id (letters, digits, - and _)")
-    p.add_argument("--headless", action="store_true", help="no window: run the protocol against the simulator")
+    p.add_argument("--headless", action="store_true",
+                   help="no window: a SYNTHETIC dry run of the protocol against the simulator")
     p.add_argument("--fast", action="store_true", help="short signal check and baseline (tests, dry runs)")
     p.add_argument("--profiles", type=Path, default=None, metavar="DIR",
                    help="profile folder (default: $AFFECTSTREAM_PROFILES or the per-user data folder)")

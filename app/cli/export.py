@@ -1,4 +1,4 @@
-"""``affectstream export``: eEG student weights -> streaming ONNX + manifest, with a parity check."""
+"""``affectstream export``: EEG student weights -> streaming ONNX + manifest, with a parity check."""
 
 from __future__ import annotations
 
@@ -28,9 +28,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from affectstream.models.nets.eeg_tcn import EEGTCN
-    from affectstream.models.deploy.export import export_eeg_student
-    from affectstream.models.deploy.manifest import save_entry
-    from affectstream.pipelines.eeg.student import EEG_STUDENT, EEG_STUDENT_TORCH
+    from affectstream.models.deploy.export import bundle_eeg_student
 
     if not args.eeg_weights.is_file():
         raise UserError(f"no weights file at {args.eeg_weights}")
@@ -44,15 +42,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.eeg_weights} is not an EEG student state dict with channels {args.channels}: "
                         f"{str(exc).splitlines()[0]}") from None
     args.out.mkdir(parents=True, exist_ok=True)
-    onnx_path, state_path, diff = export_eeg_student(model.eval(), args.out)
-    common = {"data": args.data, "trained_on": args.trained_on or f"exported from {args.eeg_weights}",
+    shared = {"data": args.data, "trained_on": args.trained_on or f"exported from {args.eeg_weights}",
               "command": "affectstream " + " ".join(sys.argv[1:]), "task": "eeg_valence_arousal"}
-    save_entry(EEG_STUDENT, {**common, "file": onnx_path.name, "onnx_max_abs_diff": diff,
-                             "input": {"name": "frames", "shape": [1, model.n_inputs, model.receptive_field],
-                                       "frames": model.receptive_field, "norm_memory": 1200.0}},
-               args.out / "manifest.json")
-    save_entry(EEG_STUDENT_TORCH, {**common, "file": state_path.name,
-                                   "architecture": {"channels": list(args.channels), "kernel_size": 3,
-                                                    "dropout": 0.1}}, args.out / "manifest.json")
-    print(f"wrote {onnx_path} and {state_path} (torch/onnxruntime max difference {diff:.1e})", file=sys.stderr)
+    bundle = bundle_eeg_student(model.eval(), args.out, shared=shared,
+                                architecture={"channels": list(args.channels), "kernel_size": 3, "dropout": 0.1})
+    print(f"wrote {bundle.onnx} and {bundle.state_dict} (torch/onnxruntime max difference "
+          f"{bundle.onnx_max_abs_diff:.1e})", file=sys.stderr)
     return 0

@@ -38,17 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     use_local_lsl_config()
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["train-visual"]:
-        # Everything after the command belongs to the trainer's own parser (argparse's REMAINDER cannot take
-        # options that start with "--" as the first item of a sub-command).
-        args = argparse.Namespace(command="train-visual", func=train_visual.run, verbose=False,
-                                  trainer_args=argv[1:])
-    else:
-        args = parser.parse_args(argv)
-    args.argv = argv  # the command as typed, recorded by the trainers
-    if args.command != "train-visual":  # the trainer configures its own (INFO) progress logging
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s")
+    args = parser.parse_args(argv)
+    args.argv = argv  # the command as typed, recorded by the trainer
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         parser.print_help()
         return USER_ERROR

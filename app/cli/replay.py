@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from affectstream.pipelines.sessions.replay import publish_recording, replay
+    from affectstream.pipelines.sessions.publish import publish_recording
+    from affectstream.pipelines.sessions.replay import replay
 
     if not args.file.is_file():
         raise UserError(f"no recording at {args.file}")

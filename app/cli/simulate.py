@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from affectstream.pipelines.synthetic.publisher import run_simulator
-    from affectstream.pipelines.synthetic.simulator import SimulatorConfig
+    from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
 
     config = SimulatorConfig(seed=args.seed, subject=args.subject, srate=args.srate)
     print(f"publishing SYNTHETIC streams for subject {args.subject} (seed {args.seed}); Ctrl-C stops",

@@ -19,6 +19,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "checkpoints, metrics.json, report.md and plots. A killed run continues with "
                                    "--resume RUN_DIR.")
     p.add_argument("config", type=Path, nargs="?", help="the TOML config (not needed with --resume)")
+    add_run_options(p)
+    p.set_defaults(func=run)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options of a training run (``train`` and its alias ``train-visual``)."""
     p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue this run folder")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="override the config's run.device (auto: CUDA when available)")
@@ -26,7 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also write the run's summary to FILE.json and its report to FILE.md (e.g. under "
                         "models/reports/)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=run)
+    p.add_argument("--fast-dev-run", action="store_true",
+                   help="a smoke test of every step: one fold, one epoch, a handful of batches; the run folder is "
+                        "marked as such and no model is exported outside it")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,11 +45,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.config is None and args.resume is None:
         raise UserError("give a config file (e.g. models/configs/planted_v2e_kd.toml) or --resume RUN_DIR")
+    if args.fast_dev_run and args.report is not None:
+        raise UserError("--fast-dev-run writes no --report: its numbers are not a result")
     methods = training_methods()
     config = run_folder_config(args.resume, methods) if args.resume is not None else load_config(args.config, methods)
     ensure_planted_data(config, progress=not args.quiet)
     folder = run_training(args.config, methods, resume=args.resume, device=args.device, progress=not args.quiet,
-                          command="affectstream " + shlex.join(args.argv))
+                          command="affectstream " + shlex.join(args.argv), fast_dev_run=args.fast_dev_run)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under torchrun, rank 0 reports
     if args.report is not None:

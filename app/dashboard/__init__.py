@@ -1,13 +1,16 @@
 """The live dashboard (Qt): valence/arousal traces, EEG, scalp maps, face video and stream status.
 
+Part of :mod:`affectstream.app`, the only layer that imports Qt; the processing it shows is the pipelines layer's,
+run on a worker thread, so the GUI thread only paints (docs/architecture.md, threads).
+
 Entry points for the CLI: :func:`run_dashboard` opens the window on given LSL streams, :func:`run_demo` starts the
 simulator in a child process and opens the window on its streams. Qt is imported when they run, not when this
 package is imported, so ``affectstream --help`` stays instant.
 
-Modules: ``main_window`` (window, toolbar, docks, 30 fps timer), ``worker`` (processing thread around
-``affectstream.pipelines.sessions.live.LiveSession``), ``model`` (mailbox and history, no Qt), ``trace_panel``, ``eeg_panel``,
-``topomap_panel``, ``video_panel``, ``status_bar``, ``controls`` (stream picker, marker outlet), ``theme``,
-``bench_gui`` (paint cost with the demo running).
+Modules: ``main_window`` (window, toolbar, docks, 30 fps timer), ``worker`` (the processing thread that polls the
+live or replay session), ``model`` (mailbox and history, no Qt), ``trace_panel``, ``eeg_panel``, ``topomap_panel``,
+``video_panel``, ``status_bar``, ``overlay`` (the session's state over the traces), ``controls`` (stream picker,
+marker outlet), ``theme``, ``frame_times`` (what each frame costs), ``bench_gui`` (paint cost with the demo running).
 """
 
 from __future__ import annotations

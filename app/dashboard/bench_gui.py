@@ -9,13 +9,16 @@ waits until estimates flow, and then measures for ``seconds``:
 * ``cpu_percent``: CPU time of the whole dashboard process (GUI, processing worker, face path) per wall second,
   and ``gui_thread_cpu_percent`` that of the GUI thread alone;
 * ``hop_latency_ms_p50`` / ``_p95``: the pipeline's hop latency meanwhile (the GUI must not slow processing);
-* per panel, the paint ms per pass and passes per second.
+* per panel, the paint ms per pass and passes per second;
+* ``stall_shown_after_kill_s``: at the end the simulator is killed, and this is how long until the window shows
+  the EEG stalled or lost (it must within :data:`STALL_SHOWN_BUDGET_S`; a stream is stalled after 1 s of silence).
 
 The numbers include whatever else the machine runs: the simulator child, and any other load.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -23,6 +26,9 @@ import time
 import uuid
 
 from affectstream.app.dashboard import GUI_SWITCH_INTERVAL_S
+
+#: Longest from the EEG publisher dying to the window showing the stream stalled or lost.
+STALL_SHOWN_BUDGET_S = 2.0
 
 
 def bench_gui(seconds: float = 10.0, *, warmup: float = 2.0, seed: int = 0, video: bool = True,
@@ -36,12 +42,14 @@ def bench_gui(seconds: float = 10.0, *, warmup: float = 2.0, seed: int = 0, vide
 
     from affectstream.app.dashboard.main_window import DashboardWindow
     from affectstream.app.dashboard.worker import SourceSpec
+    from affectstream.pipelines.bench.stream_faults import expected_losses
 
     switch = sys.getswitchinterval()
     sys.setswitchinterval(GUI_SWITCH_INTERVAL_S)  # as run_dashboard does
     prefix = f"affectstream-benchgui-{uuid.uuid4().hex[:8]}"
     sim = start_simulator_process(seed, "sim01", seconds + warmup + timeout, video=video, prefix=prefix)
     window = None
+    quiet = contextlib.ExitStack()
     try:
         spec = SourceSpec("EEG", eeg_source_id=f"{prefix}-eeg", video="Video" if video else None,
                           video_source_id=f"{prefix}-video" if video else None,
@@ -49,13 +57,7 @@ def bench_gui(seconds: float = 10.0, *, warmup: float = 2.0, seed: int = 0, vide
                           resolve_timeout=20.0)
         window = DashboardWindow(spec, publish=False, list_streams=False)
         window.show()
-        deadline = time.monotonic() + timeout
-        while window.history.hops.n == 0 or window.topomaps.updates == 0:
-            if time.monotonic() > deadline or window.history.snapshot.state == "error":
-                raise RuntimeError(f"the demo sent no estimate within {timeout:g} s: "
-                                   f"{window.history.snapshot.error or window.history.snapshot.state}")
-            app.processEvents()
-            time.sleep(0.005)
+        _wait_for_estimates(app, window, timeout)
         _run_for(app, warmup)
         first_frame = len(window.frame_times)
         ticks0 = window.ticks
@@ -71,7 +73,7 @@ def bench_gui(seconds: float = 10.0, *, warmup: float = 2.0, seed: int = 0, vide
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
         gui_cpu = time.thread_time() - gui0
-        stats = window.frame_stats(first_frame)
+        stats = window.frame_times.stats(first_frame)
         latency = window.history.latency_stats(last=int(4 * seconds))
         frames = stats.get("frames", 0)
         result = {
@@ -92,18 +94,47 @@ def bench_gui(seconds: float = 10.0, *, warmup: float = 2.0, seed: int = 0, vide
             "video": video,
             "platform": app.platformName(),
         }
+        quiet.enter_context(expected_losses())  # the kill loses every stream on purpose
+        result["stall_shown_after_kill_s"] = _stall_shown_after_kill(app, window, sim, timeout)
+        result["stall_shown_budget_s"] = STALL_SHOWN_BUDGET_S
         return result
     finally:
         if window is not None:
             window.close()
         stop_process(sim)
         sys.setswitchinterval(switch)
+        quiet.close()
 
 
 def _panel_cost(now: tuple[float, int], before: tuple[float, int], wall: float) -> dict:
     ms, n = now[0] - before[0], now[1] - before[1]
     return {"ms_per_paint": round(ms / max(1, n), 2), "paints_per_s": round(n / wall, 1),
             "ms_per_s": round(ms / wall, 1)}
+
+
+def _wait_for_estimates(app, window, timeout: float) -> None:
+    """Process events until the window drew an estimate and a scalp map; RuntimeError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while window.history.hops.n == 0 or window.topomaps.updates == 0:
+        if time.monotonic() > deadline or window.history.snapshot.state == "error":
+            raise RuntimeError(f"the demo sent no estimate within {timeout:g} s: "
+                               f"{window.history.snapshot.error or window.history.snapshot.state}")
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def _stall_shown_after_kill(app, window, sim, timeout: float) -> float:
+    """Kill the simulator; seconds until the window shows the EEG stalled or lost (NaN: not within ``timeout``)."""
+    sim.kill()
+    killed = time.perf_counter()
+    while True:
+        eeg = window.history.snapshot.streams.get("EEG")
+        if eeg is not None and eeg.state in ("stalled", "lost"):
+            return round(time.perf_counter() - killed, 3)
+        if time.perf_counter() - killed > timeout:
+            return math.nan
+        app.processEvents()
+        time.sleep(0.001)
 
 
 def _run_for(app, seconds: float) -> None:

@@ -104,7 +104,20 @@ class EEGPanel(QtWidgets.QWidget):
         self._features_version = -1
         self.strip_updates = 0  #: strips redrawn (tests and bench read it)
         self.offsets = np.arange(self.n - 1, -1, -1, dtype=np.float32)  # first channel on top
+        header = self._build_header()
+        self._build_traces()
+        self._build_bars()
+        layout = theme.panel_layout(self, header)
+        row = QtWidgets.QHBoxLayout()
+        row.setSpacing(0)
+        row.addWidget(self.glw, 1)
+        row.addWidget(self.bars_glw)
+        layout.addLayout(row, 1)
+        self.canvases = (self.glw, self.bars_glw)
+        self.set_mode("sweep")
 
+    def _build_header(self) -> QtWidgets.QHBoxLayout:
+        """Title, quality legend, bad-channel and write-head labels, gain, Review / Back to live."""
         self.gain = QtWidgets.QComboBox()
         for g in GAINS_UV:
             self.gain.addItem(f"{g} µV / div", g)
@@ -130,7 +143,10 @@ class EEGPanel(QtWidgets.QWidget):
         header.addWidget(self.gain)
         header.addWidget(self.review_button)
         header.addWidget(self.live_button)
+        return header
 
+    def _build_traces(self) -> None:
+        """The traces' canvas: channel names in their own y-linked view, the plot, the one-line-a-second grid."""
         self.glw = Canvas()
         self.glw.ci.setContentsMargins(2, 2, 6, 2)
         self.glw.ci.setSpacing(0)
@@ -139,7 +155,7 @@ class EEGPanel(QtWidgets.QWidget):
         self.label_vb.setFixedWidth(44)
         self.label_vb.setXRange(0, 1, padding=0)
         self.label_items = []
-        for i, lab in enumerate(labels):
+        for i, lab in enumerate(self.labels):
             item = pg.TextItem(lab, color=theme.QUALITY[""], anchor=(1, 0.5))
             item.setFont(theme.axis_font(8))
             item.setPos(0.95, float(self.offsets[i]))
@@ -163,6 +179,8 @@ class EEGPanel(QtWidgets.QWidget):
         self.strips: list[dict[str, pg.PlotCurveItem]] = [{} for _ in range(self.n_strips)]
         self.review_curves: dict[str, pg.PlotCurveItem] = {}
 
+    def _build_bars(self) -> None:
+        """The band-power bar chart of the good channels, on its own canvas."""
         self.bars_glw = Canvas()  # own viewport: bar updates never repaint the traces, nor the reverse
         self.bars_glw.ci.setContentsMargins(2, 2, 6, 2)
         self.bars_glw.setFixedWidth(230)
@@ -184,15 +202,6 @@ class EEGPanel(QtWidgets.QWidget):
             txt.setFont(theme.axis_font(8))
             self.bars_plot.addItem(txt)
             self.bar_text.append(txt)
-
-        layout = theme.panel_layout(self, header)
-        row = QtWidgets.QHBoxLayout()
-        row.setSpacing(0)
-        row.addWidget(self.glw, 1)
-        row.addWidget(self.bars_glw)
-        layout.addLayout(row, 1)
-        self.canvases = (self.glw, self.bars_glw)
-        self.set_mode("sweep")
 
     @staticmethod
     def _legend() -> QtWidgets.QLabel:

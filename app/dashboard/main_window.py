@@ -16,16 +16,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from pathlib import Path
 
-import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from affectstream.app.dashboard import theme
 from affectstream.app.dashboard.controls import MarkerPublisher, StreamPicker
 from affectstream.app.dashboard.eeg_panel import EEGPanel
+from affectstream.app.dashboard.frame_times import FrameTimes
 from affectstream.app.dashboard.model import History, Mailbox
+from affectstream.app.dashboard.overlay import overlay_text
 from affectstream.app.dashboard.replay_bar import ReplayBar
 from affectstream.app.dashboard.status_bar import StatusPanel
 from affectstream.app.dashboard.topomap_panel import TopomapPanel
@@ -91,11 +90,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._auto_deadline = math.inf
         self._auto_started: float | None = None
         self.screenshot_path: Path | None = None
-        # frame timing: (tick ms, paint ms) per frame: the timer callback, then every paint pass until the next one
-        self.frame_times: deque[tuple[float, float]] = deque(maxlen=20000)
+        self.frame_times = FrameTimes()  #: what each frame cost (affectstream bench, gui)
         self.ticks = 0
-        self._pending_tick: float | None = None
-        self._paint_acc = 0.0  #: ms spent painting since the last tick (one frame may take several passes)
         self._epoch: int | None = None  #: the replay's seek count drawn (a new one clears the view)
         self._shown_recording_error = ""
 
@@ -371,9 +367,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
     def _tick(self) -> None:
         started = time.perf_counter()
         self.ticks += 1
-        if self._pending_tick is not None or self._paint_acc > 0.0:  # close the previous frame's account
-            self.frame_times.append((self._pending_tick or 0.0, self._paint_acc))
-        self._pending_tick, self._paint_acc = None, 0.0
+        self.frame_times.next_frame()
         d = self.mailbox.take()
         if d.seq != self._seq:
             self._seq = d.seq
@@ -422,54 +416,22 @@ class DashboardWindow(QtWidgets.QMainWindow):
             changed |= self.replay_bar.refresh(history.snapshot.transport)
         self._update_overlay()
         if changed:
-            self._pending_tick = (time.perf_counter() - started) * 1e3
+            self.frame_times.ticked((time.perf_counter() - started) * 1e3)
         self._check_auto_close()
 
     def event(self, e: QtCore.QEvent) -> bool:  # noqa: D102 - measures the one paint pass per frame
         if e.type() == QtCore.QEvent.Type.UpdateRequest:
             t = time.perf_counter()
             result = super().event(e)
-            self._paint_acc += (time.perf_counter() - t) * 1e3
+            self.frame_times.painted((time.perf_counter() - t) * 1e3)
             return result
         return super().event(e)
 
     def _update_overlay(self) -> None:
         snap = self.history.snapshot
         if snap.state == "error":
-            first = snap.error.strip().splitlines()[0] if snap.error else "error"
-            text = f"<span style='color:{theme.BAD}'>{first}</span>"
             self.traces.overlay.setToolTip(snap.error)
-        elif snap.state == "connecting":
-            text = f"connecting to {self.spec.describe() if self.spec else ''} … (loading models)"
-        elif snap.state == "lost":
-            text = f"<span style='color:{theme.BAD}'>EEG stream lost — press Reconnect</span>"
-        elif snap.state == "running" and snap.streams.get("EEG") and snap.streams["EEG"].state in ("lost",
-                                                                                                   "reconnecting"):
-            eeg = snap.streams["EEG"]
-            text = f"<span style='color:{theme.BAD if eeg.state == 'lost' else theme.WARN}'>EEG stream " + \
-                   ("lost — re-attached when it returns (face only meanwhile)" if eeg.state == "lost" else
-                    "is back — reconnecting") + "</span>"
-        elif snap.state == "running" and snap.streams.get("EEG") and snap.streams["EEG"].state == "stalled":
-            text = f"<span style='color:{theme.WARN}'>EEG stream stalled — no data for " \
-                   f"{snap.streams['EEG'].detail.split(' ')[0]} s</span>"
-        elif snap.state == "running" and snap.transport is not None and not snap.transport.playing:
-            from affectstream.app.dashboard.replay_bar import clock_text
-
-            where = clock_text(snap.transport.position_s)
-            text = "end of the recording — ▶ Play starts it again" if snap.transport.ended else \
-                f"paused at {where} — ▶ Play (Space) resumes"
-        elif snap.state == "running":
-            status = "" if not self.history.hops.n else self._fusion_status()
-            text = status
-        else:
-            text = ""
-        self.traces.set_overlay(text)
-
-    def _fusion_status(self) -> str:
-        from affectstream.app.dashboard.model import COL
-        row = self.history.hops.view[-1]
-        conf = row[COL["confidence"]]
-        return f"<span style='color:{theme.MUTED}'>confidence</span> {conf:.2f}" if np.isfinite(conf) else ""
+        self.traces.set_overlay(overlay_text(self.history, self.spec.describe() if self.spec else ""))
 
     # ------------------------------------------------------------------------------------------- auto close
     def auto_close(self, duration: float | None, screenshot: str | Path | None = None,
@@ -506,19 +468,6 @@ class DashboardWindow(QtWidgets.QMainWindow):
             raise OSError(f"could not write {path}")
         self.screenshot_path = path
         return path
-
-    # ------------------------------------------------------------------------------------------- stats
-    def frame_stats(self, since: int = 0) -> dict[str, float]:
-        """Per-frame cost of the frames painted after the ``since``-th: ms of the tick, the paint, and both."""
-        frames = list(self.frame_times)[since:]
-        if not frames:
-            return {"frames": 0}
-        tick = np.array([f[0] for f in frames])
-        paint = np.array([f[1] for f in frames])
-        total = tick + paint
-        return {"frames": len(frames), "paint_ms_p50": float(np.percentile(total, 50)),
-                "paint_ms_p95": float(np.percentile(total, 95)), "tick_ms_p50": float(np.percentile(tick, 50)),
-                "render_ms_p50": float(np.percentile(paint, 50)), "render_ms_p95": float(np.percentile(paint, 95))}
 
     # ------------------------------------------------------------------------------------------- close
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt naming

@@ -21,10 +21,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from affectstream.app.dashboard.model import Mailbox, Snapshot, StreamView
+
+if TYPE_CHECKING:
+    from affectstream.pipelines.sessions.base import Session
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +135,11 @@ class SessionWorker(threading.Thread):
     poll_s : float
         Sleep between polls.
     session_factory : callable | None
-        ``factory(spec, config, publish) -> LiveSession``-like object (tests); default opens a real session.
+        ``factory(spec, config, publish) -> Session`` (tests); default opens a real session.
     """
 
     def __init__(self, spec: SourceSpec, mailbox: Mailbox, config=None, publish: bool = True,
-                 poll_s: float = 0.004, session_factory: Callable | None = None) -> None:
+                 poll_s: float = 0.004, session_factory: Callable[..., Session] | None = None) -> None:
         super().__init__(name="affectstream-dashboard-worker", daemon=True)
         if config is None:
             from affectstream.pipelines.config import PipelineConfig
@@ -148,7 +152,7 @@ class SessionWorker(threading.Thread):
         self.session_factory = session_factory or _open_session
         self._stop_event = threading.Event()
         self._commands: queue.Queue = queue.Queue()
-        self.session = None
+        self.session: Session | None = None
         self._recording: Path | None = None
         self._recording_error = ""
         self._recorded = 0
@@ -215,7 +219,7 @@ class SessionWorker(threading.Thread):
             streams["GroundTruth"] = StreamView("GroundTruth", spec.truth_source_id, state=state)
         return streams
 
-    def _loop(self, session) -> None:
+    def _loop(self, session: Session) -> None:
         mapping = session.pipeline.mapping
         eeg_lost = False
         rates = {k: _Rate() for k in ("Video", "Markers", "GroundTruth")}
@@ -253,7 +257,7 @@ class SessionWorker(threading.Thread):
                 last_post = now
             self._stop_event.wait(self.poll_s)
 
-    def _run_commands(self, session) -> None:
+    def _run_commands(self, session: Session) -> None:
         while True:
             try:
                 cmd, arg = self._commands.get_nowait()
@@ -274,7 +278,7 @@ class SessionWorker(threading.Thread):
                     except OSError as exc:
                         log.error("cannot record to %s: %s", arg, exc)
 
-    def _snapshot(self, session, eeg_lost: bool, rates: dict[str, _Rate], counts: dict[str, int],
+    def _snapshot(self, session: Session, eeg_lost: bool, rates: dict[str, _Rate], counts: dict[str, int],
                   now: float) -> Snapshot:
         status = session.status
         info = session.inlet.info
@@ -361,7 +365,7 @@ def _limit_torch_threads() -> None:
     torch.set_num_threads(1)
 
 
-def _open_session(spec: SourceSpec, config, publish: bool):
+def _open_session(spec: SourceSpec, config, publish: bool) -> Session:
     from affectstream.pipelines.sessions.live import LiveSession, open_video_source
 
     if getattr(config, "saliency_every_hops", 0) > 0:

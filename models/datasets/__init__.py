@@ -1,4 +1,8 @@
-"""Dataset loaders for the formats the seed methods use (docs/methods.md §7)."""
+"""Dataset loaders for the formats the seed methods use, as distributed (docs/methods.md §7): FER+, MAHNOB-HCI, DEAP,
+DREAMER, SEED, SEED-IV, SEED-V, the project's own XDF recordings, and the band-power feature cache over them.
+
+Part of :mod:`affectstream.models` (imports only ``models`` and :mod:`affectstream.core`).
+"""
 
 from affectstream.models.datasets.ferplus import (
     EMOTIONS,

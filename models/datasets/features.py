@@ -65,7 +65,6 @@ __all__ = [
     "design_bandpass",
     "frame_starts",
     "preprocess",
-    "trial_features",
 ]
 
 #: Version of what :func:`compute_trial_features` outputs for a given config; part of every cache key. Bump it
@@ -327,11 +326,6 @@ def compute_trial_features(trial: Any, config: FeatureConfig = FeatureConfig()) 
             "align": mode, "extractor": EXTRACTOR_VERSION, "missing_channels": list(mapping.missing)}
     present = mapping.present & np.all(np.isfinite(data), axis=1)
     return TrialFeatures(out, times.astype(np.float64), present, n_clamped, meta)
-
-
-def trial_features(trial: Any, config: FeatureConfig = FeatureConfig()) -> np.ndarray:
-    """``(T_frames, 6, 32)`` float32 band-power features of ``trial`` (:func:`compute_trial_features`'s array)."""
-    return compute_trial_features(trial, config).features
 
 
 # ------------------------------------------------------------------------------------------------- cache

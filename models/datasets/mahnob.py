@@ -40,6 +40,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -301,6 +302,57 @@ def load_mahnob(
     return _iter_mahnob(folders, keep, cont, continuous_only, stimulus_only)
 
 
+class _BDFRecording(NamedTuple):
+    """One session's BDF: channel names, rate, the EEG kept and where the Status triggers fall."""
+
+    names: list[str]
+    sfreq: float
+    eeg: np.ndarray  #: (32, n) µV, samples [start, stop) of the file
+    start: int  #: first sample kept
+    onset: int | None  #: first Status trigger (the clip's start), file samples
+    offset: int | None  #: second Status trigger (the clip's end)
+
+
+def _read_bdf(bdf: Path, stimulus_only: bool) -> _BDFRecording:
+    """The 32 EEG channels of ``bdf`` in µV, the whole recording or (``stimulus_only``) the clip only."""
+    import mne
+
+    raw = mne.io.read_raw_bdf(bdf, preload=False, verbose="error")
+    names = list(raw.ch_names)
+    if len(names) < _N_EEG:
+        raise layout_error(describe_mahnob_layout(), f"{bdf} has only {len(names)} channels")
+    if tuple(names[:_N_EEG]) != MAHNOB_EEG_CHANNELS:
+        log.warning("%s: first 32 channels %s are not the documented EEG labels", bdf, names[:_N_EEG])
+    onset = offset = None
+    if "Status" in names:
+        events = mne.find_events(raw, stim_channel="Status", mask=0xFFFF, initial_event=False,
+                                 shortest_event=1, verbose="error")
+        if len(events) >= 1:
+            onset = int(events[0, 0])
+        if len(events) >= 2:
+            offset = int(events[1, 0])
+    start, stop = 0, raw.n_times
+    if stimulus_only:
+        if onset is None or offset is None:
+            raise DatasetLayoutError(f"{bdf}: stimulus_only needs two Status triggers (onset, offset)")
+        start, stop = onset, offset
+    eeg = raw.get_data(picks=list(range(_N_EEG)), start=start, stop=stop, units="uV").astype(np.float32)
+    return _BDFRecording(names, float(raw.info["sfreq"]), eeg, start, onset, offset)
+
+
+def _ratings(attrs: dict) -> tuple[dict[str, int], int | None]:
+    """The session's self-assessment labels and its felt-emotion code (None when not rated)."""
+    labels: dict[str, int] = {}
+    for attr, name in MAHNOB_RATING_ATTRIBUTES.items():
+        v = _int_attr(attrs, attr)
+        if v is not None:
+            labels[name] = v
+    emo = _int_attr(attrs, "feltEmo")
+    if emo is not None:
+        labels["emotion"] = emo
+    return labels, emo
+
+
 def _iter_mahnob(
     folders: list[Path],
     keep: frozenset[int] | None,
@@ -308,8 +360,6 @@ def _iter_mahnob(
     continuous_only: bool,
     stimulus_only: bool,
 ) -> Iterator[Trial]:
-    import mne
-
     for folder in folders:
         session_id = int(folder.name)
         arith_subject, trial = mahnob_session_subject_trial(session_id)
@@ -328,53 +378,23 @@ def _iter_mahnob(
         if bdf is None:
             log.info("MAHNOB session %d has no BDF; skipped", session_id)
             continue
-
-        raw = mne.io.read_raw_bdf(bdf, preload=False, verbose="error")
-        names = list(raw.ch_names)
-        if len(names) < _N_EEG:
-            raise layout_error(describe_mahnob_layout(), f"{bdf} has only {len(names)} channels")
-        if tuple(names[:_N_EEG]) != MAHNOB_EEG_CHANNELS:
-            log.warning("%s: first 32 channels %s are not the documented EEG labels", bdf, names[:_N_EEG])
-        sfreq = float(raw.info["sfreq"])
-        onset = offset = None
-        if "Status" in names:
-            events = mne.find_events(raw, stim_channel="Status", mask=0xFFFF, initial_event=False,
-                                     shortest_event=1, verbose="error")
-            if len(events) >= 1:
-                onset = int(events[0, 0])
-            if len(events) >= 2:
-                offset = int(events[1, 0])
-        start, stop = 0, raw.n_times
-        if stimulus_only:
-            if onset is None or offset is None:
-                raise DatasetLayoutError(f"{bdf}: stimulus_only needs two Status triggers (onset, offset)")
-            start, stop = onset, offset
-        eeg = raw.get_data(picks=list(range(_N_EEG)), start=start, stop=stop, units="uV").astype(np.float32)
-
-        labels: dict[str, int] = {}
-        for attr, name in MAHNOB_RATING_ATTRIBUTES.items():
-            v = _int_attr(attrs, attr)
-            if v is not None:
-                labels[name] = v
-        emo = _int_attr(attrs, "feltEmo")
-        if emo is not None:
-            labels["emotion"] = emo
-
+        rec = _read_bdf(bdf, stimulus_only)
+        start, onset, offset, sfreq = rec.start, rec.onset, rec.offset, rec.sfreq
+        labels, emo = _ratings(attrs)
         continuous = None
         if trace is not None:
             onset_s = onset / sfreq if onset is not None else _ASSUMED_PRESTIM_S
             t = (onset_s - start / sfreq) + np.arange(trace.size) / MAHNOB_CONTINUOUS_RATE
             continuous = ContinuousLabels("valence", t.astype(np.float64), trace, MAHNOB_CONTINUOUS_RATE)
-
         gaze = _pick_gaze(folder, info["tracks"])
         m = _BDF_RE.match(bdf.name)
         yield Trial(
             dataset="mahnob",
             subject=int(subject),
             trial=int(trial),
-            eeg=eeg,
+            eeg=rec.eeg,
             sfreq=sfreq,
-            ch_names=tuple(names[:_N_EEG]),
+            ch_names=tuple(rec.names[:_N_EEG]),
             labels=labels,
             continuous=continuous,
             session=session_id,
@@ -385,7 +405,7 @@ def _iter_mahnob(
                 "bdf_path": bdf,
                 "bdf_trial": int(m.group(2)) if m else None,
                 "gaze_tsv": gaze,
-                "other_channels": tuple(names[_N_EEG:]),
+                "other_channels": tuple(rec.names[_N_EEG:]),
                 "stimulus_onset_s": None if onset is None else (onset - start) / sfreq,
                 "stimulus_offset_s": None if offset is None else (offset - start) / sfreq,
                 "onset_assumed": onset is None,

@@ -21,14 +21,17 @@ import tempfile
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import onnx
 import torch
 from torch import nn
 
-__all__ = ["export_onnx", "quantize_static_int8"]
+from affectstream.core.feature_norm import NORM_MEMORY_FRAMES
+from affectstream.models.deploy.manifest import EEG_STUDENT, EEG_STUDENT_TORCH, save_entry
+
+__all__ = ["EEGStudentBundle", "bundle_eeg_student", "export_eeg_student", "export_onnx", "quantize_static_int8"]
 
 
 OPSET = 17
@@ -198,3 +201,55 @@ def export_eeg_student(model: nn.Module, out_dir: str | PathLike[str], stem: str
     state_path = out_dir / f"{stem}.pt"
     torch.save(model.state_dict(), state_path)
     return onnx_path, state_path, max_diff
+
+
+class EEGStudentBundle(NamedTuple):
+    """The files :func:`bundle_eeg_student` wrote."""
+
+    onnx: Path  #: the streaming graph
+    state_dict: Path  #: the weights-only state dict
+    manifest: Path  #: the manifest that records both
+    onnx_max_abs_diff: float  #: the parity check's largest torch/onnxruntime difference
+
+
+def bundle_eeg_student(model: nn.Module, out_dir: str | PathLike[str], *, architecture: Mapping[str, Any],
+                       shared: Mapping[str, Any], onnx_fields: Mapping[str, Any] | None = None,
+                       torch_fields: Mapping[str, Any] | None = None, input_fields: Mapping[str, Any] | None = None,
+                       norm_memory: float = NORM_MEMORY_FRAMES) -> EEGStudentBundle:
+    """Export the EEG student into ``out_dir`` (:func:`export_eeg_student`) and record both files in its manifest.
+
+    The folder then holds what the live path loads: the ``eeg_student`` entry (the streaming ONNX graph with its
+    input specification: name, shape, frames and the normaliser's memory it was trained with) and the
+    ``eeg_student_torch`` entry (the state dict with the architecture that rebuilds it, for saliency). Each entry's
+    sha256 is computed by :func:`~affectstream.models.deploy.manifest.save_entry`.
+
+    Parameters
+    ----------
+    model : EEGTCN
+        The trained student, on the CPU in eval mode.
+    out_dir : path-like
+        Destination folder; ``manifest.json`` there gains (or replaces) the two entries.
+    architecture : mapping
+        ``EEGTCN`` keyword arguments that rebuild ``model`` (channels, kernel_size, dropout).
+    shared : mapping
+        Fields of both entries (what the data were, what the model was trained on, the command...).
+    onnx_fields, torch_fields : mapping, optional
+        Further fields of the ONNX entry and of the torch entry.
+    input_fields : mapping, optional
+        Further fields of the ONNX entry's input specification (the features, the normalisation).
+    norm_memory : float
+        Memory (frames) of the running normaliser the model was trained with; the live path uses the same.
+
+    Returns
+    -------
+    EEGStudentBundle
+    """
+    onnx_path, state_path, max_diff = export_eeg_student(model, out_dir)
+    manifest = Path(out_dir) / "manifest.json"
+    spec = {"name": "frames", "shape": [1, model.n_inputs, model.receptive_field], "frames": model.receptive_field,
+            "norm_memory": norm_memory, **(input_fields or {})}
+    save_entry(EEG_STUDENT, {**shared, **(onnx_fields or {}), "file": onnx_path.name, "input": spec,
+                             "onnx_max_abs_diff": max_diff}, manifest)
+    save_entry(EEG_STUDENT_TORCH, {**shared, **(torch_fields or {}), "file": state_path.name,
+                                   "architecture": dict(architecture)}, manifest)
+    return EEGStudentBundle(onnx_path, state_path, manifest, max_diff)

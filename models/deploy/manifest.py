@@ -16,6 +16,11 @@ from affectstream.models.deploy.runtime import sha256_file
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 
+#: Manifest name of the EEG student's streaming ONNX graph (what the live path runs).
+EEG_STUDENT = "eeg_student"
+#: Manifest name of the EEG student's torch weights (weights-only state dict), used for gradient saliency.
+EEG_STUDENT_TORCH = "eeg_student_torch"
+
 
 class ModelIntegrityError(RuntimeError):
     """A model file is missing, or its sha256 differs from the manifest."""

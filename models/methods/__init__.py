@@ -10,9 +10,10 @@ from __future__ import annotations
 from affectstream.models.methods.cdgkd.method import METHOD as CDGKD
 from affectstream.models.methods.cmcrd.method import METHOD as CMCRD
 from affectstream.models.methods.crpn.method import METHOD as CRPN
+from affectstream.models.methods.ferplus_supervised.method import METHOD as FERPLUS_SUPERVISED
 from affectstream.models.methods.neurogaze.method import METHOD as NEUROGAZE
 from affectstream.models.methods.v2e_kd.method import METHOD as V2E_KD
 from affectstream.models.training.method import Method
 
 #: The built-in methods by their ``method`` config value.
-BUILT_IN: dict[str, Method] = {m.name: m for m in (V2E_KD, NEUROGAZE, CMCRD, CDGKD, CRPN)}
+BUILT_IN: dict[str, Method] = {m.name: m for m in (V2E_KD, NEUROGAZE, CMCRD, CDGKD, CRPN, FERPLUS_SUPERVISED)}

@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
+from affectstream.core.feature_layout import N_BANDS, N_CHANNELS
+
 __all__ = ["TemporalBlock", "TemporalConvNet", "EEGTCN", "EEGTCNOutput", "EEGTCNStreaming"]
 
 
@@ -156,7 +158,7 @@ class EEGTCN(nn.Module):
 
     Shapes
     ------
-    - input ``x``: ``(B, n_bands * n_channels, T)`` = ``(B, 192, T)`` by default, features band-major within a
+    - input ``x``: ``(B, n_bands * n_channels, T)`` = ``(B, N_FEATURES, T)`` by default, features band-major within a
       frame (``index = band * n_channels + channel``), frames at the 4 Hz hop rate.
     - output: :class:`EEGTCNOutput` with ``valence (B, T)``, ``arousal (B, T)``, ``features (B, T, 128)``.
 
@@ -165,8 +167,8 @@ class EEGTCN(nn.Module):
 
     def __init__(
         self,
-        n_bands: int = 6,
-        n_channels: int = 32,
+        n_bands: int = N_BANDS,
+        n_channels: int = N_CHANNELS,
         channels: Sequence[int] = (128, 128),
         kernel_size: int = 3,
         dropout: float = 0.1,
@@ -204,7 +206,7 @@ class EEGTCN(nn.Module):
         Parameters
         ----------
         x : torch.Tensor
-            ``(B, 192, receptive_field)`` frames, oldest first.
+            ``(B, N_FEATURES, receptive_field)`` frames, oldest first.
 
         Returns
         -------
@@ -229,7 +231,7 @@ class EEGTCNStreaming(nn.Module):
 
     Shapes
     ------
-    - input: ``(B, 192, receptive_field)`` = ``(1, 192, 13)`` live.
+    - input: ``(B, N_FEATURES, receptive_field)`` = ``(1, N_FEATURES, 13)`` live.
     - output: ``(B, 2)`` = ``[valence, arousal]`` of the newest frame.
     """
 
@@ -242,7 +244,7 @@ class EEGTCNStreaming(nn.Module):
         return self.model.receptive_field
 
     def example_input(self, batch: int = 1) -> torch.Tensor:
-        """A zero input of the exported shape ``(batch, 192, receptive_field)``."""
+        """A zero input of the exported shape ``(batch, N_FEATURES, receptive_field)``."""
         return torch.zeros(batch, self.model.n_inputs, self.receptive_field)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,10 +8,10 @@ Layout of a config file (``models/configs/*.toml`` are complete examples)::
     [data]                      # DataConfig: where the trials come from (and the planted generator's settings)
     [features]                  # affectstream.models.datasets.features.FeatureConfig: the band-power features
     [protocol]                  # ProtocolConfig: LOSO or TRS folds
-    [v2e_kd]                    # the method's own dataclass (e.g. affectstream.models.methods.v2e_kd.method.V2EKDConfig)
+    [v2e_kd]                    # the method's own dataclass (e.g. models/methods/v2e_kd/method.py's V2EKDConfig)
 
-Unknown keys and wrong types are refused with the key's full name (:func:`affectstream.core.typed_config.from_dict`), so a typo
-never silently falls back to a default.
+Unknown keys and wrong types are refused with the key's full name (:func:`affectstream.core.typed_config.from_dict`),
+so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class PlantedConfig:
-    """Settings of the planted benchmark generator (SYNTHETIC data, :func:`affectstream.pipelines.synthetic.planted_dataset
-    .build_planted_xdf_dataset`)."""
+    """Settings of the planted benchmark generator (SYNTHETIC data,
+    :func:`affectstream.pipelines.synthetic.planted_dataset.build_planted_xdf_dataset`)."""
 
     n_subjects: int = 12
     n_trials: int = 10

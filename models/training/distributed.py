@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "all_reduce_mean", "barrier", "cleanup", "init_distributed", "shard_indices",
+__all__ = ["DistContext", "all_reduce_mean", "barrier", "init_distributed", "shard_indices",
            "single_process", "wrap_model"]
 
 
@@ -225,9 +225,3 @@ def barrier(ctx: DistContext) -> None:
         dist.barrier(device_ids=[ctx.device.index])
     else:
         dist.barrier()
-
-
-def cleanup(ctx: DistContext) -> None:
-    """Leave the process group (releases its sockets and, on GPUs, communicators); no-op for one process."""
-    if ctx.distributed and dist.is_initialized():
-        dist.destroy_process_group()

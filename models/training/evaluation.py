@@ -35,7 +35,6 @@ __all__ = [
     "SequenceWindows",
     "accuracy",
     "balanced_accuracy",
-    "classification_summary",
     "confusion_matrix",
     "eight_way",
     "evaluate_regression",
@@ -405,12 +404,3 @@ def present_only(y_true: Sequence[int] | np.ndarray, logits: np.ndarray, n_class
     if names is not None:
         out["present_names"] = names
     return out
-
-
-def classification_summary(y_true: Sequence[int] | np.ndarray, logits: np.ndarray,
-                           class_names: Sequence[str] | None = None) -> dict[str, Any]:
-    """``{"8way": eight_way(...), "present_only": present_only(...)}``, the layout of NeuroGaze's ``metrics.json``."""
-    logits = np.asarray(logits)
-    po = present_only(y_true, logits, class_names=class_names)
-    po.pop("y_pred")
-    return {"8way": eight_way(y_true, logits, logits.shape[1]), "present_only": po}

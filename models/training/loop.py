@@ -1,26 +1,28 @@
 """One training loop for every sequence model of the trainer: windows, epochs, selection, checkpoints.
 
-The recipe is Zhang et al.'s (docs/methods.md §2.4), with each choice in :class:`OptimConfig`: Adam, ReduceLROnPlateau on
-the validation score (mode ``max``), early stopping, and the best-so-far weights re-loaded after every epoch that
-did not improve (``load_best_at_each_epoch=1`` in the reference code: an epoch that made the model worse is undone,
-so the next one starts again from the best weights with the smaller learning rate).
+The recipe is Zhang et al.'s (docs/methods.md §2.4), with each choice in :class:`OptimConfig`: Adam, ReduceLROnPlateau
+on the validation score (mode ``max``), early stopping, and the best-so-far weights re-loaded after every epoch that did
+not improve (``load_best_at_each_epoch=1`` in the reference code: an epoch that made the model worse is undone, so the
+next one starts again from the best weights with the smaller learning rate).
 
 Checkpoints: after every epoch the whole state (model, optimiser, scheduler, best weights, history, counters) is
 written atomically with :func:`torch.save` and read back with ``weights_only=True`` (only tensors and plain values),
 so a killed run resumes at the next epoch and ends with the same weights as an uninterrupted one: batch order comes
 from a generator seeded with ``(seed, epoch)``, and the checkpoint keeps torch's random state for dropout.
 
-Data-parallel (``torchrun``, :mod:`affectstream.models.training.distributed`): with a distributed context the model is wrapped in
-DistributedDataParallel, each rank takes its shard of the epoch's windows (:func:`batches`), and the validation
-score and train loss are averaged across ranks, so every rank takes the same learning-rate, selection and
+Data-parallel (``torchrun``, :mod:`affectstream.models.training.distributed`): with a distributed context the model is
+wrapped in DistributedDataParallel, each rank takes its shard of the epoch's windows (:func:`batches`), and the
+validation score and train loss are averaged across ranks, so every rank takes the same learning-rate, selection and
 early-stopping decisions and ends with the same weights. Only rank 0 writes checkpoints and shows progress.
+
+In a fast-dev run (:mod:`affectstream.models.training.fast_dev`) :func:`fit` runs one epoch and the batch sources
+(:func:`batches`, :func:`index_batches`) yield a handful of batches.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from affectstream.models.training import fast_dev
+from affectstream.models.training.checkpoint import restore_checkpoint, save_checkpoint
 from affectstream.models.training.distributed import DistContext, all_reduce_mean, shard_indices, wrap_model
 from affectstream.models.training.evaluation import sequence_windows
 
@@ -97,7 +101,7 @@ def batches(data: WindowSet, batch_size: int, seed: int, epoch: int, ctx: DistCo
         order = shard_indices(len(data), ctx, seed, epoch)
     else:
         order = np.random.default_rng([seed, epoch]).permutation(len(data))
-    for b in range(0, len(order), batch_size):
+    for b in fast_dev.limit_batches(range(0, len(order), batch_size), epoch):
         idx = order[b:b + batch_size]
         yield (torch.from_numpy(data.x[idx]), torch.from_numpy(data.y[idx]),
                {k: torch.from_numpy(v[idx]) for k, v in data.extra.items()})
@@ -107,10 +111,9 @@ def index_batches(n: int, batch_size: int, seed: int, epoch: int):
     """Shuffled mini-batches of sample indices ``0 .. n-1`` (numpy), the order depending only on ``(seed, epoch)``;
     a last batch of one sample is dropped (BatchNorm needs two). For methods whose samples are rows, not windows."""
     order = np.random.default_rng([seed, epoch]).permutation(n)
-    for b in range(0, n, batch_size):
-        idx = order[b:b + batch_size]
-        if len(idx) >= 2:
-            yield idx
+    starts = (b for b in range(0, n, batch_size) if n - b >= 2)
+    for b in fast_dev.limit_batches(starts, epoch):
+        yield order[b:b + batch_size]
 
 
 def stack_trials(per_trial: dict[Any, np.ndarray], keys) -> np.ndarray:
@@ -136,12 +139,6 @@ class FitResult:
     best_epoch: int
     best_score: float
     resumed_from: int = 0
-
-
-def _save_atomic(state: dict[str, Any], path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torch.Tensor],
@@ -177,66 +174,66 @@ def fit(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module, tuple], torc
     net = wrap_model(model, ctx) if distributed else model
     is_main = ctx is None or ctx.is_main
     on_cuda = next(model.parameters()).device.type == "cuda"
-    use_amp = amp and on_cuda
-    use_bf16 = cpu_bf16 and not on_cuda
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                           amsgrad=config.amsgrad)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=config.plateau_patience,
+    step = _Step(model, config, amp=amp and on_cuda, cpu_bf16=cpu_bf16 and not on_cuda)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(step.opt, mode="max", patience=config.plateau_patience,
                                                        factor=config.plateau_factor, min_lr=config.min_lr)
-    history: list[dict[str, float]] = []
-    best_score, best_epoch, stale, start = -math.inf, -1, 0, 0
-    best_state = copy.deepcopy(model.state_dict())
     path = Path(checkpoint) if checkpoint is not None else None
-    if path is not None and path.is_file():
-        state = torch.load(path, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        best_state, history = state["best_model"], state["history"]
-        best_score, best_epoch, stale, start = (state["best_score"], state["best_epoch"], state["stale"],
-                                                state["epoch"] + 1)
-        torch.set_rng_state(state["rng"])  # dropout continues with the masks an uninterrupted run would draw
-    bar = tqdm(range(start, config.max_epochs), desc=desc, unit="epoch", disable=not (progress and is_main),
-               leave=False)
+    s = restore_checkpoint(path, model, step.opt) or {
+        "best_model": copy.deepcopy(model.state_dict()), "history": [], "best_score": -math.inf, "best_epoch": -1,
+        "stale": 0, "epoch": -1}
+    if "scheduler" in s:
+        sched.load_state_dict(s.pop("scheduler"))
+    start = s["epoch"] + 1
+    bar = tqdm(range(start, fast_dev.epochs(config.max_epochs)), desc=desc, unit="epoch",
+               disable=not (progress and is_main), leave=False)
     for epoch in bar:
-        if stale >= config.early_stop:
+        if s["stale"] >= config.early_stop:
             break
         net.train()
-        losses = []
-        for batch in epoch_batches(epoch):
-            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp), \
-                    torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
-                loss = loss_fn(net, batch).float()
-            opt.zero_grad()
-            scaler.scale(loss).backward()
-            if config.grad_clip > 0:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            losses.append(float(loss.detach()))
+        losses = [step(loss_fn, net, batch) for batch in fast_dev.limit_batches(epoch_batches(epoch), epoch)]
         model.eval()
         score = float(score_fn(model))
         train_loss = float(np.mean(losses)) if losses else math.nan
         if distributed:  # identical decisions on every rank (bit-identical already, unless the maths differs)
             score, train_loss = all_reduce_mean(score, ctx), all_reduce_mean(train_loss, ctx)
         sched.step(score)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_score": score,
-                        "lr": opt.param_groups[0]["lr"]})
-        if score > best_score:
-            best_score, best_epoch, stale = score, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+        s["history"].append({"epoch": epoch, "train_loss": train_loss, "val_score": score,
+                             "lr": step.opt.param_groups[0]["lr"]})
+        if score > s["best_score"]:
+            s.update(best_score=score, best_epoch=epoch, stale=0, best_model=copy.deepcopy(model.state_dict()))
         else:
-            stale += 1
+            s["stale"] += 1
             if config.reload_best_each_epoch:
-                model.load_state_dict(best_state)
-        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", val=f"{score:.3f}", best=f"{best_score:.3f}")
+                model.load_state_dict(s["best_model"])
+        s["epoch"] = epoch
+        bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{score:.3f}", best=f"{s['best_score']:.3f}")
         if path is not None and is_main:
-            _save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                          "best_model": best_state, "history": history, "best_score": best_score,
-                          "best_epoch": best_epoch, "stale": stale, "epoch": epoch, "rng": torch.get_rng_state()},
-                         path)
-    model.load_state_dict(best_state)
+            save_checkpoint(path, model, step.opt, scheduler=sched.state_dict(), **s)
+    model.load_state_dict(s["best_model"])
     model.eval()
-    return FitResult(history, best_epoch, best_score, resumed_from=start)
+    return FitResult(s["history"], s["best_epoch"], s["best_score"], resumed_from=start)
+
+
+class _Step:
+    """One optimiser step of :func:`fit`: Adam, the loss under autocast (float16 with a gradient scaler on CUDA,
+    bfloat16 on the CPU when asked for), optional gradient clipping; returns the batch's loss."""
+
+    def __init__(self, model: torch.nn.Module, config: OptimConfig, *, amp: bool, cpu_bf16: bool) -> None:
+        self.model, self.clip, self.amp, self.cpu_bf16 = model, config.grad_clip, amp, cpu_bf16
+        self.opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                    amsgrad=config.amsgrad)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp)
+
+    def __call__(self, loss_fn: Callable[[torch.nn.Module, tuple], torch.Tensor], net: torch.nn.Module,
+                 batch: tuple) -> float:
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp), \
+                torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_bf16):
+            loss = loss_fn(net, batch).float()
+        self.opt.zero_grad()
+        self.scaler.scale(loss).backward()
+        if self.clip > 0:
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return float(loss.detach())

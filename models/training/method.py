@@ -58,7 +58,12 @@ class Method:
 
 @dataclass
 class Run:
-    """What a method sees of the run."""
+    """What a method sees of the run.
+
+    ``fast_dev_run``: one fold, one epoch, a handful of batches (the training loops read it through
+    :mod:`affectstream.models.training.fast_dev`); a method that writes outside its run folder (an export) must not
+    in a fast-dev run. ``git_commit``: the commit the run started from (its provenance, from ``run.json``).
+    """
 
     config: TrainConfig
     folder: Path
@@ -66,6 +71,8 @@ class Run:
     command: str
     progress: bool = True
     trials: list = field(default_factory=list)
+    fast_dev_run: bool = False
+    git_commit: str | None = None
 
     @property
     def dataset(self) -> str:
@@ -86,7 +93,8 @@ class Run:
 
     @property
     def cpu_bf16(self) -> bool:
-        """bfloat16 autocast on the CPU, only when asked for (``run.amp = "bf16"``; see affectstream.models.training.loop.fit)."""
+        """bfloat16 autocast on the CPU, only when asked for (``run.amp = "bf16"``; see
+        :func:`affectstream.models.training.loop.fit`)."""
         return self.config.run.amp == "bf16" and self.device.type == "cpu"
 
     def save_weights(self, model: torch.nn.Module, path: Path) -> str:

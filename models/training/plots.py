@@ -3,7 +3,7 @@
 * learning curves: the validation score per epoch of every model of every fold;
 * test traces: the truth and each model's stitched predictions over one fold's test trials;
 * saliency topomaps (docs/methods.md §2.7): the KD student's input gradients, averaged over folds, on six scalp maps that
-  share one colour scale (normalised jointly over the 192 band x channel values).
+  share one colour scale (normalised jointly over all N_FEATURES band x channel values).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_traces(predictions: Path, path: Path, title: str) -> Path:
 
 
 def saliency_topomaps(saliency: np.ndarray, path: Path, title: str) -> Path:
-    """Six scalp maps of a (192,) band-major saliency vector, min-max normalised jointly over all bands."""
+    """Six scalp maps of an (N_FEATURES,) band-major saliency vector, min-max normalised jointly over all bands."""
     import mne
 
     plt = _pyplot()

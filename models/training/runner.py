@@ -12,12 +12,17 @@ Run folder (``<out_dir>/<name>-<timestamp>/``)
     resumed with ``--resume RUN_DIR`` skips them, and the unfinished fold continues from its per-epoch checkpoints
     under ``folds/fold_XX/``), ``metrics.json`` (summary + per fold), ``report.md`` and the method's plots (PNG).
 
+Provenance: ``run.json`` records the command, the git commit, the start time, the number of processes and whether
+the run is a fast-dev run (``--fast-dev-run``: one fold, one epoch, a handful of batches,
+:mod:`affectstream.models.training.fast_dev`), whose folder name, ``metrics.json``, summary and report say so, so that
+it is never taken for a result.
+
 Seeds: ``run.seed`` seeds torch and numpy before every fold, so a fold's result does not depend on which folds ran
 before it in the same process (a resumed run gives the numbers an uninterrupted one gives).
 
 Data-parallel: under ``torchrun`` every rank runs the same folds on its shard of the data (the training loop
-averages gradients and decisions, :mod:`affectstream.models.training.loop`); rank 0 alone writes files, and after every fold
-the ranks compare the SHA-256 of their trained weights, which must be identical (the fold result records it).
+averages gradients and decisions, :mod:`affectstream.models.training.loop`); rank 0 alone writes files, and after
+every fold the ranks compare the SHA-256 of their trained weights, which must be identical (the fold result records it).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import subprocess
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -34,6 +40,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from affectstream.core.paths import REPO
+from affectstream.models.training import fast_dev
 from affectstream.models.training.distributed import DistContext, barrier, init_distributed
 from affectstream.models.training.protocols import Fold, loso_folds, trs_folds
 from affectstream.models.training.config import ConfigError, TrainConfig, load_train_config, to_toml
@@ -47,7 +55,9 @@ __all__ = ["load_config", "rescore_run", "run_folder_config", "run_training"]
 #: caller adds).
 Catalogue = Mapping[str, Method]
 
-
+#: The first line of a fast-dev run's report.
+FAST_DEV_BANNER = ("**FAST-DEV RUN** (`--fast-dev-run`: one fold, one epoch, a handful of batches): it shows that "
+                   "every step runs, its numbers are not a result.")
 
 
 def load_config(path: str | Path, methods: Catalogue) -> TrainConfig:
@@ -101,69 +111,90 @@ def _load_trials(run: Run) -> list:
     return load_xdf_sessions(run.config.resolve(data.path), unit=data.unit)
 
 
-def new_run_folder(config: TrainConfig) -> Path:
+def new_run_folder(config: TrainConfig, fast_dev_run: bool = False) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = config.resolve(config.run.out_dir) / f"{config.run.name}-{stamp}"
+    suffix = "-fast-dev-run" if fast_dev_run else ""
+    folder = config.resolve(config.run.out_dir) / f"{config.run.name}-{stamp}{suffix}"
     folder.mkdir(parents=True, exist_ok=False)
     return folder
 
 
-def run_training(config_path: str | Path | None, methods: Catalogue, *, resume: str | Path | None = None, device: str | None = None,
-                 progress: bool = True, command: str = "") -> Path:
+def run_training(config_path: str | Path | None, methods: Catalogue, *, resume: str | Path | None = None,
+                 device: str | None = None, progress: bool = True, command: str = "",
+                 fast_dev_run: bool = False) -> Path:
     """Train as the config says (or continue the run in ``resume``); returns the run folder.
 
     The run folder's ``config.toml`` is the source of truth on resume, so a resumed run cannot silently change its
-    settings half-way.
+    settings half-way; a fast-dev run stays one, and a run of full size cannot be continued as one.
     """
     config = run_folder_config(Path(resume), methods) if resume is not None else load_config(config_path, methods)
     ctx = _context(device or config.run.device)
     if resume is not None:
         folder = Path(resume)
-        command = _command_of(folder)  # a resumed run reports the command that started it
+        started = _run_record(folder)
+        if fast_dev_run and not started.get("fast_dev_run"):
+            raise ConfigError(f"{folder} is a full run; continue it without --fast-dev-run")
+        fast_dev_run, command = bool(started.get("fast_dev_run")), started.get("command", "")  # as it started
     else:
-        folder = _shared_folder(config, ctx, command)
-    run, method, folds, state = _start(config, methods, folder, ctx, command, progress)
-    results = []
-    for fold in folds:
-        done = folder / "folds" / f"fold_{fold.index:02d}.json"
-        if done.is_file():
-            results.append(json.loads(done.read_text()))
-            continue
-        run.seed(fold.index)
-        t0 = time.perf_counter()
-        result = {"fold": fold.index, "test_subjects": list(fold.test_subjects), "sizes": list(fold.sizes),
-                  **method.fold(run, state, fold)}
-        result["seconds"] = time.perf_counter() - t0
-        result["world_size"] = ctx.world_size
-        _check_ranks_agree(result, ctx)
-        if ctx.is_main:
-            done.parent.mkdir(parents=True, exist_ok=True)
-            done.write_text(json.dumps(result, indent=1, default=_json_default))
-        results.append(result)
+        folder = _shared_folder(config, ctx, command, fast_dev_run)
+    with fast_dev.fast_dev_run(fast_dev_run):
+        run, method, folds, state = _start(config, methods, folder, ctx, command, progress, fast_dev_run)
+        results = [_fold_result(run, method, state, fold) for fold in folds]
     if ctx.is_main:
         summary, report = method.summarise(run, state, results)
         metrics = {"method": config.method, "command": run.command, "data": summary.get("data", ""),
                    "summary": summary, "folds": results}
+        if fast_dev_run:
+            summary["fast_dev_run"] = metrics["fast_dev_run"] = True
+            report = f"{FAST_DEV_BANNER}\n\n{report}"
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1, default=_json_default))
         (folder / "report.md").write_text(report, encoding="utf-8")
     barrier(ctx)
     return folder
 
 
-def _shared_folder(config: TrainConfig, ctx: DistContext, command: str) -> Path:
-    """A new run folder, made by rank 0 and announced to the other ranks."""
+def _fold_result(run: Run, method: Method, state: Any, fold: Fold) -> dict:
+    """The fold's result: read back when a previous process finished it, else trained and written (by rank 0)."""
+    done = run.folder / "folds" / f"fold_{fold.index:02d}.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    run.seed(fold.index)
+    t0 = time.perf_counter()
+    result = {"fold": fold.index, "test_subjects": list(fold.test_subjects), "sizes": list(fold.sizes),
+              **method.fold(run, state, fold)}
+    result["seconds"] = time.perf_counter() - t0
+    result["world_size"] = run.ctx.world_size
+    _check_ranks_agree(result, run.ctx)
+    if run.ctx.is_main:
+        done.parent.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps(result, indent=1, default=_json_default))
+    return result
+
+
+def _shared_folder(config: TrainConfig, ctx: DistContext, command: str, fast_dev_run: bool) -> Path:
+    """A new run folder with its provenance, made by rank 0 and announced to the other ranks."""
     folder = None
     if ctx.is_main:
-        folder = new_run_folder(config)
+        folder = new_run_folder(config, fast_dev_run)
         (folder / "config.toml").write_text(to_toml(config), encoding="utf-8")
         (folder / "run.json").write_text(json.dumps({"base_dir": str(config.base_dir), "command": command,
-                                                     "started": time.time(), "world_size": ctx.world_size},
+                                                     "git_commit": _git_commit(), "started": time.time(),
+                                                     "world_size": ctx.world_size, "fast_dev_run": fast_dev_run},
                                                     indent=2))
     if ctx.distributed:
         box = [str(folder) if folder is not None else None]
         torch.distributed.broadcast_object_list(box, src=0)
         folder = Path(box[0])
     return folder
+
+
+def _git_commit() -> str | None:
+    """The repository's commit, for the run's provenance (None outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def _check_ranks_agree(result: dict, ctx: DistContext) -> None:
@@ -188,24 +219,29 @@ def run_folder_config(folder: Path, methods: Catalogue) -> TrainConfig:
     return replace(config, base_dir=Path(json.loads((folder / "run.json").read_text())["base_dir"]))
 
 
-def _start(config: TrainConfig, methods: Catalogue, folder: Path, ctx: DistContext, command: str, progress: bool):
+def _start(config: TrainConfig, methods: Catalogue, folder: Path, ctx: DistContext, command: str, progress: bool,
+           fast_dev_run: bool = False):
     if config.run.threads > 0:
         torch.set_num_threads(config.run.threads)
-    run = Run(config, folder, ctx, command, progress and ctx.is_main)
+    record = _run_record(folder)
+    run = Run(config, folder, ctx, command, progress and ctx.is_main, fast_dev_run=fast_dev_run,
+              git_commit=record.get("git_commit"))
     method = methods[config.method]
     run.trials = _load_trials(run)
-    folds = _folds(config, run.trials)
+    folds = _folds(config, run.trials)[:1 if fast_dev_run else None]
     log.info("%s: %d trials of %d subjects, %d %s folds, device %s", config.method, len(run.trials),
              len({t.subject for t in run.trials}), len(folds), config.protocol.kind, run.device)
     return run, method, folds, method.prepare(run)
 
 
-def rescore_run(folder: str | Path, methods: Catalogue, *, device: str | None = None, progress: bool = True) -> dict[str, float]:
+def rescore_run(folder: str | Path, methods: Catalogue, *, device: str | None = None,
+                progress: bool = True) -> dict[str, float]:
     """Score every finished fold of a run again from its saved weights; ``{score: recomputed - recorded}``."""
     folder = Path(folder)
     config = run_folder_config(folder, methods)
-    run, method, folds, state = _start(config, methods, folder, _context(device or "cpu"), _command_of(folder),
-                                       progress)
+    record = _run_record(folder)
+    run, method, folds, state = _start(config, methods, folder, _context(device or "cpu"), record.get("command", ""),
+                                       progress, bool(record.get("fast_dev_run")))
     diffs: dict[str, float] = {}
     for fold in folds:
         done = folder / "folds" / f"fold_{fold.index:02d}.json"
@@ -216,11 +252,13 @@ def rescore_run(folder: str | Path, methods: Catalogue, *, device: str | None = 
     return diffs
 
 
-def _command_of(folder: Path) -> str:
+def _run_record(folder: Path) -> dict:
+    """The run's ``run.json`` (its provenance); empty when it cannot be read (e.g. on a rank other than 0 before the
+    file exists)."""
     try:
-        return json.loads((folder / "run.json").read_text()).get("command", "")
+        return json.loads((folder / "run.json").read_text())
     except (OSError, ValueError):
-        return ""
+        return {}
 
 
 def _json_default(value: Any) -> Any:

@@ -3,7 +3,7 @@
 Every comparison runs the contenders on the same inputs in the same process, one after the other, and reports
 medians over many repetitions, because these 2-core machines are noisy: a ratio measured in one run means more
 than two absolute numbers measured on different days. Timed unit tests would be flaky; the budgets are checked
-here instead.
+here instead, each printed beside its figure (``…_budget_…`` keys).
 """
 
 from __future__ import annotations
@@ -11,25 +11,13 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 import uuid
-from collections.abc import Callable
 
 import numpy as np
 
 from affectstream.core.bandpower import WelchBandPower, WelchConfig, reference_band_power
 from affectstream.core.paths import SHARED_DATA
-
-
-def _median_ms(fn: Callable[[], object], repeats: int, warmup: int = 20) -> float:
-    for _ in range(warmup):
-        fn()
-    times = np.empty(repeats)
-    for i in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times[i] = time.perf_counter() - t0
-    return float(np.median(times) * 1e3)
+from affectstream.pipelines.bench.timing import median_ms
 
 
 def _mne_band_power(x: np.ndarray, config: WelchConfig) -> np.ndarray:
@@ -51,12 +39,12 @@ def bench_bandpower(repeats: int = 2000, seed: int = 0) -> dict[str, float]:
     ours = WelchBandPower(config)
     x = (rng.standard_normal((32, config.n_window)) * 20).astype(np.float32)
     result = {
-        "ours_ms": _median_ms(lambda: ours(x), repeats),
-        "scipy_ms": _median_ms(lambda: reference_band_power(x, config), repeats),
-        "mne_ms": _median_ms(lambda: _mne_band_power(x, config), max(50, repeats // 10)),
+        "ours_ms": median_ms(lambda: ours(x), repeats),
+        "scipy_ms": median_ms(lambda: reference_band_power(x, config), repeats),
+        "mne_ms": median_ms(lambda: _mne_band_power(x, config), max(50, repeats // 10)),
     }
     batch = (rng.standard_normal((100, 32, config.n_window)) * 20).astype(np.float32)
-    result["batch100_ours_ms_per_window"] = _median_ms(lambda: ours(batch), 20, warmup=2) / 100
+    result["batch100_ours_ms_per_window"] = median_ms(lambda: ours(batch), 20, warmup=2) / 100
     result["speedup_vs_scipy"] = result["scipy_ms"] / result["ours_ms"]
     result["speedup_vs_mne"] = result["mne_ms"] / result["ours_ms"]
     # Accuracy on realistic windows (random-walk spectra with DC offsets of up to 1e4 µV), in the power domain:
@@ -106,9 +94,10 @@ def bench_hop(seconds: float = 30.0, video: bool = True) -> dict[str, float]:
 
 
 def bench_eeg_student(repeats: int = 2000) -> dict[str, float]:
-    """The bundled EEG student, one live step (1, 192, 13): torch eager vs onnxruntime fp32, side by side."""
+    """The bundled EEG student, one live step (1, N_FEATURES, 13): torch eager vs onnxruntime fp32, side by side."""
     import torch
 
+    from affectstream.core.feature_layout import N_FEATURES
     from affectstream.models.nets.eeg_tcn import EEGTCNStreaming
     from affectstream.models.deploy.runtime import make_session
     from affectstream.models.deploy.manifest import verified_path
@@ -117,7 +106,7 @@ def bench_eeg_student(repeats: int = 2000) -> dict[str, float]:
 
     path, entry = verified_path(EEG_STUDENT)
     streaming = EEGTCNStreaming(load_torch_student()).eval()
-    x = torch.randn(1, 192, entry["input"]["frames"])
+    x = torch.randn(1, N_FEATURES, entry["input"]["frames"])
     session = make_session(path, threads=1)
     feed = {entry["input"]["name"]: x.numpy()}
     torch.set_num_threads(1)  # the live path gives the student one thread; compare like with like
@@ -126,8 +115,8 @@ def bench_eeg_student(repeats: int = 2000) -> dict[str, float]:
         with torch.inference_mode():
             streaming(x)
 
-    return {"torch_ms": _median_ms(torch_step, repeats), "onnx_ms": _median_ms(lambda: session.run(None, feed), repeats),
-            "threads": 1}
+    return {"torch_ms": median_ms(torch_step, repeats),
+            "onnx_ms": median_ms(lambda: session.run(None, feed), repeats), "threads": 1}
 
 
 #: The real clip the face figures are measured on when ../shared/data is present.
@@ -153,7 +142,8 @@ def _bench_frames(size: tuple[int, int] = (480, 640)) -> tuple[list[np.ndarray],
                                              w - resized.shape[1] - left, cv2.BORDER_CONSTANT))
         cap.release()
         return frames, f"real: {PEXELS_CLIP.name} ({len(frames)} frames) letterboxed to {w}x{h}"
-    from affectstream.pipelines.synthetic.simulator import SessionSimulator, SimulatorConfig
+    from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+    from affectstream.pipelines.synthetic.simulator import SessionSimulator
 
     sim = SessionSimulator(SimulatorConfig(video_size=size))
     frames = [sim.frame_at(i / 15.0) for i in range(300)]
@@ -199,8 +189,13 @@ def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: fl
               soak_minutes: float | None = None, progress: bool = False) -> dict[str, dict]:
     """All headless benchmarks (the dashboard's is added by the CLI); the keys follow the issue contracts.
 
-    ``soak_minutes`` adds the long live run of :func:`.soak.soak` under ``"soak"`` (``progress``: its progress bar).
+    ``hostile`` (:func:`.hostile.bench_hostile`) times the refusal of pathological inputs and ``stream_faults``
+    (:func:`.stream_faults.bench_stream_faults`) a lost stream's pulls and its re-attachment; both print each
+    budget beside its figure. ``soak_minutes`` adds the long live run of :func:`.soak.soak` under ``"soak"``
+    (``progress``: its progress bar).
     """
+    from affectstream.pipelines.bench.hostile import bench_hostile
+    from affectstream.pipelines.bench.stream_faults import bench_stream_faults
     from affectstream.pipelines.sessions.replay import bench_replay
 
     results = {
@@ -209,6 +204,8 @@ def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: fl
         "eeg_student": bench_eeg_student(repeats),
         "face": bench_face(),
         "hop": bench_hop(hop_seconds),
+        "hostile": bench_hostile(repeats),
+        "stream_faults": bench_stream_faults(repeats),
     }
     if soak_minutes is not None:
         from affectstream.pipelines.bench.soak import soak

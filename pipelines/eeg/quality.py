@@ -41,14 +41,10 @@ class ChannelQuality:
         return {lab: r for lab, r in zip(labels, self.reason) if r}
 
 
-def assess(window: np.ndarray, present: np.ndarray, config: QualityConfig = QualityConfig()) -> ChannelQuality:
-    """Check ``window`` (n_channels, n_times) in µV; ``present`` marks channels the input provides."""
-    return assess_many(window[None], present, config)[0]
-
-
 def assess_many(windows: np.ndarray, present: np.ndarray, config: QualityConfig = QualityConfig()
                 ) -> list[ChannelQuality]:
-    """:func:`assess` for a batch of windows (k, n_channels, n_times), in one pass of array operations."""
+    """Check a batch of windows (k, n_channels, n_times) in µV, in one pass of array operations; ``present`` marks
+    the channels the input provides."""
     finite = np.isfinite(windows)
     safe = np.where(finite, windows, 0.0)
     std = safe.std(axis=-1)

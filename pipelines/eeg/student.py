@@ -2,7 +2,7 @@
 
 The student is a causal TCN whose receptive field is 13 frames (3.25 s at the 4 Hz hop). Instead of re-running it
 over a growing history, the estimator keeps the last 13 normalised frames and runs the exported "streaming" graph,
-which computes only the columns that feed the newest output: one hop costs one step (~0.1 ms).
+which computes only the columns that feed the newest output: one hop costs one step.
 
 Confidence folds in the fraction of usable channels, the fill of the frame history and the warm-up of the
 per-subject normaliser, so the fusion step trusts the student only once it has seen enough of this subject.
@@ -16,15 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from affectstream.models.deploy.runtime import make_session
-from affectstream.core.feature_norm import RunningFeatureNorm
-from affectstream.models.deploy.manifest import verified_path
+from affectstream.core.feature_layout import N_CHANNELS, N_FEATURES
+from affectstream.core.feature_norm import NORM_MEMORY_FRAMES, RunningFeatureNorm
+from affectstream.models.deploy.manifest import EEG_STUDENT, EEG_STUDENT_TORCH, verified_path
 
 from affectstream.pipelines.fusion import ModalityEstimate
 
 log = logging.getLogger(__name__)
-
-#: Manifest name of the bundled EEG student.
-EEG_STUDENT = "eeg_student"
 
 
 class EEGStudentEstimator:
@@ -33,7 +31,7 @@ class EEGStudentEstimator:
     Parameters
     ----------
     onnx_path : Path
-        The streaming graph (input ``(1, 192, receptive_field)``, output ``(1, 2)``).
+        The streaming graph (input ``(1, N_FEATURES, receptive_field)``, output ``(1, 2)``).
     receptive_field : int
         Frames the graph takes.
     norm_memory : float
@@ -46,23 +44,24 @@ class EEGStudentEstimator:
 
     name = "student"
 
-    def __init__(self, onnx_path: Path, receptive_field: int, norm_memory: float = 1200.0,
+    def __init__(self, onnx_path: Path, receptive_field: int, norm_memory: float = NORM_MEMORY_FRAMES,
                  warmup_frames: int = 40, device: str = "cpu") -> None:
         self.session = make_session(onnx_path, threads=1, device=device)
         self._input = self.session.get_inputs()[0].name
         self.receptive_field = receptive_field
-        self.norm = RunningFeatureNorm(192, memory=norm_memory)
-        self.frames = np.zeros((192, receptive_field), dtype=np.float32)
+        self.norm = RunningFeatureNorm(N_FEATURES, memory=norm_memory)
+        self.frames = np.zeros((N_FEATURES, receptive_field), dtype=np.float32)
         self.warmup_frames = warmup_frames
         self._n = 0
-        self.keep = np.ones(32, dtype=bool)  #: montage channels the estimate may use (a profile's bad ones are not)
+        #: montage channels the estimate may use (a profile's bad ones are not)
+        self.keep = np.ones(N_CHANNELS, dtype=bool)
 
     @classmethod
     def from_manifest(cls, device: str = "cpu", manifest: Path | None = None) -> EEGStudentEstimator:
         """The bundled student (or the one of ``manifest``), after its sha256 check (raises ModelIntegrityError)."""
         path, entry = verified_path(EEG_STUDENT, manifest)
-        return cls(path, int(entry["input"]["frames"]), float(entry["input"].get("norm_memory", 1200.0)),
-                   device=device)
+        memory = float(entry["input"].get("norm_memory", NORM_MEMORY_FRAMES))
+        return cls(path, int(entry["input"]["frames"]), memory, device=device)
 
     @classmethod
     def from_profile(cls, folder: str | Path, device: str = "cpu") -> EEGStudentEstimator:
@@ -85,7 +84,7 @@ class EEGStudentEstimator:
 
         The normaliser and the frame history advance hop by hop, exactly as :meth:`step` would; the network then
         runs once on the k stacked inputs (one onnxruntime call instead of k - what makes replay fast). Returns the
-        (k, 192, receptive_field) inputs too, for saliency.
+        (k, N_FEATURES, receptive_field) inputs too, for saliency.
         """
         k = len(log_power)
         good = good & self.keep
@@ -111,17 +110,13 @@ class EEGStudentEstimator:
         return estimates, inputs
 
 
-#: Manifest name of the student's torch weights (weights-only state dict), used for gradient saliency.
-EEG_STUDENT_TORCH = "eeg_student_torch"
-
-
 def load_torch_student():
     """The bundled student as a torch module for saliency, after the sha256 check; weights only, no pickle."""
     import torch
 
     from affectstream.models.nets.eeg_tcn import EEGTCN
 
-    # One intra-op thread: the saliency backward pass on a 192 x 13 input is ~2 ms single-threaded, but 10-130 ms
+    # One intra-op thread: the saliency backward pass on N_FEATURES x 13 inputs is ~2 ms single-threaded, but 10-130 ms
     # when torch's thread pool competes with onnxruntime and OpenCV for the two cores (measured in the dashboard).
     torch.set_num_threads(1)
     path, entry = verified_path(EEG_STUDENT_TORCH)

@@ -2,21 +2,17 @@
 
 Cost model. A detector's cost grows with the number of pixels *and* with how many window positions look
 face-like, so a large face close to the camera is the expensive case. Two measures keep the face path inside its
-33 ms/frame budget (docs/architecture.md); figures are medians on this 2-core machine, 640x480 Pexels frames
-(face ~300 px), one OpenCV thread, other jobs running:
+per-frame budget (docs/architecture.md; ``affectstream bench`` measures it):
 
 * **Detect at the face's scale, not the frame's.** Every pass downscales the image so that the smallest face of
   interest (``min_face`` original pixels) becomes ``detect_px`` pixels; nothing smaller than ``min_face`` is
-  searched for anyway. Full-frame pass with ``min_face=64``: Haar 40 ms at full resolution -> 27 ms at the
-  default ``detect_px=32`` (the cascade's own pyramid already works at the ``min_face`` scale, so the gain is
-  modest); YuNet 18.5 ms -> 5.8 ms. Per-frame recall on the clip stays (Haar 0.983 -> 0.992) or improves (YuNet
-  0.996 -> 1.000: its largest anchors miss some ~300 px faces, which it finds once they are downscaled). The
-  price is paid by faces close to ``min_face``: see ``detect_px`` in :class:`FaceDetector`.
+  searched for anyway. For Haar the gain is modest (the cascade's own pyramid already works at the ``min_face``
+  scale), for YuNet large; per-frame recall stays or improves (YuNet's largest anchors miss some large faces,
+  which it finds once they are downscaled). The price is paid by faces close to ``min_face``: see ``detect_px``
+  in :class:`FaceDetector`.
 * **Track between full-frame passes.** :class:`FaceTracker` runs a full-frame pass every ``detect_every``-th frame
   (and whenever it has no face); in between it searches only a window around the tracked box, for faces of
-  similar size, at a few thousand pixels: Haar 2.5-3 ms, YuNet ~1.5 ms per frame including the crop. With the
-  default ``detect_every=10``, detect + track + crop averages 7 ms (Haar, ~140 fps; frames with a full pass take
-  ~28 ms) or 1.9 ms (YuNet, ~500 fps), and both follow the Pexels face in every frame.
+  similar size, at a few thousand pixels, a fraction of a full pass's cost.
 
 Confidence. YuNet returns a score in [0, 1]. The Haar cascade does not; :class:`FaceDetector` derives one from
 ``detectMultiScale3(..., outputRejectLevels=True)``: the *level weight* of a detection is the summed weak-classifier

@@ -1,14 +1,15 @@
 """The headless live run: LSL inlet -> pipeline -> Affect outlet + JSONL.
 
-The loop drains the inlet every few milliseconds, hands each chunk to :class:`~.engine.AffectPipeline`, and pushes
-every completed hop at once. Latency is measured from the moment the chunk that completed a window was pulled to the
-moment the estimate was pushed to the outlet, which is the part of the delay this program controls.
+The loop drains the inlet every few milliseconds, hands each chunk to
+:class:`~affectstream.pipelines.engine.AffectPipeline`, and pushes every completed hop at once
+(:class:`~affectstream.pipelines.sessions.base.HopOutputs`: latency runs from the moment the chunk that completed
+a window was pulled to the moment the estimate was pushed to the outlet).
 
-Streams come and go. The EEG inlet is a :class:`~.lsl_source.SupervisedInlet`: when its stream is lost the session
-keeps running on the face (face-only hops, the EEG shown as missing), and when the same ``source_id`` returns the
-pipeline starts a fresh window and the recording gets a Boundary chunk at the gap. Every chunk's timestamps pass an
-:class:`EEGFeed` first (duplicates and reordering dropped, clock jumps restart the window), with the counts in
-:class:`StreamStatus`.
+Streams come and go. The EEG inlet is a :class:`~affectstream.pipelines.sources.lsl.SupervisedInlet`: when its
+stream is lost the session keeps running on the face (face-only hops, the EEG shown as missing), and when the same
+``source_id`` returns the pipeline starts a fresh window and the recording gets a Boundary chunk at the gap. Every
+chunk's timestamps pass an :class:`~affectstream.pipelines.feed.EEGFeed` first (duplicates and reordering dropped,
+clock jumps restart the window), with the counts in :class:`~affectstream.pipelines.sessions.base.StreamStatus`.
 """
 
 from __future__ import annotations
@@ -23,26 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from affectstream.core.bandpower import BAND_NAMES
-from affectstream.core.montage import MONTAGE_32
-
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, HopResult, StreamStats
 from affectstream.pipelines.face.detect import FaceDetector
 from affectstream.pipelines.face.path import FacePath
-from affectstream.pipelines.fusion import ModalityEstimate, fuse
-from affectstream.pipelines.sources.lsl import (
-    CONNECTED,
-    LOST,
-    RECONNECTING,
-    SupervisedInlet,
-    TimingFaults,
-    TimingGuard,
-    describe,
-    find_stream,
-)
+from affectstream.pipelines.feed import EEGFeed
+from affectstream.pipelines.sessions.base import HopOutputs, Session, StreamStatus
 from affectstream.pipelines.sinks.recorder import SessionRecorder
-from affectstream.pipelines.sinks.outputs import AffectOutlet, JsonlSink
+from affectstream.pipelines.sources.lsl import LOST, RECONNECTING, SupervisedInlet, describe, find_stream
+from affectstream.pipelines.sources.video import LOST_CHECK_S, CameraSource, LSLVideoSource, VideoFileSource
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +60,6 @@ class FaceWorker(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        from affectstream.pipelines.sources.video import LSLVideoSource
-
         stream = isinstance(self.source, LSLVideoSource)  # polled with a timeout; files and cameras block
         self._quiet_since = time.monotonic()
         try:
@@ -96,8 +84,6 @@ class FaceWorker(threading.Thread):
         announced (liblsl does not raise on every disconnection).
         """
         from mne_lsl.lsl._utils import LostError
-
-        from affectstream.pipelines.sources.video import LOST_CHECK_S
 
         try:
             item = self.source.read(timeout=0.1)
@@ -125,8 +111,6 @@ class FaceWorker(threading.Thread):
 def open_video_source(video: str | None = None, *, video_source_id: str | None = None, camera: int | None = None,
                       video_file: str | Path | None = None, timeout: float = 10.0):
     """The frame source the user asked for (an LSL Video stream, a camera or a file played in real time)."""
-    from affectstream.pipelines.sources.video import CameraSource, LSLVideoSource, VideoFileSource
-
     if camera is not None:
         return CameraSource(camera)
     if video_file is not None:
@@ -155,155 +139,12 @@ class RunSummary:
         return {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)), "n": int(lat.size)}
 
 
-@dataclass
-class StreamStatus:
-    """What the status bar shows for one input stream; :meth:`to_json` is the part each JSONL record carries."""
-
-    name: str
-    nominal_rate: float
-    measured_rate: float = math.nan
-    backlog_s: float = math.nan  #: LSL clock now minus the newest sample's timestamp
-    clock_offset_s: float = math.nan
-    last_sample_age_s: float = math.inf  #: wall seconds since a sample last arrived
-    samples: int = 0
-    connection: str = CONNECTED  #: connected, lost (its source_id is searched for), reconnecting (found, no data yet)
-    outages: int = 0  #: times the stream was lost
-    lost_for_s: float = 0.0  #: wall seconds since the current outage was detected (0 while connected)
-    last_gap_s: float = math.nan  #: stream seconds missing in the latest outage (last sample before -> first after)
-    timing: TimingFaults = field(default_factory=TimingFaults)  #: duplicates, reordering, clock jumps, bursts, rate
-
-    @property
-    def stalled(self) -> bool:
-        """No sample for a second: shown within a second of the stream stopping."""
-        return self.last_sample_age_s > 1.0
-
-    def to_json(self) -> dict:
-        """Connection and timing-fault counters (NaN as null), for the JSONL records and tests."""
-        def num(x: float) -> float | None:
-            return float(x) if math.isfinite(x) else None
-
-        t = self.timing
-        return {"connection": self.connection, "outages": self.outages, "last_gap_s": num(self.last_gap_s),
-                "duplicate_stamps": t.duplicate_stamps, "reordered_stamps": t.reordered_stamps,
-                "clock_jumps": t.clock_jumps, "burst_pulls": t.burst_pulls,
-                "effective_rate": num(t.effective_rate), "rate_mismatch": t.rate_mismatch}
-
-
-class EEGFeed:
-    """Between the EEG inlet and the pipeline: timestamp checks, window restarts, and face-only hops across gaps.
-
-    Each pulled chunk passes a :class:`~.lsl_source.TimingGuard` (duplicates and reordered samples dropped and
-    counted; a clock jump restarts the window at the sample after it, so no hop spans it). While the EEG has no
-    estimate to give - its stream is lost, or a restarted window is still filling - hops continue on the hop grid
-    from the face alone (when there is a face path), with the EEG modality marked missing: ``estimator_eeg`` is
-    ``lost`` or ``gap``, ``quality_eeg`` 0 and its values null. Face-only hops are only emitted up to the newest
-    processed frame and before the first hop of the new window, so hop times never go back. Everything here depends
-    only on the data and its timestamps: the same chunks give the same hops.
-
-    Parameters
-    ----------
-    pipeline : AffectPipeline
-        The pipeline fed.
-    faults : TimingFaults | None
-        Where the guard counts (the session's :attr:`StreamStatus.timing`).
-
-    Attributes
-    ----------
-    missing : str
-        Why the EEG gives no estimate now: ``""`` (its hops flow), ``"lost"`` or ``"gap"`` (a new window fills).
-    last_t : float | None
-        Stream time of the last hop emitted (EEG or face-only).
-    """
-
-    def __init__(self, pipeline: AffectPipeline, faults: TimingFaults | None = None) -> None:
-        self.pipeline = pipeline
-        self.guard = TimingGuard(pipeline.spec.sfreq, pipeline.n_hop, faults)
-        self.missing = ""
-        self.last_t: float | None = None
-        self._newest: float | None = None  # newest accepted stamp since the last restart
-
-    @property
-    def faults(self) -> TimingFaults:
-        return self.guard.faults
-
-    def push(self, data: np.ndarray, stamps: np.ndarray,
-             received_at: float | None = None) -> tuple[list[HopResult], np.ndarray, np.ndarray]:
-        """Check and feed one chunk; returns the hops in time order and the samples accepted (data, stamps)."""
-        hops: list[HopResult] = []
-        segments = self.guard.check(data, stamps)
-        for seg in segments:
-            if seg.restart:
-                self.restart("gap")
-            eeg = self.pipeline.push_eeg(seg.data, seg.stamps, received_at)
-            self._newest = float(seg.stamps[-1])
-            if self.missing:
-                hops += self._face_hops(eeg[0].t if eeg else self._next_hop_t(), received_at)
-                if eeg:
-                    self.missing = ""
-            hops += eeg
-            if eeg:
-                self.last_t = eeg[-1].t
-        if len(segments) == 1:
-            return hops, segments[0].data, segments[0].stamps
-        if not segments:
-            return hops, np.empty((0, np.shape(data)[1])), np.empty(0)
-        return hops, np.concatenate([g.data for g in segments]), np.concatenate([g.stamps for g in segments])
-
-    def restart(self, reason: str, *, new_stream: bool = False) -> None:
-        """Start a fresh window at the next sample; ``reason`` (``gap``) labels the EEG until its first hop.
-
-        ``new_stream``: a re-attached connection, whose first stamp is not compared with the old stream's last
-        (the outage is counted as an outage, not as a clock jump) and whose counter channel starts afresh.
-        """
-        self.pipeline.restart_window(new_stream=new_stream)
-        if new_stream:
-            self.guard.reset()
-        self._newest = None
-        self.missing = reason
-
-    def mark_lost(self) -> None:
-        """The EEG stream is gone: hops go on from the face until it returns."""
-        self._newest = None
-        self.missing = "lost"
-
-    def fill(self, received_at: float | None = None) -> list[HopResult]:
-        """Face-only hops due while the EEG is missing and sent nothing this poll."""
-        return self._face_hops(self._next_hop_t(), received_at) if self.missing else []
-
-    def _next_hop_t(self) -> float:
-        """Stream time at which the restarted window's first hop will end (inf before its first sample)."""
-        if self._newest is None:
-            return math.inf
-        p = self.pipeline
-        return self._newest + (p.scheduler.next_stop - p.buffer.total) / p.spec.sfreq
-
-    def _face_hops(self, before: float, received_at: float | None) -> list[HopResult]:
-        face = self.pipeline.face
-        latest = face.latest if face is not None else None
-        if latest is None or self.last_t is None:
-            return []
-        eeg = ModalityEstimate(source=self.missing)
-        hops = []
-        t = self.last_t + self.pipeline.hop_s
-        while t <= latest.t and t < before:
-            result = face.at(t)
-            estimate = result.estimate() if result is not None else ModalityEstimate()
-            fused = fuse({"eeg": eeg, "face": estimate})
-            hops.append(HopResult(
-                t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence, status=fused.status,
-                eeg=eeg, quality_eeg=0.0, bad_channels={},
-                features=np.full((len(BAND_NAMES), len(MONTAGE_32)), np.nan), good=np.zeros(len(MONTAGE_32), bool),
-                synthetic=self.pipeline.spec.synthetic, received_at=received_at, face=estimate, face_result=result))
-            self.last_t = t
-            t += self.pipeline.hop_s
-        return hops
-
-
-class LiveSession:
+class LiveSession(Session):
     """One live session: EEG inlet (+ optional video, markers, ground truth) -> pipeline -> outlet and JSONL.
 
-    The headless run and the dashboard's worker thread both drive it by calling :meth:`poll` in a loop, so they
-    share every line of the processing; only what they do with the results differs.
+    A :class:`~affectstream.pipelines.sessions.base.Session`: the headless run and the dashboard's worker thread
+    both drive it by calling :meth:`poll` in a loop, so they share every line of the processing; only what they do
+    with the results differs.
 
     Parameters
     ----------
@@ -347,12 +188,9 @@ class LiveSession:
                 self.worker = FaceWorker(video_source, self.face)  # from here on the worker closes the source
                 self.worker.start()
                 self._closers.append(self.worker.stop)
-            self.outlet = AffectOutlet(hop_s=self.pipeline.hop_s, synthetic=self.spec.synthetic) if publish else None
-            if self.outlet is not None:
-                self._closers.insert(0, self.outlet.close)  # closed last (closers run in reverse)
-            self.sink = JsonlSink(out) if out is not None else None
-            if self.sink is not None:
-                self._closers.append(self.sink.close)
+            self.outputs = HopOutputs(publish=publish, hop_s=self.pipeline.hop_s, synthetic=self.spec.synthetic,
+                                      out=out)
+            self._closers.insert(0, self.outputs.close)  # closed last (closers run in reverse): after the inlets
         except BaseException:
             if video_source is not None and self.worker is None:
                 video_source.close()
@@ -403,10 +241,6 @@ class LiveSession:
         self._closers.append(inlet.close)
         return inlet
 
-    @property
-    def synthetic(self) -> bool:
-        return self.spec.synthetic
-
     def poll(self) -> list[HopResult]:
         """Drain every inlet once; returns the hops completed (already pushed to the outlet and JSONL).
 
@@ -439,15 +273,7 @@ class LiveSession:
             # No face-only hops while a returned stream connects: its first samples may be older than now.
             hops = self.feed.fill(received) if self.inlet.connection != RECONNECTING else []
             self.latest_eeg = (data, stamps)
-        eeg_status = self.status.to_json() if self.sink is not None and hops else None
-        results: list[HopResult] = []
-        for result in hops:
-            if self.outlet is not None:
-                self.outlet.push(result)
-            result.latency_ms = (time.perf_counter() - received) * 1e3
-            if self.sink is not None:
-                self.sink.write({**result.to_json(), "eeg_stream": eeg_status})
-            results.append(result)
+        results = self.outputs.emit(hops, received, eeg_stream=self.status)
         if self.markers is not None:
             values, times = self.markers.pull()
             self.new_markers = [(float(t), str(v[0])) for v, t in zip(values, times)]

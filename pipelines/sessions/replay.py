@@ -1,35 +1,15 @@
 """Replay an XDF recording through exactly the live pipeline, at any speed, with identical numbers.
 
-:func:`replay` loads the file (:mod:`affectstream.core.xdf_reader`), builds the same :class:`~.engine.AffectPipeline` a live run
-builds (plus :class:`~.face_path.FacePath` when the file holds a Video stream in the project's format), and feeds
-it the recording in stream-time order. Only the clock differs from a live run (docs/architecture.md): ``speed=None``
-runs as fast as possible, ``speed=k`` sleeps so that stream time advances k times faster than wall time. Nothing
-computed depends on the wall clock, so the JSONL written at any speed is identical (``latency_ms`` aside).
+:func:`replay` loads the file (:mod:`affectstream.core.xdf_reader`), and a :class:`HeadlessReplay` builds the same
+:class:`~affectstream.pipelines.engine.AffectPipeline` a live run builds (plus
+:class:`~affectstream.pipelines.face.path.FacePath` when the file holds a Video stream in the project's format) and
+feeds it the recording in stream-time order (:mod:`affectstream.pipelines.sessions.recorded`). Only the clock differs
+from a live run (docs/architecture.md): ``speed=None`` runs as fast as possible, ``speed=k`` sleeps so that stream
+time advances k times faster than wall time. Nothing computed depends on the wall clock, so the JSONL written at any
+speed is identical (``latency_ms`` aside).
 
-Event order
------------
-The EEG is cut at the hop boundaries (hop ``k`` ends at sample ``window + k * hop``; :mod:`.scheduler`), so every
-chunk completes exactly one hop. Before the chunk that completes a hop, every video frame stamped at or before that
-hop's stream time (the timestamp of its last EEG sample) goes through the face path, in recorded order. The hop
-then pairs with the newest face result at or before its time (``FacePath.at``), as in a live run.
-
-Frames
-------
-Replay runs the face path on **every** frame of the recording, because the tracker carries state from frame to
-frame. A live run processes the newest frame whenever its face thread is free (a slow machine skips frames), so
-live and replay pair EEG hops with the same *frames* only when the live face path kept up; on the team machines
-(320x240 at 15 fps, ~3 ms a frame) it does. Replay results never depend on the replay speed either way.
-
-EEG that does not fit
----------------------
-Labels are matched onto the montage by :func:`affectstream.core.montage.map_channels`: channels that match are used, the missing
-ones are reported (summary and log). A stream without labels that is not 32 channels in montage order, or whose
-rate is too low for the gamma band, is refused with one line naming the stream and every reason
-(:class:`~.engine.StreamFormatError`).
-
-Markers (string streams) are counted into :class:`ReplaySummary`; the JSONL records stay exactly as the pipeline
-makes them. :func:`publish_recording` re-publishes every stream of a file as LSL outlets, for the dashboard or any
-LSL tool.
+The EEG channels are matched onto the montage; the missing ones are reported in :class:`ReplaySummary` and the log.
+Markers (string streams) are counted into the summary; the JSONL records stay exactly as the pipeline makes them.
 """
 
 from __future__ import annotations
@@ -45,12 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+from affectstream.core.xdf_recording import XDFRecording
 from affectstream.pipelines.config import PipelineConfig
-from affectstream.pipelines.engine import (COUNTER_LABEL, MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError,
-                     StreamStats)
-from affectstream.core.xdf_reader import XDFRecording, XDFStream, decode_frame, load_recording
+from affectstream.pipelines.engine import COUNTER_LABEL, AffectPipeline, HopResult, StreamStats
+from affectstream.pipelines.face.path import FacePath
+from affectstream.pipelines.sessions.base import HopOutputs, Session
+from affectstream.pipelines.sessions.recorded import (NOT_RECORDED_AGAIN, HopFeeder, RecordedStream, RecordingView,
+                                                      eeg_spec, load_replayable, recorded_status)
 
 log = logging.getLogger(__name__)
+
 
 
 @dataclass
@@ -123,69 +107,74 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
-def eeg_spec(stream: XDFStream) -> EEGStreamSpec:
-    """The pipeline's view of an XDF EEG stream (labels None when it declares none)."""
-    labels = stream.labels
-    if labels is not None and not any(lab.strip() for lab in labels):
-        labels = None
-    return EEGStreamSpec(sfreq=stream.srate, n_channels=stream.channel_count, labels=labels, name=stream.name,
-                         source_id=stream.source_id, hostname=stream.hostname, synthetic=stream.synthetic)
 
+class HeadlessReplay(Session):
+    """A loaded recording fed through the live pipeline, ``hops_per_poll`` hops each time :meth:`poll` is called.
 
-def check_eeg(stream: XDFStream, config: PipelineConfig = PipelineConfig()) -> None:
-    """Refuse, in one line listing every reason, an EEG stream the pipeline cannot use."""
-    from affectstream.core.bandpower import WelchBandPower, WelchConfig
-    from affectstream.core.montage import map_channels
-
-    reasons = []
-    if stream.n_samples == 0:
-        reasons.append("it has no samples")
-    if not (math.isfinite(stream.srate) and stream.srate > 0):
-        reasons.append(f"its nominal rate is {stream.srate:g} Hz (irregular); a regular rate is needed")
-    elif stream.srate > MAX_EEG_RATE:  # before any rate-sized allocation (the Welch weights grow with it)
-        reasons.append(f"its rate of {stream.srate:g} Hz is above the {MAX_EEG_RATE:g} Hz this pipeline accepts; "
-                       "resample the recording first")
-    else:
-        try:
-            WelchBandPower(WelchConfig(sfreq=stream.srate, window_s=config.window_s, kind="log"))
-        except ValueError as exc:
-            reasons.append(f"its rate of {stream.srate:g} Hz is too low ({exc})")
-    try:
-        map_channels(eeg_spec(stream).labels, stream.channel_count)
-    except ValueError as exc:
-        reasons.append(f"its channels cannot be mapped onto the montage ({exc})")
-    if reasons:
-        raise StreamFormatError(f"EEG stream {stream.describe()} cannot be replayed: " + "; ".join(reasons))
-
-
-def load_replayable(path: str | Path, config: PipelineConfig = PipelineConfig(), *, with_video: bool = True,
-                    allow_truncated: bool = False, recording: XDFRecording | None = None) -> XDFRecording:
-    """Load ``path`` (unless ``recording`` is given) and make sure its EEG stream can be replayed.
-
-    Raises
-    ------
-    affectstream.core.xdf_reader.XDFFormatError
-        The file is not a readable XDF file.
-    StreamFormatError
-        No usable EEG stream (one line with the reason).
+    Parameters
+    ----------
+    rec : XDFRecording
+        The recording, checked by :func:`~affectstream.pipelines.sessions.recorded.load_replayable`.
+    config : PipelineConfig
+        Pipeline settings (the same as live).
+    with_video : bool
+        Run the face path on the file's Video stream, when it has one in the project's format.
+    publish : bool
+        Publish the estimates on the ``Affect`` LSL outlet, as a live run does.
+    out_jsonl : path | None
+        Write one JSON object per hop (the pipeline's record, unchanged).
+    hops_per_poll : int
+        Hops fed per poll; more than one only without video (frames interleave hop by hop). The hops are the same
+        either way, because they are counted in samples.
     """
-    rec = recording if recording is not None else load_recording(path, allow_truncated=allow_truncated,
-                                                                  select_video=with_video)
-    for note in rec.notes:
-        log.info("%s", note)
-    if rec.eeg is None:
-        raise StreamFormatError(f"{Path(path).name} has no EEG stream to replay"
-                                + (f" ({'; '.join(rec.notes)})" if rec.notes else ""))
-    check_eeg(rec.eeg, config)
-    return rec
 
+    def __init__(self, rec: XDFRecording, config: PipelineConfig = PipelineConfig(), *, with_video: bool = True,
+                 publish: bool = False, out_jsonl: str | Path | None = None, hops_per_poll: int = 1) -> None:
+        self.recording = rec
+        self.eeg = rec.eeg
+        self.spec = eeg_spec(self.eeg)
+        self.face = FacePath(device=config.device, precision=config.visual_precision) \
+            if with_video and rec.video is not None else None
+        self.pipeline = AffectPipeline(self.spec, config, live=False, face=self.face)
+        self.feeder = HopFeeder(rec, self.eeg, self.pipeline)
+        if hops_per_poll > 1 and self.feeder.frames is not None:
+            raise ValueError("a replay with video feeds one hop per poll (frames interleave hop by hop)")
+        self.hops_per_poll = int(hops_per_poll)
+        self.inlet = RecordedStream(self.eeg)
+        self.status = recorded_status(self.eeg)
+        self._view = RecordingView(rec)
+        self.latest_eeg = (np.empty((0, self.eeg.channel_count)), np.empty(0))
+        self.new_markers: list[tuple[float, str]] = []
+        self.new_truth = (np.empty(0), np.empty((0, 2)))
+        self.outputs = HopOutputs(publish=publish, hop_s=self.pipeline.hop_s, synthetic=self.eeg.synthetic,
+                                  out=out_jsonl)
 
-def _hop_stops(n: int, n_window: int, n_hop: int) -> list[int]:
-    """Chunk ends (exclusive) that make every EEG chunk complete exactly one hop, plus the tail."""
-    stops = list(range(n_window, n + 1, n_hop)) if n >= n_window else []
-    if not stops or stops[-1] != n:
-        stops.append(n)
-    return stops
+    @property
+    def done(self) -> bool:
+        """Every hop of the recording was fed."""
+        return self.feeder.done
+
+    def next_time(self) -> float:
+        """Stream time at which the next poll's hops would be complete in a live run."""
+        return self.feeder.next_time(self.hops_per_poll)
+
+    def poll(self) -> list[HopResult]:
+        if self.feeder.done:
+            return []
+        results = self.outputs.emit(*self.feeder.feed(self.hops_per_poll))
+        fed = self.feeder.start
+        self.latest_eeg, self.new_markers, self.new_truth = self._view.show(fed, float(self.eeg.timestamps[fed - 1]))
+        self.status.samples += len(self.latest_eeg[1])
+        return results
+
+    def start_recording(self, path: str | Path) -> Path:
+        raise OSError(NOT_RECORDED_AGAIN)
+
+    def stop_recording(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.outputs.close()
 
 
 def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Path | None = None,
@@ -211,7 +200,8 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
     on_result : callable | None
         Called with every :class:`HopResult` (dashboard, progress).
     allow_truncated : bool
-        Replay the complete part of a file cut off mid-chunk (see :func:`~affectstream.core.xdf_reader.load_recording`).
+        Replay the complete part of a file cut off mid-chunk (see
+        :func:`~affectstream.core.xdf_reader.load_recording`).
     stop : threading.Event | None
         Set it to end the replay early (``summary.stopped``).
     recording : XDFRecording | None
@@ -220,28 +210,48 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
     Raises
     ------
     XDFFormatError, StreamFormatError
-        As :func:`load_replayable`.
+        As :func:`~affectstream.pipelines.sessions.recorded.load_replayable`.
     """
     if speed is not None and not (math.isfinite(speed) and speed > 0):
         raise ValueError(f"speed must be a positive number or None (as fast as possible), got {speed}")
     wall0 = time.perf_counter()
     rec = load_replayable(path, config, with_video=with_video, allow_truncated=allow_truncated, recording=recording)
     load_s = time.perf_counter() - wall0
-    eeg = rec.eeg
-    face = None
-    if with_video and rec.video is not None:
-        from affectstream.pipelines.face.path import FacePath
+    # Nothing to interleave and no pacing: larger chunks give the same hops with less per-call overhead; 64 hops
+    # (16 s) keep ``stop`` responsive.
+    step = 64 if not (with_video and rec.video is not None) and speed is None else 1
+    with HeadlessReplay(rec, config, with_video=with_video, publish=publish, out_jsonl=out_jsonl,
+                        hops_per_poll=step) as session:
+        summary = _summary(path, rec, session.pipeline, with_video=with_video, speed=speed, out_jsonl=out_jsonl,
+                           load_s=load_s)
+        _run(session, summary, speed, on_result, stop)
+    summary.stats = session.pipeline.stats
+    faults = session.feeder.eeg_feed.faults
+    summary.timing = {k: getattr(faults, k) for k in ("duplicate_stamps", "reordered_stamps", "clock_jumps")}
+    if any(summary.timing.values()):
+        summary.notes.append("timing faults in the EEG stream (handled as live): " +
+                             ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.timing.items() if v))
+    if session.face is not None:
+        summary.frames = session.face.frames
+        summary.face_found_ratio = session.face.found_ratio
+    summary.wall_s = time.perf_counter() - wall0
+    log.info("replayed %d hops of %.1f s in %.2f s (%.0fx real time)", summary.hops, summary.duration_s,
+             summary.wall_s, summary.x_realtime)
+    return summary
 
-        face = FacePath(device=config.device, precision=config.visual_precision)
-    pipeline = AffectPipeline(eeg_spec(eeg), config, live=False, face=face)
-    mapping = pipeline.mapping
+
+def _summary(path: str | Path, rec: XDFRecording, pipeline: AffectPipeline, *, with_video: bool,
+             speed: float | None, out_jsonl: str | Path | None, load_s: float) -> ReplaySummary:
+    """The summary of a replay about to start (and the log lines that say what it will use)."""
+    eeg, mapping = rec.eeg, pipeline.mapping
     summary = ReplaySummary(
         path=str(path), eeg_stream=eeg.describe(), speed=speed, estimator=pipeline.estimator_name,
         mapping=mapping.describe(), missing_channels=mapping.missing,
         unused_channels=tuple(u for u in mapping.unused if u != COUNTER_LABEL), synthetic=eeg.synthetic,
         markers=dict(rec.marker_counts()), marker_streams=[s.describe() for s in rec.markers],
-        video=rec.video.describe() if face is not None else None, ground_truth=[s.describe() for s in rec.ground_truth],
-        notes=list(rec.notes), out_jsonl=str(out_jsonl) if out_jsonl is not None else None, load_s=load_s,
+        video=rec.video.describe() if pipeline.face is not None else None,
+        ground_truth=[s.describe() for s in rec.ground_truth], notes=list(rec.notes),
+        out_jsonl=str(out_jsonl) if out_jsonl is not None else None, load_s=load_s,
     )
     summary.n_markers = sum(summary.markers.values())
     summary.duration_s = eeg.duration
@@ -251,347 +261,45 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
     if mapping.missing:
         log.warning("EEG stream %r lacks montage channels %s (masked)", eeg.name, ", ".join(mapping.missing))
     log.info("markers: %s", summary.markers_line())
-
-    sink = outlet = None
-    try:
-        if out_jsonl is not None:
-            from affectstream.pipelines.sinks.outputs import JsonlSink
-
-            sink = JsonlSink(out_jsonl)
-        if publish:
-            from affectstream.pipelines.sinks.outputs import AffectOutlet
-
-            outlet = AffectOutlet(hop_s=pipeline.hop_s, synthetic=eeg.synthetic)
-        feeder_faults = _run(rec, eeg, pipeline, summary, speed, sink, outlet, on_result, stop)
-    finally:
-        if sink is not None:
-            sink.close()
-        if outlet is not None:
-            outlet.close()
-    summary.stats = pipeline.stats
-    summary.timing = {k: getattr(feeder_faults, k) for k in ("duplicate_stamps", "reordered_stamps", "clock_jumps")}
-    if any(summary.timing.values()):
-        summary.notes.append("timing faults in the EEG stream (handled as live): " +
-                             ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.timing.items() if v))
-    if face is not None:
-        summary.frames = face.frames
-        summary.face_found_ratio = face.found_ratio
-    summary.wall_s = time.perf_counter() - wall0
-    log.info("replayed %d hops of %.1f s in %.2f s (%.0fx real time)", summary.hops, summary.duration_s,
-             summary.wall_s, summary.x_realtime)
     return summary
 
 
-class HopFeeder:
-    """Feeds a loaded recording into a pipeline one hop at a time, in the event order described above.
-
-    The one place that decides what goes into the pipeline and when, used by :func:`replay` and by the dashboard's
-    :class:`~.replay_session.ReplaySession`, so both give the same numbers for the same stretch of a file.
-
-    Parameters
-    ----------
-    rec : XDFRecording
-        The loaded file (its Video stream is used when ``pipeline.face`` is set).
-    eeg : XDFStream
-        The EEG stream of ``rec``.
-    pipeline : AffectPipeline
-        A fresh pipeline (``live=False``).
-    start : int
-        First EEG sample fed (after a seek, the window before the seek point); frames from then on.
-    """
-
-    def __init__(self, rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, start: int = 0) -> None:
-        from affectstream.pipelines.sessions.live import EEGFeed
-
-        self.rec, self.eeg, self.pipeline = rec, eeg, pipeline
-        # The live path's timestamp checks: a recording with duplicated stamps or clock jumps gives the hops the live
-        # session gave (window restarts at jumps, face-only hops while the new window fills).
-        self.eeg_feed = EEGFeed(pipeline)
-        self.frames = rec.video if pipeline.face is not None else None
-        self.frame_t = self.frames.timestamps if self.frames is not None else np.empty(0)
-        self.start = int(start)
-        self.next_frame = int(np.searchsorted(self.frame_t, eeg.timestamps[self.start])) if self.start else 0
-        self.stops = [self.start + s for s in _hop_stops(eeg.n_samples - self.start, pipeline.n_window,
-                                                         pipeline.n_hop)]
-        self.k = 0  #: index into :attr:`stops` of the next chunk end
-
-    @property
-    def done(self) -> bool:
-        return self.k >= len(self.stops)
-
-    def next_time(self, n: int = 1) -> float:
-        """Stream time of the last sample of the next ``n`` hops' chunk (when it would be complete live)."""
-        return float(self.eeg.timestamps[self.stops[min(self.k + n, len(self.stops)) - 1] - 1])
-
-    def feed(self, n: int = 1) -> tuple[list[HopResult], float]:
-        """Push the next ``n`` hops' EEG (and the frames due before it); returns the results and when it started.
-
-        ``n > 1`` only without video (frames must interleave hop by hop); the hops are the same either way,
-        because they are counted in samples.
-        """
-        end = self.stops[min(self.k + n, len(self.stops)) - 1]
-        t_hop = float(self.eeg.timestamps[end - 1])
-        frames, j = self.frames, self.next_frame
-        while j < len(self.frame_t) and self.frame_t[j] <= t_hop:
-            self.pipeline.push_video(decode_frame(frames.data[j], self.rec.video_format), float(self.frame_t[j]))
-            j += 1
-        self.next_frame = j
-        received = time.perf_counter()
-        results, _, _ = self.eeg_feed.push(self.eeg.data[self.start:end], self.eeg.timestamps[self.start:end],
-                                           received)
-        self.start = end
-        self.k = min(self.k + n, len(self.stops))
-        return results, received
-
-
-def _run(rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, summary: ReplaySummary,
-         speed: float | None, sink, outlet, on_result, stop):
-    """Feed the whole recording; returns the EEG stream's timing-fault counters."""
-    feeder = HopFeeder(rec, eeg, pipeline)
-    t_start = float(eeg.timestamps[0])
+def _run(session: HeadlessReplay, summary: ReplaySummary, speed: float | None,
+         on_result: Callable[[HopResult], None] | None, stop: threading.Event | None) -> None:
+    """Poll the session to the end of the recording (or ``stop``), paced at ``speed``; counts into ``summary``."""
+    t_start = float(session.eeg.timestamps[0])
     wall_start = time.perf_counter()
-    # Nothing to interleave and no pacing: larger chunks give the same hops with less per-call overhead; 64 hops
-    # (16 s) keep ``stop`` responsive.
-    step = 64 if feeder.frames is None and speed is None else 1
-    while not feeder.done:
+    while not session.done:
         if stop is not None and stop.is_set():
             summary.stopped = True
             break
         if speed is not None:
-            delay = wall_start + (feeder.next_time(step) - t_start) / speed - time.perf_counter()
+            delay = wall_start + (session.next_time() - t_start) / speed - time.perf_counter()
             if delay > 0 and (stop.wait(delay) if stop is not None else time.sleep(delay)):
                 summary.stopped = True
                 break
-        results, received = feeder.feed(step)
-        for result in results:
-            if outlet is not None:
-                outlet.push(result)
-            result.latency_ms = (time.perf_counter() - received) * 1e3
-            if sink is not None:
-                sink.write(result.to_json())
+        for result in session.poll():
             summary.hops += 1
             if on_result is not None:
                 on_result(result)
-    return feeder.eeg_feed.faults
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Re-publishing a recording as LSL streams
-# --------------------------------------------------------------------------------------------------------------
-
-_LSL_DTYPE = {"double64": "float64"}
-
-
-def _desc_into(element, value) -> None:
-    """Append a plain desc value (dict / list / scalar) under an LSL XML element."""
-    for key, item in value.items():
-        for v in (item if isinstance(item, list) else [item]):
-            if isinstance(v, dict):
-                _desc_into(element.append_child(str(key)), v)
-            else:
-                element.append_child_value(str(key), "" if v is None else str(v))
-
-
-def _stream_info(s: XDFStream, source_prefix: str | None):
-    from mne_lsl.lsl import StreamInfo
-
-    source_id = s.source_id or f"{s.name}-{s.stream_id}"
-    if source_prefix:
-        source_id = f"{source_prefix}-{source_id}"
-    info = StreamInfo(s.name, s.type, s.channel_count, s.srate, _LSL_DTYPE.get(s.channel_format, s.channel_format),
-                      source_id)
-    if s.labels is not None:
-        info.set_channel_names([lab or f"ch{i}" for i, lab in enumerate(s.labels)])
-    if s.types is not None:
-        info.set_channel_types([t or "misc" for t in s.types])
-    if s.units is not None:
-        info.set_channel_units([u or "none" for u in s.units])
-    extra = {k: v for k, v in s.desc.items() if not (k == "channels" and isinstance(v, dict))}
-    _desc_into(info.desc, extra)
-    info.desc.append_child_value("replayed_from", "xdf")
-    return info
-
-
-def publish_recording(path: str | Path, speed: float = 1.0, *, loop: bool = False, source_prefix: str | None = None,
-                      stop: threading.Event | None = None, duration: float | None = None,
-                      wait_for_consumers: float = 0.0, linger_s: float = 1.0,
-                      recording: XDFRecording | None = None) -> dict[str, int]:
-    """Re-publish every non-empty stream of an XDF file as an LSL outlet, paced at ``speed`` x real time.
-
-    Each sample keeps its recorded timestamp shifted by one constant (now minus the recording's first timestamp),
-    so at 1x the stamps follow the LSL clock and the streams stay aligned with one another; at other speeds the
-    samples arrive faster or slower but keep their recorded spacing (the nominal rates stay true).
-
-    Parameters
-    ----------
-    path : str | Path
-        The XDF file.
-    speed : float
-        Real-time factor (> 0).
-    loop : bool
-        Start again from the beginning at the end (the shift grows by the recording's length each time).
-    source_prefix : str | None
-        Prefix every ``source_id`` (so a replayed device is not mistaken for the live one); default: unchanged.
-    stop : threading.Event | None
-        Set it to stop.
-    duration : float | None
-        Wall seconds to publish (None: to the end, or forever with ``loop``).
-    wait_for_consumers : float
-        Wait up to this many seconds for a consumer of the EEG outlet before starting the clock.
-    linger_s : float
-        Keep the outlets open this long after the last sample, so consumers receive the tail before the streams
-        disappear.
-
-    Returns
-    -------
-    dict
-        Stream name -> samples pushed.
-    """
-    from mne_lsl.lsl import StreamOutlet, local_clock
-
-    if not (math.isfinite(speed) and speed > 0):
-        raise ValueError(f"speed must be a positive number, got {speed}")
-    rec = recording if recording is not None else load_recording(path)
-    streams = [s for s in rec.streams if s.n_samples > 0]
-    if not streams:
-        raise StreamFormatError(f"{Path(path).name} has no stream with samples to publish")
-    for note in rec.notes:
-        log.info("%s", note)
-    outlets = {s.stream_id: StreamOutlet(_stream_info(s, source_prefix),
-                                         chunk_size=1 if s.is_string or s.channel_count > 4096 else 8)
-               for s in streams}
-    if wait_for_consumers > 0 and rec.eeg is not None and rec.eeg.stream_id in outlets:
-        outlets[rec.eeg.stream_id].wait_for_consumers(timeout=wait_for_consumers)
-    t_first = min(float(s.timestamps[0]) for s in streams)
-    t_last = max(float(s.timestamps[-1]) for s in streams)
-    envelope = {s.stream_id: np.maximum.accumulate(s.timestamps) for s in streams}  # robust to clock resets
-    pushed = {s.name: 0 for s in streams}
-    wall0 = local_clock()
-    shift = wall0 - t_first
-    pos = {s.stream_id: 0 for s in streams}
-    try:
-        while not (stop is not None and stop.is_set()):
-            now = local_clock()
-            if duration is not None and now - wall0 >= duration:
-                break
-            t_rec = t_first + (now - wall0) * speed - (shift - (wall0 - t_first))
-            for s in streams:
-                i0 = pos[s.stream_id]
-                i1 = int(np.searchsorted(envelope[s.stream_id], t_rec, side="right"))
-                if i1 <= i0:
-                    continue
-                outlet = outlets[s.stream_id]
-                ts = s.timestamps[i0:i1] + shift
-                if s.is_string:
-                    for row, t in zip(s.data[i0:i1], ts):
-                        outlet.push_sample([str(v) for v in row], timestamp=float(t))
-                elif i1 - i0 == 1 or s.channel_count > 4096:
-                    for k in range(i0, i1):
-                        outlet.push_sample(np.ascontiguousarray(s.data[k]), timestamp=float(ts[k - i0]))
-                else:
-                    outlet.push_chunk(np.ascontiguousarray(s.data[i0:i1]), timestamp=ts)
-                pushed[s.name] += i1 - i0
-                pos[s.stream_id] = i1
-            if all(pos[s.stream_id] >= s.n_samples for s in streams):
-                if not loop:
-                    if stop is not None:
-                        stop.wait(linger_s)
-                    else:
-                        time.sleep(linger_s)
-                    break
-                shift += (t_last - t_first) + 1.0 / max(max(s.srate for s in streams), 1.0)
-                pos = {s.stream_id: 0 for s in streams}
-            time.sleep(0.005)
-    finally:
-        outlets.clear()
-    return pushed
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Simulated recordings and the replay benchmark
-# --------------------------------------------------------------------------------------------------------------
-
-
-def write_simulated_recording(path: str | Path, duration_s: float, *, config=None, video: bool = False,
-                              counter: bool = True, t0: float = 1000.0, flush_s: float = 1.0,
-                              face_crop: int | None = None) -> Path:
-    """Write a SYNTHETIC session from :class:`~.simulator.SessionSimulator` to XDF with :class:`XDFWriter`.
-
-    Streams as the simulator publishes them (``sim_publisher``): 32-ch EEG (µV, labels) + ``SampleCounter`` at
-    ``srate``, ``Markers``, ``GroundTruth`` (valence, arousal at ``truth_rate``) and optionally ``Video`` (the
-    rendered face at ``video_fps``, BGR, project contract); every stream says ``synthetic=true``. Sample ``i`` is
-    stamped ``t0 + i / srate``; one flush per ``flush_s`` of stream time, as a live recorder would.
-    ``face_crop`` keeps only the centre square of that many pixels of each frame: the renderer centres the face,
-    so this is an aligned face crop, as a dataset of preprocessed face crops stores them.
-    """
-    from affectstream.core.montage import MONTAGE_32
-    from affectstream.pipelines.synthetic.simulator import SessionSimulator, SimulatorConfig
-    from affectstream.core.xdf_writer import XDFWriter
-
-    config = config or SimulatorConfig()
-    sim = SessionSimulator(config)
-    meta = {"synthetic": "true", "generator": "affectstream simulator", "subject": config.subject_name,
-            "seed": str(config.seed)}
-    labels = list(MONTAGE_32) + ([COUNTER_LABEL] if counter else [])
-    n_total = int(round(duration_s * config.srate))
-    with XDFWriter(path, flush_interval_s=None, header={"synthetic": "true"}) as w:
-        eeg = w.add_stream("affectstream-sim-EEG", "EEG", len(labels), config.srate, "float32", "sim-eeg",
-                           labels=labels, units=["microvolts"] * 32 + ["none"] * counter,
-                           types=["EEG"] * 32 + ["misc"] * counter, desc=meta)
-        mrk = w.add_stream("affectstream-sim-Markers", "Markers", 1, 0.0, "string", "sim-markers", desc=meta)
-        truth = w.add_stream("affectstream-sim-GroundTruth", "GroundTruth", 2, config.truth_rate, "float32",
-                             "sim-truth", labels=["valence", "arousal"], desc=meta)
-        vid = None
-        if video:
-            h, wd = config.video_size if face_crop is None else (face_crop, face_crop)
-            if h > config.video_size[0] or wd > config.video_size[1]:
-                raise ValueError(f"face_crop {face_crop} is larger than the frames {config.video_size}")
-            y0, x0 = (config.video_size[0] - h) // 2, (config.video_size[1] - wd) // 2
-            vid = w.add_stream("affectstream-sim-Video", "Video", h * wd * 3, config.video_fps, "int8", "sim-video",
-                               desc={**meta, "width": wd, "height": h, "channels": 3, "color_order": "BGR"})
-        block = max(1, int(round(flush_s * config.srate)))
-        done = k_truth = k_frame = 0
-        while done < n_total:
-            n = min(block, n_total - done)
-            x, idx = sim.read_eeg(n)
-            t_a, t_b = done / config.srate, (done + n) / config.srate
-            if counter:
-                x = np.column_stack([x, idx.astype(np.float32)])
-            w.write(eeg, x, t0 + idx / config.srate)
-            events = sim.markers_between(t_a, t_b)
-            if events:
-                w.write(mrk, [text for _, text in events], [t0 + t for t, _ in events])
-            k_end = int(math.ceil(t_b * config.truth_rate - 1e-9))
-            if k_end > k_truth:
-                k = np.arange(k_truth, k_end)
-                v, a = sim.truth_at(k / config.truth_rate)
-                w.write(truth, np.column_stack([v, a]).astype(np.float32), t0 + k / config.truth_rate)
-                k_truth = k_end
-            if vid is not None:
-                f_end = int(math.ceil(t_b * config.video_fps - 1e-9))
-                for k in range(k_frame, f_end):
-                    frame = sim.frame_at(k / config.video_fps)[y0:y0 + h, x0:x0 + wd]
-                    w.write(vid, np.ascontiguousarray(frame).reshape(1, -1), [t0 + k / config.video_fps])
-                k_frame = max(k_frame, f_end)
-            w.flush()
-            done += n
-    return Path(path)
 
 
 def bench_replay(minutes: float = 10.0, *, video_minutes: float | None = 2.0, repeats: int = 3, seed: int = 0,
                  config: PipelineConfig | None = None, workdir: str | Path | None = None) -> dict[str, float]:
     """Replay speed as fast as possible, EEG only and with the face video (docs/architecture.md, budgets: 500x and 10x).
 
-    Writes two SYNTHETIC recordings with :func:`write_simulated_recording` into a temporary folder (EEG + counter
-    + markers + ground truth for ``minutes``; the same plus the 15 fps 320x240 face video for ``video_minutes``,
-    default 2: ten minutes of raw frames would be a 2 GB file and the ratio does not depend on the length), then
-    times :func:`replay` with ``speed=None``, loading included, ``repeats`` times each.
+    Writes two SYNTHETIC recordings with
+    :func:`~affectstream.pipelines.synthetic.recording.write_simulated_recording` into a temporary folder (EEG +
+    counter + markers + ground truth for ``minutes``; the same plus the 15 fps 320x240 face video for
+    ``video_minutes``, default 2: ten minutes of raw frames would be a 2 GB file and the ratio does not depend on
+    the length), then times :func:`replay` with ``speed=None``, loading included, ``repeats`` times each.
 
     Returns recording seconds per wall second (``*_x_realtime``: the best run, the one least disturbed by other
     processes on a shared machine; ``*_x_realtime_median``) and per CPU second of this process
     (``*_x_realtime_cpu``, which other processes disturb much less), plus the parts of the time.
     """
-    from affectstream.pipelines.synthetic.simulator import SimulatorConfig
+    from affectstream.pipelines.synthetic.recording import write_simulated_recording
+    from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
 
     config = config or PipelineConfig(eeg_estimator="auto")
     video_minutes = minutes if video_minutes is None else min(video_minutes, minutes)

@@ -1,9 +1,9 @@
 """A recording played through the live pipeline with a transport (play, pause, seek, speed), for the dashboard.
 
-:class:`ReplaySession` has the surface of :class:`~.live.LiveSession` that the dashboard's worker thread drives
-(``poll()``, ``latest_eeg``, ``new_markers``, ``new_truth``, ``status``, ``pipeline``, ``face``), so the window
-shows a recording exactly as it shows a live session; only the clock differs (docs/architecture.md: one pipeline for
-live and replay). Hops come from :class:`~.replay.HopFeeder`, the same feeder as ``affectstream replay``, so played
+:class:`ReplaySession` is a :class:`~affectstream.pipelines.sessions.base.Session`, as a live session is, so the
+dashboard's worker drives it and the window shows a recording exactly as it shows a live session; only the clock
+differs (docs/architecture.md: one pipeline for live and replay). Hops come from
+:class:`~affectstream.pipelines.sessions.recorded.HopFeeder`, the same feeder as ``affectstream replay``, so played
 from the start at any speed the numbers equal the headless replay's.
 
 The play clock
@@ -33,40 +33,13 @@ import numpy as np
 
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, HopResult
-from affectstream.pipelines.sessions.live import StreamStatus
-from affectstream.pipelines.sessions.replay import HopFeeder, eeg_spec, load_replayable
-from affectstream.core.xdf_reader import XDFStream
+from affectstream.pipelines.face.path import FacePath
+from affectstream.pipelines.sessions.base import HopOutputs, Session
+from affectstream.pipelines.sessions.recorded import (NOT_RECORDED_AGAIN, HopFeeder, RecordedStream, RecordingView,
+                                                      eeg_spec, load_replayable, recorded_status)
 
 #: Speeds offered by the dashboard (any positive speed works).
 SPEEDS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-
-
-@dataclass(frozen=True)
-class StreamInfoView:
-    """What the status bar asks of a stream (``name``, ``hostname``, ``sfreq``), for a recorded one."""
-
-    name: str
-    hostname: str
-    sfreq: float
-
-
-class RecordedStream:
-    """A recorded stream in the role of an inlet for the status bar: its header, never pulled."""
-
-    def __init__(self, stream: XDFStream) -> None:
-        self.stream = stream
-        self.info = StreamInfoView(stream.name, stream.hostname, float(stream.srate))
-        self.n_channels = stream.channel_count
-        self.label = stream.name
-        self.fps = float(stream.srate)
-        self.dropped = 0
-        self.lost = False
-
-    def pull(self):  # the replay session reads the file itself; the worker's guard may still call this
-        return np.empty((0, self.n_channels)), np.empty(0)
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -87,13 +60,13 @@ class TransportState:
         return "ended" if self.ended else "playing" if self.playing else "paused"
 
 
-class ReplaySession:
-    """Plays an XDF recording through :class:`~.engine.AffectPipeline` under a transport.
+class ReplaySession(Session):
+    """Plays an XDF recording through :class:`~affectstream.pipelines.engine.AffectPipeline` under a transport.
 
     Parameters
     ----------
     path : str | Path
-        The XDF file (loaded at once; refusals as in :func:`~.replay.replay`).
+        The XDF file (loaded at once; refusals as in :func:`~affectstream.pipelines.sessions.replay.replay`).
     config : PipelineConfig
         Pipeline settings (as live).
     publish : bool
@@ -112,7 +85,7 @@ class ReplaySession:
     Raises
     ------
     XDFFormatError, StreamFormatError
-        As :func:`~.replay.load_replayable`.
+        As :func:`~affectstream.pipelines.sessions.recorded.load_replayable`.
     """
 
     def __init__(self, path: str | Path, config: PipelineConfig = PipelineConfig(), *, publish: bool = False,
@@ -134,20 +107,9 @@ class ReplaySession:
         self.truth = RecordedStream(rec.ground_truth[0]) if rec.ground_truth else None
         self.video_source = RecordedStream(rec.video) if self.with_video else None
         self.worker = None  # no face thread: frames go through the face path in stream-time order
-        self._marker_events = [(t, text) for t, text, _ in rec.marker_events()]
-        self._marker_t = np.array([t for t, _ in self._marker_events])
-        truth = rec.ground_truth[0] if rec.ground_truth else None
-        self._truth_t = truth.timestamps if truth is not None else np.empty(0)
-        self._truth_v = np.asarray(truth.data, dtype=float)[:, :2] if truth is not None else np.empty((0, 2))
-        self.status = StreamStatus(self.eeg.name, float(self.eeg.srate))
-        self.status.measured_rate = float(self.eeg.effective_srate)
-        self.status.last_sample_age_s = 0.0
-        self.status.samples = 0
-        self.outlet = None
-        if publish:
-            from affectstream.pipelines.sinks.outputs import AffectOutlet
-
-            self.outlet = AffectOutlet(hop_s=config.hop_s, synthetic=self.eeg.synthetic)
+        self._view = RecordingView(rec)
+        self.status = recorded_status(self.eeg)
+        self.outputs = HopOutputs(publish=publish, hop_s=config.hop_s, synthetic=self.eeg.synthetic)
         self.speed = 1.0
         self.set_speed(speed)
         self.playing = bool(playing)
@@ -165,12 +127,8 @@ class ReplaySession:
         return self.t_last - self.t_first
 
     @property
-    def synthetic(self) -> bool:
-        return self.eeg.synthetic
-
-    @property
     def ended(self) -> bool:
-        return self._feeder.done and self._shown >= self.eeg.n_samples
+        return self._feeder.done and self._view.shown >= self.eeg.n_samples
 
     @property
     def transport(self) -> TransportState:
@@ -202,8 +160,6 @@ class ReplaySession:
         target = self.t_first + min(max(float(position_s), 0.0), self.duration_s)
         face = None
         if self.with_video:
-            from affectstream.pipelines.face.path import FacePath
-
             old = self.face  # keep the loaded detector and student; the tracker restarts
             face = FacePath(old.tracker.detector, old.student, device=self.config.device,
                             precision=self.config.visual_precision) if old is not None else \
@@ -213,10 +169,8 @@ class ReplaySession:
         i_target = int(np.searchsorted(stamps, target))
         start = max(0, i_target - self.pipeline.n_window)
         self._feeder = HopFeeder(self.recording, self.eeg, self.pipeline, start)
-        self._shown = start  # the window before the target is drawn too
+        self._view.restart(start)  # the window before the target is drawn too
         self._t_play = target
-        self._next_marker = int(np.searchsorted(self._marker_t, stamps[start]))
-        self._next_truth = int(np.searchsorted(self._truth_t, stamps[start]))
         self._wall = self._clock()
         self.epoch += 1
 
@@ -233,12 +187,7 @@ class ReplaySession:
         results: list[HopResult] = []
         feeder = self._feeder
         while not feeder.done and feeder.next_time() <= self._t_play and len(results) < self.max_hops_per_poll:
-            hops, received = feeder.feed()
-            for result in hops:
-                if self.outlet is not None:
-                    self.outlet.push(result)
-                result.latency_ms = (time.perf_counter() - received) * 1e3
-            results.extend(hops)
+            results.extend(self.outputs.emit(*feeder.feed()))
         if not feeder.done and feeder.next_time() <= self._t_play:
             # Behind the play clock: hold the position at what was computed (slower, never skipping).
             self._t_play = float(self.eeg.timestamps[feeder.start - 1])
@@ -246,29 +195,19 @@ class ReplaySession:
         if feeder.done:
             self._t_play = self.t_last
         shown_to = int(np.searchsorted(stamps, self._t_play, side="right"))
-        self.latest_eeg = (self.eeg.data[self._shown:shown_to], stamps[self._shown:shown_to])
-        self.status.samples += max(0, shown_to - self._shown)
+        self.latest_eeg, self.new_markers, self.new_truth = self._view.show(shown_to, self._t_play)
+        self.status.samples += len(self.latest_eeg[1])
         self.status.backlog_s = max(0.0, self._t_play - float(stamps[max(feeder.start - 1, 0)]))
-        self._shown = max(self._shown, shown_to)
-        m_to = int(np.searchsorted(self._marker_t, self._t_play, side="right"))
-        self.new_markers = self._marker_events[self._next_marker:m_to]
-        self._next_marker = max(self._next_marker, m_to)
-        t_to = int(np.searchsorted(self._truth_t, self._t_play, side="right"))
-        self.new_truth = (self._truth_t[self._next_truth:t_to], self._truth_v[self._next_truth:t_to])
-        self._next_truth = max(self._next_truth, t_to)
         if self.ended:
             self.playing = False
         return results
 
     # ------------------------------------------------------------------------------------------- the rest
     def start_recording(self, path: str | Path) -> Path:
-        raise OSError("a replay is not recorded again: the file is the recording "
-                      "(`affectstream replay FILE --headless --out FILE.jsonl` writes its estimates)")
+        raise OSError(NOT_RECORDED_AGAIN)
 
     def stop_recording(self) -> None:
         pass
 
     def close(self) -> None:
-        if self.outlet is not None:
-            self.outlet.close()
-            self.outlet = None
+        self.outputs.close()

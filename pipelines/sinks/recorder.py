@@ -1,8 +1,8 @@
 """Record everything a live session sees and produces into one XDF file.
 
 EEG, video frames, markers, the simulator's ground truth and the session's own ``Affect`` output go into one file
-(:class:`~.xdf_writer.XDFWriter`, flushed at least once a second, so a killed process loses at most the last
-second). Timestamps are written as the *sender's* clock and the measured clock offsets as ClockOffset chunks,
+(:class:`~affectstream.core.xdf_writer.XDFWriter`, flushed at least once a second, so a killed process loses at
+most the last second). Timestamps are written as the *sender's* clock and the measured clock offsets as ClockOffset chunks,
 exactly as LabRecorder does, so pyxdf's clock synchronisation puts every stream on this machine's clock - and a
 recording of streams from several machines stays correct.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from affectstream.pipelines.sinks.outputs import AFFECT_CHANNELS, AFFECT_SOURCE_ID
+from affectstream.core.video import VIDEO_CHANNEL_FORMAT, VIDEO_TYPE, bgr_format, encode_frame
 from affectstream.core.xdf_writer import XDFWriter
+from affectstream.pipelines.sinks.outputs import AFFECT_CHANNELS, AFFECT_SOURCE_ID
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class _Inlet:
 
 
 class SessionRecorder:
-    """Writes a :class:`~.live.LiveSession`'s streams to ``path`` as they flow.
+    """Writes a :class:`~affectstream.pipelines.sessions.live.LiveSession`'s streams to ``path`` as they flow.
 
     Parameters
     ----------
@@ -123,10 +124,11 @@ class SessionRecorder:
         """Write one video frame (called from the face thread; the writer is thread-safe)."""
         if self._video is None:
             h, w = frame.shape[:2]
+            fmt = bgr_format(w, h)
             self._video = self.writer.add_stream(
-                "affectstream-video", "Video", h * w * 3, self._video_fps, "int8", "affectstream-video",
-                desc={"width": w, "height": h, "channels": 3, "color_order": "BGR"})
-        self.writer.write(self._video, frame.reshape(1, -1), [stamp])
+                "affectstream-video", VIDEO_TYPE, fmt.channel_count, self._video_fps, VIDEO_CHANNEL_FORMAT,
+                "affectstream-video", desc=fmt.desc())
+        self.writer.write(self._video, encode_frame(frame), [stamp])
 
     def close(self) -> None:
         if not self.writer.closed:

@@ -5,24 +5,20 @@ that *was* visible, which is usually enough to spot a typo or a headset that pub
 keep a bounded buffer and are drained on every poll, so a slow consumer can never sit minutes behind the
 headset (the classic LSL "stale data" pitfall).
 
-Two things stand between the inlet and the pipeline. :class:`SupervisedInlet` survives its stream going away: it marks
-the stream lost, closes the inlet, and re-attaches in the background when the same ``source_id`` is announced again
-(as LabRecorder re-resolves a lost stream), instead of liblsl's silent ``recover``. :class:`TimingGuard` checks every pulled chunk's timestamps
-(duplicates, reordering, clock jumps, bursts, a rate that is not the nominal one), counts what it finds and decides,
-deterministically, what the pipeline gets.
+:class:`SupervisedInlet` survives its stream going away: it marks the stream lost, closes the inlet, and
+re-attaches in the background when the same ``source_id`` is announced again (as LabRecorder re-resolves a lost
+stream), instead of liblsl's silent ``recover``. What it pulls then passes :class:`affectstream.pipelines.feed.EEGFeed`
+on its way into the pipeline.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +26,6 @@ import numpy as np
 from affectstream.pipelines.engine import EEGStreamSpec
 
 logger = logging.getLogger(__name__)
-
-#: A step between consecutive timestamps longer than this many sample periods (forward or back) is a clock jump or
-#: lost data: the window restarts there. 25 periods (~0.1 s at 256 Hz) pass the jitter of packet-wise senders (a
-#: 12-sample Bluetooth packet spans 12 periods) yet stay well below a hop.
-JUMP_PERIODS = 25.0
-
-#: Stream seconds of contiguous data over which the effective rate is measured, and the deviation from the nominal
-#: rate above which it is flagged.
-RATE_SPAN_S = 10.0
-RATE_TOLERANCE = 0.05
 
 #: :attr:`SupervisedInlet.connection` values.
 CONNECTED, LOST, RECONNECTING = "connected", "lost", "reconnecting"
@@ -208,152 +194,6 @@ class LSLInlet:
     def close(self) -> None:
         self._inlet.close_stream()
         del self._inlet
-
-
-@dataclass
-class TimingFaults:
-    """Timestamp faults of one stream since the session started (shown in the status, written to the JSONL).
-
-    Attributes
-    ----------
-    duplicate_stamps : int
-        Samples stamped exactly like the sample before them; dropped.
-    reordered_stamps : int
-        Samples stamped before the sample before them (by less than a clock jump); dropped.
-    clock_jumps : int
-        Steps between consecutive stamps longer than :data:`JUMP_PERIODS` sample periods, forward (data lost, a
-        clock that leapt) or back (a clock reset); the sample is kept and the window restarts at it.
-    burst_pulls : int
-        Pulls that brought at least one hop of samples at once. Hops are counted in samples, so a burst gives the
-        hops a smooth stream gives; only beyond the live backlog (``max_backlog_hops``) are the oldest skipped.
-    effective_rate : float
-        Samples per second of stream time over the last :data:`RATE_SPAN_S` of contiguous data: NaN until the first
-        such span, then the latest measurement (after a clock jump, until the next full span).
-    rate_deviation : float
-        ``effective_rate / nominal - 1``.
-    """
-
-    duplicate_stamps: int = 0
-    reordered_stamps: int = 0
-    clock_jumps: int = 0
-    burst_pulls: int = 0
-    effective_rate: float = math.nan
-    rate_deviation: float = math.nan
-
-    @property
-    def rate_mismatch(self) -> bool:
-        """The stream delivers more than :data:`RATE_TOLERANCE` off its nominal rate."""
-        return math.isfinite(self.rate_deviation) and abs(self.rate_deviation) > RATE_TOLERANCE
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A run of samples with usable timestamps; ``restart``: a clock jump precedes it (start a fresh window)."""
-
-    data: np.ndarray
-    stamps: np.ndarray
-    restart: bool = False
-
-
-class TimingGuard:
-    """Checks the timestamps of consecutive chunks of one stream and splits them where the window must restart.
-
-    Every rule depends only on the stamps, never on when they arrived, so the same chunks always give the same
-    segments (and the pipeline the same hops):
-
-    * a sample stamped at or before the previously accepted one, by less than a jump, is dropped and counted
-      (duplicate or reordered): the window only ever sees increasing time;
-    * a step longer than :data:`JUMP_PERIODS` periods, either way, is a clock jump: the sample is kept and starts a
-      new segment, so the caller restarts its window there instead of computing a hop across the discontinuity;
-    * a chunk of ``burst_samples`` or more counts as a burst (nothing else changes);
-    * the effective rate is measured over :data:`RATE_SPAN_S` of contiguous stamps.
-
-    Parameters
-    ----------
-    srate : float
-        Nominal rate in Hz.
-    burst_samples : int
-        Chunk size from which a pull counts as a burst (the caller's hop).
-    faults : TimingFaults | None
-        Where to count (a fresh one by default).
-    """
-
-    def __init__(self, srate: float, burst_samples: int, faults: TimingFaults | None = None) -> None:
-        self.srate = float(srate)
-        self.jump_s = JUMP_PERIODS / self.srate
-        self.burst_samples = max(1, int(burst_samples))
-        self.faults = faults if faults is not None else TimingFaults()
-        self._last: float | None = None
-        self._rate_points: deque[tuple[float, int]] = deque()  # (stamp, index in the contiguous run)
-        self._run = 0  # samples accepted since the last restart
-
-    def reset(self) -> None:
-        """Forget the previous stamp: the next chunk comes from a new connection and is not compared with the old."""
-        self._last = None
-        self._rate_points.clear()
-        self._run = 0
-
-    def check(self, data: np.ndarray, stamps: np.ndarray) -> list[Segment]:
-        """The accepted samples of one chunk, split at clock jumps (the first segment may continue the last one)."""
-        stamps = np.asarray(stamps, dtype=np.float64)
-        n = len(stamps)
-        if n == 0:
-            return []
-        if n >= self.burst_samples:
-            self.faults.burst_pulls += 1
-        steps = np.diff(stamps, prepend=stamps[0] - 1.0 / self.srate if self._last is None else self._last)
-        if np.all((steps > 0) & (steps <= self.jump_s)):  # the usual case: nothing to decide per sample
-            segments = [Segment(data, stamps)]
-        else:
-            segments = self._split(data, stamps)
-        for seg in segments:
-            self._measure_rate(seg)
-        self._last = float(segments[-1].stamps[-1]) if segments else self._last
-        return segments
-
-    def _split(self, data: np.ndarray, stamps: np.ndarray) -> list[Segment]:
-        keep: list[int] = []
-        starts: list[int] = []  # positions in ``keep`` where a jump restarts the window
-        last = self._last
-        for i, t in enumerate(stamps):
-            if last is not None:
-                step = t - last
-                if abs(step) > self.jump_s:
-                    self.faults.clock_jumps += 1
-                    starts.append(len(keep))
-                elif step == 0:
-                    self.faults.duplicate_stamps += 1
-                    continue
-                elif step < 0:
-                    self.faults.reordered_stamps += 1
-                    continue
-            keep.append(i)
-            last = float(t)
-        bounds = [0] + starts + [len(keep)]
-        segments = []
-        for a, b in itertools.pairwise(bounds):
-            if b > a:
-                idx = np.asarray(keep[a:b])
-                segments.append(Segment(data[idx], stamps[idx], restart=a in starts))
-        return segments
-
-    def _measure_rate(self, seg: Segment) -> None:
-        if seg.restart:
-            self._rate_points.clear()
-            self._run = 0
-        if not self._rate_points:
-            self._rate_points.append((float(seg.stamps[0]), self._run))
-        self._run += len(seg.stamps)
-        t_new = float(seg.stamps[-1])
-        self._rate_points.append((t_new, self._run - 1))
-        points = self._rate_points
-        while len(points) > 2 and t_new - points[1][0] >= RATE_SPAN_S:
-            points.popleft()
-        t_ref, i_ref = points[0]
-        if t_new - t_ref >= RATE_SPAN_S:
-            rate = (self._run - 1 - i_ref) / (t_new - t_ref)
-            self.faults.effective_rate = rate
-            self.faults.rate_deviation = rate / self.srate - 1.0
 
 
 def _lost_error() -> type[BaseException]:

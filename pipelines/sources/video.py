@@ -4,9 +4,8 @@ Every source yields ``(frame, timestamp)``: ``frame`` a fresh uint8 (h, w, 3) BG
 ``timestamp`` in LSL-clock seconds, so the pipeline can pair frames with EEG by stream time alone
 (docs/architecture.md, "Only the clock differs").
 
-The ``Video`` stream contract (docs/architecture.md, "Video over LSL"): type ``Video``, channel format int8 carrying
-uint8 pixels, one sample = one frame (row-major h x w x c), and ``desc`` with ``width``, ``height``, ``channels``
-and ``color_order`` (BGR, RGB or GRAY). :func:`affectstream.pipelines.sources.webcam_publisher.publish_video` writes such streams.
+An LSL ``Video`` stream follows the project's Video contract (:mod:`affectstream.core.video`; docs/architecture.md,
+"Video over LSL"); :func:`affectstream.pipelines.sources.webcam_publisher.publish_video` writes such streams.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from affectstream.core.video import VideoFormat, decode_frame, parse_video_format
+
 logger = logging.getLogger(__name__)
 
 Frame = tuple[np.ndarray, float]
@@ -29,11 +30,9 @@ Frame = tuple[np.ndarray, float]
 #: inlet's threshold too: a lost stream shows within about a second).
 LOST_CHECK_S = 1.0
 
-#: Length of one lookup of the stream's ``source_id`` (see :data:`affectstream.pipelines.sources.lsl.LOOKUP_S` for why 1 s).
+#: Length of one lookup of the stream's ``source_id`` (see :data:`affectstream.pipelines.sources.lsl.LOOKUP_S` for
+#: why 1 s).
 SEARCH_S = 1.0
-
-#: ``color_order`` values :class:`LSLVideoSource` understands, with the channel count each implies.
-COLOR_ORDERS = {"BGR": 3, "RGB": 3, "GRAY": 1}
 
 
 class _FrameSource:
@@ -180,32 +179,13 @@ class VideoFileSource(_FrameSource):
         self._cap.release()
 
 
-def _video_format(info) -> tuple[int, int, int, str]:
-    """(width, height, channels, color_order) from a ``Video`` stream's info, or ValueError naming the stream."""
+def _video_format(info) -> VideoFormat:
+    """The frame format of an LSL ``Video`` stream per the contract, or ValueError naming the stream."""
     from affectstream.pipelines.sources.lsl import describe
 
-    def refuse(why: str) -> ValueError:
-        return ValueError(f"LSL stream {describe(info)} is not a usable Video stream: {why}")
-
-    if info.stype.lower() != "video":
-        raise refuse(f"its type is {info.stype!r}, not 'Video'")
-    if np.dtype(info.dtype) != np.int8:
-        raise refuse(f"channel format {np.dtype(info.dtype).name}, expected int8 (carrying uint8 pixels)")
-    desc = info.desc
-    raw = {key: desc.child_value(key) for key in ("width", "height", "channels", "color_order")}
-    missing = [key for key in ("width", "height", "channels") if not raw[key]]
-    if missing:
-        raise refuse(f"desc lacks {', '.join(missing)}")
-    try:
-        width, height, channels = (int(raw[key]) for key in ("width", "height", "channels"))
-    except ValueError:
-        raise refuse(f"desc width/height/channels are not integers: {raw}") from None
-    order = (raw["color_order"] or ("BGR" if channels == 3 else "GRAY")).upper()
-    if COLOR_ORDERS.get(order) != channels:
-        raise refuse(f"color_order {order!r} with {channels} channels (expected one of {COLOR_ORDERS})")
-    if min(width, height) < 1 or info.n_channels != width * height * channels:
-        raise refuse(f"{info.n_channels} channels != width {width} x height {height} x channels {channels}")
-    return width, height, channels, order
+    desc = {key: info.desc.child_value(key) for key in ("width", "height", "channels", "color_order")}
+    return parse_video_format(f"LSL stream {describe(info)}", info.stype, np.dtype(info.dtype).name,
+                              info.n_channels, desc)
 
 
 class LSLVideoSource(_FrameSource):
@@ -270,7 +250,7 @@ class LSLVideoSource(_FrameSource):
         try:
             self._inlet.open_stream(timeout=timeout)
             self.info = self._inlet.get_sinfo(timeout=timeout)  # desc arrives only with the connection
-            self.width, self.height, self.channels, self.color_order = _video_format(self.info)
+            self.format = _video_format(self.info)
         except Exception:
             self.close()
             raise
@@ -300,14 +280,7 @@ class LSLVideoSource(_FrameSource):
                 self.last_gap_s = float(stamp) - self._last_stamp
             logger.info("video stream %s re-attached after a gap of %.2f s", self.label, self.last_gap_s)
         self._last_stamp = float(stamp)
-        pixels = sample.view(np.uint8).reshape(self.height, self.width, self.channels)
-        if self.color_order == "RGB":
-            frame = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-        elif self.color_order == "GRAY":
-            frame = cv2.cvtColor(pixels, cv2.COLOR_GRAY2BGR)
-        else:
-            frame = pixels.copy()
-        return frame, float(stamp)
+        return decode_frame(sample.copy(), self.format), float(stamp)  # the copy: pull_sample reuses its buffer
 
     def __iter__(self) -> Iterator[Frame]:
         """The newest frame each time one arrives (stale ones dropped and counted), until the stream is lost.
@@ -348,7 +321,7 @@ class LSLVideoSource(_FrameSource):
         """
         from mne_lsl.lsl import resolve_streams
 
-        size = (self.width, self.height, self.channels)
+        size = self.format
         self.close()  # recover=False inlets are destroyed safely (sccn/liblsl#220 is liblsl's own recovery)
         self.connection = "lost"
         self.outages += 1
@@ -361,9 +334,10 @@ class LSLVideoSource(_FrameSource):
             self.connection = "reconnecting"
             try:
                 self._open(found[0], timeout=2.0)
-                if (self.width, self.height, self.channels) != size:
-                    raise ValueError(f"its frames are now {self.width}x{self.height}x{self.channels} instead of "
-                                     f"{size[0]}x{size[1]}x{size[2]}")
+                fmt = self.format
+                if (fmt.width, fmt.height, fmt.channels) != (size.width, size.height, size.channels):
+                    raise ValueError(f"its frames are now {fmt.width}x{fmt.height}x{fmt.channels} instead of "
+                                     f"{size.width}x{size.height}x{size.channels}")
             except Exception as exc:  # noqa: BLE001 - it may vanish again or break the contract; keep looking
                 if str(exc) != refused:
                     logger.warning("video stream %s is announced again but not re-attached: %s", self.label, exc)

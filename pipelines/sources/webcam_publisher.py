@@ -2,9 +2,8 @@
 
 Once the camera is an LSL stream it is recorded, replayed and synchronised like any other LSL device (LabRecorder
 writes it into the same XDF as the EEG), and the dashboard reads it with
-:class:`affectstream.pipelines.sources.video.LSLVideoSource`. The stream follows the contract in docs/architecture.md ("Video over
-LSL"): type ``Video``, int8 channels carrying the uint8 pixels of one BGR frame per sample, and ``desc`` with
-``width``, ``height``, ``channels`` and ``color_order``.
+:class:`affectstream.pipelines.sources.video.LSLVideoSource`. The stream follows the Video contract
+(:mod:`affectstream.core.video`; docs/architecture.md, "Video over LSL"), one BGR frame per sample.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import warnings
 import cv2
 import numpy as np
 
+from affectstream.core.video import VIDEO_CHANNEL_FORMAT, VIDEO_TYPE, bgr_format, encode_frame
 from affectstream.pipelines.sources.video import CameraSource, VideoFileSource
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,10 @@ def video_stream_info(name: str, source_id: str, width: int, height: int, fps: f
     """The ``StreamInfo`` of a BGR ``Video`` stream per the contract (int8 channels, desc with the frame format)."""
     from mne_lsl.lsl import StreamInfo
 
-    info = StreamInfo(name, "Video", width * height * 3, float(fps), "int8", source_id)
+    fmt = bgr_format(width, height)
+    info = StreamInfo(name, VIDEO_TYPE, fmt.channel_count, float(fps), VIDEO_CHANNEL_FORMAT, source_id)
     desc = info.desc
-    for key, value in (("width", width), ("height", height), ("channels", 3), ("color_order", "BGR")):
+    for key, value in fmt.desc().items():
         desc.append_child_value(key, str(value))
     if origin:
         desc.append_child_value("origin", origin)
@@ -58,7 +59,7 @@ def push_frame(outlet, frame: np.ndarray, stamp: float) -> None:
     """Push one uint8 frame as one int8 sample (the fast single-row ``push_chunk``, its hint silenced)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_SINGLE_SAMPLE_HINT, category=RuntimeWarning)
-        outlet.push_chunk(np.ascontiguousarray(frame).reshape(1, -1).view(np.int8), timestamp=float(stamp))
+        outlet.push_chunk(encode_frame(frame), timestamp=float(stamp))
 
 
 def publish_video(source: CameraSource | VideoFileSource, name: str = "affectstream-webcam",

@@ -16,7 +16,7 @@ Expression mapping (v = valence, a = arousal, both in [-1, 1]):
 
 Everything that does not change with the expression (background, head, shading, hair, nose) is rendered once per
 (size, identity) and cached; a frame copies that base, draws eyes, brows and mouth, and moves the head by a small
-similarity transform (``pose`` drift plus ``rng`` jitter). A 320x240 frame takes about 1.5 ms, 640x480 about 5 ms.
+similarity transform (``pose`` drift plus ``rng`` jitter).
 """
 
 from __future__ import annotations
@@ -93,6 +93,35 @@ def _blob(shape: tuple[int, int], centre: tuple[float, float], radii: tuple[floa
     return np.exp(-0.5 * (((xx - centre[0]) / radii[0]) ** 2 + ((yy - centre[1]) / radii[1]) ** 2))
 
 
+def _face_skin(yy: np.ndarray, xx: np.ndarray, lay: _Layout, skin: np.ndarray, asp: float) -> np.ndarray:
+    """The skin of the face over the whole frame (float32 BGR): Lambertian shading of an ellipsoid lit from the
+    upper left and the front, and its relief (dark eye sockets, bright brow ridge and nose bridge, shadow under the
+    nose, warm cheeks)."""
+    s, cx, cy = lay.s, lay.cx, lay.cy
+    h, w = yy.shape
+    nx = (xx - cx) / (asp * s)
+    ny = (yy - cy) / s
+    r2 = nx ** 2 + ny ** 2
+    nz = np.sqrt(np.clip(1 - r2, 0, 1))
+    light = np.array([-0.3, -0.35, 0.89], np.float32)
+    light /= np.linalg.norm(light)
+    shade = 0.55 + 0.55 * np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
+    face = skin * shade[..., None]
+
+    def rel(x: float, y: float, rx: float, ry: float) -> np.ndarray:
+        return _blob((h, w), (cx + x * s, cy + y * s), (rx * s, ry * s))[..., None]
+    sockets = rel(-0.3, -0.12, 0.2, 0.11) + rel(0.3, -0.12, 0.2, 0.11)
+    face *= 1 - 0.45 * sockets
+    face *= 1 + 0.18 * rel(0.0, -0.08, 0.06, 0.3)                   # nose bridge
+    face *= 1 + 0.15 * rel(-0.02, 0.2, 0.05, 0.04)                   # nose tip
+    face *= 1 + 0.10 * (rel(-0.3, -0.32, 0.2, 0.06) + rel(0.3, -0.32, 0.2, 0.06))   # brow ridge
+    face *= 1 - 0.22 * rel(0.0, 0.30, 0.14, 0.04)                    # under the nose
+    face *= 1 - 0.18 * rel(0.07, 0.12, 0.04, 0.16)                   # shaded side of the nose
+    face *= 1 - 0.12 * rel(0.0, 0.78, 0.22, 0.06)                    # under the lower lip / chin fold
+    blush = rel(-0.38, 0.25, 0.13, 0.09) + rel(0.38, 0.25, 0.13, 0.09)
+    return face * (1 - 0.08 * blush) + np.array([60, 70, 200], np.float32) * 0.08 * blush
+
+
 @lru_cache(maxsize=32)
 def _base(size: tuple[int, int], identity: int) -> np.ndarray:
     """Everything that does not move with the expression, uint8 BGR (read-only: it is shared by the cache)."""
@@ -137,33 +166,10 @@ def _base(size: tuple[int, int], identity: int) -> np.ndarray:
                                                    lay.length(0.2)), 0, 0, 360, 255, -1, cv2.LINE_AA, _SHIFT)),
               skin * 0.8)
 
-    # Face: Lambertian shading of an ellipsoid lit from the upper left and the front.
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    nx = (xx - cx) / (asp * s)
-    ny = (yy - cy) / s
-    r2 = nx ** 2 + ny ** 2
-    nz = np.sqrt(np.clip(1 - r2, 0, 1))
-    light = np.array([-0.3, -0.35, 0.89], np.float32)
-    light /= np.linalg.norm(light)
-    shade = 0.55 + 0.55 * np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
     face_mask = mask(lambda c: cv2.ellipse(c, lay.p(0, 0), (lay.length(asp), lay.length(1.0)), 0, 0, 360, 255, -1,
                                            cv2.LINE_AA, _SHIFT))
-    face = skin * shade[..., None]
-
-    # Relief: dark eye sockets, bright brow ridge and nose bridge, shadow under the nose, warm cheeks.
-    def rel(x: float, y: float, rx: float, ry: float) -> np.ndarray:
-        return _blob((h, w), (cx + x * s, cy + y * s), (rx * s, ry * s))[..., None]
-    sockets = rel(-0.3, -0.12, 0.2, 0.11) + rel(0.3, -0.12, 0.2, 0.11)
-    face *= 1 - 0.45 * sockets
-    face *= 1 + 0.18 * rel(0.0, -0.08, 0.06, 0.3)                   # nose bridge
-    face *= 1 + 0.15 * rel(-0.02, 0.2, 0.05, 0.04)                   # nose tip
-    face *= 1 + 0.10 * (rel(-0.3, -0.32, 0.2, 0.06) + rel(0.3, -0.32, 0.2, 0.06))   # brow ridge
-    face *= 1 - 0.22 * rel(0.0, 0.30, 0.14, 0.04)                    # under the nose
-    face *= 1 - 0.18 * rel(0.07, 0.12, 0.04, 0.16)                   # shaded side of the nose
-    face *= 1 - 0.12 * rel(0.0, 0.78, 0.22, 0.06)                    # under the lower lip / chin fold
-    blush = rel(-0.38, 0.25, 0.13, 0.09) + rel(0.38, 0.25, 0.13, 0.09)
-    face = face * (1 - 0.08 * blush) + np.array([60, 70, 200], np.float32) * 0.08 * blush
-    paint(face_mask, face)
+    paint(face_mask, _face_skin(yy, xx, lay, skin, asp))
     # Hair over the top of the forehead, down to a curved hairline (higher in the middle, lower at the temples).
     hairline = -0.6 + 0.28 * ((xx - cx) / (asp * s)) ** 2 + ident.parting * (xx - cx) / s
     fringe = cv2.GaussianBlur((yy < cy + hairline * s).astype(np.float32), (0, 0), max(0.8, s * 0.02))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from affectstream.models.training.config import TrainConfig
 from affectstream.pipelines.config import PipelineConfig
-from affectstream.pipelines.synthetic.simulator import SimulatorConfig
-
+from affectstream.pipelines.synthetic.recording import write_simulated_recording
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
 
 #: Side of the face box over the side of a square rendered frame (the renderer's face spans 0.51 of it).
 FACE_SHARE = 0.55
@@ -36,8 +36,6 @@ def build_planted_xdf_dataset(folder: str | Path, n_subjects: int = 12, n_trials
     with the same settings is reused.
     """
     from tqdm import tqdm
-
-    from affectstream.pipelines.sessions.replay import write_simulated_recording
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,8 @@ import time
 import numpy as np
 
 from affectstream.core.montage import MONTAGE_32
-from affectstream.pipelines.synthetic.simulator import SessionSimulator, SimulatorConfig
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+from affectstream.pipelines.synthetic.simulator import SessionSimulator
 from affectstream.pipelines.sources.webcam_publisher import OUTLET_BUFFER_S, push_frame, video_stream_info
 
 log = logging.getLogger(__name__)

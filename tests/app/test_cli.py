@@ -61,6 +61,11 @@ def test_webcam_with_a_missing_file_is_one_line(tmp_path):
     assert proc.returncode == 2 and "video file not found" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_train_visual_passes_its_options_to_the_trainer():
+def test_train_visual_is_the_ferplus_supervised_config_with_the_run_options():
     proc = _cli("train-visual", "--help")
-    assert proc.returncode == 0 and "usage: affectstream train-visual" in proc.stdout and "--epochs" in proc.stdout
+    assert proc.returncode == 0 and "usage: affectstream train-visual" in proc.stdout
+    assert "models/configs/ferplus_supervised.toml" in " ".join(proc.stdout.split())
+    for option in ("--resume", "--device", "--report", "--quiet", "--fast-dev-run"):
+        assert option in proc.stdout
+    proc = _cli("train-visual", "--epochs", "3")  # the recipe's options live in the config, not on the command line
+    assert proc.returncode == 2 and "unrecognized arguments: --epochs 3" in proc.stderr

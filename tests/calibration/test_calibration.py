@@ -37,7 +37,7 @@ def test_calibration_writes_a_profile_whose_held_out_ccc_improved(profiles):
 
 
 def test_replay_with_the_profile_uses_the_calibrated_student(profiles, tmp_path, capsys):
-    from affectstream.pipelines.sessions.replay import write_simulated_recording
+    from affectstream.pipelines.synthetic.recording import write_simulated_recording
 
     rec = write_simulated_recording(tmp_path / "s.xdf", 20.0)
     with_profile, without = tmp_path / "p.jsonl", tmp_path / "n.jsonl"
@@ -71,7 +71,7 @@ def test_a_profile_made_for_something_else_is_refused(profiles, tmp_path, capsys
         fh.write(b"x")
     with pytest.raises(ProfileError, match="sha256"):
         load_profile(root, "sim01")
-    from affectstream.pipelines.sessions.replay import write_simulated_recording
+    from affectstream.pipelines.synthetic.recording import write_simulated_recording
 
     rec = write_simulated_recording(tmp_path / "s.xdf", 4.0)
     capsys.readouterr()
@@ -128,7 +128,7 @@ def test_calibration_from_a_recorded_session_matches_the_live_one(tmp_path, caps
 
 
 def test_a_recording_without_the_protocol_markers_is_refused_in_one_line(tmp_path, capsys):
-    from affectstream.pipelines.sessions.replay import write_simulated_recording
+    from affectstream.pipelines.synthetic.recording import write_simulated_recording
 
     path = write_simulated_recording(tmp_path / "plain.xdf", 6.0)
     capsys.readouterr()

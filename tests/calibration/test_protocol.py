@@ -54,10 +54,11 @@ def test_the_recording_holds_eeg_markers_self_reports_and_truth(session, tmp_pat
 
 def test_fine_tuning_fits_the_training_blocks_and_never_sees_the_held_out_ones(session):
     from affectstream.calibration.finetune import FineTuneConfig, _targets, baseline_norm, evaluate, fine_tune, session_features
+    from affectstream.core.feature_norm import NORM_MEMORY_FRAMES
     from affectstream.pipelines.eeg.student import load_torch_student
 
     features = session_features(session)
-    z = features.inputs(baseline_norm(features, session, 1200.0))
+    z = features.inputs(baseline_norm(features, session, NORM_MEMORY_FRAMES))
     model = load_torch_student()
     tuned, history = fine_tune(model, z, features, session, FineTuneConfig(max_steps=60))
     assert history and history[0]["stop_mse"] >= min(h["stop_mse"] for h in history)

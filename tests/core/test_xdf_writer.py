@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from affectstream.core.xdf_reader import XDFFormatError, load_recording
-from affectstream.core.xdf_writer import BOUNDARY_UUID, XDFWriteError, XDFWriter, chunk, recording_path, varlen
+from affectstream.core.xdf_format import BOUNDARY_UUID, chunk, varlen
+from affectstream.core.xdf_writer import XDFWriteError, XDFWriter, recording_path
 from affectstream.core.paths import REPO
 
 ROOT = REPO
@@ -347,12 +348,10 @@ def test_hostile_files_give_one_clear_error(tmp_path):
         for name, data in _hostile(tmp_path).items():
             path = tmp_path / f"{name}.xdf"
             path.write_bytes(data)
-            t0 = time.monotonic()
-            with pytest.raises(XDFFormatError) as info:
+            with pytest.raises(XDFFormatError) as info:  # how fast: affectstream bench, hostile
                 load_recording(path)
             msg = str(info.value)
             assert "\n" not in msg and path.name in msg, (name, msg)
-            assert time.monotonic() - t0 < 2.0, name
             with pytest.raises(ValueError):  # replay says the same, as a ValueError
                 replay(path)
         _, peak = tracemalloc.get_traced_memory()

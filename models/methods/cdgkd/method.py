@@ -85,7 +85,7 @@ class CDGKDConfig:
 @dataclass
 class _Data:
     face: dict[str, np.ndarray]  #: (n_segments, S, D_face) per trial
-    eeg: dict[str, np.ndarray]  #: (n_segments, S, 192)
+    eeg: dict[str, np.ndarray]  #: (n_segments, S, N_FEATURES)
     y: dict[str, np.ndarray]  #: (n_segments,) int64 0 = low, 1 = high
     synthetic: bool
 

@@ -1,7 +1,7 @@
 """CMCRD in the trainer (docs/methods.md §5): a teacher on one modality distils into a student on another by contrastive
 representation distillation, generalised from eye movements -> EEG to the modalities the trainer knows.
 
-Here the teacher sees the face (the frozen FER+ student's 8 logits per frame) and the student the EEG (192 band
+Here the teacher sees the face (the frozen FER+ student's 8 logits per frame) and the student the EEG (N_FEATURES band
 powers per frame); the task is the paper's: classification, of the valence state into ``n_classes`` bins (negative /
 neutral / positive for 3, edges at +-``neutral_band``). Per fold:
 
@@ -19,7 +19,9 @@ honest default, ``"separate"`` the code's).
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,17 +109,15 @@ def _accuracy(model: MLP, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict[
     return {"accuracy": float((pred == y).mean()), "balanced_accuracy": balanced_accuracy(y, pred, n_classes)}
 
 
-def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, opts: CMCRDConfig,
-            epochs: int, seed: int, mcc: float = 0.0) -> dict:
-    """CE training (+ MCC for the teacher), SGD as the paper's teacher; best validation accuracy kept."""
-    opt = torch.optim.SGD(model.parameters(), lr=opts.lr * 10, momentum=0.9)
+def _train_best(model: MLP, opt: torch.optim.Optimizer, batch_loss: Callable[[np.ndarray], torch.Tensor], n: int,
+                xv: np.ndarray, yv: np.ndarray, opts: CMCRDConfig, epochs: int, seed: int) -> dict:
+    """The loop both students and the teacher share: seeded mini-batches of the ``n`` training rows, one optimiser
+    step on ``batch_loss(rows)`` each, and the weights of the epoch with the best validation accuracy kept."""
     best, state = -1.0, None
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for epoch in range(epochs):
         model.train()
-        for idx in index_batches(len(x), opts.batch_size, seed, epoch):
-            logits, _ = model(xt[idx])
-            loss = F.cross_entropy(logits, yt[idx]) + (mcc * mcc_loss(logits) if mcc > 0 else 0.0)
+        for idx in index_batches(n, opts.batch_size, seed, epoch):
+            loss = batch_loss(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -126,6 +126,19 @@ def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.nda
             best, state = score, {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(state)
     return {"val_accuracy": best}
+
+
+def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, opts: CMCRDConfig,
+            epochs: int, seed: int, mcc: float = 0.0) -> dict:
+    """CE training (+ MCC for the teacher), SGD as the paper's teacher; best validation accuracy kept."""
+    opt = torch.optim.SGD(model.parameters(), lr=opts.lr * 10, momentum=0.9)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def batch_loss(idx: np.ndarray) -> torch.Tensor:
+        logits, _ = model(xt[idx])
+        return F.cross_entropy(logits, yt[idx]) + (mcc * mcc_loss(logits) if mcc > 0 else 0.0)
+
+    return _train_best(model, opt, batch_loss, len(x), xv, yv, opts, epochs, seed)
 
 
 def _negatives(y: np.ndarray) -> list[np.ndarray]:
@@ -145,34 +158,27 @@ def _fit_cmcrd(student: MLP, teacher: MLP, xs: np.ndarray, xt_: np.ndarray, y: n
     pools = _negatives(y)
     t_x, s_x, y_t = torch.from_numpy(xt_), torch.from_numpy(xs), torch.from_numpy(y)
     teacher.eval()
-    best, state, step = -1.0, None, 0
-    for epoch in range(opts.student_epochs):
-        student.train()
-        for idx in index_batches(len(y), opts.batch_size, seed, epoch):
-            lr = opts.lr * (step + 1) / warm if step < warm else \
-                opts.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-            for g in opt.param_groups:
-                g["lr"] = lr
-            step += 1
-            negs = np.stack([rng.choice(pools[c], opts.nce_k, replace=len(pools[c]) < opts.nce_k) for c in y[idx]])
-            contrast = torch.from_numpy(np.column_stack([idx, negs]))
-            z_s, f_s = student(s_x[idx])
-            with torch.no_grad():
-                z_t, f_t = teacher(t_x[idx])
-            e_s, e_t = embed_s(f_s), embed_t(f_t)
-            e_s, e_t, sign = gate(e_s, e_t, z_s.detach(), z_t, y_t[idx])
-            p_s, p_t = memory(e_s, e_t, torch.from_numpy(idx), contrast)
-            w = entropy_weights(z_t)
-            crd = weighted_nce(p_s, w, sign, len(y)) + weighted_nce(p_t, w, sign, len(y))
-            loss = F.cross_entropy(z_s, y_t[idx]) + opts.crd_weight * crd
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        score = _accuracy(student, xv, yv, opts.n_classes)["accuracy"]
-        if score > best:
-            best, state = score, {k: v.clone() for k, v in student.state_dict().items()}
-    student.load_state_dict(state)
-    return {"val_accuracy": best}
+    steps = itertools.count()
+
+    def batch_loss(idx: np.ndarray) -> torch.Tensor:
+        step = next(steps)
+        lr = opts.lr * (step + 1) / warm if step < warm else \
+            opts.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        negs = np.stack([rng.choice(pools[c], opts.nce_k, replace=len(pools[c]) < opts.nce_k) for c in y[idx]])
+        contrast = torch.from_numpy(np.column_stack([idx, negs]))
+        z_s, f_s = student(s_x[idx])
+        with torch.no_grad():
+            z_t, f_t = teacher(t_x[idx])
+        e_s, e_t = embed_s(f_s), embed_t(f_t)
+        e_s, e_t, sign = gate(e_s, e_t, z_s.detach(), z_t, y_t[idx])
+        p_s, p_t = memory(e_s, e_t, torch.from_numpy(idx), contrast)
+        w = entropy_weights(z_t)
+        crd = weighted_nce(p_s, w, sign, len(y)) + weighted_nce(p_t, w, sign, len(y))
+        return F.cross_entropy(z_s, y_t[idx]) + opts.crd_weight * crd
+
+    return _train_best(student, opt, batch_loss, len(y), xv, yv, opts, opts.student_epochs, seed)
 
 
 def fold(run: Run, data: _Data, fold: Fold) -> dict:

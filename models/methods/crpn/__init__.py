@@ -1,0 +1,1 @@
+"""CRPN, concept-regularised coding (Lu, Zhuang, Luo; AAAI 2024), for FER students; docs/methods.md §4."""

@@ -26,9 +26,9 @@ with ``L_S`` (:func:`concept_regression_loss`) pulling the student's features on
 paper, a multi-kernel MMD, :func:`mmd_rbf`, in the released code) and ``L_D`` (:func:`logit_kd`) a KL distillation of
 the teacher's class distribution on the high-confidence samples only.
 
-Where the paper and the released code disagree, a switch picks one (docs/methods.md §8 #17-20); each docstring says which
-value is which. Teacher-side tensors are detached inside the terms that use them as targets, so no gradient reaches
-the frozen teacher from the student's loss.
+Where the paper and the released code disagree, a switch picks one (docs/methods.md §8 #17-20); each docstring says
+which value is which. Teacher-side tensors are detached inside the terms that use them as targets, so no gradient
+reaches the frozen teacher from the student's loss.
 """
 
 from __future__ import annotations
@@ -307,8 +307,8 @@ def concept_regression_loss(f_ec: torch.Tensor, f_per: torch.Tensor, mode: str =
     """``L_S``: pull the student's perceptual features onto the teacher's concept targets.
 
     * ``"mse"``: ``MSE(f_ec, f_per)``, mean over all elements (paper Eq. 11);
-    * ``"mmd"``: ``mmd_rbf(f_ec, f_per)`` (released code; docs/methods.md §8 #20 default). This matches the two batches as
-      distributions rather than sample by sample.
+    * ``"mmd"``: ``mmd_rbf(f_ec, f_per)`` (released code; docs/methods.md §8 #20 default). This matches the two
+      batches as distributions rather than sample by sample.
 
     Parameters
     ----------

@@ -1,19 +1,21 @@
-"""Concept-regularised coding (CRPN; Lu, Zhuang, Luo, AAAI 2024; docs/methods.md §4) in the trainer, on FER+ (real images).
+"""Concept-regularised coding (CRPN; Lu, Zhuang, Luo, AAAI 2024; docs/methods.md §4) in the trainer, on FER+ (real
+images), trained by the image loop (:mod:`affectstream.models.training.image_loop`).
 
 One fold, FER+'s own split (``[data] kind = "ferplus"``):
 
 1. **Conceptual pathway** (teacher, :class:`~affectstream.models.methods.crpn.nets.ConceptualPathway`) with
-   ``L_CP = 0.1 L_orth + 1 (L_WCE + L_RR) + 0.01 L_CC`` (:mod:`affectstream.models.methods.crpn.losses`) in place of the cross-entropy.
+   ``L_CP = 0.1 L_orth + 1 (L_WCE + L_RR) + 0.01 L_CC`` (:mod:`affectstream.models.methods.crpn.losses`) in place of
+   the cross-entropy.
 2. **Confidence-based concept selection**: the trained teacher's confidence ``alpha`` of every training image; per
    class the 20th percentile is the threshold, the images above it are the high-confidence pool.
-3. **Baseline**: the perceptual pathway (:class:`~affectstream.models.methods.crpn.nets.PerceptualPathway`) with its cross-entropy only
-   ("percepPath alone"), and 4. **CRPN**: the same network, seed and budget with ``2 CE + 1 L_S + 1 L_D``: ``L_S`` pulls
-   its features onto the concept targets (its own teacher feature for a high-confidence image, else the mean teacher
-   feature of ``K = 8`` high-confidence images of its class), ``L_D`` distils the teacher's class distribution on the
-   high-confidence images.
+3. **Baseline**: the perceptual pathway (:class:`~affectstream.models.methods.crpn.nets.PerceptualPathway`) with its
+   cross-entropy only ("percepPath alone"), and 4. **CRPN**: the same network, seed and budget with
+   ``2 CE + 1 L_S + 1 L_D``: ``L_S`` pulls its features onto the concept targets (its own teacher feature for a
+   high-confidence image, else the mean teacher feature of ``K = 8`` high-confidence images of its class), ``L_D``
+   distils the teacher's class distribution on the high-confidence images.
 5. **Scores** on FER+ valid and test (majority protocol, 8-way and present-only) for the three networks, at the best
-   validation epoch and -- because the released code selects on the test set (docs/methods.md §8 #22) -- the students' test
-   accuracy at their last epoch too; the method is compared with its baseline on the test images by McNemar's test.
+   validation epoch and -- because the released code selects on the test set (docs/methods.md §8 #22) -- the students'
+   test accuracy at their last epoch too; the method is compared with its baseline on the test images by McNemar's test.
 
 Deviations, for a CPU and for data that exist here: the bodies are the project's 48 px ResNet-18 family at
 ``width_mult`` (0.5 by default) trained from scratch, not face-recognition-pretrained ResNet-50 / ResNet-18 at 224 px;
@@ -24,22 +26,24 @@ from that pass (the released code re-reads and re-augments them at every step); 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
 
-from affectstream.models.methods.crpn.losses import (class_thresholds, concept_regression_loss, concept_targets, high_confidence, logit_kd,
-                           orthogonality_loss, rank_regularization, weighted_ce, weighted_supcon)
+from affectstream.models.methods.crpn.losses import (class_thresholds, concept_regression_loss, concept_targets,
+                                                     high_confidence, logit_kd, orthogonality_loss,
+                                                     rank_regularization, weighted_ce, weighted_supcon)
 from affectstream.models.methods.crpn.nets import ConceptualPathway, PerceptualPathway
-from affectstream.models.training.protocols import Fold
-from affectstream.models.training.image_loop import (DEFAULT_DATA, ExtraLoss, VisualTrainConfig, fer_split_scores, load_ferplus,
-                                    predict_logits, preprocess, train)
-from affectstream.models.training.compare import split_comparison
-from affectstream.models.training.method import Method, Run
 from affectstream.models.nets.visual_student import FERPLUS_CLASSES
+from affectstream.models.training.compare import split_comparison
+from affectstream.models.training.fer_data import data_root, load_ferplus, preprocess
+from affectstream.models.training.fer_scores import fer_split_scores
+from affectstream.models.training.image_loop import ExtraLoss, ImageTrainConfig, predict_logits, train
+from affectstream.models.training.method import Method, Run
+from affectstream.models.training.protocols import Fold
 
 __all__ = ["CRPNConfig", "CRPNStudentConfig", "CRPNTeacherConfig", "ConceptLoss", "METHOD", "PerceptLoss"]
 
@@ -47,18 +51,18 @@ N_CLASSES = len(FERPLUS_CLASSES)
 
 
 @dataclass(frozen=True)
-class CRPNTeacherConfig(VisualTrainConfig):
+class CRPNTeacherConfig(ImageTrainConfig):
     """The conceptual pathway's training (docs/methods.md §4.5, the released code): Adam with betas (0.5, 0.999), weight
     decay 1e-5, learning rate 1e-4 under a per-batch cosine of period 10 steps, batch 64, 100 epochs, hard labels,
     random crop and flip only; its own loss replaces the cross-entropy (``ce_weight = 0``)."""
 
-    targets: str = "hard"
+    targets: Literal["soft", "hard"] = "hard"
     ce_weight: float = 0.0
     label_smoothing: float = 0.0
     lr: float = 1e-4
     adam_betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 1e-5
-    lr_schedule: str = "cyclic_cosine"
+    lr_schedule: Literal["warmup_cosine", "cyclic_cosine"] = "cyclic_cosine"
     cosine_t_max: int = 5
     warmup_epochs: float = 0.0
     grad_clip: float = 0.0
@@ -78,8 +82,8 @@ class CRPNStudentConfig(CRPNTeacherConfig):
 
 @dataclass(frozen=True)
 class CRPNConfig:
-    """Options of CRPN (the ``[crpn]`` table). Paper-versus-code switches (docs/methods.md §4, §8 #17-#22) default to the
-    paper's reading unless §8 recommends the code's."""
+    """Options of CRPN (the ``[crpn]`` table). Paper-versus-code switches (docs/methods.md §4, §8 #17-#22) default
+    to the paper's reading unless §8 recommends the code's."""
 
     teacher: CRPNTeacherConfig = field(default_factory=CRPNTeacherConfig)
     student: CRPNStudentConfig = field(default_factory=CRPNStudentConfig)
@@ -118,7 +122,7 @@ class ConceptLoss(ExtraLoss):
     def __init__(self, opts: CRPNConfig) -> None:
         self.opts = opts
 
-    def check(self, cfg: VisualTrainConfig) -> None:
+    def check(self, cfg: ImageTrainConfig) -> None:
         if cfg.targets != "hard":
             raise ValueError("CRPN's conceptual pathway trains on hard labels (teacher.targets = \"hard\")")
         if self.opts.focal_alpha and len(self.opts.focal_alpha) != N_CLASSES:
@@ -176,7 +180,7 @@ def prepare(run: Run) -> None:
 
 @torch.no_grad()
 def confidence_pass(teacher: ConceptualPathway, images: np.ndarray,
-                    cfg: VisualTrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+                    cfg: ImageTrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """The frozen teacher's ``alpha`` ``(N,)`` and ``f_emo`` ``(N, dim)`` for un-augmented uint8 images.
 
     In float32 even when training ran under bfloat16: the per-class percentile thresholds compare ``alpha`` values,
@@ -194,23 +198,23 @@ def confidence_pass(teacher: ConceptualPathway, images: np.ndarray,
     return torch.cat(alphas), torch.cat(feats)
 
 
-def _inputs(cfg: VisualTrainConfig) -> tuple:
+def _inputs(cfg: ImageTrainConfig) -> tuple:
     return cfg.image_size, cfg.in_channels, tuple(cfg.mean), tuple(cfg.std), cfg.targets, cfg.limit_train
 
 
-def _student(cfg: VisualTrainConfig, opts: CRPNConfig) -> PerceptualPathway:
+def _student(cfg: ImageTrainConfig, opts: CRPNConfig) -> PerceptualPathway:
     """A fresh perceptual pathway, in the memory format it trains and is scored in (bf16 rounding depends on it)."""
     model = PerceptualPathway(cfg.in_channels, cfg.width_mult, cfg.stem_pool, N_CLASSES, opts.dim, opts.head_dropout)
     return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
 
 
-def _scores(model, fer, cfg: VisualTrainConfig) -> dict:
+def _scores(model, fer, cfg: ImageTrainConfig) -> dict:
     return {split: fer_split_scores(predict_logits(model, getattr(fer, split).images, cfg), getattr(fer, split).votes)
             for split in ("valid", "test")}
 
 
-def _last_epoch_test(model, path: Path, fer, cfg: VisualTrainConfig) -> float:
-    """Test accuracy of the weights after the last epoch (the checkpoint ``last.pt``), for docs/methods.md §8 #22."""
+def _last_epoch_test(model, path: Path, fer, cfg: ImageTrainConfig) -> float:
+    """Test accuracy of the weights after the last epoch (the training checkpoint), for docs/methods.md §8 #22."""
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
     return fer_split_scores(predict_logits(model, fer.test.images, cfg), fer.test.votes)["8way"]["accuracy"]
 
@@ -218,18 +222,18 @@ def _last_epoch_test(model, path: Path, fer, cfg: VisualTrainConfig) -> float:
 def fold(run: Run, state: None, fold: Fold) -> dict:
     opts: CRPNConfig = run.config.options
     seed, folder = run.config.run.seed, run.fold_dir(fold)
-    t_cfg, s_cfg = replace(opts.teacher, seed=seed), replace(opts.student, seed=seed)
+    t_cfg, s_cfg = opts.teacher, opts.student
     if _inputs(t_cfg) != _inputs(s_cfg):
         raise ValueError("crpn.teacher and crpn.student must read the images alike (image_size, in_channels, mean, "
                          "std, targets, limit_train)")
-    fer = load_ferplus(s_cfg, Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA, with_test=True)
+    fer = load_ferplus(s_cfg, data_root(opts.ferplus_root), with_test=True)
     labels = torch.as_tensor(fer.targets)
 
     # 1. conceptual pathway
     torch.manual_seed(seed)
     teacher = ConceptualPathway(t_cfg.in_channels, t_cfg.width_mult, t_cfg.stem_pool, N_CLASSES, opts.dim,
                                 opts.head_dropout, opts.classifier, opts.non_emotion_heads_trainable)
-    t_res = train(t_cfg, fer, ckpt_dir=folder / "teacher", progress=run.progress, model=teacher,
+    t_res = train(t_cfg, fer, seed, checkpoint=folder / "teacher.ckpt", progress=run.progress, model=teacher,
                   distill=ConceptLoss(opts))
     hashes = {"teacher": run.save_weights(t_res.model, folder / "teacher.pt")}
 
@@ -243,8 +247,8 @@ def fold(run: Run, state: None, fold: Fold) -> dict:
     for name, extra in (("no_kd", None),
                         ("crpn", PerceptLoss(t_res.model, high, labels, f_emo[high], labels[high], opts))):
         torch.manual_seed(seed)
-        res = train(s_cfg, fer, ckpt_dir=folder / name, progress=run.progress, model=_student(s_cfg, opts),
-                    distill=extra)
+        res = train(s_cfg, fer, seed, checkpoint=folder / f"{name}.ckpt", progress=run.progress,
+                    model=_student(s_cfg, opts), distill=extra)
         models[name] = res
         hashes[name] = run.save_weights(res.model, folder / f"{name}.pt")
 
@@ -255,7 +259,7 @@ def fold(run: Run, state: None, fold: Fold) -> dict:
               "weights_sha256": hashes}
     for name, res in models.items():
         scores = _scores(res.model, fer, s_cfg)
-        last = _last_epoch_test(_student(s_cfg, opts), folder / name / "last.pt", fer, s_cfg)
+        last = _last_epoch_test(_student(s_cfg, opts), folder / f"{name}.ckpt", fer, s_cfg)
         result[name] = {"history": res.history, "best": res.best, **scores, "test_accuracy_last_epoch": last}
     return result
 
@@ -312,7 +316,7 @@ def rescore(run: Run, state: None, fold: Fold, result: dict) -> dict[str, float]
     cfg = opts.student
     model = _student(cfg, opts)
     model.load_state_dict(torch.load(run.fold_dir(fold) / "crpn.pt", weights_only=True))
-    fer = load_ferplus(cfg, Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA)
+    fer = load_ferplus(cfg, data_root(opts.ferplus_root))
     acc = fer_split_scores(predict_logits(model, fer.valid.images, cfg), fer.valid.votes)["8way"]["accuracy"]
     return {f"fold {fold.index} CRPN FER+ valid accuracy": acc - result["crpn"]["valid"]["8way"]["accuracy"]}
 

@@ -1,20 +1,22 @@
-"""NeuroGaze-Distill (ICLR 2026; docs/methods.md §1): EEG valence/arousal prototypes distilled into a FER+ visual student.
+"""NeuroGaze-Distill (ICLR 2026; docs/methods.md §1): EEG valence/arousal prototypes distilled into a FER+ visual
+student.
 
 One ``holdout`` fold:
 
 1. **EEG teacher** regressing valence and arousal from the band powers of the training subjects' trials (the
-   :class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on per-subject causal z-scores of the features, as the live student sees them;
-   mean of the two ``1 - CCC`` losses, selected on the validation subjects). The
-   paper's teacher is an unpublished CNN on topographic maps (docs/methods.md §8 #4: "any"); its penultimate features are
-   what matters, here the TCN's 128-D per-frame features.
+   :class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on per-subject causal z-scores of the features, as the live
+   student sees them; mean of the two ``1 - CCC`` losses, selected on the validation subjects). The paper's teacher
+   is an unpublished CNN on topographic maps (docs/methods.md §8 #4: "any"); its penultimate features are what
+   matters, here the TCN's 128-D per-frame features.
 2. **Prototype bank**: the teacher's validation-frame features, L2-normalised, averaged in a 5 x 5 valence/arousal
    grid (bin centres -0.8 .. 0.8, binned by the ground truth or, with ``bin_by = "prediction"``, by the teacher's
    predictions), empty bins filled from the nearest non-empty bin, frozen and saved with its sha256
    (:class:`~affectstream.models.nets.prototypes.PrototypeBank`).
-3. **Visual student** on FER+ (real images) with ``CE (label smoothing 0.055, class weights) + 0.30 KD + 0.12
-   Proto-KD + 0.012 w(e) D-Geo`` (:mod:`affectstream.models.methods.neurogaze.losses`; every ambiguity a switch of the ``[neurogaze.student]``
-   table), AdamW, cosine learning rate, gradient clipping, no EMA, selected on FER+ valid macro-F1 (§1.5). The KD
-   teacher is the bundled FER+ visual student, frozen (docs/methods.md §8 #2).
+3. **Visual student** on FER+ (real images) with ``CE (label smoothing 0.055, class weights) + 0.30 KD + 0.12 Proto-KD +
+   0.012 w(e) D-Geo`` (:mod:`affectstream.models.methods.neurogaze.distillation`; every ambiguity a switch of the
+   ``[neurogaze.student]`` table), trained by the image loop, AdamW, cosine learning rate, gradient clipping, no EMA,
+   selected on FER+ valid macro-F1 (§1.5). The KD teacher is the bundled FER+ visual student, frozen
+   (docs/methods.md §8 #2).
 4. **Scores**: FER+ valid and test, 8-way and present-only accuracy, macro-F1 and balanced accuracy (§1.6).
 
 The EEG here comes from ``[data]`` -- on the planted benchmark that is SYNTHETIC EEG, and the report says so; the
@@ -31,36 +33,25 @@ from typing import Literal
 import numpy as np
 import torch
 
-from affectstream.models.nets.eeg_tcn import EEGTCN
-from affectstream.models.training.evaluation import evaluate_regression, sequence_windows, stitch
 from affectstream.core.feature_norm import RunningFeatureNorm
 from affectstream.models.datasets.features import FeatureCache
+from affectstream.models.methods.neurogaze.distillation import Distillation, NeuroGazeStudentConfig
 from affectstream.models.methods.neurogaze.losses import METHODS_ANCHORS
+from affectstream.models.nets.eeg_tcn import EEGTCN
 from affectstream.models.nets.prototypes import DEFAULT_CENTERS, PrototypeBank
-from affectstream.models.training.protocols import Fold
-from affectstream.models.training.image_loop import DEFAULT_DATA, Distillation, VisualTrainConfig, fer_split_scores, load_ferplus, \
-    predict_logits, train
+from affectstream.models.nets.visual_student import FERPLUS_CLASSES
 from affectstream.models.training.compare import split_comparison
+from affectstream.models.training.evaluation import evaluate_regression, sequence_windows, stitch
+from affectstream.models.training.fer_data import FerDataConfig, data_root, load_ferplus
+from affectstream.models.training.fer_scores import fer_split_scores
+from affectstream.models.training.image_loop import build_model, predict_logits, train
 from affectstream.models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
 from affectstream.models.training.method import Method, Run
-from affectstream.models.nets.visual_student import FERPLUS_CLASSES
+from affectstream.models.training.protocols import Fold
 
 log = logging.getLogger(__name__)
 
-__all__ = ["METHOD", "NeuroGazeConfig", "NeuroGazeStudentConfig", "kd_teacher"]
-
-@dataclass(frozen=True)
-class NeuroGazeStudentConfig(VisualTrainConfig):
-    """The visual student's training: the project's FER+ recipe with NeuroGaze's terms and choices as defaults
-    (docs/methods.md §1.4-1.5): the three distillation weights, inverse-frequency class weights, hard labels, macro-F1
-    selection."""
-
-    kd_weight: float = 0.30
-    proto_weight: float = 0.12
-    dgeo_weight: float = 0.012
-    class_weights: str = "inverse_freq"
-    select_metric: str = "macro_f1"
-    targets: str = "hard"
+__all__ = ["METHOD", "NeuroGazeConfig", "kd_teacher"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +69,7 @@ class NeuroGazeConfig:
     baseline: bool = True  #: also train the student without the three terms (same recipe, seed and budget)
 
 
-def kd_teacher(name: str, cfg: VisualTrainConfig):
+def kd_teacher(name: str, cfg: FerDataConfig):
     """The frozen FER teacher of the manifest as a function of the student's normalised batches -> logits.
 
     Raises ValueError when the student's batches are not what the teacher expects (size, channels, normalisation).
@@ -96,7 +87,7 @@ def kd_teacher(name: str, cfg: VisualTrainConfig):
 
 @dataclass
 class _Data:
-    eeg: dict[str, np.ndarray]  #: (T, 192)
+    eeg: dict[str, np.ndarray]  #: (T, N_FEATURES)
     va: dict[str, np.ndarray]  #: (T, 2) valence, arousal
     synthetic: bool
 
@@ -109,7 +100,7 @@ def prepare(run: Run) -> _Data:
     norms: dict[int, RunningFeatureNorm] = {}
     for t in run.trials:  # trials in recording order: each subject's normaliser runs across its trials, causally
         f = feats[t.key].features
-        norm = norms.setdefault(t.subject, RunningFeatureNorm(192))
+        norm = norms.setdefault(t.subject, RunningFeatureNorm(N_FEATURES))
         eeg[t.key] = norm.transform_sequence(f.reshape(len(f), -1))  # per-subject z-scores (missing channels: 0)
         arousal = t.meta.get("arousal")
         if arousal is None:
@@ -166,9 +157,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
     # 3. visual student on FER+
     fer_teacher = kd_teacher(opts.kd_teacher, opts.student)
-    root = Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA
-    fer = load_ferplus(opts.student, root, with_test=True)
-    result = train(replace(opts.student, seed=seed), fer, ckpt_dir=folder / "visual", progress=run.progress,
+    fer = load_ferplus(opts.student, data_root(opts.ferplus_root), with_test=True)
+    result = train(opts.student, fer, seed, checkpoint=folder / "visual.ckpt", progress=run.progress,
                    distill=Distillation(fer_teacher, bank, opts.anchors))
     hashes["visual_student"] = run.save_weights(result.model, folder / "visual_student.pt")
     out = {"eeg_teacher": {"val": val_scores(teacher), "best_epoch": t_fit.best_epoch, "history": t_fit.history},
@@ -179,8 +169,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
     # 4. the comparison's baseline: the same student, seed and budget without KD, Proto-KD and D-Geo
     if opts.baseline:
-        plain = replace(opts.student, seed=seed, kd_weight=0.0, proto_weight=0.0, dgeo_weight=0.0)
-        base = train(plain, fer, ckpt_dir=folder / "visual_baseline", progress=run.progress)
+        plain = replace(opts.student, kd_weight=0.0, proto_weight=0.0, dgeo_weight=0.0)
+        base = train(plain, fer, seed, checkpoint=folder / "visual_baseline.ckpt", progress=run.progress)
         hashes["visual_baseline"] = run.save_weights(base.model, folder / "visual_baseline.pt")
         out["baseline"] = {"history": base.history, "best": base.best, "fer": _split_scores(base.model, fer, opts)}
     return out
@@ -239,8 +229,8 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     if "comparison" in summary:
         c = summary["comparison"]
         lines += [f"Against the same student without KD, Proto-KD and D-Geo (same recipe, seed and budget), FER+ test "
-                  f"accuracy {100 * c['baseline_whole']:.2f} -> {100 * c['method_whole']:.2f} %; over 10 disjoint parts "
-                  f"of the test split {100 * c['baseline_mean']:.2f} ± {100 * c['baseline_std']:.2f} -> "
+                  f"accuracy {100 * c['baseline_whole']:.2f} -> {100 * c['method_whole']:.2f} %; over 10 disjoint "
+                  f"parts of the test split {100 * c['baseline_mean']:.2f} ± {100 * c['baseline_std']:.2f} -> "
                   f"{100 * c['method_mean']:.2f} ± {100 * c['method_std']:.2f}; {c['test']}: p = {c['p_value']:.4f}.",
                   ""]
     lines += [f"Command: `{run.command}`.", ""]
@@ -268,8 +258,6 @@ def _learning_curve(history: list[dict], path: Path, title: str) -> None:
 def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:
     """FER+ valid accuracy of the saved visual student again, minus the recorded one."""
     opts: NeuroGazeConfig = run.config.options
-    from affectstream.models.training.image_loop import build_model
-
     model = build_model(opts.student)
     if opts.student.channels_last:  # the memory format the recorded scores were computed in (bf16 rounding differs)
         model = model.to(memory_format=torch.channels_last)
@@ -277,7 +265,7 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     model.set_prototypes(PrototypeBank.load(run.fold_dir(fold) / "prototypes.npz"))
     model.load_state_dict(state)
     model.eval()
-    fer = load_ferplus(opts.student, Path(opts.ferplus_root) if opts.ferplus_root else DEFAULT_DATA)
+    fer = load_ferplus(opts.student, data_root(opts.ferplus_root))
     acc = fer_split_scores(predict_logits(model, fer.valid.images, opts.student), fer.valid.votes)["8way"]["accuracy"]
     return {f"fold {fold.index} FER+ valid accuracy": acc - result["fer"]["valid"]["8way"]["accuracy"]}
 

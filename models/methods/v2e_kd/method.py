@@ -6,7 +6,7 @@ Per fold:
    regressor, trained with ``1 - CCC`` on the training trials, selected on the validation CCC.
 2. **Knowledge**: the trained teacher's per-step TCN output ``V_t`` (T x 128) over every training and validation
    trial (whole trials, as the reference extracts it).
-3. **EEG student** (:class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on the 192 band-power features) trained twice and more: without
+3. **EEG student** (:class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on the N_FEATURES band-power features) trained twice and more: without
    KD (``1 - CCC``) and with KD for every ``w`` of the grid (``1 - CCC + w * L1(V_t, V_s)``); the KD weight is chosen
    on the validation CCC, as the paper does within its grid.
 4. **Test**: window-wise predictions (96 / 32) stitched back by overlap averaging and scored on the concatenated test
@@ -69,8 +69,8 @@ class V2EKDConfig:
 class _Data:
     """Per-trial arrays, keyed by trial key."""
 
-    eeg: dict[str, np.ndarray]  #: (T, 192) band power, band-major
-    log_eeg: dict[str, np.ndarray]  #: (T, 192) log10 band power: the domain of the planted relation (oracle only)
+    eeg: dict[str, np.ndarray]  #: (T, N_FEATURES) band power, band-major
+    log_eeg: dict[str, np.ndarray]  #: (T, N_FEATURES) log10 band power: the domain of the planted relation (oracle only)
     frames: dict[str, np.ndarray]  #: (T, n_frame_features)
     y: dict[str, np.ndarray]  #: (T,) target
     subject: dict[str, int]
@@ -173,7 +173,7 @@ def _oracle(data: _Data, keys, ridge: float) -> dict[str, float]:
 
 def _saliency(student: EEGTCN, data: _Data, keys, target: str, device: torch.device) -> np.ndarray:
     """docs/methods.md §2.7: per test trial, the gradient of the peak prediction with respect to the input, averaged over
-    time, then over trials; (192,) band-major, not yet normalised."""
+    time, then over trials; (N_FEATURES,) band-major, not yet normalised."""
     grads = []
     for k in keys:
         x = torch.from_numpy(data.eeg[k].T[None].copy()).to(device).requires_grad_(True)

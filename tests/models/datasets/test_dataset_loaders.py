@@ -1,6 +1,6 @@
 """Emotion-EEG dataset loaders (docs/methods.md §7.1-§7.6) on tiny, format-faithful synthetic fixtures.
 
-Each test writes a dataset in its distributed on-disk layout (tests/fixtures/emotion_datasets.py), loads it and
+Each test writes a dataset in its distributed on-disk layout (tests/fixtures/*_files.py), loads it and
 checks shapes, dtypes, channel names, sampling rates, labels, trial counts and a value round trip; and that a wrong
 layout raises DatasetLayoutError naming the expected one.
 """
@@ -17,15 +17,10 @@ import mne
 import numpy as np
 import pytest
 import scipy.io
-from fixtures.emotion_datasets import (
-    py2_pickle_dumps,
-    write_deap,
-    write_dreamer,
-    write_mahnob,
-    write_seed,
-    write_seed_iv,
-    write_seed_v,
-)
+from fixtures.deap_files import py2_pickle_dumps, write_deap
+from fixtures.dreamer_files import write_dreamer
+from fixtures.mahnob_files import write_mahnob
+from fixtures.seed_files import write_seed, write_seed_iv, write_seed_v
 
 from affectstream.models.datasets import common
 from affectstream.models.datasets import deap

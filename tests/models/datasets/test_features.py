@@ -9,7 +9,7 @@ import pytest
 from affectstream.core.bandpower import WelchBandPower, WelchConfig
 from affectstream.models.datasets.common import ContinuousLabels, Trial
 from affectstream.models.datasets.features import (EXTRACTOR_VERSION, FeatureCache, FeatureConfig, bandpass, compute_trial_features,
-                             design_bandpass, frame_starts, trial_features)
+                             design_bandpass, frame_starts)
 from affectstream.core.montage import MONTAGE_32
 
 SF = 256.0
@@ -51,7 +51,7 @@ def test_alpha_sinusoid_lands_in_alpha_on_its_channels():
     assert (f[:, ALPHA, o1] > 0.9).all() and (f[:, ALPHA, oz] > 0.9).all()  # relative power
     # 20 Hz -> beta2 (18-30); the average reference leaks 1/6 of O1 + Oz's alpha into Fz (relative power ~0.1)
     assert (f[:, 4, fz] > 0.85).all() and (f[:, ALPHA, fz] < 0.15).all()
-    own = trial_features(make_trial(), FeatureConfig(average_reference=False))
+    own = compute_trial_features(make_trial(), FeatureConfig(average_reference=False)).features
     assert (own[:, 4, fz] > 0.95).all() and (own[:, ALPHA, fz] < 0.02).all()
     present = {MONTAGE_32[i] for i in np.flatnonzero(tf.present)}
     assert present == {"O1", "Oz", "Fz", "T7", "P7", "Cz"}  # T3/T5 renamed, EXG1 dropped
@@ -62,7 +62,7 @@ def test_alpha_sinusoid_lands_in_alpha_on_its_channels():
 def test_frames_equal_the_extractor_on_the_raw_windows():
     trial = make_trial(seconds=6.0)
     cfg = FeatureConfig(bandpass=False, average_reference=False, align="start", kind="log", batch_windows=3)
-    f = trial_features(trial, cfg)
+    f = compute_trial_features(trial, cfg).features
     cols = [MONTAGE_32.index(c) for c in ("O1", "Oz", "Fz", "T7", "P7", "Cz")]
     bp = WelchBandPower(WelchConfig(sfreq=SF, kind="log"))
     assert f.shape[0] == 17
@@ -89,13 +89,13 @@ def test_band_edge_and_power_flags():
     t = np.arange(int(10 * SF)) / SF
     eeg = np.stack([10 * np.sin(2 * np.pi * 5 * t), np.random.default_rng(1).standard_normal(t.size)])
     trial = Trial("synthetic", 1, 6, eeg.astype(np.float32), SF, ("Cz", "Pz"))
-    code = trial_features(trial, FeatureConfig(average_reference=False))
-    paper = trial_features(trial, FeatureConfig(average_reference=False, band_edges="paper"))
+    code = compute_trial_features(trial, FeatureConfig(average_reference=False)).features
+    paper = compute_trial_features(trial, FeatureConfig(average_reference=False, band_edges="paper")).features
     cz = MONTAGE_32.index("Cz")
     assert paper[:, DELTA, cz].mean() > 5 * code[:, DELTA, cz].mean()  # 5 Hz is delta only in the paper bands
     assert code[:, THETA, cz].mean() > 0.8
-    absolute = trial_features(trial, FeatureConfig(average_reference=False, kind="absolute"))
-    log = trial_features(trial, FeatureConfig(average_reference=False, kind="log"))
+    absolute = compute_trial_features(trial, FeatureConfig(average_reference=False, kind="absolute")).features
+    log = compute_trial_features(trial, FeatureConfig(average_reference=False, kind="log")).features
     np.testing.assert_allclose(log, np.log10(absolute.astype(np.float64) + 1e-12), rtol=1e-4, equal_nan=True)
 
 

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from affectstream.models.nets.eeg_tcn import EEGTCN, EEGTCNStreaming
-from affectstream.models.deploy.export import export_onnx, quantize_static_int8
+from affectstream.core.feature_layout import N_FEATURES
+from affectstream.models.deploy.export import bundle_eeg_student, export_onnx, quantize_static_int8
+from affectstream.models.deploy.manifest import EEG_STUDENT, EEG_STUDENT_TORCH, load_manifest, verified_path
 from affectstream.models.deploy.runtime import make_session, sha256_file
 from affectstream.models.nets.prototypes import PrototypeBank
 from affectstream.models.nets.visual_student import VisualStudent
-from affectstream.models.methods.v2e_kd.teacher import FrameEncoder, VisualTeacher
 
 ATOL = 1e-4
 
@@ -52,7 +53,7 @@ def test_eeg_streaming_parity(eeg_onnx):
     sess = make_session(path)
     assert sess.get_inputs()[0].name == "bandpower"
     for batch in (1, 3):
-        x = torch.randn(batch, 192, 13)
+        x = torch.randn(batch, N_FEATURES, 13)
         got = sess.run(None, {"bandpower": x.numpy()})[0]
         assert got.shape == (batch, 2)
         np.testing.assert_allclose(got, stream(x).detach().numpy(), rtol=0, atol=ATOL)
@@ -61,11 +62,11 @@ def test_eeg_streaming_parity(eeg_onnx):
 def test_eeg_int8_static_runs_and_stays_close(eeg_onnx, tmp_path):
     stream, path = eeg_onnx
     rng = np.random.default_rng(0)
-    calibration = [rng.normal(size=(4, 192, 13)).astype(np.float32) for _ in range(16)]
+    calibration = [rng.normal(size=(4, N_FEATURES, 13)).astype(np.float32) for _ in range(16)]
     q_path = quantize_static_int8(path, tmp_path / "eeg_int8.onnx", calibration)
     ops = {n.op_type for n in onnx.load(str(q_path)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops  # QDQ format
-    x = rng.normal(size=(32, 192, 13)).astype(np.float32)  # same distribution as the calibration data
+    x = rng.normal(size=(32, N_FEATURES, 13)).astype(np.float32)  # same distribution as the calibration data
     ref = stream(torch.from_numpy(x)).detach().numpy()
     got = make_session(q_path).run(None, {"bandpower": x})[0]
     assert np.abs(got - ref).max() < 0.15 * ref.std()
@@ -90,19 +91,23 @@ def test_visual_student_parity(tmp_path, size):
         np.testing.assert_allclose(arr, ref.detach().numpy(), rtol=0, atol=ATOL, err_msg=name)
 
 
-def test_visual_teacher_parity(tmp_path):
+def test_bundle_eeg_student_writes_both_files_and_their_manifest_entries(tmp_path):
     torch.manual_seed(0)
-    teacher = VisualTeacher(FrameEncoder(widths=(8, 16, 32), embedding_dim=64))
-    _randomise_norm_stats(teacher)
-    teacher.eval()
-    path = tmp_path / "teacher.onnx"
-    export_onnx(teacher, torch.zeros(1, 16, 3, 40, 40), path, ["frames"], ["valence", "features"])
-    x = torch.randn(2, 16, 3, 40, 40)
-    valence, features = make_session(path).run(None, {"frames": x.numpy()})
-    ref = teacher(x)
-    np.testing.assert_allclose(valence, ref.valence.detach().numpy(), rtol=0, atol=ATOL)
-    np.testing.assert_allclose(features, ref.features.detach().numpy(), rtol=0, atol=ATOL)
-    assert teacher.temporal.tcn.blocks[0].conv1.parametrizations.weight.original1.requires_grad
+    model = EEGTCN(channels=(8, 8)).eval()
+    architecture = {"channels": [8, 8], "kernel_size": 3, "dropout": 0.1}
+    bundle = bundle_eeg_student(model, tmp_path / "out", architecture=architecture, shared={"data": "synthetic"},
+                                onnx_fields={"task": "va"}, torch_fields={"task": "va (torch)"},
+                                input_fields={"normalisation": "per subject"}, norm_memory=600.0)
+    assert bundle.manifest == tmp_path / "out" / "manifest.json" and bundle.onnx_max_abs_diff <= 1e-4
+    path, entry = verified_path(EEG_STUDENT, bundle.manifest)
+    assert path == bundle.onnx and entry["data"] == "synthetic" and entry["task"] == "va"
+    assert entry["input"] == {"name": "frames", "shape": [1, N_FEATURES, model.receptive_field],
+                              "frames": model.receptive_field, "norm_memory": 600.0, "normalisation": "per subject"}
+    path, entry = verified_path(EEG_STUDENT_TORCH, bundle.manifest)
+    assert path == bundle.state_dict and entry["architecture"] == architecture and entry["task"] == "va (torch)"
+    rebuilt = EEGTCN(**entry["architecture"])
+    rebuilt.load_state_dict(torch.load(path, weights_only=True))
+    assert set(load_manifest(bundle.manifest)["models"]) == {EEG_STUDENT, EEG_STUDENT_TORCH}
 
 
 def test_static_batch_export(tmp_path):

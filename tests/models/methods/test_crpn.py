@@ -10,7 +10,8 @@ import torch
 
 from affectstream.models.methods.crpn.losses import orthogonality_loss, weighted_supcon
 from affectstream.models.methods.crpn.nets import ConceptualPathway, PerceptualPathway
-from affectstream.models.methods.crpn.method import ConceptLoss, CRPNConfig, CRPNStudentConfig, CRPNTeacherConfig, PerceptLoss
+from affectstream.models.methods.crpn.method import (ConceptLoss, CRPNConfig, CRPNStudentConfig, CRPNTeacherConfig,
+                                                     PerceptLoss)
 from affectstream.models.training.image_loop import scheduled_lr
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from affectstream.models.methods.neurogaze.losses import METHODS_ANCHORS, dgeo_loss, dgeo_ramp, kd_loss, proto_kd_loss, proto_targets
+from affectstream.models.methods.neurogaze.losses import (METHODS_ANCHORS, dgeo_loss, dgeo_ramp, kd_loss, proto_kd_loss,
+                                                          proto_targets)
 from affectstream.models.nets.prototypes import PrototypeBank
 
 
@@ -91,8 +92,7 @@ def test_dgeo_ramp_is_the_late_cosine():
 
 
 def test_distillation_needs_its_teacher_and_bank():
-    from affectstream.models.methods.neurogaze.method import NeuroGazeStudentConfig
-    from affectstream.models.training.image_loop import Distillation
+    from affectstream.models.methods.neurogaze.distillation import Distillation, NeuroGazeStudentConfig
 
     cfg = NeuroGazeStudentConfig()
     with pytest.raises(ValueError, match="KD teacher"):

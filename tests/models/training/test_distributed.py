@@ -16,7 +16,6 @@ from affectstream.models.training.distributed import (
     DistContext,
     all_reduce_mean,
     barrier,
-    cleanup,
     init_distributed,
     shard_indices,
     wrap_model,
@@ -75,4 +74,3 @@ def test_without_torchrun_the_context_is_a_single_process_and_helpers_are_no_ops
     assert wrap_model(model, ctx) is model
     assert all_reduce_mean(0.25, ctx) == 0.25
     barrier(ctx)
-    cleanup(ctx)

@@ -1,7 +1,8 @@
-"""Supervised FER+ trainer of the visual student (models/training/image_loop.py): fast checks on tiny tensors.
+"""The image loop (models/training/image_loop.py) and what it trains on: fast checks on tiny tensors.
 
-Augmentation shapes/determinism, one optimiser step, exact checkpoint resume, the flip-TTA wrapper and its ONNX
-export, and the manifest ``input`` block against the training preprocessing on real FER+ test images.
+Augmentation shapes/determinism, one optimiser step, exact checkpoint resume (also after a kill in the middle of an
+epoch), the fast-dev budget, the flip-TTA wrapper and its ONNX export, and the manifest ``input`` block against the
+training preprocessing on real FER+ test images.
 """
 
 from __future__ import annotations
@@ -16,33 +17,19 @@ import torch
 from affectstream.models.datasets.ferplus import load_split, vote_probabilities
 from affectstream.models.deploy.export import export_onnx
 from affectstream.models.deploy.runtime import make_session
-from affectstream.models.training.image_loop import (
-    FerData,
-    FlipTTA,
-    SplitData,
-    VisualTrainConfig,
-    augment,
-    build_model,
-    classification_metrics,
-    fer_metrics,
-    input_spec,
-    load_checkpoint,
-    lr_at,
-    make_optimizer,
-    preprocess,
-    random_affine,
-    random_erasing,
-    random_flip,
-    random_pad_crop,
-    random_resized_crop,
-    save_checkpoint,
-    train,
-    train_step,
-)
+from affectstream.models.training import image_loop
+from affectstream.models.training.augment import (augment, random_affine, random_erasing, random_flip, random_pad_crop,
+                                                  random_resized_crop)
+from affectstream.models.training.checkpoint import restore_checkpoint, save_checkpoint
+from affectstream.models.training.fast_dev import FAST_DEV_BATCHES, fast_dev_run
+from affectstream.models.training.fer_data import FerData, SplitData, input_spec, preprocess, resize
+from affectstream.models.training.fer_scores import classification_metrics, fer_metrics
+from affectstream.models.training.image_loop import (FlipTTA, ImageTrainConfig, build_model, config_dict, lr_at,
+                                                     make_optimizer, train, train_step)
 
 # tiny and fast: 8-channel stem, fp32, contiguous
-TINY = VisualTrainConfig(width_mult=0.125, embedding_dim=8, amp_bf16=False, channels_last=False, batch_size=16,
-                         epochs=2, warmup_epochs=0.5, threads=1, eval_batch_size=64)
+TINY = ImageTrainConfig(width_mult=0.125, embedding_dim=8, amp_bf16=False, channels_last=False, batch_size=16,
+                        epochs=2, warmup_epochs=0.5, threads=1, eval_batch_size=64)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -86,7 +73,7 @@ def _synthetic(n_train: int = 64, n_valid: int = 32, seed: int = 0) -> FerData:
 @pytest.mark.parametrize("crop_mode", ["pad", "resized", "none"])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_augment_shapes_dtype_and_determinism(crop_mode, channels):
-    cfg = dataclasses.replace(VisualTrainConfig(), crop_mode=crop_mode, erase_p=0.5, affine_p=0.5)
+    cfg = dataclasses.replace(ImageTrainConfig(), crop_mode=crop_mode, erase_p=0.5, affine_p=0.5)
     x = torch.randn(16, channels, 48, 48)
     a = augment(x, cfg, torch.Generator().manual_seed(3))
     b = augment(x, cfg, torch.Generator().manual_seed(3))
@@ -124,12 +111,13 @@ def test_flip_affine_erasing_edge_cases():
 
 
 def test_preprocess_matches_input_spec_formula():
-    for cfg in (VisualTrainConfig(), dataclasses.replace(VisualTrainConfig(), in_channels=3)):
+    for cfg in (ImageTrainConfig(), dataclasses.replace(ImageTrainConfig(), in_channels=3)):
         spec = input_spec(cfg)
         img = np.random.default_rng(0).integers(0, 256, (2, 48, 48), dtype=np.uint8)
         ref = (img[:, None].astype(np.float32) * np.float32(spec["scale"]))
         ref = np.repeat(ref, spec["channels"], 1)
-        ref = (ref - np.array(spec["mean"], np.float32)[:, None, None]) / np.array(spec["std"], np.float32)[:, None, None]
+        mean, std = (np.array(spec[k], np.float32)[:, None, None] for k in ("mean", "std"))
+        ref = (ref - mean) / std
         np.testing.assert_allclose(preprocess(img, cfg).numpy(), ref, rtol=0, atol=1e-6)
         assert spec["layout"] == "NCHW" and spec["size"] == [48, 48] and len(spec["mean"]) == spec["channels"]
 
@@ -181,13 +169,15 @@ def test_checkpoint_roundtrip_restores_exact_state(tmp_path):
     opt = make_optimizer(model, cfg)
     x, y = torch.randn(8, 1, 48, 48), torch.softmax(torch.randn(8, 8), 1)
     train_step(model, opt, x, y, cfg)
-    save_checkpoint(tmp_path / "c.pt", model, opt, gen, 1, [{"epoch": 1}], {"epoch": 1, "metric": 0.5}, cfg)
+    save_checkpoint(tmp_path / "c.pt", model, opt, generator=gen.get_state(), epoch=1, history=[{"epoch": 1}],
+                    best={"epoch": 1, "metric": 0.5}, config=config_dict(cfg))
 
     model2 = build_model(dataclasses.replace(cfg))
     opt2, gen2 = make_optimizer(model2, cfg), torch.Generator()
-    state = load_checkpoint(tmp_path / "c.pt", model2, opt2, gen2)  # weights_only=True inside
+    state = restore_checkpoint(tmp_path / "c.pt", model2, opt2)  # weights_only=True inside
+    gen2.set_state(state["generator"])
     assert state["epoch"] == 1 and state["history"] == [{"epoch": 1}]
-    assert VisualTrainConfig.from_dict(state["config"]) == cfg
+    assert state["config"] == config_dict(cfg)
     for k, v in model.state_dict().items():
         assert torch.equal(v, model2.state_dict()[k]), k
     assert torch.equal(gen.get_state(), gen2.get_state())
@@ -199,17 +189,39 @@ def test_checkpoint_roundtrip_restores_exact_state(tmp_path):
     train_step(model2, opt2, xb, y, cfg)
     for k, v in model.state_dict().items():
         assert torch.equal(v, model2.state_dict()[k]), k
+    assert restore_checkpoint(tmp_path / "none.pt", model2, opt2) is None
+    torch.save({"model": model.state_dict()}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="format"):
+        restore_checkpoint(tmp_path / "other.pt", model2, opt2)
 
 
-def test_train_resume_equals_uninterrupted(tmp_path):
+def _killed_in_epoch(monkeypatch, step: int) -> None:
+    """Make the image loop's ``step``-th optimiser step raise, as a run killed there would stop."""
+    calls = {"n": 0}
+    real = image_loop.train_step
+
+    def counting(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == step:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(image_loop, "train_step", counting)
+
+
+def test_train_resume_equals_uninterrupted(tmp_path, monkeypatch):
     data = _synthetic()
-    full = train(TINY, data, tmp_path / "a", progress=False)
-    part = train(TINY, data, tmp_path / "b", progress=False, max_epochs=1)
-    assert part.epochs_run == 1
-    resumed = train(TINY, data, tmp_path / "b", progress=False)  # picks up last.pt after epoch 1
+    full = train(TINY, data, 0, tmp_path / "a.ckpt", progress=False)
+    steps = len(data.train.images) // TINY.batch_size
+    with monkeypatch.context() as m:
+        _killed_in_epoch(m, steps + 2)  # in the middle of epoch 2: epoch 1's checkpoint is on disk
+        with pytest.raises(KeyboardInterrupt):
+            train(TINY, data, 0, tmp_path / "b.ckpt", progress=False)
+    assert torch.load(tmp_path / "b.ckpt", weights_only=True)["epoch"] == 1
+    resumed = train(TINY, data, 0, tmp_path / "b.ckpt", progress=False)  # picks up after epoch 1
     assert resumed.epochs_run == 2
-    a = torch.load(tmp_path / "a" / "last.pt", weights_only=True)
-    b = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    a = torch.load(tmp_path / "a.ckpt", weights_only=True)
+    b = torch.load(tmp_path / "b.ckpt", weights_only=True)
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
     assert [h["train_loss"] for h in a["history"]] == [h["train_loss"] for h in b["history"]]
@@ -217,7 +229,30 @@ def test_train_resume_equals_uninterrupted(tmp_path):
     for k, v in full.model.state_dict().items():  # the returned model is the best-on-valid one in both runs
         assert torch.equal(v, resumed.model.state_dict()[k]), k
     with pytest.raises(ValueError, match="different settings"):
-        train(dataclasses.replace(TINY, lr=1.0), data, tmp_path / "b", progress=False)
+        train(dataclasses.replace(TINY, lr=1.0), data, 0, tmp_path / "b.ckpt", progress=False)
+    with pytest.raises(ValueError, match="different settings"):
+        train(TINY, data, 1, tmp_path / "b.ckpt", progress=False)  # another seed
+
+
+def test_fast_dev_run_trains_one_epoch_of_a_handful_of_batches(tmp_path):
+    data = _synthetic(n_train=128)
+    with fast_dev_run():
+        result = train(dataclasses.replace(TINY, epochs=5), data, 0, tmp_path / "f.ckpt", progress=False)
+    assert result.epochs_run == 1 and len(result.history) == 1
+    state = torch.load(tmp_path / "f.ckpt", weights_only=True)
+    assert all(int(s["step"]) == FAST_DEV_BATCHES for s in state["optimizer"]["state"].values())
+    # the schedule is the full run's: the learning rate of the last step is that of step FAST_DEV_BATCHES - 1
+    steps = 128 // TINY.batch_size
+    assert result.history[0]["lr_end"] == pytest.approx(
+        image_loop.scheduled_lr(FAST_DEV_BATCHES - 1, 5 * steps, int(round(0.5 * steps)), TINY))
+
+
+def test_config_refuses_values_outside_their_choices():
+    for bad in ({"targets": "fuzzy"}, {"crop_mode": "zoom"}, {"select_metric": "loss"}, {"in_channels": 2},
+                {"mean": (0.5, 0.5)}):
+        with pytest.raises(ValueError):
+            dataclasses.replace(TINY, **bad).check()
+    TINY.check()
 
 
 # ------------------------------------------------------------------------------------------------ TTA + ONNX
@@ -298,18 +333,16 @@ def _real_test_images(root, n: int = 12) -> np.ndarray:
 
 @pytest.mark.parametrize(("channels", "size"), [(1, 48), (3, 64)])
 def test_manifest_input_block_reproduces_training_preprocessing(tmp_path, shared_data, channels, size):
-    from affectstream.models.training.image_loop import _resize
-
     raw = _real_test_images(shared_data / "fer")
     cfg = dataclasses.replace(TINY, in_channels=channels, image_size=size)
     torch.manual_seed(0)
     model = build_model(cfg)
     _randomise_bn(model)
     tta = FlipTTA(model.eval()).eval()
-    path = export_onnx(tta, preprocess(_resize(raw[:2], size), cfg), tmp_path / "m.onnx", ["image"], ["logits"])
+    path = export_onnx(tta, preprocess(resize(raw[:2], size), cfg), tmp_path / "m.onnx", ["image"], ["logits"])
     got = _score_with_input_block(make_session(path, threads=1), raw, input_spec(cfg))
     with torch.no_grad():
-        want = tta(preprocess(_resize(raw, size), cfg)).numpy()  # the trainer's own path
+        want = tta(preprocess(resize(raw, size), cfg)).numpy()  # the trainer's own path
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
 
 

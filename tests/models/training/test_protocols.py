@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from affectstream.models.datasets.common import Trial
-from affectstream.models.training.protocols import (Fold, FoldLeakageError, check_fold, code_block_sizes, loso_folds, trial_refs,
-                              trs_folds)
+from affectstream.models.training.protocols import (Fold, FoldLeakageError, check_fold, code_block_sizes, loso_folds,
+                                                    trial_refs, trs_folds)
 
 # Per-subject trial counts of the continuous MAHNOB subset, in session order (docs/methods.md §2.1).
 MAHNOB_COUNTS = [(1, 19), (2, 5), (3, 13), (4, 9), (5, 13), (6, 9), (7, 13), (8, 13), (10, 5), (13, 6), (14, 13),

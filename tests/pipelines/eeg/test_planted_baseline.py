@@ -6,7 +6,8 @@ from affectstream.models.training.metrics import ccc, pcc
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
 from affectstream.core.montage import MONTAGE_32
-from affectstream.pipelines.synthetic.simulator import SimulatorConfig, simulate
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+from affectstream.pipelines.synthetic.simulator import simulate
 
 # Measured 0.83 / 0.60 for sim01 (seed 0); across sim01-sim06 valence CCC ranged 0.29-0.83 and arousal 0.43-0.85,
 # as subjects' gains and noise differ. The floors leave room for numeric drift, not for a broken estimator.

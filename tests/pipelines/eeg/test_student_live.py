@@ -22,7 +22,9 @@ from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.eeg.student import EEG_STUDENT, load_torch_student
 from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec, StreamFormatError
 from affectstream.core.montage import MONTAGE_32
-from affectstream.pipelines.synthetic.simulator import SimulatorConfig, planted_pattern, simulate
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+from affectstream.pipelines.synthetic.simulator import simulate
+from affectstream.pipelines.synthetic.subject import planted_pattern
 
 pytestmark = pytest.mark.skipif(EEG_STUDENT not in load_manifest()["models"], reason="no bundled EEG student")
 

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from affectstream.pipelines.engine import StreamFormatError
-from affectstream.pipelines.sessions.replay import ReplaySummary, publish_recording, replay, write_simulated_recording
+from affectstream.pipelines.sessions.publish import publish_recording
+from affectstream.pipelines.sessions.replay import ReplaySummary, replay
+from affectstream.pipelines.synthetic.recording import write_simulated_recording
 from affectstream.core.xdf_reader import load_recording
 from affectstream.core.xdf_writer import XDFWriter
 
@@ -176,9 +178,10 @@ def test_timing_faults_in_a_recording_are_handled_as_live(tmp_path):
     from affectstream.core.montage import MONTAGE_32
     from affectstream.pipelines.config import PipelineConfig
     from affectstream.pipelines.engine import AffectPipeline
-    from affectstream.pipelines.sessions.live import EEGFeed
-    from affectstream.pipelines.sessions.replay import eeg_spec
-    from affectstream.pipelines.synthetic.simulator import SimulatorConfig, simulate
+    from affectstream.pipelines.feed import EEGFeed
+    from affectstream.pipelines.sessions.recorded import eeg_spec
+    from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+    from affectstream.pipelines.synthetic.simulator import simulate
 
     rec = simulate(SimulatorConfig(seed=3), 20.0)
     stamps = 1000.0 + rec.times

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from affectstream.pipelines.config import PipelineConfig
-from affectstream.pipelines.sessions.replay import replay, write_simulated_recording
+from affectstream.pipelines.sessions.replay import replay
 from affectstream.pipelines.sessions.replay_session import ReplaySession
+from affectstream.pipelines.synthetic.recording import write_simulated_recording
 
 
 class _Clock:

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from affectstream.core.video import VideoFormat
 from affectstream.pipelines.sources.video import CameraSource, LSLVideoSource, VideoFileSource
 from affectstream.pipelines.sources.webcam_publisher import publish_video
 from affectstream.core.paths import REPO
@@ -116,7 +117,7 @@ def test_round_trip_through_a_child_publisher(clip, tmp_path):
                                 stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         with LSLVideoSource("test-video", source_id=source_id, timeout=20) as video:
-            assert (video.width, video.height, video.channels, video.color_order) == (64, 48, 3, "BGR")
+            assert video.format == VideoFormat(64, 48, 3, "BGR")
             assert video.info.source_id == source_id and video.fps == FPS
             got = [item for item in (video.read(timeout=2.0) for _ in range(4)) if item is not None]
             assert len(got) == 4

@@ -27,14 +27,14 @@ from mne_lsl.lsl import StreamInlet, resolve_streams  # noqa: E402
 
 from affectstream.core.montage import MONTAGE_32  # noqa: E402
 from affectstream.pipelines.synthetic.publisher import run_simulator  # noqa: E402
-from affectstream.pipelines.synthetic.simulator import SimulatorConfig  # noqa: E402
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig  # noqa: E402
 
 pytestmark = pytest.mark.lsl
 
 SRATE = 256.0
 CHILD = """
 from affectstream.pipelines.synthetic.publisher import run_simulator
-from affectstream.pipelines.synthetic.simulator import SimulatorConfig
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
 run_simulator(SimulatorConfig(seed=3, subject="sim05", rest_s=1.0, trial_s=1.0), 30.0, source_prefix={prefix!r})
 """
 
@@ -160,6 +160,14 @@ def test_stop_event_and_duration_end_the_publisher():
     finally:
         stop.set()
         thread.join(timeout=5)
-    start = time.monotonic()
-    run_simulator(cfg, 0.3, video=False, source_prefix=prefix + "-timed")
-    assert time.monotonic() - start < 3
+    # the duration ends it by itself, about a second after the start; the join's timeout only stops a publisher
+    # that never ends
+    stop_timed = threading.Event()
+    timed = threading.Thread(target=run_simulator, args=(cfg, 0.3),
+                             kwargs={"video": False, "source_prefix": prefix + "-timed", "stop": stop_timed})
+    timed.start()
+    timed.join(timeout=30)
+    ended = not timed.is_alive()
+    stop_timed.set()
+    timed.join(timeout=5)
+    assert ended, "the duration did not end the publisher"

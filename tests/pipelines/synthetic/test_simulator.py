@@ -16,17 +16,11 @@ import scipy.signal
 
 from affectstream.core.bandpower import BAND_EDGES, BAND_NAMES
 from affectstream.core.montage import MONTAGE_32
-from affectstream.pipelines.synthetic.simulator import (
-    MARKER_VOCABULARY,
-    RHYTHM_BANDS,
-    SessionSimulator,
-    SimulatorConfig,
-    _pink_sos,
-    make_subject_params,
-    planted_pattern,
-    simulate,
-    stimulus_table,
-)
+from affectstream.pipelines.synthetic.eeg_model import pink_sos
+from affectstream.pipelines.synthetic.schedule import MARKER_VOCABULARY, stimulus_table
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+from affectstream.pipelines.synthetic.simulator import SessionSimulator, simulate
+from affectstream.pipelines.synthetic.subject import RHYTHM_BANDS, make_subject_params, planted_pattern
 
 CH = {label: i for i, label in enumerate(MONTAGE_32)}
 POSTERIOR = [CH[c] for c in ("O1", "Oz", "O2", "PO3", "PO4")]
@@ -71,7 +65,7 @@ def test_spectrum_falls_as_one_over_f(rec):
 @pytest.mark.parametrize("beta", [1.4, 2.0])
 def test_background_filter_is_a_power_law(srate, beta):
     f = np.append(np.geomspace(1.0, 40.0, 50), 10.0)
-    _, h = scipy.signal.sosfreqz(_pink_sos(srate, beta), worN=f, fs=srate)
+    _, h = scipy.signal.sosfreqz(pink_sos(srate, beta), worN=f, fs=srate)
     psd = np.abs(h) ** 2 * 2 / srate   # one-sided PSD for unit-variance white input
     assert np.polyfit(np.log(f), np.log(psd), 1)[0] == pytest.approx(-beta, abs=0.1)
     assert psd[-1] == pytest.approx(1.0, rel=1e-6)   # normalised at 10 Hz

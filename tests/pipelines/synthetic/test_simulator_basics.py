@@ -6,7 +6,9 @@ import scipy.signal
 
 from affectstream.pipelines.face.detect import FaceDetector
 from affectstream.core.montage import MONTAGE_32
-from affectstream.pipelines.synthetic.simulator import SessionSimulator, SimulatorConfig, planted_pattern, simulate
+from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+from affectstream.pipelines.synthetic.simulator import SessionSimulator, simulate
+from affectstream.pipelines.synthetic.subject import planted_pattern
 
 
 @pytest.fixture(scope="module")

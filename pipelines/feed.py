@@ -1,0 +1,288 @@
+"""Between an EEG source and the pipeline: timestamp checks, window restarts and face-only hops across gaps.
+
+Live sessions and replays both feed the pipeline through an :class:`EEGFeed`, so a recording with duplicated stamps
+or clock jumps gives the hops the live session gave. Every chunk's timestamps pass a :class:`TimingGuard`
+(duplicates, reordering, clock jumps, bursts, a rate that is not the nominal one), which counts what it finds in
+:class:`TimingFaults` and decides, deterministically, what the pipeline gets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from affectstream.core.bandpower import BAND_NAMES
+from affectstream.core.montage import MONTAGE_32
+from affectstream.pipelines.engine import AffectPipeline, HopResult
+from affectstream.pipelines.fusion import ModalityEstimate, fuse
+
+#: A step between consecutive timestamps longer than this many sample periods (forward or back) is a clock jump or
+#: lost data: the window restarts there. 25 periods (~0.1 s at 256 Hz) pass the jitter of packet-wise senders (a
+#: 12-sample Bluetooth packet spans 12 periods) yet stay well below a hop.
+JUMP_PERIODS = 25.0
+
+#: Stream seconds of contiguous data over which the effective rate is measured, and the deviation from the nominal
+#: rate above which it is flagged.
+RATE_SPAN_S = 10.0
+RATE_TOLERANCE = 0.05
+
+
+@dataclass
+class TimingFaults:
+    """Timestamp faults of one stream since the session started (shown in the status, written to the JSONL).
+
+    Attributes
+    ----------
+    duplicate_stamps : int
+        Samples stamped exactly like the sample before them; dropped.
+    reordered_stamps : int
+        Samples stamped before the sample before them (by less than a clock jump); dropped.
+    clock_jumps : int
+        Steps between consecutive stamps longer than :data:`JUMP_PERIODS` sample periods, forward (data lost, a
+        clock that leapt) or back (a clock reset); the sample is kept and the window restarts at it.
+    burst_pulls : int
+        Pulls that brought at least one hop of samples at once. Hops are counted in samples, so a burst gives the
+        hops a smooth stream gives; only beyond the live backlog (``max_backlog_hops``) are the oldest skipped.
+    effective_rate : float
+        Samples per second of stream time over the last :data:`RATE_SPAN_S` of contiguous data: NaN until the first
+        such span, then the latest measurement (after a clock jump, until the next full span).
+    rate_deviation : float
+        ``effective_rate / nominal - 1``.
+    """
+
+    duplicate_stamps: int = 0
+    reordered_stamps: int = 0
+    clock_jumps: int = 0
+    burst_pulls: int = 0
+    effective_rate: float = math.nan
+    rate_deviation: float = math.nan
+
+    @property
+    def rate_mismatch(self) -> bool:
+        """The stream delivers more than :data:`RATE_TOLERANCE` off its nominal rate."""
+        return math.isfinite(self.rate_deviation) and abs(self.rate_deviation) > RATE_TOLERANCE
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of samples with usable timestamps; ``restart``: a clock jump precedes it (start a fresh window)."""
+
+    data: np.ndarray
+    stamps: np.ndarray
+    restart: bool = False
+
+
+class TimingGuard:
+    """Checks the timestamps of consecutive chunks of one stream and splits them where the window must restart.
+
+    Every rule depends only on the stamps, never on when they arrived, so the same chunks always give the same
+    segments (and the pipeline the same hops):
+
+    * a sample stamped at or before the previously accepted one, by less than a jump, is dropped and counted
+      (duplicate or reordered): the window only ever sees increasing time;
+    * a step longer than :data:`JUMP_PERIODS` periods, either way, is a clock jump: the sample is kept and starts a
+      new segment, so the caller restarts its window there instead of computing a hop across the discontinuity;
+    * a chunk of ``burst_samples`` or more counts as a burst (nothing else changes);
+    * the effective rate is measured over :data:`RATE_SPAN_S` of contiguous stamps.
+
+    Parameters
+    ----------
+    srate : float
+        Nominal rate in Hz.
+    burst_samples : int
+        Chunk size from which a pull counts as a burst (the caller's hop).
+    faults : TimingFaults | None
+        Where to count (a fresh one by default).
+    """
+
+    def __init__(self, srate: float, burst_samples: int, faults: TimingFaults | None = None) -> None:
+        self.srate = float(srate)
+        self.jump_s = JUMP_PERIODS / self.srate
+        self.burst_samples = max(1, int(burst_samples))
+        self.faults = faults if faults is not None else TimingFaults()
+        self._last: float | None = None
+        self._rate_points: deque[tuple[float, int]] = deque()  # (stamp, index in the contiguous run)
+        self._run = 0  # samples accepted since the last restart
+
+    def reset(self) -> None:
+        """Forget the previous stamp: the next chunk comes from a new connection and is not compared with the old."""
+        self._last = None
+        self._rate_points.clear()
+        self._run = 0
+
+    def check(self, data: np.ndarray, stamps: np.ndarray) -> list[Segment]:
+        """The accepted samples of one chunk, split at clock jumps (the first segment may continue the last one)."""
+        stamps = np.asarray(stamps, dtype=np.float64)
+        n = len(stamps)
+        if n == 0:
+            return []
+        if n >= self.burst_samples:
+            self.faults.burst_pulls += 1
+        steps = np.diff(stamps, prepend=stamps[0] - 1.0 / self.srate if self._last is None else self._last)
+        if np.all((steps > 0) & (steps <= self.jump_s)):  # the usual case: nothing to decide per sample
+            segments = [Segment(data, stamps)]
+        else:
+            segments = self._split(data, stamps)
+        for seg in segments:
+            self._measure_rate(seg)
+        self._last = float(segments[-1].stamps[-1]) if segments else self._last
+        return segments
+
+    def _split(self, data: np.ndarray, stamps: np.ndarray) -> list[Segment]:
+        keep: list[int] = []
+        starts: list[int] = []  # positions in ``keep`` where a jump restarts the window
+        last = self._last
+        for i, t in enumerate(stamps):
+            if last is not None:
+                step = t - last
+                if abs(step) > self.jump_s:
+                    self.faults.clock_jumps += 1
+                    starts.append(len(keep))
+                elif step == 0:
+                    self.faults.duplicate_stamps += 1
+                    continue
+                elif step < 0:
+                    self.faults.reordered_stamps += 1
+                    continue
+            keep.append(i)
+            last = float(t)
+        bounds = [0] + starts + [len(keep)]
+        segments = []
+        for a, b in itertools.pairwise(bounds):
+            if b > a:
+                idx = np.asarray(keep[a:b])
+                segments.append(Segment(data[idx], stamps[idx], restart=a in starts))
+        return segments
+
+    def _measure_rate(self, seg: Segment) -> None:
+        if seg.restart:
+            self._rate_points.clear()
+            self._run = 0
+        if not self._rate_points:
+            self._rate_points.append((float(seg.stamps[0]), self._run))
+        self._run += len(seg.stamps)
+        t_new = float(seg.stamps[-1])
+        self._rate_points.append((t_new, self._run - 1))
+        points = self._rate_points
+        while len(points) > 2 and t_new - points[1][0] >= RATE_SPAN_S:
+            points.popleft()
+        t_ref, i_ref = points[0]
+        if t_new - t_ref >= RATE_SPAN_S:
+            rate = (self._run - 1 - i_ref) / (t_new - t_ref)
+            self.faults.effective_rate = rate
+            self.faults.rate_deviation = rate / self.srate - 1.0
+
+
+class EEGFeed:
+    """Between the EEG inlet and the pipeline: timestamp checks, window restarts, and face-only hops across gaps.
+
+    Each pulled chunk passes a :class:`TimingGuard` (duplicates and reordered samples dropped and
+    counted; a clock jump restarts the window at the sample after it, so no hop spans it). While the EEG has no
+    estimate to give - its stream is lost, or a restarted window is still filling - hops continue on the hop grid
+    from the face alone (when there is a face path), with the EEG modality marked missing: ``estimator_eeg`` is
+    ``lost`` or ``gap``, ``quality_eeg`` 0 and its values null. Face-only hops are only emitted up to the newest
+    processed frame and before the first hop of the new window, so hop times never go back. Everything here depends
+    only on the data and its timestamps: the same chunks give the same hops.
+
+    Parameters
+    ----------
+    pipeline : AffectPipeline
+        The pipeline fed.
+    faults : TimingFaults | None
+        Where the guard counts (a session's
+        :attr:`~affectstream.pipelines.sessions.base.StreamStatus.timing`).
+
+    Attributes
+    ----------
+    missing : str
+        Why the EEG gives no estimate now: ``""`` (its hops flow), ``"lost"`` or ``"gap"`` (a new window fills).
+    last_t : float | None
+        Stream time of the last hop emitted (EEG or face-only).
+    """
+
+    def __init__(self, pipeline: AffectPipeline, faults: TimingFaults | None = None) -> None:
+        self.pipeline = pipeline
+        self.guard = TimingGuard(pipeline.spec.sfreq, pipeline.n_hop, faults)
+        self.missing = ""
+        self.last_t: float | None = None
+        self._newest: float | None = None  # newest accepted stamp since the last restart
+
+    @property
+    def faults(self) -> TimingFaults:
+        return self.guard.faults
+
+    def push(self, data: np.ndarray, stamps: np.ndarray,
+             received_at: float | None = None) -> tuple[list[HopResult], np.ndarray, np.ndarray]:
+        """Check and feed one chunk; returns the hops in time order and the samples accepted (data, stamps)."""
+        hops: list[HopResult] = []
+        segments = self.guard.check(data, stamps)
+        for seg in segments:
+            if seg.restart:
+                self.restart("gap")
+            eeg = self.pipeline.push_eeg(seg.data, seg.stamps, received_at)
+            self._newest = float(seg.stamps[-1])
+            if self.missing:
+                hops += self._face_hops(eeg[0].t if eeg else self._next_hop_t(), received_at)
+                if eeg:
+                    self.missing = ""
+            hops += eeg
+            if eeg:
+                self.last_t = eeg[-1].t
+        if len(segments) == 1:
+            return hops, segments[0].data, segments[0].stamps
+        if not segments:
+            return hops, np.empty((0, np.shape(data)[1])), np.empty(0)
+        return hops, np.concatenate([g.data for g in segments]), np.concatenate([g.stamps for g in segments])
+
+    def restart(self, reason: str, *, new_stream: bool = False) -> None:
+        """Start a fresh window at the next sample; ``reason`` (``gap``) labels the EEG until its first hop.
+
+        ``new_stream``: a re-attached connection, whose first stamp is not compared with the old stream's last
+        (the outage is counted as an outage, not as a clock jump) and whose counter channel starts afresh.
+        """
+        self.pipeline.restart_window(new_stream=new_stream)
+        if new_stream:
+            self.guard.reset()
+        self._newest = None
+        self.missing = reason
+
+    def mark_lost(self) -> None:
+        """The EEG stream is gone: hops go on from the face until it returns."""
+        self._newest = None
+        self.missing = "lost"
+
+    def fill(self, received_at: float | None = None) -> list[HopResult]:
+        """Face-only hops due while the EEG is missing and sent nothing this poll."""
+        return self._face_hops(self._next_hop_t(), received_at) if self.missing else []
+
+    def _next_hop_t(self) -> float:
+        """Stream time at which the restarted window's first hop will end (inf before its first sample)."""
+        if self._newest is None:
+            return math.inf
+        p = self.pipeline
+        return self._newest + (p.scheduler.next_stop - p.buffer.total) / p.spec.sfreq
+
+    def _face_hops(self, before: float, received_at: float | None) -> list[HopResult]:
+        face = self.pipeline.face
+        latest = face.latest if face is not None else None
+        if latest is None or self.last_t is None:
+            return []
+        eeg = ModalityEstimate(source=self.missing)
+        hops = []
+        t = self.last_t + self.pipeline.hop_s
+        while t <= latest.t and t < before:
+            result = face.at(t)
+            estimate = result.estimate() if result is not None else ModalityEstimate()
+            fused = fuse({"eeg": eeg, "face": estimate})
+            hops.append(HopResult(
+                t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence, status=fused.status,
+                eeg=eeg, quality_eeg=0.0, bad_channels={},
+                features=np.full((len(BAND_NAMES), len(MONTAGE_32)), np.nan), good=np.zeros(len(MONTAGE_32), bool),
+                synthetic=self.pipeline.spec.synthetic, received_at=received_at, face=estimate, face_result=result))
+            self.last_t = t
+            t += self.pipeline.hop_s
+        return hops

@@ -1,0 +1,86 @@
+"""The dashboard's processing thread (:class:`affectstream.app.dashboard.worker.SessionWorker`) and a lost stream.
+
+A stand-in session goes lost -> reconnecting -> connected on command: the window shows each state and never asks
+for Reconnect, because the session re-attaches the stream by itself (issue 10, item 1). No Qt, no LSL.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from affectstream.pipelines.config import PipelineConfig
+from affectstream.pipelines.sources.lsl import CONNECTED, LOST, RECONNECTING
+
+SFREQ = 256.0
+CONFIG = PipelineConfig(eeg_estimator="baseline")
+
+
+class _FakeInfo:
+    name, stype, source_id, hostname, n_channels, sfreq = "fake", "EEG", "fake-eeg", "here", 2, SFREQ
+
+    @staticmethod
+    def get_channel_names() -> list[str]:
+        return ["C3", "C4"]
+
+
+class _ReattachingSession:
+    """A LiveSession stand-in whose EEG goes lost -> reconnecting -> connected on command (the dashboard's view)."""
+
+    def __init__(self) -> None:
+        from affectstream.pipelines.engine import StreamStats
+        from affectstream.pipelines.sessions.base import StreamStatus
+
+        self.status = StreamStatus("fake-EEG", SFREQ, samples=100, last_sample_age_s=0.0)
+        self.inlet = type("I", (), {"info": _FakeInfo()})()
+        self.pipeline = type("P", (), {"stats": StreamStats(), "estimator_name": "baseline",
+                                       "mapping": type("M", (), {"describe": lambda self: "fake"})()})()
+        self.synthetic, self.markers, self.truth, self.face, self.worker = True, None, None, None, None
+        self.latest_eeg = (np.empty((0, 2)), np.empty(0))
+        self.new_markers, self.new_truth = [], (np.empty(0), np.empty((0, 2)))
+        self.closed = False
+
+    def poll(self) -> list:
+        return []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_dashboard_worker_shows_lost_then_reconnecting_then_live_without_a_reconnect_press():
+    from affectstream.app.dashboard.model import Mailbox
+    from affectstream.app.dashboard.worker import SessionWorker, SourceSpec
+
+    session = _ReattachingSession()
+    mailbox = Mailbox(n_channels=2)
+    worker = SessionWorker(SourceSpec("EEG"), mailbox, config=CONFIG, publish=False, poll_s=0.002,
+                           session_factory=lambda spec, config, publish: session)
+    worker.start()
+    seen: list[tuple[str, str]] = []
+
+    def show(connection: str, outages: int = 1) -> None:
+        session.status.connection, session.status.outages = connection, outages
+        session.status.lost_for_s = 0.5 if connection == LOST else 0.0
+        deadline = time.monotonic() + 30  # shown within a few polls; the deadline only stops a broken worker
+        while time.monotonic() < deadline:
+            snap = mailbox.snapshot
+            view = snap.streams.get("EEG")
+            if view is not None and view.state == {CONNECTED: "live"}.get(connection, connection):
+                seen.append((snap.state, view.state))
+                return
+            time.sleep(0.005)
+        raise AssertionError(f"the EEG never showed {connection!r}")
+
+    try:
+        show(CONNECTED, 0)
+        show(LOST)
+        assert "re-attached when it returns" in mailbox.snapshot.streams["EEG"].detail
+        show(RECONNECTING)
+        show(CONNECTED)
+    finally:
+        worker.stop()
+        worker.join(5)
+    # the session stays "running" throughout: the window never asks for Reconnect, and nothing was reopened
+    assert seen == [("running", "live"), ("running", "lost"), ("running", "reconnecting"), ("running", "live")]
+    assert session.closed and not worker.is_alive()
