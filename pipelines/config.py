@@ -93,8 +93,6 @@ class PipelineConfig:
     bandpass : tuple of float | None
         Zero-phase band-pass (low, high) Hz applied to each window, or None. Band integration already restricts
         the features to 0.3-45 Hz, so this mostly matters for strong drifts.
-    band_kind : {"log", "relative", "absolute"}
-        Band-power features given to the estimators.
     max_backlog_hops : int
         In live mode, when more hops than this are due at once (the consumer fell behind), the older ones are
         skipped and counted instead of processed late. Replay processes every hop.
@@ -116,7 +114,6 @@ class PipelineConfig:
     hop_s: float = 0.25
     reference: Literal["average", "none"] = "average"
     bandpass: tuple[float, float] | None = None
-    band_kind: Literal["log", "relative", "absolute"] = "log"
     max_backlog_hops: int = 4
     eeg_estimator: Literal["auto", "student", "baseline"] = "auto"
     device: Literal["cpu", "cuda", "auto"] = "cpu"

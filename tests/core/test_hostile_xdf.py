@@ -94,7 +94,7 @@ def _mutated_chunks(draw) -> bytes:
         elif op == "count" and len(content) > 5 and content[4] in (1, 4, 8):
             width = content[4]
             n = int.from_bytes(content[5:5 + width], "little")
-            count = draw(st.one_of(st.sampled_from([0, max(0, n - 1), n + 1]), st.integers(0, 64),
+            count = draw(st.one_of(st.sampled_from([0, max(0, n - 1), min(n + 1, 2 ** 64 - 1)]), st.integers(0, 64),
                                    st.sampled_from(_HUGE)))
             chunks[i][2] = content[:4] + varlen(count) + content[5 + width:]
         elif op == "xml_field":

@@ -36,7 +36,7 @@ _BARE_KEY = st.from_regex(r"[A-Za-z0-9_-]{1,12}", fullmatch=True)
 _SCALARS = st.one_of(st.booleans(), st.integers(-2 ** 63, 2 ** 63 - 1), st.floats(), _TEXT)
 _JUNK = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                        st.dictionaries(_BARE_KEY, inner, max_size=3)), max_leaves=6)
-_ANY_OF = {"reference": ["average", "none"], "band_kind": ["log", "relative", "absolute"],
+_ANY_OF = {"reference": ["average", "none"],
            "eeg_estimator": ["auto", "student", "baseline"], "device": ["cpu", "cuda", "auto"],
            "visual_precision": ["int8", "fp32"]}
 #: What the loader must accept, key by key (the documented ranges).

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from affectstream.models.methods.cmcrd.losses import ContrastMemory, Embed, entropy_weights, gate, mcc_loss, weighted_nce
+from affectstream.models.training import fast_dev
 from affectstream.models.training.evaluation import balanced_accuracy
 from affectstream.core.feature_norm import zscore_by_train
 from affectstream.models.training.protocols import Fold
@@ -114,7 +115,7 @@ def _train_best(model: MLP, opt: torch.optim.Optimizer, batch_loss: Callable[[np
     """The loop both students and the teacher share: seeded mini-batches of the ``n`` training rows, one optimiser
     step on ``batch_loss(rows)`` each, and the weights of the epoch with the best validation accuracy kept."""
     best, state = -1.0, None
-    for epoch in range(epochs):
+    for epoch in range(fast_dev.epochs(epochs)):
         model.train()
         for idx in index_batches(n, opts.batch_size, seed, epoch):
             loss = batch_loss(idx)

@@ -33,6 +33,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from affectstream.core.feature_layout import N_FEATURES
 from affectstream.core.feature_norm import RunningFeatureNorm
 from affectstream.models.datasets.features import FeatureCache
 from affectstream.models.methods.neurogaze.distillation import Distillation, NeuroGazeStudentConfig

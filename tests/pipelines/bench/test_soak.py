@@ -108,4 +108,6 @@ def test_soak_one_minute():
     assert math.isfinite(r["hop_interval_p50_ms"]) and math.isfinite(r["hop_interval_p95_ms"])
     # the face path ran throughout (15 fps published; the worker may skip frames but must not stop)
     assert r["face_error"] is None and r["face_frames"] >= 0.5 * 15 * 60
-    assert abs(r["rss_growth_mb"]) < 10.0
+    # a gross leak only (a frame kept per frame is ~100 MB here); allocator and import noise reaches ~15 MB when
+    # other tests ran in the same process, and the budget itself is `affectstream bench --soak`'s
+    assert abs(r["rss_growth_mb"]) < 50.0
