@@ -56,5 +56,5 @@ def test_wheel_has_one_top_level_package(tmp_path: Path):
     assert {t for t in top if not t.endswith(".dist-info")} == {"affectstream"}
     for required in ("affectstream/app/cli/main.py", "affectstream/pipelines/lsl_api.cfg",
                      "affectstream/models/weights/manifest.json", "affectstream/models/weights/eeg_student.onnx",
-                     "affectstream/core/bandpower.py"):
+                     "affectstream/core/bandpower.py", "affectstream/models/configs/ferplus_supervised.toml"):
         assert required in names
