@@ -6,9 +6,10 @@ Timeline (every length in :class:`CalibrationConfig`)::
 
 Each block shows one stimulus; after it the subject rates valence and arousal on the 9-point Self-Assessment
 Manikin. The last ``heldout_blocks`` blocks are never used for fine-tuning: they score the model before and after
-(``affectstream.calibration.finetune``). Every event is a marker in the recording (``baseline_open_start``, ``block_start/<stim>``,
-``block_end/<stim>``, ``sam/<stim>/v=<1-9>/a=<1-9>``), and the ratings are also a ``Labels`` stream (valence and
-arousal on [-1, 1], stamped at the block's end), so the recording alone holds everything the fine-tuning needs.
+(``affectstream.calibration.finetune``). Every event is a marker in the recording (``baseline_open_start``,
+``block_start/<stim>``, ``block_end/<stim>``, ``sam/<stim>/v=<1-9>/a=<1-9>``), and the ratings are also a ``Labels``
+stream (valence and arousal on [-1, 1], stamped at the block's end), so the recording alone holds everything the
+fine-tuning needs.
 
 Against the simulator (``--headless``, the dry run) the session is generated in stream time, not waited for, and
 the "self-reports" are the planted truth's mean over each block rounded to the SAM scale with a little rating noise:
@@ -88,8 +89,9 @@ class CalibrationSession:
 def signal_check(eeg: np.ndarray, sfreq: float, ch_names: tuple[str, ...], seconds: float) -> dict[str, str]:
     """Per-channel pass/fail over the first ``seconds``: ``{label: reason}`` for every channel that fails.
 
-    The live path's quality checks (flat, railed, non-finite, noisy: ``affectstream.pipelines.eeg.quality``) on every 2 s window of
-    the check period; a channel fails when more than half of its windows do, so one movement does not condemn it.
+    The live path's quality checks (flat, railed, non-finite, noisy: ``affectstream.pipelines.eeg.quality``) on every 2
+    s window of the check period; a channel fails when more than half of its windows do, so one movement does not
+    condemn it.
     """
     from affectstream.pipelines.eeg.quality import assess_many
 

@@ -77,8 +77,8 @@ def zscore_by_train(train: np.ndarray, *others: np.ndarray, separate: bool = Fal
     """Z-score ``(N, D)`` arrays per feature with the training partition's mean and standard deviation.
 
     ``separate=True`` fits every partition on itself instead, as CMCRD's released code does with sklearn's
-    ``StandardScaler`` (docs/methods.md §8 #27): it lets the test set's statistics in, so it is a switch, never the default.
-    Returns ``[train, *others]`` normalised, in that order.
+    ``StandardScaler`` (docs/methods.md §8 #27): it lets the test set's statistics in, so it is a switch, never the
+    default. Returns ``[train, *others]`` normalised, in that order.
     """
     mu, sd = train.mean(0), train.std(0) + 1e-6
     out = [(train - mu) / sd]

@@ -6,10 +6,10 @@ It lives in ``pipelines`` because it computes its features through the live pipe
 built-in methods and this one.
 
 The recipe is the no-distillation student of Zhang et al. (docs/methods.md §2.3-2.4) adapted to what the live path feeds
-it: every recording goes through :class:`affectstream.pipelines.engine.AffectPipeline` exactly as a replay would (window-wise
-average reference over the good channels, quality masking, log10 Welch band power, a hop every 0.25 s), and the
-frames of each subject are z-scored causally with :class:`~affectstream.core.feature_norm.RunningFeatureNorm` in recording
-order, as the live student does (``RunningFeatureNorm`` per session). Labels are valence and arousal at each
+it: every recording goes through :class:`affectstream.pipelines.engine.AffectPipeline` exactly as a replay would
+(window-wise average reference over the good channels, quality masking, log10 Welch band power, a hop every 0.25 s), and
+the frames of each subject are z-scored causally with :class:`~affectstream.core.feature_norm.RunningFeatureNorm` in
+recording order, as the live student does (``RunningFeatureNorm`` per session). Labels are valence and arousal at each
 window's centre (interpolated from the label stream); the loss is the mean of their ``1 - CCC``.
 
 With ``export_to`` set, the selected model is exported (streaming ONNX graph + weights-only state dict, parity

@@ -1,10 +1,10 @@
 """What the processing worker hands to the GUI, and what the GUI keeps of the session (no Qt here).
 
-The worker thread owns the :class:`~affectstream.pipelines.sessions.live.LiveSession`; after every poll it posts what arrived into a
-:class:`Mailbox`: hop results, the EEG samples just pulled (already mapped onto the 32-channel montage), markers and
-ground truth are *appended* (the GUI needs all of them to draw traces), while the stream status, the newest video
-frame and face result are *latest values* that overwrite the previous ones. The GUI takes everything at once, at up
-to 30 fps; whatever the worker overwrote in between (video frames, status) is simply never painted, which is how a
+The worker thread owns the :class:`~affectstream.pipelines.sessions.live.LiveSession`; after every poll it posts what
+arrived into a :class:`Mailbox`: hop results, the EEG samples just pulled (already mapped onto the 32-channel montage),
+markers and ground truth are *appended* (the GUI needs all of them to draw traces), while the stream status, the newest
+video frame and face result are *latest values* that overwrite the previous ones. The GUI takes everything at once, at
+up to 30 fps; whatever the worker overwrote in between (video frames, status) is simply never painted, which is how a
 slow GUI drops stale frames instead of falling behind. Every pending list is bounded.
 
 :class:`History` is the GUI side: growable arrays of the per-hop estimates for the whole session (4 Hz, 14 400 rows an

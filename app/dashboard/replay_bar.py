@@ -2,8 +2,8 @@
 
 The bar only *asks*: every action goes to the worker thread (``SessionWorker.transport``), which owns the
 :class:`~affectstream.pipelines.sessions.replay_session.ReplaySession`; what the bar shows comes back in the snapshot's
-:class:`~affectstream.pipelines.sessions.replay_session.TransportState`. So the slider follows the replay, except while the user drags
-it, and a seek lands when the handle is released (one fresh pipeline per seek, not one per pixel).
+:class:`~affectstream.pipelines.sessions.replay_session.TransportState`. So the slider follows the replay, except while
+the user drags it, and a seek lands when the handle is released (one fresh pipeline per seek, not one per pixel).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Nothing here touches Qt, so the GUI thread only paints. The session is opened *in* this thread too (resolving streams
 and loading the students takes seconds), and every failure ends as a state in the snapshot: ``error`` with the
 message when a stream is not found. A live session re-attaches a lost EEG or video stream by itself
-(:class:`affectstream.pipelines.sources.lsl.SupervisedInlet`): the stream shows ``lost``, then ``reconnecting``, then ``live``
-again, while the session keeps running (on the face alone meanwhile). A session that instead raises
+(:class:`affectstream.pipelines.sources.lsl.SupervisedInlet`): the stream shows ``lost``, then ``reconnecting``, then
+``live`` again, while the session keeps running (on the face alone meanwhile). A session that instead raises
 ``mne_lsl.lsl._utils.LostError`` from ``poll`` (one without that supervision) is shown ``lost`` and waits for the
 user's Reconnect.
 """
@@ -355,8 +355,8 @@ def _limit_torch_threads() -> None:
 
     With torch's default (one thread per core) the tiny backward pass of the saliency map takes 10-130 ms instead of
     2 ms on the 2-core machines, and up to 400 ms of hop latency once the face path and the GUI compete for the
-    cores (OpenMP workers spinning against each other). ``affectstream.pipelines.bench.suite`` measures with one thread for the same
-    reason. Only applied when the saliency maps are on (that is when torch is loaded at all).
+    cores (OpenMP workers spinning against each other). ``affectstream.pipelines.bench.suite`` measures with one thread
+    for the same reason. Only applied when the saliency maps are on (that is when torch is loaded at all).
     """
     try:
         import torch

@@ -13,8 +13,8 @@ Layout::
 
 The ``.dat`` files are pickles: the one documented exception to the project's no-pickle rule.  They are read with
 ``encoding="latin1"`` after a one-time warning, through
-:func:`~affectstream.models.datasets.common.restricted_unpickle`, which lets the pickle rebuild numpy arrays and nothing else
-(``trusted_pickle=True`` falls back to a plain ``pickle.load`` for a file the whitelist refuses).
+:func:`~affectstream.models.datasets.common.restricted_unpickle`, which lets the pickle rebuild numpy arrays and nothing
+else (``trusted_pickle=True`` falls back to a plain ``pickle.load`` for a file the whitelist refuses).
 
 Units: the preprocessed release is already in microvolts (downsampled to 128 Hz, EOG removed, 4-45 Hz band-pass,
 common average reference, per the DEAP manual); values are passed through unchanged, cast to float32.

@@ -4,9 +4,9 @@ One trial becomes a ``(T_frames, 6, 32)`` float32 array -- frames at 4 Hz, bands
 montage -- computed the way Zhang et al.'s preprocessing does it, with the project's one band-power extractor
 (:class:`~affectstream.core.bandpower.WelchBandPower`, which the live path uses too):
 
-1. **Montage.** Channels are matched onto :data:`~affectstream.core.montage.MONTAGE_32` by label; channels outside the montage
-   (ECG, GSR, Status, ...) are dropped, and montage channels the recording lacks stay NaN all the way through (their
-   feature columns are NaN; :attr:`TrialFeatures.present` says which are real).
+1. **Montage.** Channels are matched onto :data:`~affectstream.core.montage.MONTAGE_32` by label; channels outside the
+   montage (ECG, GSR, Status, ...) are dropped, and montage channels the recording lacks stay NaN all the way through
+   (their feature columns are NaN; :attr:`TrialFeatures.present` says which are real).
 2. **Band-pass 0.3-45 Hz** on the whole trial (``FeatureConfig.bandpass``). The reference code calls
    ``raw.filter(0.3, 45)``, i.e. MNE's default FIR; :func:`design_bandpass` reproduces that design with
    ``scipy.signal.firwin`` (Hamming window, automatic transition bands 0.3 Hz and 11.25 Hz, length 3.3 / 0.3 s =
@@ -71,7 +71,8 @@ __all__ = [
 #: whenever a change to this module, the band-power extractor or the montage changes the numbers.
 EXTRACTOR_VERSION = "bandpower-features/1"
 
-#: Band edges of the paper text (Zhang et al. 2022, §3.1); the code's are :data:`affectstream.core.bandpower.BAND_EDGES`.
+#: Band edges of the paper text (Zhang et al. 2022, §3.1); the code's are
+#: :data:`affectstream.core.bandpower.BAND_EDGES`.
 PAPER_BAND_EDGES: tuple[tuple[float, float], ...] = ((0.3, 5.0), (5.0, 8.0), (8.0, 12.0), (12.0, 18.0),
                                                      (18.0, 30.0), (30.0, 45.0))
 
@@ -105,7 +106,8 @@ class FeatureConfig:
     min_channels : int
         Fewest montage channels a trial must have.
     batch_windows : int
-        Windows per :class:`~affectstream.core.bandpower.WelchBandPower` call (memory vs speed only; not in the cache key).
+        Windows per :class:`~affectstream.core.bandpower.WelchBandPower` call (memory vs speed only; not in the cache
+        key).
     """
 
     window_s: float = 2.0

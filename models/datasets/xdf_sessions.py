@@ -17,7 +17,8 @@ Each trial becomes a :class:`~.common.Trial` like MAHNOB-HCI's: EEG from ``margi
 ``margin_s`` after its end (so the 2 s analysis windows centred on the first and last labels fit), and
 continuous labels at ``label_rate`` (4 Hz) from the onset, linearly interpolated from the label stream, with
 times on the trial's EEG axis. ``subject`` is the number in ``sub-<id>`` (``sub-sim03`` -> 3), ``session`` the one in
-``ses-<n>``; ``trial`` counts the file's trials from 1. Files whose streams declare ``synthetic=true`` say so in ``meta["synthetic"]``.
+``ses-<n>``; ``trial`` counts the file's trials from 1. Files whose streams declare ``synthetic=true`` say so in
+``meta["synthetic"]``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """A FER+ classifier from the manifest on onnxruntime: preprocessing as its manifest entry states, and logits.
 
-The one runner of the bundled FER+ models, shared by the live face path (:class:`affectstream.pipelines.face.student.FaceStudent`
-adds the probabilities and the valence/arousal reading), the Visual-to-EEG KD teacher's frame features and the
-NeuroGaze-Distill KD teacher. Preprocessing is read from the entry's ``input`` block (size, channels, scale, mean,
-std): the single source of truth shared with the trainer and the independent re-scoring, so a model trained at
-another resolution or on colour crops runs correctly without code changes.
+The one runner of the bundled FER+ models, shared by the live face path
+(:class:`affectstream.pipelines.face.student.FaceStudent` adds the probabilities and the valence/arousal reading), the
+Visual-to-EEG KD teacher's frame features and the NeuroGaze-Distill KD teacher. Preprocessing is read from the entry's
+``input`` block (size, channels, scale, mean, std): the single source of truth shared with the trainer and the
+independent re-scoring, so a model trained at another resolution or on colour crops runs correctly without code changes.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ on the dilated convolutions, a 1x1 convolution on the residual path when the cha
 output stream carries both, docs/architecture.md) and a streaming form for the live path.
 
 The generic :class:`TemporalConvNet` is also the temporal part of the visual teacher
-(:mod:`affectstream.models.methods.v2e_kd.teacher`), so teacher and student features live in the same 128-D per-step space.
+(:mod:`affectstream.models.methods.v2e_kd.teacher`), so teacher and student features live in the same 128-D per-step
+space.
 """
 
 from __future__ import annotations

@@ -84,9 +84,9 @@ class BasicBlock(nn.Module):
 class ResNetBody(nn.Module):
     """The ResNet-18-family trunk (stem, four stages of two BasicBlocks) with global average pooling.
 
-    Shared by the visual student and the CRPN pathways (:mod:`affectstream.models.methods.crpn.nets`), so every FER network of the
-    project has the same body for the same ``width_mult``. The owner calls :func:`init_convs` once its own layers
-    exist.
+    Shared by the visual student and the CRPN pathways (:mod:`affectstream.models.methods.crpn.nets`), so every FER
+    network of the project has the same body for the same ``width_mult``. The owner calls :func:`init_convs` once its
+    own layers exist.
 
     Shapes
     ------

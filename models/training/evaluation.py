@@ -7,8 +7,8 @@ Regression (Zhang et al., docs/methods.md §2.6):
 2. the window predictions are stitched back by **overlap averaging**: each label index gets the mean of every
    window prediction that covers it, padded positions ignored (:func:`stitch`);
 3. the trials of a partition are concatenated, in the order given, and CCC / PCC / RMSE computed once on the long
-   vectors (:func:`evaluate_regression`, using :mod:`affectstream.models.training.metrics`: CCC with biased covariance, unbiased variances
-   and the squared mean difference);
+   vectors (:func:`evaluate_regression`, using :mod:`affectstream.models.training.metrics`: CCC with biased covariance,
+   unbiased variances and the squared mean difference);
 4. folds are summarised by mean and *population* standard deviation (:func:`summarise_folds`), and methods
    compared by a one-tailed paired t-test over folds (:func:`paired_ttest_one_tailed`).
 

@@ -2,8 +2,8 @@
 
 * learning curves: the validation score per epoch of every model of every fold;
 * test traces: the truth and each model's stitched predictions over one fold's test trials;
-* saliency topomaps (docs/methods.md §2.7): the KD student's input gradients, averaged over folds, on six scalp maps that
-  share one colour scale (normalised jointly over all N_FEATURES band x channel values).
+* saliency topomaps (docs/methods.md §2.7): the KD student's input gradients, averaged over folds, on six scalp maps
+  that share one colour scale (normalised jointly over all N_FEATURES band x channel values).
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ The shuffles use :class:`random.Random` exactly as the reference implementation 
 replaced by rotating the Python list (docs/methods.md §2.5 note). Given trials in session order, the partitions are the
 reference code's, trial for trial.
 
-Trials are given as :class:`~affectstream.models.datasets.common.Trial` objects (``.key``, ``.subject``), ``(key, subject)``
-pairs, or -- for TRS only -- bare keys. Every fold is checked for leakage (train, validation and test disjoint and
-covering all trials; for LOSO no test subject elsewhere) and :class:`FoldLeakageError` is raised otherwise.
+Trials are given as :class:`~affectstream.models.datasets.common.Trial` objects (``.key``, ``.subject``), ``(key,
+subject)`` pairs, or -- for TRS only -- bare keys. Every fold is checked for leakage (train, validation and test
+disjoint and covering all trials; for LOSO no test subject elsewhere) and :class:`FoldLeakageError` is raised otherwise.
 """
 
 from __future__ import annotations

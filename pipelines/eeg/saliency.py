@@ -27,7 +27,8 @@ Mode = Literal["magnitude", "signed", "minmax"]
 def valence_gradient(model: torch.nn.Module, frames: np.ndarray, n_bands: int = 6) -> np.ndarray:
     """Gradient of the newest valence w.r.t. ``frames`` (n_bands * n_channels, T), averaged over T: (n_bands, C).
 
-    ``model`` maps (1, n_features, T) to an output whose ``valence`` is (1, T) (an :class:`~affectstream.models.nets.eeg_tcn.EEGTCN`).
+    ``model`` maps (1, n_features, T) to an output whose ``valence`` is (1, T) (an
+    :class:`~affectstream.models.nets.eeg_tcn.EEGTCN`).
     """
     x = torch.as_tensor(np.ascontiguousarray(frames, dtype=np.float32))[None].requires_grad_(True)
     was_training = model.training

@@ -66,7 +66,8 @@ class EEGStudentEstimator:
     @classmethod
     def from_profile(cls, folder: str | Path, device: str = "cpu") -> EEGStudentEstimator:
         """A subject's calibrated student: its fine-tuned weights, its normaliser started from the resting baseline,
-        and its bad channels kept out (``affectstream.calibration.profiles``; the folder was checked by ``load_profile``)."""
+        and its bad channels kept out (``affectstream.calibration.profiles``; the folder was checked by
+        ``load_profile``)."""
         import json
 
         folder = Path(folder)

@@ -2,8 +2,8 @@
 
 EEG, video frames, markers, the simulator's ground truth and the session's own ``Affect`` output go into one file
 (:class:`~affectstream.core.xdf_writer.XDFWriter`, flushed at least once a second, so a killed process loses at
-most the last second). Timestamps are written as the *sender's* clock and the measured clock offsets as ClockOffset chunks,
-exactly as LabRecorder does, so pyxdf's clock synchronisation puts every stream on this machine's clock - and a
+most the last second). Timestamps are written as the *sender's* clock and the measured clock offsets as ClockOffset
+chunks, exactly as LabRecorder does, so pyxdf's clock synchronisation puts every stream on this machine's clock - and a
 recording of streams from several machines stays correct.
 """
 

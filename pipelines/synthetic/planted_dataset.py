@@ -1,8 +1,8 @@
 """The planted benchmark on disk: SYNTHETIC sessions from the simulator, written as the project's XDF recordings.
 
-The trainer reads them like any recording with calibration labels (:mod:`affectstream.models.datasets.xdf_sessions`): the EEG
-(with a sample counter), trial markers, the planted valence and arousal as a GroundTruth stream, and aligned face
-crops as a Video stream. Every stream says ``synthetic=true``.
+The trainer reads them like any recording with calibration labels (:mod:`affectstream.models.datasets.xdf_sessions`):
+the EEG (with a sample counter), trial markers, the planted valence and arousal as a GroundTruth stream, and aligned
+face crops as a Video stream. Every stream says ``synthetic=true``.
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ def build_planted_xdf_dataset(folder: str | Path, n_subjects: int = 12, n_trials
     """Write the planted benchmark as the project's XDF recordings, one per subject (SYNTHETIC data).
 
     ``sub-simNN_ses-1_task-planted.xdf``: 32-channel EEG at 256 Hz with a sample counter, trial markers, the planted
-    truth as a GroundTruth stream (the calibration-label stream :func:`affectstream.models.datasets.xdf_sessions.load_xdf_sessions`
-    reads) and ``face_size`` px aligned face crops as a Video stream at ``face_fps``: the renderer draws the face
-    centred in a frame of ``face_size / 0.55`` px and the crop keeps the face box, the role OpenFace's 48x48 aligned
-    crops play in Zhang et al. (at 4 frames per second instead of 64, to keep the files small). An existing file
-    with the same settings is reused.
+    truth as a GroundTruth stream (the calibration-label stream
+    :func:`affectstream.models.datasets.xdf_sessions.load_xdf_sessions` reads) and ``face_size`` px aligned face crops
+    as a Video stream at ``face_fps``: the renderer draws the face centred in a frame of ``face_size / 0.55`` px and the
+    crop keeps the face box, the role OpenFace's 48x48 aligned crops play in Zhang et al. (at 4 frames per second
+    instead of 64, to keep the files small). An existing file with the same settings is reused.
     """
     from tqdm import tqdm
 

@@ -15,9 +15,9 @@ Two stages, one loss family each:
   ``drop_rate`` at every step, so the student never leans on one guide. ``L = a CE + (1 - a) sum_kept KD_g``.
 
 The released code differs in three places (docs/methods.md §3.3, §8 #13-#15), each a switch of
-:class:`~affectstream.models.methods.cdgkd.method.CDGKDConfig`: its PMR is inert (its pace is a constant, so ``rho`` is always 1 and both
-weights are 0: :func:`rebalance_weights` with ``code_compat=True``), its KD weight is 0 (``alpha`` is never passed;
-the script's 0.5 is the default here), and its KL runs from the student to the guide without ``T^2``
+:class:`~affectstream.models.methods.cdgkd.method.CDGKDConfig`: its PMR is inert (its pace is a constant, so ``rho`` is
+always 1 and both weights are 0: :func:`rebalance_weights` with ``code_compat=True``), its KD weight is 0 (``alpha`` is
+never passed; the script's 0.5 is the default here), and its KL runs from the student to the guide without ``T^2``
 (``direction="code"``, the default §8 #15 recommends; ``"hinton"`` is ``T^2 KL(p_g || p_s)``).
 """
 

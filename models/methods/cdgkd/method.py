@@ -6,9 +6,10 @@ The task is the paper's: binary high/low classification of one affect dimension 
 ``segment_frames`` frames of one trial (16 frames = 4 s, the paper's segment), labelled by the segment's mean rating;
 each frame carries the frozen FER+ student's features (the face) and the band powers (the EEG). Per fold:
 
-1. **Teacher** (:class:`~affectstream.models.methods.cdgkd.nets.MultimodalGuide`): ``CE + pmr_alpha (beta L_PCE^face + gamma
-   L_PCE^eeg)`` with the weights re-set at every epoch's end from the modalities' paces
-   (:func:`~affectstream.models.methods.cdgkd.losses.rebalance_weights`; ``pmr_code_compat`` gives the released code's inert PMR).
+1. **Teacher** (:class:`~affectstream.models.methods.cdgkd.nets.MultimodalGuide`): ``CE + pmr_alpha (beta L_PCE^face +
+   gamma L_PCE^eeg)`` with the weights re-set at every epoch's end from the modalities' paces
+   (:func:`~affectstream.models.methods.cdgkd.losses.rebalance_weights`; ``pmr_code_compat`` gives the released code's
+   inert PMR).
 2. **Teacher assistants** TA-1, TA-2: the teacher with fewer EEG kernels and filters, each trained with
    ``alpha CE + (1 - alpha) sum_kept KD_g`` from every model before it (TA-1 from the teacher; TA-2 from the teacher
    and TA-1), each guide dropped with probability ``drop_rate`` at every step.

@@ -5,11 +5,12 @@ Here the teacher sees the face (the frozen FER+ student's 8 logits per frame) an
 powers per frame); the task is the paper's: classification, of the valence state into ``n_classes`` bins (negative /
 neutral / positive for 3, edges at +-``neutral_band``). Per fold:
 
-1. **Teacher** (MLP, docs/methods.md §5.2 ``DNN_Net``): CE (+ ``mcc_weight`` x MCC on the batch, §5.3: the paper adds it, the
-   released code computes it unused -- a weight of 0 reproduces the code), SGD, selected on validation accuracy.
+1. **Teacher** (MLP, docs/methods.md §5.2 ``DNN_Net``): CE (+ ``mcc_weight`` x MCC on the batch, §5.3: the paper adds
+   it, the released code computes it unused -- a weight of 0 reproduces the code), SGD, selected on validation accuracy.
 2. **Student without distillation**: the same MLP on the EEG with CE only.
 3. **Student with CMCRD**: ``CE + crd_weight * (L_s + L_t)`` with the entropy weights, the gradient gating, the
-   teacher-correctness sign and the two memory banks (:mod:`affectstream.models.methods.cmcrd.losses`), AdamW with warm-up then cosine.
+   teacher-correctness sign and the two memory banks (:mod:`affectstream.models.methods.cmcrd.losses`), AdamW with
+   warm-up then cosine.
 4. **Scores** on the held-out subject: accuracy and balanced accuracy of both students (and the teacher).
 
 Frames are samples (one per 0.25 s, as the 4-s windows of the paper are samples); features are z-scored with the

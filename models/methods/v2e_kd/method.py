@@ -6,9 +6,9 @@ Per fold:
    regressor, trained with ``1 - CCC`` on the training trials, selected on the validation CCC.
 2. **Knowledge**: the trained teacher's per-step TCN output ``V_t`` (T x 128) over every training and validation
    trial (whole trials, as the reference extracts it).
-3. **EEG student** (:class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on the N_FEATURES band-power features) trained twice and more: without
-   KD (``1 - CCC``) and with KD for every ``w`` of the grid (``1 - CCC + w * L1(V_t, V_s)``); the KD weight is chosen
-   on the validation CCC, as the paper does within its grid.
+3. **EEG student** (:class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on the N_FEATURES band-power features) trained
+   twice and more: without KD (``1 - CCC``) and with KD for every ``w`` of the grid (``1 - CCC + w * L1(V_t, V_s)``);
+   the KD weight is chosen on the validation CCC, as the paper does within its grid.
 4. **Test**: window-wise predictions (96 / 32) stitched back by overlap averaging and scored on the concatenated test
    trials: CCC, PCC, RMSE for the teacher, the student without and with KD, and an *oracle* that uses the planted
    truth's form (valence is planted linearly in log band power): a ridge read-out of log band power fitted on the
