@@ -148,7 +148,8 @@ def simulate_session(subject: str, config: CalibrationConfig = CalibrationConfig
         felt = truth[(times >= start + config.block_s / 2) & (times < end)].mean(axis=0)  # the state at its end
         sam_v, sam_a = (int(np.clip(round(5 + 4 * float(x) + rng.normal(0, config.sam_noise)), 1, 9)) for x in felt)
         blocks.append(Block(k, stim, start, end, sam_v, sam_a, k >= config.n_blocks - config.heldout_blocks))
-        markers += [(start, f"block_start/{stim}"), (end, f"block_end/{stim}"), (end, f"sam/{stim}/v={sam_v}/a={sam_a}")]
+        markers += [(start, f"block_start/{stim}"), (end, f"block_end/{stim}"),
+                    (end, f"sam/{stim}/v={sam_v}/a={sam_a}")]
     out = CalibrationSession(subject, eeg, sfreq, tuple(MONTAGE_32), times, (config.check_s, lead), blocks, markers,
                              True, truth)
     out.bad_channels = signal_check(out.eeg, out.sfreq, out.ch_names, config.check_s)

@@ -161,7 +161,8 @@ class WelchBandPower:
         cfg = self.config
         step = x.strides[-1]
         segs = np.lib.stride_tricks.as_strided(
-            x, shape=x.shape[:-1] + (self.n_segments, cfg.n_segment), strides=x.strides[:-1] + (cfg.n_step * step, step),
+            x, shape=x.shape[:-1] + (self.n_segments, cfg.n_segment),
+            strides=x.strides[:-1] + (cfg.n_step * step, step),
             writeable=False)
         # float32 throughout: the result matches scipy's float64 Welch to ~1e-6 relative (tested at 1e-5), and
         # float32 transforms are about twice as fast.

@@ -120,7 +120,8 @@ class PipelineConfig:
     visual_precision: Literal["int8", "fp32"] = "int8"
     face_model: str | None = None
     saliency_every_hops: int = 0
-    profile: str | None = None  #: a subject's calibration profile folder (``--subject``; affectstream.calibration.profiles)
+    #: a subject's calibration profile folder (``--subject``; affectstream.calibration.profiles)
+    profile: str | None = None
     quality: QualityConfig = field(default_factory=QualityConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 

@@ -129,7 +129,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
     start = time.perf_counter()
     result = fit(model, loss, lambda e: batches(windows, cfg.batch_size, run.config.run.seed, e, run.ctx), score,
-                 cfg, checkpoint=folder / "eeg_student.ckpt", desc="EEG student", progress=run.progress, ctx=run.ctx, amp=run.amp, cpu_bf16=run.cpu_bf16)
+                 cfg, checkpoint=folder / "eeg_student.ckpt", desc="EEG student", progress=run.progress, ctx=run.ctx,
+                 amp=run.amp, cpu_bf16=run.cpu_bf16)
     hashes = {"eeg_student": run.save_weights(model, folder / "eeg_student.pt")}
     out = {"val": _scores(model, data, val_keys, cfg, device), "best_epoch": result.best_epoch,
            "history": result.history, "weights_sha256": hashes,

@@ -11,8 +11,8 @@ import argparse
 import logging
 import sys
 
-from affectstream.app.cli import (bench, calibrate, compare, dashboard, demo, evaluate, export, replay, run, simulate, train,
-                                  train_visual, webcam)
+from affectstream.app.cli import (bench, calibrate, compare, dashboard, demo, evaluate, export, replay, run, simulate,
+                                  train, train_visual, webcam)
 from affectstream.app.cli.common import USER_ERROR, UserError
 
 #: The commands, in the order ``--help`` lists them.

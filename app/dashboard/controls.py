@@ -48,7 +48,10 @@ class StreamEntry:
 
 
 class StreamPicker(QtWidgets.QWidget):
-    """EEG and video stream choosers with a refresh button; lists ``affectstream.pipelines.sources.lsl.list_streams`` results."""
+    """EEG and video stream choosers with a refresh button.
+
+    Lists ``affectstream.pipelines.sources.lsl.list_streams`` results.
+    """
 
     listed = QtCore.Signal(object)
 

@@ -106,7 +106,8 @@ class StatusPanel(QtCore.QObject):
 
     def refresh(self, history: History, force: bool = False) -> bool:
         snap: Snapshot = history.snapshot
-        states = (snap.state, snap.synthetic, snap.recording, snap.transport is not None) + tuple((k, v.state) for k, v in snap.streams.items())
+        states = ((snap.state, snap.synthetic, snap.recording, snap.transport is not None)
+                  + tuple((k, v.state) for k, v in snap.streams.items()))
         now = time.monotonic()
         if not force and states == self._states and now < self._next:
             return False

@@ -1,4 +1,5 @@
-"""The processing thread: owns the :class:`~affectstream.pipelines.sessions.live.LiveSession` and posts to a :class:`~.model.Mailbox`.
+"""The processing thread: owns the :class:`~affectstream.pipelines.sessions.live.LiveSession` and posts to a
+:class:`~.model.Mailbox`.
 
 Nothing here touches Qt, so the GUI thread only paints. The session is opened *in* this thread too (resolving streams
 and loading the students takes seconds), and every failure ends as a state in the snapshot: ``error`` with the

@@ -306,7 +306,10 @@ def frame_starts(trial: Any, config: FeatureConfig = FeatureConfig()) -> tuple[n
 
 
 def compute_trial_features(trial: Any, config: FeatureConfig = FeatureConfig()) -> TrialFeatures:
-    """Band-power feature sequence of one :class:`~affectstream.models.datasets.common.Trial` (see the module docstring)."""
+    """Band-power feature sequence of one :class:`~affectstream.models.datasets.common.Trial`.
+
+    See the module docstring.
+    """
     if trial.eeg is None:
         raise ValueError(f"trial {trial.key} has no EEG signal (a feature-only release?)")
     sfreq = float(trial.sfreq)

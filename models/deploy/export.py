@@ -1,4 +1,5 @@
-"""ONNX export and static int8 quantisation for the students (docs/architecture.md, "Inference"); sessions live in :mod:`.runtime`.
+"""ONNX export and static int8 quantisation for the students (docs/architecture.md, "Inference"); sessions live in
+:mod:`.runtime`.
 
 Exporter choice: the legacy TorchScript exporter (``torch.onnx.export(..., dynamo=False, opset_version=17)``).
 Measured on the EEG student's streaming form with torch 2.13 / onnxscript 0.7.2:

@@ -29,8 +29,8 @@ class FaceAffect:
 
 
 class FaceStudent(FerOnnx):
-    """Runs the exported visual student on face crops (:class:`affectstream.models.deploy.fer_onnx.FerOnnx`) and reads the face's
-    class probabilities and valence/arousal from its logits."""
+    """Runs the exported visual student on face crops (:class:`affectstream.models.deploy.fer_onnx.FerOnnx`) and reads
+    the face's class probabilities and valence/arousal from its logits."""
 
     @classmethod
     def from_manifest(cls, device: str = "cpu", precision: str = "int8") -> FaceStudent:

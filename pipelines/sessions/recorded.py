@@ -45,13 +45,28 @@ from affectstream.core.xdf_recording import XDFRecording, XDFStream
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError
 from affectstream.pipelines.feed import EEGFeed
-from affectstream.pipelines.sessions.base import StreamStatus
+from affectstream.pipelines.sessions.base import HopOutputs, Session, StreamStatus
 
 log = logging.getLogger(__name__)
 
 #: Why a replay refuses to record (the file already is the recording).
 NOT_RECORDED_AGAIN = ("a replay is not recorded again: the file is the recording "
                       "(`affectstream replay FILE --headless --out FILE.jsonl` writes its estimates)")
+
+
+class RecordingSession(Session):
+    """What every replay of a recording shares: it cannot be recorded again, and closing it closes its outputs."""
+
+    outputs: HopOutputs
+
+    def start_recording(self, path: str | Path) -> Path:
+        raise OSError(NOT_RECORDED_AGAIN)
+
+    def stop_recording(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.outputs.close()
 
 
 def eeg_spec(stream: XDFStream) -> EEGStreamSpec:

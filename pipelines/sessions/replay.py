@@ -29,8 +29,8 @@ from affectstream.core.xdf_recording import XDFRecording
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import COUNTER_LABEL, AffectPipeline, HopResult, StreamStats
 from affectstream.pipelines.face.path import FacePath
-from affectstream.pipelines.sessions.base import HopOutputs, Session
-from affectstream.pipelines.sessions.recorded import (NOT_RECORDED_AGAIN, HopFeeder, RecordedStream, RecordingView,
+from affectstream.pipelines.sessions.base import HopOutputs
+from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream, RecordingSession, RecordingView,
                                                       eeg_spec, load_replayable, recorded_status)
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def _short(text: str, n: int = 40) -> str:
 
 
 
-class HeadlessReplay(Session):
+class HeadlessReplay(RecordingSession):
     """A loaded recording fed through the live pipeline, ``hops_per_poll`` hops each time :meth:`poll` is called.
 
     Parameters
@@ -167,14 +167,6 @@ class HeadlessReplay(Session):
         self.status.samples += len(self.latest_eeg[1])
         return results
 
-    def start_recording(self, path: str | Path) -> Path:
-        raise OSError(NOT_RECORDED_AGAIN)
-
-    def stop_recording(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.outputs.close()
 
 
 def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Path | None = None,

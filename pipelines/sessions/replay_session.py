@@ -34,8 +34,8 @@ import numpy as np
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, HopResult
 from affectstream.pipelines.face.path import FacePath
-from affectstream.pipelines.sessions.base import HopOutputs, Session
-from affectstream.pipelines.sessions.recorded import (NOT_RECORDED_AGAIN, HopFeeder, RecordedStream, RecordingView,
+from affectstream.pipelines.sessions.base import HopOutputs
+from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream, RecordingSession, RecordingView,
                                                       eeg_spec, load_replayable, recorded_status)
 
 #: Speeds offered by the dashboard (any positive speed works).
@@ -60,7 +60,7 @@ class TransportState:
         return "ended" if self.ended else "playing" if self.playing else "paused"
 
 
-class ReplaySession(Session):
+class ReplaySession(RecordingSession):
     """Plays an XDF recording through :class:`~affectstream.pipelines.engine.AffectPipeline` under a transport.
 
     Parameters
@@ -202,12 +202,3 @@ class ReplaySession(Session):
             self.playing = False
         return results
 
-    # ------------------------------------------------------------------------------------------- the rest
-    def start_recording(self, path: str | Path) -> Path:
-        raise OSError(NOT_RECORDED_AGAIN)
-
-    def stop_recording(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.outputs.close()

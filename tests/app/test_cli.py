@@ -31,7 +31,8 @@ def test_bad_config_is_one_line_not_a_traceback(tmp_path):
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "affectstream", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "affectstream", *args], capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def test_export_rewrites_the_bundled_student_with_parity(tmp_path):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affectstream.calibration.protocol import CalibrationConfig, sam_to_unit, signal_check, simulate_session, write_recording
+from affectstream.calibration.protocol import (CalibrationConfig, sam_to_unit, signal_check, simulate_session,
+                                               write_recording)
 
 FAST = CalibrationConfig().fast()
 
@@ -53,7 +54,8 @@ def test_the_recording_holds_eeg_markers_self_reports_and_truth(session, tmp_pat
 
 
 def test_fine_tuning_fits_the_training_blocks_and_never_sees_the_held_out_ones(session):
-    from affectstream.calibration.finetune import FineTuneConfig, _targets, baseline_norm, evaluate, fine_tune, session_features
+    from affectstream.calibration.finetune import (FineTuneConfig, _targets, baseline_norm, evaluate, fine_tune,
+                                                   session_features)
     from affectstream.core.feature_norm import NORM_MEMORY_FRAMES
     from affectstream.pipelines.eeg.student import load_torch_student
 

@@ -1,4 +1,5 @@
-"""The loss terms of CDGKD, cross-modal densely guided knowledge distillation (Wu et al., IJCAI 2025; docs/methods.md §3).
+"""The loss terms of CDGKD, cross-modal densely guided knowledge distillation (Wu et al., IJCAI 2025;
+docs/methods.md §3).
 
 Two stages, one loss family each:
 

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from affectstream.models.methods.cmcrd.losses import ContrastMemory, Embed, entropy_weights, gate, mcc_loss, weighted_nce
+from affectstream.models.methods.cmcrd.losses import (ContrastMemory, Embed, entropy_weights, gate, mcc_loss,
+                                                      weighted_nce)
 from affectstream.models.training import fast_dev
 from affectstream.models.training.evaluation import balanced_accuracy
 from affectstream.core.feature_norm import zscore_by_train
@@ -65,7 +66,8 @@ class CMCRDConfig:
 
 
 class MLP(nn.Module):
-    """docs/methods.md §5.2 ``DNN_Net``: two blocks of Linear + BN + ReLU; the second block's output is the distilled feature.
+    """docs/methods.md §5.2 ``DNN_Net``: two blocks of Linear + BN + ReLU; the second block's output is the distilled
+    feature.
 
     Shapes: ``(B, D_in) -> (logits (B, C), feature (B, hidden))``.
     """

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from affectstream.models.nets.eeg_tcn import EEGTCN
-from affectstream.models.training.evaluation import evaluate_regression, paired_ttest_one_tailed, sequence_windows, stitch, summarise_folds
+from affectstream.models.training.evaluation import (evaluate_regression, paired_ttest_one_tailed, sequence_windows,
+                                                     stitch, summarise_folds)
 from affectstream.models.datasets.features import FeatureCache
 from affectstream.models.training.protocols import Fold
 from affectstream.models.training.compare import fold_comparison
@@ -70,7 +71,8 @@ class _Data:
     """Per-trial arrays, keyed by trial key."""
 
     eeg: dict[str, np.ndarray]  #: (T, N_FEATURES) band power, band-major
-    log_eeg: dict[str, np.ndarray]  #: (T, N_FEATURES) log10 band power: the domain of the planted relation (oracle only)
+    #: (T, N_FEATURES) log10 band power: the domain of the planted relation (oracle only)
+    log_eeg: dict[str, np.ndarray]
     frames: dict[str, np.ndarray]  #: (T, n_frame_features)
     y: dict[str, np.ndarray]  #: (T,) target
     subject: dict[str, int]
@@ -172,8 +174,8 @@ def _oracle(data: _Data, keys, ridge: float) -> dict[str, float]:
 
 
 def _saliency(student: EEGTCN, data: _Data, keys, target: str, device: torch.device) -> np.ndarray:
-    """docs/methods.md §2.7: per test trial, the gradient of the peak prediction with respect to the input, averaged over
-    time, then over trials; (N_FEATURES,) band-major, not yet normalised."""
+    """docs/methods.md §2.7: per test trial, the gradient of the peak prediction with respect to the input, averaged
+    over time, then over trials; (N_FEATURES,) band-major, not yet normalised."""
     grads = []
     for k in keys:
         x = torch.from_numpy(data.eeg[k].T[None].copy()).to(device).requires_grad_(True)
@@ -321,7 +323,8 @@ def _report(run: Run, s: dict, results: list[dict], plots: list[str]) -> str:
               f"One-tailed paired t-test over folds, KD better than no KD: CCC p = {s['p_values']['ccc']:.4f}, "
               f"PCC p = {s['p_values']['pcc']:.4f}, RMSE p = {s['p_values']['rmse']:.4f}.", "",
               f"w chosen per fold: {s['kd']['w_per_fold']}.", "",
-              "| fold | test subject | teacher CCC | no-KD CCC | KD CCC | w | oracle CCC |", "|---|---|---|---|---|---|---|"]
+              "| fold | test subject | teacher CCC | no-KD CCC | KD CCC | w | oracle CCC |",
+              "|---|---|---|---|---|---|---|"]
     for r in results:
         t = r["test"]
         lines.append(f"| {r['fold']} | {', '.join(map(str, r['test_subjects']))} | {t['teacher']['ccc']:.3f} | "
@@ -329,9 +332,9 @@ def _report(run: Run, s: dict, results: list[dict], plots: list[str]) -> str:
                      f"{t['oracle_within_subject_linear']['ccc']:.3f} |")
     lines += ["", f"Command: `{s['command']}`; {s['seconds'] / 60:.1f} min ({s['seconds']:.0f} s) of training on "
               f"{run.device}.", "",
-              "Deviations from the reference (docs/methods.md §2): the frame backbone is frozen (the bundled FER+ student's "
-              "logits per frame) instead of a fine-tuned IR-50; frames at 4 Hz instead of 64 Hz; learning rate and "
-              "batch size as in the config (chosen for a CPU).", ""]
+              "Deviations from the reference (docs/methods.md §2): the frame backbone is frozen (the bundled FER+ "
+              "student's logits per frame) instead of a fine-tuned IR-50; frames at 4 Hz instead of 64 Hz; learning "
+              "rate and batch size as in the config (chosen for a CPU).", ""]
     lines += [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     return "\n".join(lines) + "\n"
 

@@ -8,8 +8,8 @@ import pytest
 
 from affectstream.core.bandpower import WelchBandPower, WelchConfig
 from affectstream.models.datasets.common import ContinuousLabels, Trial
-from affectstream.models.datasets.features import (EXTRACTOR_VERSION, FeatureCache, FeatureConfig, bandpass, compute_trial_features,
-                             design_bandpass, frame_starts)
+from affectstream.models.datasets.features import (EXTRACTOR_VERSION, FeatureCache, FeatureConfig, bandpass,
+                                                   compute_trial_features, design_bandpass, frame_starts)
 from affectstream.core.montage import MONTAGE_32
 
 SF = 256.0

@@ -1,4 +1,7 @@
-"""ONNX export parity (torch vs onnxruntime), static int8 quantisation, session helper (docs/architecture.md, "Inference")."""
+"""ONNX export parity (torch vs onnxruntime), static int8 quantisation, session helper.
+
+See docs/architecture.md, "Inference".
+"""
 
 import hashlib
 import logging

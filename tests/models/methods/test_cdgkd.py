@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from affectstream.models.methods.cdgkd.losses import (batch_prototypes, dense_guidance_loss, prototype_ce_and_pace, prototype_distances,
-                                 rebalance_weights)
+from affectstream.models.methods.cdgkd.losses import (batch_prototypes, dense_guidance_loss, prototype_ce_and_pace,
+                                                      prototype_distances, rebalance_weights)
 from affectstream.models.methods.cdgkd.nets import MultimodalGuide, UnimodalStudent
 from affectstream.models.methods.cdgkd.method import CDGKDConfig, PMRTeacher, segments
 from affectstream.models.nets.visual_student import count_parameters

@@ -1,4 +1,7 @@
-"""CMCRD's loss terms (docs/methods.md §5) against hand-computed values, with the gradients where they must and must not go."""
+"""CMCRD's loss terms (docs/methods.md §5) against hand-computed values.
+
+Also checks where the gradients must and must not go.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""CRPN's loss terms (docs/methods.md §4) against values worked out by hand, with each paper/code switch, and the gradients
-where they must and must not go."""
+"""CRPN's loss terms (docs/methods.md §4) against values worked out by hand, with each paper/code switch, and the
+gradients where they must and must not go."""
 
 from __future__ import annotations
 

@@ -10,17 +10,17 @@ import hashlib
 import json
 import tomllib
 
-import numpy as np
 import pytest
 import torch
 
 from affectstream.core.paths import REPO
-from affectstream.models.datasets.ferplus import vote_probabilities
 from affectstream.models.methods import BUILT_IN
 from affectstream.models.training.config import ConfigError
-from affectstream.models.training.fer_data import FerData, SplitData, input_spec
+from affectstream.models.training.fer_data import input_spec
 from affectstream.models.training.image_loop import ImageTrainConfig, build_model, config_dict
 from affectstream.models.training.runner import load_config
+
+from fixtures.fer_images import synthetic_fer
 
 CONFIG = REPO / "models" / "configs" / "ferplus_supervised.toml"
 TINY = ImageTrainConfig(width_mult=0.125, embedding_dim=8, amp_bf16=False, channels_last=False, eval_batch_size=64)
@@ -52,29 +52,13 @@ def test_an_unknown_key_is_refused_with_its_name(tmp_path, table, key):
         load_config(path, BUILT_IN)
 
 
-def _tiny_fer(seed: int = 0) -> FerData:
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        images = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
-        votes = np.zeros((n, 10), np.int64)
-        top = rng.integers(0, 8, n)
-        votes[np.arange(n), top] = 7
-        votes[np.arange(n), (top + 1) % 8] += 3
-        return SplitData(images, votes, images)
-
-    tr, va, te = split(32), split(64), split(48)
-    return FerData(tr, va, te, vote_probabilities(tr.votes), np.bincount(tr.votes.argmax(1), minlength=8),
-                   tr.images)
-
-
 def test_export_writes_the_onnx_files_and_their_manifest_into_the_given_folder(tmp_path):
     from affectstream.models.deploy.manifest import verified_path
     from affectstream.models.methods.ferplus_supervised.export import PARITY_TOLERANCE, export_student
 
     torch.manual_seed(0)
     model = build_model(TINY).eval()
-    data = _tiny_fer()
+    data = synthetic_fer(n_train=32, n_valid=64, n_test=48)
     data.test.raw[:3] = data.train.images[:3]  # three test images with a pixel twin in train
     record = {"command": "affectstream train x.toml", "fast_dev_run": True,
               "training": {"config": {**config_dict(TINY), "seed": 0}, "history": []}}

@@ -1,4 +1,7 @@
-"""5x5 valence/arousal prototype bank: construction, empty-bin filling, hashing, .npz I/O, readout (docs/methods.md §1.2)."""
+"""5x5 valence/arousal prototype bank: construction, empty-bin filling, hashing, .npz I/O, readout.
+
+See docs/methods.md §1.2.
+"""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Visual student (ResNet-18 family, docs/methods.md §1.3) and visual teacher (TCN over frames, docs/methods.md §2.2)."""
+"""Visual student (ResNet-18 family, docs/methods.md §1.3) and visual teacher (TCN over frames, §2.2)."""
 
 import numpy as np
 import pytest

@@ -6,7 +6,6 @@ end every fold with bit-identical weights).
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from affectstream.models.datasets.ferplus import load_split, vote_probabilities
+from affectstream.models.datasets.ferplus import load_split
 from affectstream.models.deploy.export import export_onnx
 from affectstream.models.deploy.runtime import make_session
 from affectstream.models.training import image_loop
@@ -22,10 +22,12 @@ from affectstream.models.training.augment import (augment, random_affine, random
                                                   random_resized_crop)
 from affectstream.models.training.checkpoint import restore_checkpoint, save_checkpoint
 from affectstream.models.training.fast_dev import FAST_DEV_BATCHES, fast_dev_run
-from affectstream.models.training.fer_data import FerData, SplitData, input_spec, preprocess, resize
+from affectstream.models.training.fer_data import input_spec, preprocess, resize
 from affectstream.models.training.fer_scores import classification_metrics, fer_metrics
 from affectstream.models.training.image_loop import (FlipTTA, ImageTrainConfig, build_model, config_dict, lr_at,
                                                      make_optimizer, train, train_step)
+
+from fixtures.fer_images import synthetic_fer
 
 # tiny and fast: 8-channel stem, fp32, contiguous
 TINY = ImageTrainConfig(width_mult=0.125, embedding_dim=8, amp_bf16=False, channels_last=False, batch_size=16,
@@ -49,22 +51,6 @@ def _randomise_bn(model: torch.nn.Module, seed: int = 1) -> None:
             m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
             m.weight.data.copy_(0.5 + torch.rand(m.num_features, generator=g))
             m.bias.data.copy_(0.1 * torch.randn(m.num_features, generator=g))
-
-
-def _synthetic(n_train: int = 64, n_valid: int = 32, seed: int = 0) -> FerData:
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        images = rng.integers(0, 256, (n, 48, 48), dtype=np.uint8)
-        votes = np.zeros((n, 10), np.int64)
-        top = rng.integers(0, 8, n)
-        votes[np.arange(n), top] = 7
-        votes[np.arange(n), (top + 1) % 8] += 3
-        return SplitData(images, votes, images)
-
-    tr, va = split(n_train), split(n_valid)
-    counts = np.bincount(tr.votes.argmax(1), minlength=8)
-    return FerData(tr, va, None, vote_probabilities(tr.votes), counts)
 
 
 # ------------------------------------------------------------------------------------------------ augmentation
@@ -210,7 +196,7 @@ def _killed_in_epoch(monkeypatch, step: int) -> None:
 
 
 def test_train_resume_equals_uninterrupted(tmp_path, monkeypatch):
-    data = _synthetic()
+    data = synthetic_fer()
     full = train(TINY, data, 0, tmp_path / "a.ckpt", progress=False)
     steps = len(data.train.images) // TINY.batch_size
     with monkeypatch.context() as m:
@@ -235,7 +221,7 @@ def test_train_resume_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def test_fast_dev_run_trains_one_epoch_of_a_handful_of_batches(tmp_path):
-    data = _synthetic(n_train=128)
+    data = synthetic_fer(n_train=128)
     with fast_dev_run():
         result = train(dataclasses.replace(TINY, epochs=5), data, 0, tmp_path / "f.ckpt", progress=False)
     assert result.epochs_run == 1 and len(result.history) == 1
