@@ -8,8 +8,11 @@ from pathlib import Path
 
 
 def headline(summary: dict) -> str:
-    """One line of a run's summary: folds, data kind and, for a distillation method, the in-run comparison."""
+    """One line of a run's summary: folds, data kind, a fast-dev run said as such and, for a distillation method, the
+    in-run comparison."""
     parts = [f"{summary.get('folds')} folds ({summary.get('data', '?').upper()} data)"]
+    if summary.get("fast_dev_run"):
+        parts.append("FAST-DEV RUN: it shows every step runs, its numbers are not a result")
     c = summary.get("comparison")
     if c is not None:  # every distillation method declares its comparison with its in-run baseline
         parts.append(f"{c['metric']}: {c['baseline']} {c['baseline_mean']:.3f} ± {c['baseline_std']:.3f}, "

@@ -61,6 +61,7 @@ def test_fast_dev_run_of_a_planted_benchmark_config_from_the_cli(tmp_path, capsy
     assert main(["train", str(config), "--fast-dev-run", "--quiet", "--report", str(tmp_path / "r.json")]) == 2
     assert "--fast-dev-run writes no --report" in capsys.readouterr().err
     assert main(["train", str(config), "--fast-dev-run", "--quiet"]) == 0
+    assert "FAST-DEV RUN" in capsys.readouterr().err  # the closing line says it too
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.endswith("-fast-dev-run")
     assert json.loads((folder / "run.json").read_text())["fast_dev_run"] is True
