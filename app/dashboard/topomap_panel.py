@@ -3,7 +3,7 @@
 Two views of the same head: the EEG student's saliency (|d valence / d band power|, normalised jointly over the six
 bands, computed by the pipeline every 4 hops = 1 Hz) and, when no student is active or on request, the spatial
 pattern of each band's power (z-scored across channels). Interpolation is the precomputed thin-plate operator of
-:class:`affectstream.pipelines.eeg.topomap.TopomapInterpolator` (~50 µs for all six maps); each map is an ``ImageItem``
+:class:`affectstream.pipelines.eeg.topomap.TopomapInterpolator`; each map is an ``ImageItem``
 with fixed levels and a fixed lookup table, so an update is six ``setImage`` calls and no autoscaling.
 """
 

@@ -196,7 +196,7 @@ def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: fl
     """
     from affectstream.pipelines.bench.hostile import bench_hostile
     from affectstream.pipelines.bench.stream_faults import bench_stream_faults
-    from affectstream.pipelines.sessions.replay import bench_replay
+    from affectstream.pipelines.bench.replay import bench_replay
 
     results = {
         "replay": bench_replay(replay_minutes),
