@@ -21,7 +21,6 @@ from affectstream.models.training.loop import OptimConfig, batches, ccc_loss, fi
 from affectstream.models.methods import BUILT_IN
 from affectstream.models.training.method import weights_sha256
 from affectstream.models.training.runner import load_config
-from affectstream.pipelines.config import PipelineConfig  # noqa: F401 - the same from_dict validates both config kinds
 from affectstream.pipelines.synthetic.planted_dataset import build_planted_xdf_dataset
 from affectstream.core.paths import REPO
 
