@@ -99,6 +99,7 @@ class HopResult:
     face: ModalityEstimate = field(default_factory=ModalityEstimate)
     face_result: FaceResult | None = None  #: the frame paired with this hop, when a face path runs
     saliency: np.ndarray | None = None  #: (6, 32) jointly normalised, on the hops where it was computed
+    eeg_model_trained_on: str | None = None  #: see :attr:`AffectPipeline.eeg_model_trained_on`
 
     def to_json(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
@@ -115,6 +116,7 @@ class HopResult:
             "confidence": num(self.confidence),
             "quality_eeg": num(self.quality_eeg),
             "estimator_eeg": self.eeg.source,
+            "eeg_model_trained_on": self.eeg_model_trained_on,
             "status": self.status,
             "bad_channels": self.bad_channels,
             "latency_ms": num(self.latency_ms),
@@ -230,6 +232,24 @@ class AffectPipeline:
         """The EEG estimator in use: ``student`` or ``baseline``."""
         return "student" if self.student is not None else "baseline"
 
+    @property
+    def eeg_model_trained_on(self) -> str | None:
+        """What the EEG student was trained on (``synthetic``, ``real`` or ``subject``); None for the baseline,
+        which is a fixed formula, not a trained model."""
+        return self.student.trained_on if self.student is not None else None
+
+    @property
+    def model_warning(self) -> str | None:
+        """Why the EEG numbers must not be read as a validated measure, or None.
+
+        A student trained on the simulator alone has never seen real EEG; on a stream that is not the simulator its
+        output is a demonstration, and only a calibration on this subject makes it meaningful.
+        """
+        if self.eeg_model_trained_on != "synthetic" or self.spec.synthetic:
+            return None
+        return (f"the EEG student was trained on simulated EEG only; its estimates on {self.spec.name!r} (not the "
+                "simulator) are not validated: calibrate it on this subject (`affectstream calibrate --subject ID`)")
+
     def push_eeg(self, data: np.ndarray, timestamps: np.ndarray, received_at: float | None = None) -> list[HopResult]:
         """Feed a chunk (n_samples, n_channels) with its timestamps; returns the hops it completed.
 
@@ -308,6 +328,7 @@ class AffectPipeline:
         features = self.welch(np.where(good[..., None], windows, 0.0))  # (k, 6, 32)
         features[~good[:, None, :].repeat(features.shape[1], axis=1)] = np.nan  # excluded channels carry no value
         estimates, inputs = self._estimate_many(features, good)
+        trained_on = self.eeg_model_trained_on  # after the call: a student that failed in it is gone
         results = []
         for i, (quality, t) in enumerate(zip(qualities, times)):
             saliency = self.saliency.update(inputs[i]) if self.saliency is not None else None
@@ -322,7 +343,7 @@ class AffectPipeline:
                 quality_eeg=quality.fraction_good, bad_channels=quality.bad_channels(MONTAGE_32),
                 features=features[i], good=quality.good, synthetic=self.spec.synthetic, received_at=received_at,
                 latency_ms=(time.perf_counter() - received_at) * 1e3 if received_at is not None else math.nan,
-                saliency=saliency,
+                saliency=saliency, eeg_model_trained_on=trained_on,
             ))
         return results
 

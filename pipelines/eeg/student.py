@@ -24,6 +24,9 @@ from affectstream.pipelines.fusion import ModalityEstimate
 
 log = logging.getLogger(__name__)
 
+#: The values of ``eeg_model_trained_on``: the simulator, real EEG of other people, or this subject's calibration.
+TRAINED_ON = ("synthetic", "real", "subject")
+
 
 class EEGStudentEstimator:
     """Per-hop valence/arousal from the ONNX EEG student.
@@ -45,7 +48,10 @@ class EEGStudentEstimator:
     name = "student"
 
     def __init__(self, onnx_path: Path, receptive_field: int, norm_memory: float = NORM_MEMORY_FRAMES,
-                 warmup_frames: int = 40, device: str = "cpu") -> None:
+                 warmup_frames: int = 40, device: str = "cpu", trained_on: str = "synthetic") -> None:
+        #: what the weights have seen (:data:`TRAINED_ON`), written into every output so nobody mistakes a
+        #: simulator-trained student's numbers on real EEG for a validated reading
+        self.trained_on = trained_on
         self.session = make_session(onnx_path, threads=1, device=device)
         self._input = self.session.get_inputs()[0].name
         self.receptive_field = receptive_field
@@ -61,7 +67,8 @@ class EEGStudentEstimator:
         """The bundled student (or the one of ``manifest``), after its sha256 check (raises ModelIntegrityError)."""
         path, entry = verified_path(EEG_STUDENT, manifest)
         memory = float(entry["input"].get("norm_memory", NORM_MEMORY_FRAMES))
-        return cls(path, int(entry["input"]["frames"]), memory, device=device)
+        trained_on = "real" if entry.get("data") == "real" else "synthetic"  # unlabelled weights are not trusted
+        return cls(path, int(entry["input"]["frames"]), memory, device=device, trained_on=trained_on)
 
     @classmethod
     def from_profile(cls, folder: str | Path, device: str = "cpu") -> EEGStudentEstimator:
@@ -72,6 +79,8 @@ class EEGStudentEstimator:
 
         folder = Path(folder)
         estimator = cls.from_manifest(device, folder / "manifest.json")
+        # A profile adapted on this subject's real recording is "subject"; a dry run on the simulator stays synthetic.
+        estimator.trained_on = "subject" if estimator.trained_on == "real" else "synthetic"
         with np.load(folder / "baseline.npz", allow_pickle=False) as z:
             estimator.norm.load_state({k: z[k] for k in z.files})
         from affectstream.core.montage import MONTAGE_32
