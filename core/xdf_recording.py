@@ -5,7 +5,10 @@ Classification
 * **EEG**: the numeric stream of type ``EEG`` (case-insensitive) with the most channels; without one, the numeric
   stream with the most channels at >= 100 Hz nominal (a note says the choice was by shape). Channel labels may be
   missing; what the pipeline can do with them is decided by :func:`affectstream.core.montage.map_channels`.
-* **Markers**: every string stream, whatever its type.
+* **Markers**: every string stream, whatever its type, and every numeric stream that is a marker stream by LSL's
+  conventions (:func:`is_numeric_marker_stream`: a type naming markers, triggers or events, or integer codes at an
+  irregular rate, e.g. a Muse P300 file's int32 ``Markers``). Numeric markers read as text (``1``, ``2.5``), so they
+  are counted, shown and replayed as string markers are.
 * **Video**: type ``Video`` in the project's contract (:mod:`affectstream.core.video`). Another stream that looks
   video-related (e.g. the int32 ``VideoFrameIndex`` of the EEGLAB test file) is skipped with a one-line note.
 * **GroundTruth** and **Affect**: by type.
@@ -102,8 +105,11 @@ class XDFStream:
                                   desc)
 
     def text_values(self) -> list[str]:
-        """A string stream's samples as single strings (channels joined by ``|``)."""
-        return ["|".join("" if v is None else str(v) for v in row) for row in self.data]
+        """The samples as single strings, channels joined by ``|``: a string stream's text, or a numeric stream's
+        values as written (``1`` for an integer code, ``2.5``; a float with no fraction reads as an integer)."""
+        if self.is_string:
+            return ["|".join("" if v is None else str(v) for v in row) for row in self.data]
+        return ["|".join(_number_text(v) for v in row) for row in np.asarray(self.data)]
 
 
 @dataclass
@@ -135,6 +141,32 @@ class XDFRecording:
         if self.video is None or self.video_format is None:
             raise ValueError(f"{self.path.name} has no project-format Video stream")
         return decode_frame(self.video.data[i], self.video_format)
+
+
+#: Words in a numeric stream's type that make it a marker stream (case-insensitive): LSL's ``Markers``, a device's
+#: ``Triggers``, a presentation program's ``Events``.
+MARKER_TYPE_WORDS = ("marker", "trigger", "event")
+
+
+#: Stream types that name a signal or an output, never markers, whatever their rate and format.
+SIGNAL_TYPES = ("eeg", "video", "groundtruth", "affect")
+
+
+def is_numeric_marker_stream(s: XDFStream) -> bool:
+    """A numeric stream that carries event codes rather than a signal: its type names markers, triggers or events,
+    or it sends integer values at an irregular rate (nominal rate 0, as LSL declares event streams) without being
+    typed as a signal."""
+    kind = s.type.strip().lower()
+    if s.is_string or kind in SIGNAL_TYPES:
+        return False
+    return any(word in kind for word in MARKER_TYPE_WORDS) or (s.srate == 0 and s.channel_format.startswith("int"))
+
+
+def _number_text(v: Any) -> str:
+    x = float(v)
+    if not np.isfinite(x):
+        return str(x)
+    return str(int(x)) if x == int(x) else np.format_float_positional(x, trim="-")
 
 
 def _channel_meta(desc_raw: Any, n_ch: int, name: str, notes: list[str]):
@@ -193,7 +225,7 @@ def classify(rec: XDFRecording) -> None:
     numeric = []
     for s in rec.streams:
         kind = s.type.strip().lower()
-        if s.is_string:
+        if s.is_string or is_numeric_marker_stream(s):
             rec.markers.append(s)
             if s.n_samples == 0:
                 notes.append(f"marker stream {s.describe()} is empty")

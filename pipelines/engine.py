@@ -218,14 +218,13 @@ class AffectPipeline:
             log.warning("EEG student unavailable (%s); using the baseline estimator", exc)
             return None
 
-    @staticmethod
-    def _saliency_tracker(config: PipelineConfig):
+    def _saliency_tracker(self, config: PipelineConfig):
+        """Saliency on the student's own onnxruntime session: a subject's profile is explained by its own weights."""
         if config.saliency_every_hops <= 0:
             return None
-        from affectstream.pipelines.eeg.student import load_torch_student
         from affectstream.pipelines.eeg.saliency import SaliencyTracker
 
-        return SaliencyTracker(load_torch_student(), every=config.saliency_every_hops)
+        return SaliencyTracker(self.student.session, every=config.saliency_every_hops)
 
     @property
     def estimator_name(self) -> str:

@@ -151,3 +151,78 @@ def test_no_import_cycle_anywhere():
              for module, path in MODULES.items()}
     cycles = _cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+# ------------------------------------------------------------------------------------------ the light install
+#: The third-party packages of the ``train`` extra (pyproject.toml): ``pip install affectstream`` has none of them.
+TRAINING_PACKAGES = ("torch", "torchvision", "onnx", "onnxscript")
+#: The modules that need them and may import them at the top: the trainer's ``eeg_student`` method, calibration's
+#: fine-tuning and the ONNX export. Only commands that first call ``affectstream.app.cli.extras.require_training``
+#: import these (inside their ``run``); :func:`test_the_training_exceptions_are_exact` keeps this list true.
+TRAINING_MODULES = {"affectstream.pipelines.eeg_student_training", "affectstream.calibration.finetune",
+                    "affectstream.calibration.session", "affectstream.models.deploy.export"}
+#: The light install's modules: all of core, pipelines, calibration and app, the model runtime, and the top package.
+LIGHT = {m for m in MODULES if m.split(".")[1:2] in (["core"], ["pipelines"], ["calibration"], ["app"])
+         or m.startswith("affectstream.models.deploy") or m.count(".") < 2} - TRAINING_MODULES
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _top_level_imports(module: str, path: Path) -> set[str]:
+    """The modules ``module`` imports when it is imported: statements outside functions and ``TYPE_CHECKING``
+    blocks, each with its parent packages (importing ``a.b.c`` runs ``a`` and ``a.b`` first)."""
+    names: set[str] = set()
+    pending = list(ast.parse(path.read_text(encoding="utf-8"), str(path)).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) or _is_type_checking(node):
+            continue
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(module, path, node)
+            names |= {f"{target}.{a.name}" if f"{target}.{a.name}" in MODULES else target for a in node.names}
+        else:
+            pending += list(ast.iter_child_nodes(node))
+    return {".".join(name.split(".")[:i]) for name in names for i in range(1, name.count(".") + 2)}
+
+
+def _training_packages_reached(module: str) -> dict[str, list[str]]:
+    """Each training package that importing ``module`` imports, with the chain of modules that leads to it."""
+    chains: dict[str, list[str]] = {module: [module]}
+    reached: dict[str, list[str]] = {}
+    pending = [module]
+    while pending:
+        current = pending.pop()
+        for name in sorted(_top_level_imports(current, MODULES[current])):
+            if name in TRAINING_PACKAGES:
+                reached.setdefault(name, chains[current])
+            elif name in MODULES and name not in chains:
+                chains[name] = chains[current] + [name]
+                pending.append(name)
+    return reached
+
+
+def test_top_level_import_reader_skips_functions_and_type_checking(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("import numpy\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n"
+                      "try:\n    import onnx\nexcept ImportError:\n    pass\ndef f():\n    import onnxscript\n")
+    assert _top_level_imports("affectstream.core.m", source) == {"numpy", "typing", "onnx"}
+
+
+def test_the_light_install_imports_no_training_package_at_the_top():
+    """Every module of the light install, and every module it imports when it is imported, imports PyTorch (and the
+    rest of the ``train`` extra) only inside the functions that need it."""
+    assert {"affectstream.app.cli.main", "affectstream.app.dashboard.main_window", "affectstream.pipelines.engine",
+            "affectstream.pipelines.eeg.saliency", "affectstream.calibration.profiles"} <= LIGHT
+    wrong = [f"{package} via {' -> '.join(chain)}" for module in sorted(LIGHT)
+             for package, chain in _training_packages_reached(module).items()]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_training_exceptions_are_exact():
+    """A module leaves :data:`TRAINING_MODULES` once it no longer needs PyTorch at the top."""
+    assert TRAINING_MODULES <= set(MODULES)
+    assert all(_training_packages_reached(module) for module in TRAINING_MODULES)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from affectstream.app.cli.common import UserError, window_possible
+from affectstream.app.cli.extras import require_training
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_training("affectstream calibrate")  # every mode ends in fine-tuning: the wizard, --headless, --recording
     from affectstream.calibration.profiles import default_profiles_dir
     from affectstream.calibration.protocol import CalibrationConfig
     from affectstream.calibration.session import calibrate

@@ -96,14 +96,41 @@ def subject_profile(subject: str | None, profiles: Path | None) -> Path | None:
     return profile.folder
 
 
-def print_summary(summary, out: Path | None) -> None:
+def warn(command: str, warning: str | None) -> None:
+    """Print ``warning`` as one line on stderr (``affectstream COMMAND: warning: ...``); nothing when it is None."""
+    if warning:
+        print(f"affectstream {command}: warning: {warning}", file=sys.stderr, flush=True)
+
+
+#: How the summary line names what the EEG model learnt from (``HopResult.eeg_model_trained_on``).
+TRAINED_ON = {"synthetic": "trained on synthetic EEG", "real": "trained on real EEG",
+              "subject": "calibrated on this subject"}
+
+
+def trained_on_text(trained_on: str | None) -> str:
+    """`` (trained on synthetic EEG)`` after the estimator's name; empty for the baseline, a formula, not a model."""
+    return f" ({TRAINED_ON.get(trained_on, f'trained on {trained_on}')})" if trained_on else ""
+
+
+def model_warning_tag(warning: str | None) -> str:
+    """What a summary line adds when the EEG model is not validated on its input; the warning itself is printed
+    once, by :func:`warn`."""
+    return " [WARNING: EEG model not validated on this input, see the warning above]" if warning else ""
+
+
+def print_summary(summary, out: Path | None, command: str = "run") -> None:
+    """The closing lines of a live run: the model warning (when there is one), then the one-line summary."""
     lat = summary.latency_percentiles()
     stats = summary.stats
     face = "" if summary.face_found_ratio != summary.face_found_ratio else \
         f"; face found in {100 * summary.face_found_ratio:.0f} % of frames"
-    print(f"{summary.hops} hops from {summary.stream}; latency p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms;"
-          f" skipped hops {stats.skipped_hops}, counter gaps {stats.counter_gaps}{face}"
-          + (f"; wrote {out}" if out else "") + (" [SYNTHETIC input]" if summary.synthetic else ""), file=sys.stderr)
+    warning = getattr(summary, "model_warning", None)
+    warn(command, warning)
+    print(f"{summary.hops} hops from {summary.stream}"
+          f"{trained_on_text(getattr(summary, 'eeg_model_trained_on', None))}; latency p50 {lat['p50_ms']:.2f} ms, "
+          f"p99 {lat['p99_ms']:.2f} ms; skipped hops {stats.skipped_hops}, counter gaps {stats.counter_gaps}{face}"
+          + (f"; wrote {out}" if out else "") + model_warning_tag(warning)
+          + (" [SYNTHETIC input]" if summary.synthetic else ""), file=sys.stderr)
 
 
 def record_path(record: str | None, subject: str, session: str, task: str) -> Path | None:

@@ -14,6 +14,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eeg", default="EEG", help="name or type of the EEG stream (default: type EEG)")
     p.add_argument("--eeg-source-id", default=None, help="only use the EEG stream with this source_id")
     p.add_argument("--video", default=None, metavar="NAME_OR_TYPE", help="LSL Video stream for the face path")
+    p.add_argument("--video-source-id", default=None, metavar="ID",
+                   help="only use the LSL Video stream with this source_id")
+    p.add_argument("--first-match", action="store_true",
+                   help="when several streams match --eeg (or --video) equally, take the first listed instead of "
+                        "stopping with the list")
     p.add_argument("--duration", type=positive, default=None, help="seconds to run")
     p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                    help="save the window's picture after --duration seconds and exit")
@@ -29,4 +34,5 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no display found (DISPLAY is not set): use `affectstream run --headless`, or --screenshot "
                         "to render the dashboard offscreen")
     return run_dashboard(args.eeg, eeg_source_id=args.eeg_source_id, video=args.video,
-                         screenshot=args.screenshot, duration=args.duration, config=dashboard_config(args))
+                         video_source_id=args.video_source_id, screenshot=args.screenshot, duration=args.duration,
+                         config=dashboard_config(args), first_match=args.first_match, subject=args.subject)

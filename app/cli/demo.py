@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import uuid
 from pathlib import Path
@@ -24,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subject", default="sim01", help="simulated subject")
     p.add_argument("--no-video", action="store_true", help="EEG only (no synthetic face video)")
     p.add_argument("--record", nargs="?", const="auto", default=None, metavar="FILE.xdf",
-                   help="record the session to XDF (default name under recordings/)")
+                   help="record the session (and every Markers stream on this machine) to XDF (default name under "
+                        "recordings/)")
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=run)
 
@@ -51,11 +53,13 @@ def run(args: argparse.Namespace) -> int:
     sim_duration = None if args.duration is None else args.duration + 30.0
     sim = start_simulator_process(args.seed, args.subject, sim_duration, video=not args.no_video, prefix=prefix)
     try:
-        video = None if args.no_video else open_video_source(video_source_id=f"{prefix}-video", timeout=20.0)
+        video = None if args.no_video else functools.partial(open_video_source, video_source_id=f"{prefix}-video",
+                                                              timeout=20.0)
         record = record_path(args.record, args.subject, "1", "demo")
         summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=args.duration, out=args.out,
-                               on_result=StatusLine(args.quiet), resolve_timeout=20.0, video_source=video,
-                               record=record, markers=f"{prefix}-markers", ground_truth=f"{prefix}-truth")
+                               on_result=StatusLine(args.quiet), resolve_timeout=20.0, open_video=video,
+                               record=record, markers=f"{prefix}-markers", ground_truth=f"{prefix}-truth",
+                               subject=args.subject)
         if record is not None:
             print(f"recorded to {record}", file=sys.stderr)
     except Exception:
@@ -65,5 +69,5 @@ def run(args: argparse.Namespace) -> int:
         raise
     finally:
         stop_process(sim)
-    print_summary(summary, args.out)
+    print_summary(summary, args.out, "demo")
     return 0

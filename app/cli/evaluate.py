@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from affectstream.app.cli.extras import require_training
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="re-score a training run from its saved weights",
@@ -17,6 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_training("affectstream evaluate")
     from affectstream.models.training.runner import rescore_run
     from affectstream.pipelines.eeg_student_training import training_methods
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from affectstream.app.cli.common import UserError
+from affectstream.app.cli.extras import require_training
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_training("affectstream export")
     import torch
 
     from affectstream.models.nets.eeg_tcn import EEGTCN

@@ -20,11 +20,28 @@ COMMANDS = (demo, dashboard, run, replay, simulate, webcam, bench, calibrate, tr
             export)
 
 
+def installed_version() -> str:
+    """The version of the installed distribution, from its metadata (a wheel or an editable install alike).
+
+    Run from a source tree that was never installed there is no metadata: the version the package declares is
+    given instead, and says so.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("affectstream")
+    except PackageNotFoundError:
+        from affectstream import __version__
+
+        return f"{__version__} (source tree, not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="affectstream",
         description="Real-time EEG + face affect estimation: LSL in, valence/arousal out.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     for command in COMMANDS:

@@ -7,8 +7,9 @@ import math
 import sys
 from pathlib import Path
 
-from affectstream.app.cli.common import (UserError, dashboard_config, load_pipeline_config, positive, speed_factor,
-                                         subject_profile, window_possible)
+from affectstream.app.cli.common import (UserError, dashboard_config, load_pipeline_config, model_warning_tag,
+                                         positive, speed_factor, subject_profile, trained_on_text, warn,
+                                         window_possible)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,11 +65,13 @@ def run(args: argparse.Namespace) -> int:
     speed = None if args.speed is None or math.isinf(args.speed) else args.speed
     summary = replay(args.file, speed=speed, out_jsonl=args.out, with_video=not args.no_video,
                      allow_truncated=args.allow_truncated,
-                     config=load_pipeline_config(None, profile=subject_profile(args.subject, args.profiles)))
+                     config=load_pipeline_config(None, profile=subject_profile(args.subject, args.profiles)),
+                     on_start=lambda started: warn("replay", started.model_warning))
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{summary.hops} hops over {summary.duration_s:.1f} s of recording in {summary.wall_s:.2f} s "
-          f"({summary.x_realtime:.0f}x real time), estimator {summary.estimator}; {summary.mapping}; markers: "
-          f"{summary.markers_line()}" + (f"; wrote {args.out}" if args.out else "")
+          f"({summary.x_realtime:.0f}x real time), estimator {summary.estimator}"
+          f"{trained_on_text(summary.eeg_model_trained_on)}; {summary.mapping}; markers: {summary.markers_line()}"
+          + (f"; wrote {args.out}" if args.out else "") + model_warning_tag(summary.model_warning)
           + (" [SYNTHETIC recording]" if summary.synthetic else ""), file=sys.stderr)
     return 0

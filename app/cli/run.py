@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -16,11 +17,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--headless", action="store_true", help="no window: write JSONL and publish the Affect outlet")
     p.add_argument("--eeg", default="EEG", help="name or type of the EEG stream (default: type EEG)")
     p.add_argument("--eeg-source-id", default=None, help="only use the EEG stream with this source_id")
+    p.add_argument("--first-match", action="store_true",
+                   help="when several streams match --eeg (or --video) equally, take the first listed instead of "
+                        "stopping with the list")
     p.add_argument("--duration", type=positive, default=None, help="seconds to run (default: until Ctrl-C)")
     p.add_argument("--out", type=Path, default=None, help="JSONL file, one object per hop")
     video = p.add_mutually_exclusive_group()
     video.add_argument("--video", default=None, metavar="NAME_OR_TYPE",
                        help="add the face path from an LSL Video stream (e.g. 'Video')")
+    video.add_argument("--video-source-id", default=None, metavar="ID",
+                       help="add the face path from the LSL Video stream with this source_id")
     video.add_argument("--camera", type=int, default=None, metavar="N", help="add the face path from local camera N")
     video.add_argument("--video-file", type=Path, default=None, metavar="PATH",
                        help="add the face path from a video file played in real time (looped)")
@@ -31,8 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="detect faces with this YuNet ONNX model instead of the bundled Haar cascade")
     p.add_argument("--timeout", type=positive, default=10.0, help="seconds to wait for the stream (default 10)")
     p.add_argument("--record", nargs="?", const="auto", default=None, metavar="FILE.xdf",
-                   help="record every stream and the estimates to XDF (default name: recordings/sub-<subject>_ses-"
-                        "<session>_task-<task>_<time>.xdf)")
+                   help="record every stream of the session, every Markers stream on this machine and the "
+                        "estimates to XDF (default name: recordings/sub-<subject>_ses-<session>_task-<task>_<time>"
+                        ".xdf)")
+    p.add_argument("--record-stream", action="append", default=[], metavar="NAME_OR_SOURCE_ID",
+                   help="also record this LSL stream (repeatable; with --record)")
     p.add_argument("--subject", dest="record_subject", default=None,
                    help="subject id: uses the subject's calibration profile when there is one, and names the "
                         "recording (default 01)")
@@ -50,13 +59,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless:
         raise UserError("`run` is the headless command: add --headless, or use `affectstream dashboard` for the "
                         "window")
+    if args.record_stream and args.record is None:
+        raise UserError("--record-stream names a stream to record: add --record [FILE.xdf]")
     config = load_pipeline_config(args.config, args.device, args.face_model,
                                    subject_profile(args.record_subject, args.profiles))
-    video = open_video_source(args.video, camera=args.camera, video_file=args.video_file, timeout=args.timeout)
+    # opened by the session on a thread beside the EEG lookup (None when no face source was asked for)
+    video = functools.partial(open_video_source, args.video, video_source_id=args.video_source_id,
+                              camera=args.camera, video_file=args.video_file, timeout=args.timeout,
+                              first_match=args.first_match)
     record = record_path(args.record, args.record_subject or "01", args.record_session, args.record_task)
     summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,
                            config=config, resolve_timeout=args.timeout, on_result=StatusLine(args.quiet),
-                           video_source=video, record=record)
+                           open_video=video, record=record, first_match=args.first_match,
+                           subject=args.record_subject, record_streams=args.record_stream)
     if record is not None:
         print(f"recorded to {record}", file=sys.stderr)
     print_summary(summary, args.out)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from affectstream.app.cli.common import UserError
+from affectstream.app.cli.extras import require_training
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +39,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_training(f"affectstream {args.command}")  # train or its alias train-visual
     from affectstream.models.training.reports import headline, write_report
     from affectstream.models.training.runner import load_config, run_folder_config, run_training
     from affectstream.pipelines.eeg_student_training import training_methods

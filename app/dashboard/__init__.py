@@ -58,7 +58,8 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
                   truth_source_id: str | None = None, screenshot: str | Path | None = None,
                   duration: float | None = None, *, camera: int | None = None, video_file: str | Path | None = None,
                   resolve_timeout: float = 10.0, config=None, recording: str | Path | None = None,
-                  replay_speed: float = 1.0, _on_window=None) -> int:
+                  replay_speed: float = 1.0, first_match: bool = False, subject: str | None = None,
+                  _on_window=None) -> int:
     """Open the dashboard on live LSL streams (or replay a recording) and run until the window is closed.
 
     Parameters
@@ -81,6 +82,10 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
         Pipeline settings (default: saliency every 4 hops).
     recording : path | None
         Replay this XDF file instead (the stream arguments are ignored), starting at ``replay_speed``.
+    first_match : bool
+        Take the first of several equally matching streams instead of stopping with the list of them.
+    subject : str | None
+        The subject id: part of the Affect outlet's ``source_id`` (two sessions on one headset stay apart).
 
     Returns
     -------
@@ -95,7 +100,8 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
                       markers_source_id=markers_source_id, truth_source_id=truth_source_id,
                       resolve_timeout=resolve_timeout, camera=camera,
                       video_file=None if video_file is None else str(video_file),
-                      recording=None if recording is None else str(recording), replay_speed=replay_speed)
+                      recording=None if recording is None else str(recording), replay_speed=replay_speed,
+                      first_match=first_match, subject=subject)
     window = DashboardWindow(spec, config=config)
     if duration is not None or screenshot is not None:
         window.auto_close(duration if duration is not None else 5.0, screenshot)

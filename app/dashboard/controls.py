@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 
 from PySide6 import QtCore, QtWidgets
 
+from affectstream.app.dashboard.model import StreamEntry
 from affectstream.app.dashboard.worker import SourceSpec
 
 log = logging.getLogger(__name__)
@@ -16,65 +16,44 @@ log = logging.getLogger(__name__)
 MARKER_STREAM_NAME = "affectstream-markers"
 MARKER_SOURCE_ID = "affectstream-markers"
 
-
-@dataclass(frozen=True)
-class StreamEntry:
-    """A visible LSL stream, as the picker lists it."""
-
-    name: str
-    stype: str
-    source_id: str
-    hostname: str
-    n_channels: int
-    sfreq: float
-
-    @classmethod
-    def from_sinfo(cls, s) -> StreamEntry:
-        return cls(s.name, s.stype, s.source_id, s.hostname, int(s.n_channels), float(s.sfreq or 0.0))
-
-    @property
-    def text(self) -> str:
-        if self.stype == "Video":
-            return f"{self.name} @ {self.hostname}  ({self.sfreq:g} fps)" if self.sfreq else \
-                f"{self.name} @ {self.hostname}"
-        rate = f"{self.sfreq:g} Hz" if self.sfreq else "irregular"
-        return f"{self.name} @ {self.hostname}  ({self.n_channels} ch, {rate})"
-
-    @property
-    def prefix(self) -> str | None:
-        """The simulator-style prefix of the source_id (``<prefix>-eeg``), or None."""
-        head, sep, _ = self.source_id.rpartition("-")
-        return head if sep else None
+#: The choosers' tooltips while they list live streams.
+LIVE_TIPS = ("EEG stream (LSL streams on this machine; host in the name)", "Video stream for the face path (optional)",
+             "List the LSL streams on this machine again")
 
 
 class StreamPicker(QtWidgets.QWidget):
     """EEG and video stream choosers with a refresh button.
 
-    Lists ``affectstream.pipelines.sources.lsl.list_streams`` results.
+    Live, each chooser lists every LSL stream of its type on this machine (``list_streams``, resolved for at least
+    a second in a background thread, so the GUI never waits on liblsl), one item per stream: two streams with the
+    same name are both listed, their ``source_id`` added to tell them apart. While a recording plays
+    (:meth:`show_recording`), the choosers show the recording's streams instead, and nothing live; :meth:`show_live`
+    returns to the live listing.
     """
 
     listed = QtCore.Signal(object)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None, wait: float = 1.0) -> None:
         super().__init__(parent)
-        self.wait = wait
+        self.wait = max(1.0, wait)  # liblsl answers a lookup after ~0.5 s: a shorter one misses streams
         self.entries: list[StreamEntry] = []
+        self.recorded: tuple[StreamEntry, ...] | None = None  #: the replayed streams shown (None: live listing)
         self._listing = False
         self.eeg_box = QtWidgets.QComboBox()
         self.eeg_box.setMinimumWidth(260)
-        self.eeg_box.setToolTip("EEG stream (LSL streams on this machine; host in the name)")
         self.eeg_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.eeg_box.setMinimumContentsLength(30)
         self.video_box = QtWidgets.QComboBox()
         self.video_box.setMinimumWidth(180)
-        self.video_box.setToolTip("Video stream for the face path (optional)")
         self.video_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.video_box.setMinimumContentsLength(22)
         self.video_box.addItem("no video", None)
         self.refresh_button = QtWidgets.QToolButton()
         self.refresh_button.setText("⟳")
-        self.refresh_button.setToolTip("List the LSL streams on this machine again")
         self.refresh_button.clicked.connect(self.refresh)
+        self.choosers = (self.eeg_box, self.video_box, self.refresh_button)
+        for widget, tip in zip(self.choosers, LIVE_TIPS):
+            widget.setToolTip(tip)
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -109,50 +88,83 @@ class StreamPicker(QtWidgets.QWidget):
 
     def _fill(self, entries) -> None:
         self._listing = False
-        self.refresh_button.setEnabled(True)
+        self.refresh_button.setEnabled(self.recorded is None)
         self.refresh_button.setText("⟳")
         if entries is None:
             return
-        self.entries = sorted(entries, key=lambda e: (e.stype, e.name, e.source_id))
+        self.entries = sorted(entries, key=lambda e: (e.stype, e.name, e.source_id, e.hostname))
+        if self.recorded is None:  # a replay keeps showing the recording's streams
+            self._show(self.entries, "no EEG stream found", keep_choice=True)
+
+    def _show(self, entries: list[StreamEntry] | tuple[StreamEntry, ...], no_eeg: str, keep_choice: bool) -> None:
+        """Fill both combos with ``entries`` of their type; ``keep_choice``: the live stream chosen stays chosen
+        (added as not listed when it is gone)."""
         for box, stype, none_text in ((self.eeg_box, "EEG", None), (self.video_box, "Video", "no video")):
             current = box.currentData()
+            matching = [e for e in entries if e.stype.lower() == stype.lower()]
+            texts = [e.text for e in matching]
             box.blockSignals(True)
             box.clear()
             if none_text:
                 box.addItem(none_text, None)
-            for e in self.entries:
-                if e.stype == stype:
-                    box.addItem(e.text, e)
-            if isinstance(current, StreamEntry):
-                self._select(box, current.source_id, current)
+            for e, text in zip(matching, texts):
+                box.addItem(f"{text}  · {e.source_id or 'no source_id'}" if texts.count(text) > 1 else text, e)
+            if keep_choice and isinstance(current, StreamEntry) and not current.recorded:
+                self._select(box, current)
             box.blockSignals(False)
         if self.eeg_box.count() == 0:
-            self.eeg_box.addItem("no EEG stream found", None)
+            self.eeg_box.addItem(no_eeg, None)
+
+    def show_recording(self, streams: tuple[StreamEntry, ...]) -> None:
+        """Show the replayed recording's streams (empty while it loads), and no live stream, until
+        :meth:`show_live`; the choosers are locked meanwhile (the recording decides what is played)."""
+        if streams == self.recorded:
+            return
+        self.recorded = tuple(streams)
+        self._show(self.recorded, "loading the recording …", keep_choice=False)
+        if self.recorded:  # the played video, or that the recording has none
+            self.video_box.setCurrentIndex(self.video_box.count() - 1)
+            if self.video_box.count() == 1:
+                self.video_box.setItemText(0, "no video in the recording")
+        for widget in self.choosers:
+            widget.setEnabled(False)
+            widget.setToolTip("The recording's streams (Stop the replay to pick live streams)")
+
+    def show_live(self) -> None:
+        """Back to the live streams of the last listing (after a replay), and list them again."""
+        if self.recorded is None:
+            return
+        self.recorded = None
+        for widget, tip in zip(self.choosers, LIVE_TIPS):
+            widget.setEnabled(widget is not self.refresh_button or not self._listing)
+            widget.setToolTip(tip)
+        self._show(self.entries, "no EEG stream found", keep_choice=False)
+        self.refresh()
 
     @staticmethod
-    def _select(box: QtWidgets.QComboBox, source_id: str, fallback: StreamEntry | None = None) -> None:
+    def _select(box: QtWidgets.QComboBox, wanted: StreamEntry) -> None:
+        """Select the listed stream ``wanted`` (the same source_id, and host when both are known), or add it."""
         for i in range(box.count()):
             e = box.itemData(i)
-            if isinstance(e, StreamEntry) and e.source_id == source_id:
+            if isinstance(e, StreamEntry) and e.source_id == wanted.source_id and \
+                    (e.hostname == wanted.hostname or not wanted.hostname):
                 box.setCurrentIndex(i)
                 return
-        if fallback is not None:
-            box.addItem(fallback.text if fallback.hostname else f"{fallback.source_id}  (not listed yet)", fallback)
-            box.setCurrentIndex(box.count() - 1)
+        box.addItem(wanted.text if wanted.hostname else f"{wanted.source_id}  (not listed yet)", wanted)
+        box.setCurrentIndex(box.count() - 1)
 
     def show_spec(self, spec: SourceSpec) -> None:
         """Select (or add a placeholder for) the streams of ``spec``, before any listing finished."""
         if spec.eeg_source_id:
-            placeholder = StreamEntry(spec.eeg or "EEG", "EEG", spec.eeg_source_id, "", 0, 0.0)
-            self._select(self.eeg_box, spec.eeg_source_id, placeholder)
+            self._select(self.eeg_box, StreamEntry(spec.eeg or "EEG", "EEG", spec.eeg_source_id, "", 0, 0.0))
         if spec.video_source_id:
-            placeholder = StreamEntry(spec.video or "Video", "Video", spec.video_source_id, "", 0, 0.0)
-            self._select(self.video_box, spec.video_source_id, placeholder)
+            self._select(self.video_box, StreamEntry(spec.video or "Video", "Video", spec.video_source_id, "", 0, 0.0))
 
     def spec(self, resolve_timeout: float = 10.0) -> SourceSpec | None:
-        """The streams picked, with the matching Markers/GroundTruth streams of the same device when listed."""
+        """The live streams picked, with the matching Markers/GroundTruth streams of the same device when listed;
+        None when no live EEG stream is picked (or a recording's streams are shown)."""
         eeg = self.eeg_box.currentData()
-        if not isinstance(eeg, StreamEntry):
+        if not isinstance(eeg, StreamEntry) or eeg.recorded:
             return None
         video = self.video_box.currentData()
         others = [e for e in self.entries if e.source_id != MARKER_SOURCE_ID]  # our own markers are drawn directly

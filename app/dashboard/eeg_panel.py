@@ -20,7 +20,7 @@ import warnings
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from affectstream.core.bandpower import BAND_NAMES
 from affectstream.core.montage import MONTAGE_32
@@ -104,7 +104,7 @@ class EEGPanel(QtWidgets.QWidget):
         self._features_version = -1
         self.strip_updates = 0  #: strips redrawn (tests and bench read it)
         self.offsets = np.arange(self.n - 1, -1, -1, dtype=np.float32)  # first channel on top
-        header = self._build_header()
+        header = self.header = self._build_header()
         self._build_traces()
         self._build_bars()
         layout = theme.panel_layout(self, header)
@@ -130,13 +130,16 @@ class EEGPanel(QtWidgets.QWidget):
         self.live_button = QtWidgets.QPushButton("Back to live")
         self.live_button.setEnabled(False)
         self.live_button.clicked.connect(lambda: self.set_mode("sweep"))
-        self.bad_label = QtWidgets.QLabel("")
-        self.bad_label.setObjectName("overlay")
-        self.head_label = QtWidgets.QLabel("")
+        # Elided, not clipped: at any width the counts and the head time stay apart, each shortened with "…" when
+        # the header runs out of room (the header's spacing keeps them from reading as one text).
+        self.bad_label = theme.ElidedLabel()
+        self.bad_label.setObjectName("warning")
+        self.head_label = theme.ElidedLabel(min_text="head at 00:00")  # shortened only past an hour on a tight row
         self.head_label.setObjectName("overlay")
         self.head_label.setToolTip("Sweep: the write head runs over a 10 s page and overwrites the previous page")
         header = theme.panel_header("EEG")
-        header.addWidget(self._legend())
+        self.legend = self._legend()
+        header.addWidget(self.legend)
         header.addStretch(1)
         header.addWidget(self.bad_label)
         header.addWidget(self.head_label)
@@ -204,13 +207,14 @@ class EEGPanel(QtWidgets.QWidget):
             self.bar_text.append(txt)
 
     @staticmethod
-    def _legend() -> QtWidgets.QLabel:
+    def _legend() -> theme.FitLabel:
         parts = [f"<span style='color:{theme.QUALITY[k]}'>━</span>&nbsp;{name}" for k, name in
                  (("", "good"), ("noisy", "noisy"), ("flat", "flat / non-finite"), ("railed", "railed"),
                   ("missing", "missing"))]
-        label = QtWidgets.QLabel("&nbsp;&nbsp;".join(parts))
+        label = theme.FitLabel("&nbsp;&nbsp;".join(parts))  # left out on a narrow panel, never overlapped
         label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         label.setContentsMargins(16, 0, 0, 0)
+        label.setToolTip("Trace colours: channel quality (good, noisy, flat / non-finite, railed, missing)")
         return label
 
     # ------------------------------------------------------------------------------------------- modes
@@ -236,6 +240,7 @@ class EEGPanel(QtWidgets.QWidget):
         try:
             self.axis.set_sweeping(sweep)
             self.head_label.setVisible(sweep)
+            self._fit_legend()
             if sweep:
                 vb.setXRange(0, self.page_s, padding=0)
                 self._grid_lines(0, self.page_s)
@@ -265,6 +270,22 @@ class EEGPanel(QtWidgets.QWidget):
     def _invalidate(self, *_) -> None:
         self._strip_keys = [None] * self.n_strips
         self._review_key = None
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._fit_legend()
+
+    def _fit_legend(self) -> None:
+        """Show the legend only when the whole header fits at its full width: the channel counts and the head time
+        matter more, and a hidden legend leaves them its room (its tooltip keeps the colours' meaning)."""
+        widgets = [self.header.itemAt(i).widget() for i in range(self.header.count())]
+        shown = [w for w in widgets if w is not None and (w.isVisibleTo(self) or w is self.legend)]
+        margins = self.header.contentsMargins()
+        full = sum(w.sizeHint().width() for w in shown) + self.header.spacing() * (len(shown) - 1) + \
+            margins.left() + margins.right()
+        fits = self.width() >= full
+        if fits != self.legend.isVisibleTo(self):
+            self.legend.setVisible(fits)
 
     def reset(self) -> None:
         self._features_version = -1
@@ -399,7 +420,8 @@ class EEGPanel(QtWidgets.QWidget):
             if r:
                 by_reason.setdefault(r, []).append(lab)
         text = " · ".join(f"{len(labs)} {r}" for r, labs in by_reason.items())
-        self.bad_label.setText(f"<span style='color:{theme.WARN}'>{text}</span>" if text else "")
+        self.bad_label.setText(text)
+        self._fit_legend()
         self.bad_label.setToolTip("\n".join(f"{r}: {', '.join(labs)}" for r, labs in by_reason.items()))
         return True
 

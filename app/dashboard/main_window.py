@@ -13,6 +13,7 @@ the bounding box of a frame's dirty region).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -35,6 +36,8 @@ from affectstream.app.dashboard.worker import SessionWorker, SourceSpec
 log = logging.getLogger(__name__)
 
 FRAME_MS = 33
+#: The window's smallest size (px): what its toolbar and docked panels need side by side.
+MIN_SIZE = (1120, 640)
 
 
 class DashboardWindow(QtWidgets.QMainWindow):
@@ -49,7 +52,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
     publish : bool
         Publish the ``Affect`` outlet while running.
     record_dir : path | None
-        Folder for JSONL recordings (default ``recordings/`` in the repository).
+        Folder for the XDF recordings (default ``recordings/`` in the working directory, as ``run --record``).
     list_streams : bool
         List the LSL streams for the picker when the window opens.
     session_factory : callable | None
@@ -70,13 +73,10 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.resize(1680, 1000)
         self.config = config
         self.publish = publish
-        if record_dir is None:
-            from affectstream.core.paths import REPO
-            record_dir = REPO / "recordings"
-        self.record_dir = Path(record_dir)
+        self.record_dir = Path(record_dir if record_dir is not None else "recordings").resolve()
         self.session_factory = session_factory
         self.profiles_dir = Path(profiles_dir) if profiles_dir is not None else None
-        self.subject: str | None = None
+        self.subject: str | None = spec.subject if spec is not None else None  #: names recordings and the Affect outlet; its profile, if any
         self.spec = spec
         self.worker: SessionWorker | None = None
         self._old_workers: list[SessionWorker] = []
@@ -98,6 +98,11 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._build_panels()
         self._build_toolbar()
         self.status = StatusPanel(self.statusBar())
+        # An explicit minimum: otherwise the window's minimum follows every change of the layout's (a status text,
+        # the replay bar), and each change is pushed to the window system, which the offscreen platform answers
+        # with a "does not support propagateSizeHints()" line on stderr. Panel texts are elided or left out when
+        # they do not fit, so what the panels need now is what they need with any text.
+        self.setMinimumSize(self.minimumSizeHint().expandedTo(QtCore.QSize(*MIN_SIZE)))
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
@@ -168,7 +173,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
                                     "pipeline, with play/pause, seek and speed")
         self.open_button.clicked.connect(self._open_clicked)
         bar.addWidget(self.open_button)
-        self.subject_button = QtWidgets.QPushButton("Subject…")
+        self.subject_button = QtWidgets.QPushButton(f"Subject: {self.subject}" if self.subject else "Subject…")
         self.subject_button.setToolTip("Use a subject's calibration profile (made by `affectstream calibrate`); the "
                                        "session restarts with it")
         self.subject_button.clicked.connect(self._subject_clicked)
@@ -220,8 +225,6 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
         A profile made for another montage or model is refused with its reason in the status bar.
         """
-        import dataclasses
-
         from affectstream.calibration.profiles import ProfileError, default_profiles_dir, load_profile
         from affectstream.pipelines.config import PipelineConfig
 
@@ -277,6 +280,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         if spec is None:
             self.statusBar().showMessage("pick an EEG stream first (⟳ lists the streams on this machine)", 5000)
             return
+        if spec.subject != self.subject:  # the picker's specs do not know the subject
+            spec = dataclasses.replace(spec, subject=self.subject)
         self.stop()
         self.spec = spec
         self.mailbox = Mailbox()
@@ -324,7 +329,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage("start a session before recording", 4000)
             return
         if on:
-            path = recording_path(self.record_dir, task="dashboard")
+            path = recording_path(self.record_dir, subject=self.subject or "01", task="dashboard")
             self.worker.record(path)
             self.record_button.setText("■ Recording")
             self.statusBar().showMessage(f"recording to {path}", 4000)
@@ -392,6 +397,10 @@ class DashboardWindow(QtWidgets.QMainWindow):
                 self.record_button.setChecked(False)
                 self.record_button.setText("● Record")
                 self.record_button.blockSignals(False)
+        if self.replaying and self.worker is not None:  # the picker shows what plays, never unrelated live streams
+            self.picker.show_recording(history.snapshot.inputs)
+        else:
+            self.picker.show_live()
         if not self._listed_running and history.snapshot.state == "running":
             self._listed_running = True  # list once the session runs, so the picker shows the streams' hosts
             self.picker.refresh()
@@ -432,6 +441,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         if snap.state == "error":
             self.traces.overlay.setToolTip(snap.error)
         self.traces.set_overlay(overlay_text(self.history, self.spec.describe() if self.spec else ""))
+        self.traces.set_warning(snap.model_warning)
 
     # ------------------------------------------------------------------------------------------- auto close
     def auto_close(self, duration: float | None, screenshot: str | Path | None = None,

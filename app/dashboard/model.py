@@ -41,6 +41,42 @@ class StreamView:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class StreamEntry:
+    """A stream as the stream picker lists it: a live LSL stream, or (``recorded``) a stream of the recording that
+    a replay plays."""
+
+    name: str
+    stype: str
+    source_id: str
+    hostname: str
+    n_channels: int
+    sfreq: float
+    recorded: bool = False
+
+    @classmethod
+    def from_sinfo(cls, s) -> StreamEntry:
+        return cls(s.name, s.stype, s.source_id, s.hostname, int(s.n_channels), float(s.sfreq or 0.0))
+
+    @property
+    def text(self) -> str:
+        if self.recorded:
+            rate = f"{self.sfreq:g} {'fps' if self.stype == 'Video' else 'Hz'}" if self.sfreq else "irregular"
+            return f"{self.name}  (recorded, {self.n_channels} ch, {rate})" if self.stype != "Video" else \
+                f"{self.name}  (recorded, {rate})"
+        if self.stype == "Video":
+            return f"{self.name} @ {self.hostname}  ({self.sfreq:g} fps)" if self.sfreq else \
+                f"{self.name} @ {self.hostname}"
+        rate = f"{self.sfreq:g} Hz" if self.sfreq else "irregular"
+        return f"{self.name} @ {self.hostname}  ({self.n_channels} ch, {rate})"
+
+    @property
+    def prefix(self) -> str | None:
+        """The simulator-style prefix of the source_id (``<prefix>-eeg``), or None."""
+        head, sep, _ = self.source_id.rpartition("-")
+        return head if sep else None
+
+
 @dataclass
 class Snapshot:
     """Latest values after one poll (replaced wholesale; never mutated after posting)."""
@@ -65,6 +101,9 @@ class Snapshot:
     recording_error: str = ""  #: why a recording stopped by itself (shown once)
     transport: Any = None  #: affectstream.pipelines.sessions.replay_session.TransportState when replaying a recording
     origin: float | None = None  #: stream time shown as 0 (a replay's first EEG sample; live: the first one seen)
+    eeg_model_trained_on: str | None = None  #: synthetic, real, subject; None for the baseline estimator
+    model_warning: str = ""  #: why the EEG estimates are not validated on this input ("" when they are)
+    inputs: tuple[StreamEntry, ...] = ()  #: a replay's recorded streams, which the stream picker shows meanwhile
 
 
 @dataclass

@@ -47,6 +47,17 @@ def stream_text(view: StreamView, short: str) -> str:
     return f"{dot(view.state)} {short}{state}{rates}"
 
 
+def estimator_text(snap: Snapshot) -> str:
+    """``EEG model student · synthetic``: the estimator and what its model was trained on, in the warning colour
+    when the model is not validated on this input."""
+    if not snap.estimator:
+        return ""
+    trained = f" · {snap.eeg_model_trained_on}" if snap.eeg_model_trained_on else ""
+    colour = theme.WARN if snap.model_warning else theme.FG
+    return f"<span style='color:{theme.MUTED}'>EEG model</span> <b style='color:{colour}'>{snap.estimator}</b>" \
+           f"<span style='color:{colour}'>{trained}{' ⚠' if snap.model_warning else ''}</span>"
+
+
 class StatusPanel(QtCore.QObject):
     """Owns the labels it adds to a ``QStatusBar``."""
 
@@ -141,14 +152,16 @@ class StatusPanel(QtCore.QObject):
                       f"<span style='color:{m}'> · backlog</span> {_ms(snap.backlog_s, 0)}"
                       f"<span style='color:{m}'> · latency</span> {lat}"
                       f"<span style='color:{m}'> · offset</span> {_ms(snap.clock_offset_s, 2)}")
+            latency = "processing time per hop, as replay measures it" if snap.transport is not None else \
+                "chunk received -> estimate pushed"
             self.counters.setToolTip("dropped: samples missing by the stream's counter channel · skipped: hops "
                                      "dropped to stay current · backlog: LSL clock minus the newest sample's time · "
-                                     "latency: hop latency p50 / p95 over the last 40 hops (chunk received -> "
-                                     "estimate pushed) · offset: LSL clock offset to the EEG source")
+                                     f"latency: hop latency p50 / p95 over the last 40 hops ({latency}) · offset: "
+                                     "LSL clock offset to the EEG source")
         else:
             self._set(self.counters, "")
-        self._set(self.estimator, f"<span style='color:{theme.MUTED}'>EEG model</span> <b>{snap.estimator}</b>"
-                  if snap.estimator else "")
+        self._set(self.estimator, estimator_text(snap))
+        self.estimator.setToolTip(snap.model_warning)
         self.badge.setVisible(snap.synthetic)
         if snap.recording:
             self.rec.setVisible(True)

@@ -67,6 +67,8 @@ QLabel#badge {{ background: {SIMULATED}; color: white; font-weight: bold; border
 QLabel#rec {{ background: #7f1d1d; color: #fee2e2; font-weight: bold; border-radius: 3px; padding: 1px 8px; }}
 QLabel#replay {{ background: #4c1d95; color: #ede9fe; font-weight: bold; border-radius: 3px; padding: 1px 8px; }}
 QLabel#overlay {{ color: {MUTED}; background: transparent; }}
+QLabel#warning {{ color: {WARN}; background: transparent; }}
+QLabel#modelWarning {{ background: #3a2a06; color: #fde68a; border-bottom: 1px solid #92400e; padding: 3px 8px; }}
 QSpinBox, QDoubleSpinBox {{ background: #1f2631; border: 1px solid {BORDER}; border-radius: 4px; padding: 2px 4px; }}
 QToolTip {{ background: #1f2631; color: {FG}; border: 1px solid {BORDER}; }}
 """
@@ -150,12 +152,49 @@ def panel_title(text: str) -> QtWidgets.QLabel:
     return label
 
 
+#: Pixels between the items of a panel header, so two texts side by side never read as one.
+HEADER_SPACING = 10
+
+
 def panel_header(title: str) -> QtWidgets.QHBoxLayout:
     """A panel's header row, starting with its title; the panel appends its own controls."""
     header = QtWidgets.QHBoxLayout()
     header.setContentsMargins(8, 2, 8, 0)
+    header.setSpacing(HEADER_SPACING)
     header.addWidget(panel_title(title))
     return header
+
+
+class ElidedLabel(QtWidgets.QLabel):
+    """One line of plain text that is shortened with "…" when its room is narrower than the text.
+
+    A QLabel claims its whole text as its minimum width, so a long status text widens its panel (and the window's
+    minimum with it) or, where the room is fixed, is cut off under its neighbour. This label asks for its text's
+    width but accepts any width down to a few characters (:meth:`text` keeps the full text; callers put the detail
+    in the tooltip).
+    """
+
+    def __init__(self, text: str = "", parent: QtWidgets.QWidget | None = None, min_text: str = "MMM…") -> None:
+        super().__init__(text, parent)
+        self.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Preferred)
+        self._min_text = min_text  #: the narrowest the label gets is this text's width (or its own, if shorter)
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt naming
+        # The same whatever the text, so a new text never changes the panel's (and the window's) minimum.
+        margins = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance(self._min_text) + margins.left() + margins.right()
+        return QtCore.QSize(width, super().minimumSizeHint().height())
+
+    def shown_text(self) -> str:
+        """The text as drawn at the current width (elided when it does not fit)."""
+        return self.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideRight,
+                                             self.contentsRect().width())
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt naming
+        painter = QtGui.QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(),
+                                  self.isEnabled(), self.shown_text(), self.foregroundRole())
 
 
 def panel_layout(panel: QtWidgets.QWidget, header: QtWidgets.QLayout) -> QtWidgets.QVBoxLayout:
@@ -165,3 +204,21 @@ def panel_layout(panel: QtWidgets.QWidget, header: QtWidgets.QLayout) -> QtWidge
     layout.setSpacing(0)
     layout.addLayout(header)
     return layout
+
+
+class FitLabel(QtWidgets.QLabel):
+    """A label (rich text allowed) drawn whole or not at all: where its row has no room for it, it is left out
+    instead of pushing its neighbours or being cut in the middle of a word. For texts that help but are not
+    needed, such as a legend (its tooltip still says it)."""
+
+    def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt naming
+        return QtCore.QSize(0, super().minimumSizeHint().height())
+
+    @property
+    def fits(self) -> bool:
+        """Whether the whole text is drawn at the current width."""
+        return self.width() >= super().sizeHint().width()
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt naming
+        if self.fits:
+            super().paintEvent(event)

@@ -64,7 +64,7 @@ class TopomapPanel(QtWidgets.QWidget):
         for key, text in MODES.items():
             self.mode_box.addItem(text, key)
         self.mode_box.activated.connect(self._mode_picked)
-        self.info = QtWidgets.QLabel("")
+        self.info = theme.ElidedLabel()  # shortened, never under the mode box, when the panel is narrow
         self.info.setObjectName("overlay")
         header = theme.panel_header("Scalp maps")
         header.addStretch(1)

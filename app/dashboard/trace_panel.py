@@ -122,6 +122,11 @@ class TracePanel(QtWidgets.QWidget):
         header.addWidget(self.overlay, 1)
         header.addWidget(self.live_button)
         layout = theme.panel_layout(self, header)
+        # Over the traces it qualifies: why these EEG numbers are not a validated measure (empty: hidden).
+        self.warning = theme.ElidedLabel()
+        self.warning.setObjectName("modelWarning")
+        self.warning.setVisible(False)
+        layout.addWidget(self.warning)
         layout.addWidget(self.glw, 1)
         self.canvases = (self.glw,)
 
@@ -260,3 +265,11 @@ class TracePanel(QtWidgets.QWidget):
     def set_overlay(self, text: str) -> None:
         if self.overlay.text() != text:
             self.overlay.setText(text)
+
+    def set_warning(self, warning: str) -> None:
+        """Show the model warning as a banner over the traces (nothing when ``warning`` is empty)."""
+        text = f"⚠  {warning}" if warning else ""
+        if self.warning.text() != text:
+            self.warning.setText(text)
+            self.warning.setToolTip(warning)
+            self.warning.setVisible(bool(warning))

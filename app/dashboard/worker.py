@@ -13,6 +13,7 @@ user's Reconnect.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import queue
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from affectstream.app.dashboard.model import Mailbox, Snapshot, StreamView
+from affectstream.app.dashboard.model import Mailbox, Snapshot, StreamEntry, StreamView
 
 if TYPE_CHECKING:
     from affectstream.pipelines.sessions.base import Session
@@ -52,6 +53,8 @@ class SourceSpec:
     video_file: str | None = None  #: a video file played in real time (looped) instead of an LSL video stream
     recording: str | None = None  #: an XDF file to replay instead of any LSL stream (the other fields are ignored)
     replay_speed: float = 1.0  #: the replay's initial speed
+    first_match: bool = False  #: take the first of several matching streams instead of stopping with the list
+    subject: str | None = None  #: part of the Affect outlet's ``source_id``
 
     @property
     def has_video(self) -> bool:
@@ -158,6 +161,7 @@ class SessionWorker(threading.Thread):
         self._recording_error = ""
         self._recorded = 0
         self._lost_error = _lost_error()
+        self._inputs: tuple[StreamEntry, ...] = ()
 
     # ------------------------------------------------------------------------------------------- commands
     def stop(self) -> None:
@@ -190,6 +194,7 @@ class SessionWorker(threading.Thread):
             self.mailbox.update_snapshot(Snapshot(state="error", error=str(exc), streams=streams))
             return
         self.session = session
+        self._inputs = recorded_inputs(session)
         for attr in ("markers", "truth"):
             inlet = getattr(session, attr, None)
             if inlet is not None:
@@ -348,29 +353,25 @@ class SessionWorker(threading.Thread):
             hops=stats.hops, estimator=session.pipeline.estimator_name, synthetic=bool(session.synthetic),
             mapping=session.pipeline.mapping.describe(), face=face, frame=frame, frame_id=frame_id,
             video_dropped=dropped, recording=str(self._recording) if self._recording is not None else None,
-            recorded_hops=self._recorded, recording_error=self._recording_error)
+            recorded_hops=self._recorded, recording_error=self._recording_error,
+            eeg_model_trained_on=session.pipeline.eeg_model_trained_on,
+            model_warning=session.pipeline.model_warning or "", inputs=self._inputs)
 
 
-def _limit_torch_threads() -> None:
-    """One intra-op thread for torch (saliency gradients only, every 4th hop).
-
-    With torch's default (one thread per core) the tiny backward pass of the saliency map takes 10-130 ms instead of
-    2 ms on the 2-core machines, and up to 400 ms of hop latency once the face path and the GUI compete for the
-    cores (OpenMP workers spinning against each other). ``affectstream.pipelines.bench.suite`` measures with one thread
-    for the same reason. Only applied when the saliency maps are on (that is when torch is loaded at all).
-    """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - saliency then is off anyway
-        return
-    torch.set_num_threads(1)
+def recorded_inputs(session: Session) -> tuple[StreamEntry, ...]:
+    """The streams a replay plays, as the stream picker lists them (EEG, and the video when it is played); empty
+    for a live session."""
+    rec = getattr(session, "recording", None)
+    if rec is None or rec.eeg is None:
+        return ()
+    played = [(rec.eeg, "EEG")] + ([(rec.video, "Video")] if getattr(session, "face", None) is not None else [])
+    return tuple(StreamEntry(s.name, role, s.source_id, s.hostname, s.channel_count, float(s.srate), recorded=True)
+                 for s, role in played)
 
 
 def _open_session(spec: SourceSpec, config, publish: bool) -> Session:
     from affectstream.pipelines.sessions.live import LiveSession, open_video_source
 
-    if getattr(config, "saliency_every_hops", 0) > 0:
-        _limit_torch_threads()
     if spec.recording is not None:
         from affectstream.pipelines.sessions.replay_session import ReplaySession
 
@@ -378,8 +379,9 @@ def _open_session(spec: SourceSpec, config, publish: bool) -> Session:
 
     video = None
     if spec.has_video:
-        video = open_video_source(spec.video, video_source_id=spec.video_source_id, camera=spec.camera,
-                                  video_file=spec.video_file, timeout=spec.resolve_timeout)
-    return LiveSession(spec.eeg, source_id=spec.eeg_source_id, config=config, video_source=video,
+        video = functools.partial(open_video_source, spec.video, video_source_id=spec.video_source_id,
+                                  camera=spec.camera, video_file=spec.video_file, timeout=spec.resolve_timeout,
+                                  first_match=spec.first_match)
+    return LiveSession(spec.eeg, source_id=spec.eeg_source_id, config=config, open_video=video,
                        markers=spec.markers_source_id, ground_truth=spec.truth_source_id, publish=publish,
-                       resolve_timeout=spec.resolve_timeout)
+                       resolve_timeout=spec.resolve_timeout, first_match=spec.first_match, subject=spec.subject)

@@ -93,30 +93,100 @@ def bench_hop(seconds: float = 30.0, video: bool = True) -> dict[str, float]:
     }
 
 
-def bench_eeg_student(repeats: int = 2000) -> dict[str, float]:
-    """The bundled EEG student, one live step (1, N_FEATURES, 13): torch eager vs onnxruntime fp32, side by side."""
-    import torch
+#: What the torch figures say when PyTorch is not installed (the light install).
+NO_TORCH = "not measured: PyTorch is not installed (pip install 'affectstream[train]')"
 
+
+def _torch_or_none():
+    """``torch`` with one intra-op thread (the live path gives the student one), or None in the light install."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+def bench_eeg_student(repeats: int = 2000) -> dict[str, float | str]:
+    """The bundled EEG student, one live step (1, N_FEATURES, 13): torch eager vs onnxruntime fp32, side by side."""
     from affectstream.core.feature_layout import N_FEATURES
-    from affectstream.models.nets.eeg_tcn import EEGTCNStreaming
     from affectstream.models.deploy.runtime import make_session
     from affectstream.models.deploy.manifest import verified_path
 
-    from affectstream.pipelines.eeg.student import EEG_STUDENT, load_torch_student
+    from affectstream.pipelines.eeg.student import EEG_STUDENT
 
     path, entry = verified_path(EEG_STUDENT)
-    streaming = EEGTCNStreaming(load_torch_student()).eval()
-    x = torch.randn(1, N_FEATURES, entry["input"]["frames"])
+    x = np.random.default_rng(0).standard_normal((1, N_FEATURES, entry["input"]["frames"])).astype(np.float32)
     session = make_session(path, threads=1)
-    feed = {entry["input"]["name"]: x.numpy()}
-    torch.set_num_threads(1)  # the live path gives the student one thread; compare like with like
+    result: dict[str, float | str] = {"onnx_ms": median_ms(lambda: session.run(None, {entry["input"]["name"]: x}),
+                                                           repeats), "threads": 1}
+    torch = _torch_or_none()
+    if torch is None:
+        return {"torch_ms": math.nan, **result, "torch_note": NO_TORCH}
+    from affectstream.models.nets.eeg_tcn import EEGTCNStreaming
+
+    from affectstream.pipelines.eeg.student import load_torch_student
+
+    streaming = EEGTCNStreaming(load_torch_student()).eval()
+    xt = torch.from_numpy(x)
 
     def torch_step() -> None:
         with torch.inference_mode():
-            streaming(x)
+            streaming(xt)
 
-    return {"torch_ms": median_ms(torch_step, repeats),
-            "onnx_ms": median_ms(lambda: session.run(None, feed), repeats), "threads": 1}
+    return {"torch_ms": median_ms(torch_step, repeats), **result}
+
+
+def student_inputs(spec, eeg: np.ndarray, times: np.ndarray, every: int = 10, skip: int = 40):
+    """The bundled student's inputs (k, N_FEATURES, frames) on a recording, every ``every``-th hop after ``skip``
+    warm-up hops, with the student (an :class:`~affectstream.pipelines.eeg.student.EEGStudentEstimator`).
+
+    The inputs are what the live path feeds it: the pipeline's band power, z-scored by the student's own running
+    normaliser; the saliency figures and tests are measured on these, not on random numbers.
+    """
+    from affectstream.pipelines.config import PipelineConfig
+    from affectstream.pipelines.engine import AffectPipeline
+    from affectstream.pipelines.eeg.student import EEGStudentEstimator
+
+    hops = AffectPipeline(spec, PipelineConfig(eeg_estimator="baseline")).push_eeg(eeg, times)
+    student = EEGStudentEstimator.from_manifest()
+    _, inputs = student.step_many(np.stack([h.features for h in hops]), np.stack([h.good for h in hops]))
+    return inputs[skip::every], student
+
+
+def bench_saliency(repeats: int = 200) -> dict[str, float | str]:
+    """One saliency map (the dashboard computes one a second): torch autograd (one backward pass, as before the
+    light install) vs onnxruntime central differences (2 x N_FEATURES inputs in one batched call), side by side on
+    the same inputs, with their agreement (largest difference over the map's peak, the worst input)."""
+    from affectstream.core.feature_layout import N_BANDS
+    from affectstream.core.montage import MONTAGE_32
+    from affectstream.pipelines.engine import EEGStreamSpec
+    from affectstream.pipelines.eeg.saliency import valence_gradient
+    from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
+    from affectstream.pipelines.synthetic.simulator import simulate
+
+    sim = simulate(SimulatorConfig(seed=0, subject="sim13"), 60.0)  # a subject the student never saw
+    spec = EEGStreamSpec(sfreq=sim.srate, n_channels=len(MONTAGE_32), labels=MONTAGE_32, synthetic=True)
+    frames, student = student_inputs(spec, sim.eeg, sim.times)
+    ort_ms = median_ms(lambda: valence_gradient(student.session, frames[0]), repeats, warmup=3, max_s=20.0)
+    result: dict[str, float | str] = {"onnx_finite_diff_ms": ort_ms, "threads": 1,
+                                      "input": f"{len(frames)} student inputs of a SYNTHETIC held-out subject"}
+    torch = _torch_or_none()
+    if torch is None:
+        return {"torch_backward_ms": math.nan, **result, "torch_note": NO_TORCH}
+    from affectstream.pipelines.eeg.student import load_torch_student
+
+    model = load_torch_student()
+
+    def backward(x: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(np.ascontiguousarray(x))[None].requires_grad_(True)
+        model(t).valence[0, -1].backward()
+        return t.grad[0].mean(dim=-1).numpy().reshape(N_BANDS, -1)
+
+    worst = max(float(np.abs(valence_gradient(student.session, x) - g).max() / np.abs(g).max())
+                for x, g in ((x, backward(x)) for x in frames))
+    return {"torch_backward_ms": median_ms(lambda: backward(frames[0]), repeats, warmup=3), **result,
+            "max_diff_over_peak": worst}
 
 
 #: The real clip the face figures are measured on when ../shared/data is present.
@@ -202,6 +272,7 @@ def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: fl
         "replay": bench_replay(replay_minutes),
         "bandpower": bench_bandpower(repeats),
         "eeg_student": bench_eeg_student(repeats),
+        "saliency": bench_saliency(),
         "face": bench_face(),
         "hop": bench_hop(hop_seconds),
         "hostile": bench_hostile(repeats),

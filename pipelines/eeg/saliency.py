@@ -1,10 +1,11 @@
 """Which band and electrode drive the EEG student's valence right now (docs/methods.md §2.7, made live).
 
-Every ``every`` hops the student (torch, for its gradients) is run on the recent band-power frames; the gradient of
-the newest valence with respect to the input frames is averaged over the frames, giving one value per (band,
-channel). Maps from the last ``average`` computations are averaged and then normalised *jointly* over the six
-bands, so the six topomaps share one colour scale and a band that matters little looks pale next to one that
-matters a lot.
+Every ``every`` hops the gradient of the student's newest valence with respect to its input frames (N_FEATURES, T)
+is averaged over the frames, giving one value per (band, channel). It is computed on onnxruntime, with the very
+session that produces the estimates, so no PyTorch is needed and a subject's calibrated student is explained by its
+own weights (:func:`valence_gradient`). Maps from the last ``average`` computations are averaged and then
+normalised *jointly* over the six bands, so the six topomaps share one colour scale and a band that matters little
+looks pale next to one that matters a lot.
 
 Normalisation modes:
 
@@ -16,29 +17,53 @@ Normalisation modes:
 from __future__ import annotations
 
 from collections import deque
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
+
+from affectstream.core.feature_layout import N_BANDS
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 Mode = Literal["magnitude", "signed", "minmax"]
 
+#: Finite-difference step in the student's input units (z-scores, clipped at +-5). The student is piecewise linear
+#: (convolutions, PReLU, linear heads), so the error has two sources: float32 rounding of the outputs, which shrinks
+#: as the step grows, and PReLU kinks inside the step, which grow with it. Measured against the float64 autograd
+#: gradient on simulated and real EEG, 2**-10 gave the smallest worst case over the step sizes 2**-11 ... 2**-5
+#: (tests/pipelines/eeg/test_saliency_onnx.py holds the comparison).
+STEP = 2.0 ** -10
 
-def valence_gradient(model: torch.nn.Module, frames: np.ndarray, n_bands: int = 6) -> np.ndarray:
+
+def valence_gradient(session: ort.InferenceSession, frames: np.ndarray, step: float = STEP,
+                     n_bands: int = N_BANDS) -> np.ndarray:
     """Gradient of the newest valence w.r.t. ``frames`` (n_bands * n_channels, T), averaged over T: (n_bands, C).
 
-    ``model`` maps (1, n_features, T) to an output whose ``valence`` is (1, T) (an
-    :class:`~affectstream.models.nets.eeg_tcn.EEGTCN`).
+    Moving feature ``f`` by ``step`` in every frame at once changes the output by ``step`` times the *sum* over the
+    frames of its gradient, so one central difference per feature gives T times the wanted mean. The 2 x n_features
+    moved inputs go through ``session`` in one batched call (the streaming graph's batch axis is dynamic), which
+    costs about what a replay batch of that size costs (``affectstream bench``, ``[saliency]``).
+
+    Parameters
+    ----------
+    session : onnxruntime.InferenceSession
+        The student's streaming graph: (B, n_features, T) in, (B, 2) ``[valence, arousal]`` out.
+    frames : numpy.ndarray
+        (n_features, T) normalised band-power frames, oldest first, as the student was given them.
+    step : float
+        Finite-difference step (:data:`STEP`).
+    n_bands : int
+        Bands per frame; features are band-major.
     """
-    x = torch.as_tensor(np.ascontiguousarray(frames, dtype=np.float32))[None].requires_grad_(True)
-    was_training = model.training
-    model.eval()
-    try:
-        out = model(x)
-        out.valence[0, -1].backward()
-    finally:
-        model.train(was_training)
-    grad = x.grad[0].mean(dim=-1).numpy()
+    x = np.ascontiguousarray(frames, dtype=np.float32)
+    n_features, n_frames = x.shape
+    moved = np.repeat(x[None], 2 * n_features, axis=0)
+    index = np.arange(n_features)
+    moved[index, index, :] += step
+    moved[n_features + index, index, :] -= step
+    valence = session.run(None, {session.get_inputs()[0].name: moved})[0][:, 0].astype(np.float64)
+    grad = (valence[:n_features] - valence[n_features:]) / (2.0 * step * n_frames)
     return grad.reshape(n_bands, -1)
 
 
@@ -62,8 +87,9 @@ class SaliencyTracker:
 
     Parameters
     ----------
-    model : torch.nn.Module
-        The EEG student in torch (inference runs on onnxruntime; only gradients need torch).
+    session : onnxruntime.InferenceSession
+        The EEG student's own session (:attr:`EEGStudentEstimator.session`), so the map explains the weights that
+        made the estimate: the bundled student's or a subject's calibrated one.
     every : int
         Hops between computations (4 hops = 1 Hz at the 0.25 s hop).
     average : int
@@ -72,8 +98,9 @@ class SaliencyTracker:
         Joint normalisation.
     """
 
-    def __init__(self, model: torch.nn.Module, every: int = 4, average: int = 8, mode: Mode = "magnitude") -> None:
-        self.model = model
+    def __init__(self, session: ort.InferenceSession, every: int = 4, average: int = 8,
+                 mode: Mode = "magnitude") -> None:
+        self.session = session
         self.every = max(1, every)
         self.mode = mode
         self._recent: deque[np.ndarray] = deque(maxlen=max(1, average))
@@ -85,6 +112,6 @@ class SaliencyTracker:
         self._hops += 1
         if (self._hops - 1) % self.every:
             return None
-        self._recent.append(valence_gradient(self.model, frames))
+        self._recent.append(valence_gradient(self.session, frames))
         self.latest = normalise_jointly(np.mean(self._recent, axis=0), self.mode)
         return self.latest

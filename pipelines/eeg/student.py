@@ -121,13 +121,16 @@ class EEGStudentEstimator:
 
 
 def load_torch_student():
-    """The bundled student as a torch module for saliency, after the sha256 check; weights only, no pickle."""
+    """The bundled student as a torch module (calibration's fine-tuning starts from it; ``affectstream bench``
+    times it), after the sha256 check; weights only, no pickle. Needs PyTorch (``affectstream[train]``); the live
+    path never calls it (its saliency runs on onnxruntime, :mod:`affectstream.pipelines.eeg.saliency`)."""
     import torch
 
     from affectstream.models.nets.eeg_tcn import EEGTCN
 
-    # One intra-op thread: the saliency backward pass on N_FEATURES x 13 inputs is ~2 ms single-threaded, but 10-130 ms
-    # when torch's thread pool competes with onnxruntime and OpenCV for the two cores (measured in the dashboard).
+    # One intra-op thread: with torch's default pool (a thread per core) competing with onnxruntime, OpenCV and the
+    # GUI on the 2-core machines, this model's backward pass took 10-130 ms instead of ~2 ms (measured in the
+    # dashboard); the wizard fine-tunes it beside its GUI.
     torch.set_num_threads(1)
     path, entry = verified_path(EEG_STUDENT_TORCH)
     model = EEGTCN(**entry["architecture"])

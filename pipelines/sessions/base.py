@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec, HopResult
 from affectstream.pipelines.face.path import FacePath
 from affectstream.pipelines.feed import TimingFaults
-from affectstream.pipelines.sinks.outputs import AffectOutlet, JsonlSink
+from affectstream.pipelines.sinks.outputs import AFFECT_SOURCE_ID, AffectOutlet, JsonlSink
 from affectstream.pipelines.sources.lsl import CONNECTED
 
 
@@ -42,6 +43,9 @@ class StreamStatus:
     lost_for_s: float = 0.0  #: wall seconds since the current outage was detected (0 while connected)
     last_gap_s: float = math.nan  #: stream seconds missing in the latest outage (last sample before -> first after)
     timing: TimingFaults = field(default_factory=TimingFaults)  #: duplicates, reordering, clock jumps, bursts, rate
+    #: A recorded stream played back: it is never lost or reconnected and is not pulled, so the counters of a live
+    #: connection (``outages``, ``last_gap_s``, ``burst_pulls``) do not apply to it.
+    recorded: bool = False
 
     @property
     def stalled(self) -> bool:
@@ -49,22 +53,28 @@ class StreamStatus:
         return self.last_sample_age_s > 1.0
 
     def to_json(self) -> dict:
-        """Connection and timing-fault counters (NaN as null), for the JSONL records and tests."""
+        """Connection and timing-fault counters (NaN as null), for the JSONL records and tests.
+
+        The same keys for a live and a recorded stream, so that live and replay JSONL share one schema: a recorded
+        stream's ``connection`` is ``"recorded"`` and the counters that only a live connection has are null.
+        """
         def num(x: float) -> float | None:
             return float(x) if math.isfinite(x) else None
 
-        t = self.timing
-        return {"connection": self.connection, "outages": self.outages, "last_gap_s": num(self.last_gap_s),
+        t, live = self.timing, not self.recorded
+        return {"connection": self.connection if live else "recorded",
+                "outages": self.outages if live else None, "last_gap_s": num(self.last_gap_s) if live else None,
                 "duplicate_stamps": t.duplicate_stamps, "reordered_stamps": t.reordered_stamps,
-                "clock_jumps": t.clock_jumps, "burst_pulls": t.burst_pulls,
+                "clock_jumps": t.clock_jumps, "burst_pulls": t.burst_pulls if live else None,
                 "effective_rate": num(t.effective_rate), "rate_mismatch": t.rate_mismatch}
 
 
 class HopOutputs:
     """Where each hop's result goes, in this order: the ``Affect`` outlet, its ``latency_ms``, the JSONL line.
 
-    Latency runs from the moment the chunk that completed the hop was received to the moment its estimate was
-    pushed to the outlet: the part of the delay this program controls.
+    Live, latency runs from the moment the chunk that completed the hop was received to the moment its estimate was
+    pushed to the outlet: the part of the delay this program controls. A replay's chunks are read from a file, not
+    received, so there it is the hop's processing time instead (see :meth:`emit`).
 
     Parameters
     ----------
@@ -72,28 +82,54 @@ class HopOutputs:
         Publish the ``Affect`` LSL outlet (nominal rate ``1 / hop_s``; ``synthetic`` goes into its desc).
     out : path | None
         JSONL file, one object per hop.
+    source_id : str
+        The outlet's ``source_id``: a live session's own, derived from its input
+        (:func:`~affectstream.pipelines.sinks.outputs.affect_source_id`), so that instances do not collide.
+    desc : mapping | None
+        Further fields of the outlet's ``desc`` (what the EEG model was trained on, the input, the subject).
     """
 
-    def __init__(self, *, publish: bool, hop_s: float, synthetic: bool, out: str | Path | None = None) -> None:
-        self.outlet = AffectOutlet(hop_s=hop_s, synthetic=synthetic) if publish else None
+    def __init__(self, *, publish: bool, hop_s: float, synthetic: bool, out: str | Path | None = None,
+                 source_id: str = AFFECT_SOURCE_ID, desc: Mapping[str, str] | None = None) -> None:
+        self.outlet = AffectOutlet(source_id, hop_s=hop_s, synthetic=synthetic, desc=desc) if publish else None
         try:
             self.sink = JsonlSink(out) if out is not None else None
         except BaseException:
             self.close()
             raise
 
-    def emit(self, results: list[HopResult], received: float,
-             eeg_stream: StreamStatus | None = None) -> list[HopResult]:
+    def emit(self, results: list[HopResult], received: float, eeg_stream: StreamStatus | None = None, *,
+             batch: bool = False) -> list[HopResult]:
         """Send ``results`` (received at ``time.perf_counter()`` = ``received``) on; returns them.
 
-        ``eeg_stream``: the EEG stream's status, which a live session adds to every JSONL record.
+        Every estimate is pushed to the outlet before any JSONL line is written, so a hop's latency never includes
+        the file writes of the hops before it.
+
+        Parameters
+        ----------
+        results : list of HopResult
+            The hops that one input chunk completed, in time order.
+        received : float
+            ``time.perf_counter()`` when the chunk was received (live) or handed to the pipeline (replay).
+        eeg_stream : StreamStatus | None
+            The EEG stream's status, written into every JSONL record (``eeg_stream``), live and replay alike.
+        batch : bool
+            The hops were computed together from one chunk read from a file (a replay): each one's ``latency_ms``
+            is then the chunk's processing time (``received`` to the last push) divided by the hops in it, the
+            processing time of one hop. Without it (live), ``latency_ms`` is the time from ``received`` to the push
+            of that hop's estimate.
         """
-        extra = {"eeg_stream": eeg_stream.to_json()} if self.sink is not None and results and eeg_stream else {}
         for result in results:
             if self.outlet is not None:
                 self.outlet.push(result)
             result.latency_ms = (time.perf_counter() - received) * 1e3
-            if self.sink is not None:
+        if batch and results:
+            per_hop = results[-1].latency_ms / len(results)
+            for result in results:
+                result.latency_ms = per_hop
+        if self.sink is not None and results:
+            extra = {"eeg_stream": eeg_stream.to_json()} if eeg_stream is not None else {}
+            for result in results:
                 self.sink.write({**result.to_json(), **extra})
         return results
 

@@ -18,7 +18,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +31,12 @@ from affectstream.pipelines.face.detect import FaceDetector
 from affectstream.pipelines.face.path import FacePath
 from affectstream.pipelines.feed import EEGFeed
 from affectstream.pipelines.sessions.base import HopOutputs, Session, StreamStatus
+from affectstream.pipelines.sessions.face_worker import FaceWorker
+from affectstream.pipelines.sinks.outputs import affect_source_id
 from affectstream.pipelines.sinks.recorder import SessionRecorder
-from affectstream.pipelines.sources.lsl import LOST, RECONNECTING, SupervisedInlet, describe, find_stream
-from affectstream.pipelines.sources.video import LOST_CHECK_S, CameraSource, LSLVideoSource, VideoFileSource
+from affectstream.pipelines.sources.discovery import find_and_open, find_named, find_stream, list_streams
+from affectstream.pipelines.sources.lsl import LOST, RECONNECTING, SupervisedInlet, describe
+from affectstream.pipelines.sources.video import CameraSource, LSLVideoSource, VideoFileSource
 
 logger = logging.getLogger(__name__)
 
@@ -41,88 +45,22 @@ class NoDataError(RuntimeError):
     """The stream was found but sent no sample in time."""
 
 
-class FaceWorker(threading.Thread):
-    """Feeds the newest frame of a video source through the face path, on its own thread.
-
-    The face path costs several milliseconds per frame; running it beside the EEG loop (OpenCV and onnxruntime
-    release the GIL, and the team machines have two cores) keeps it out of the EEG hop's latency. Each hop pairs
-    with the newest face result at or before its stream time (:meth:`FacePath.at`). A lost LSL video stream is
-    re-attached on this thread (:meth:`.video_source.LSLVideoSource.recover`), so the thread outlives the outage and
-    the EEG loop never waits for it; meanwhile hops find no recent face and go on with the EEG alone.
-    """
-
-    def __init__(self, source, face: FacePath) -> None:
-        super().__init__(name="affectstream-face", daemon=True)
-        self.source = source
-        self.face = face
-        self.on_frame: Callable[[np.ndarray, float], None] | None = None  #: e.g. the recorder's frame sink
-        self.stop_event = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        stream = isinstance(self.source, LSLVideoSource)  # polled with a timeout; files and cameras block
-        self._quiet_since = time.monotonic()
-        try:
-            while not self.stop_event.is_set():
-                item = self._read_stream() if stream else self.source.read()
-                if item is None:
-                    if stream:
-                        continue
-                    break  # a file or camera that ended
-                frame, stamp = item
-                if self.on_frame is not None:
-                    self.on_frame(frame, stamp)
-                self.face.process(frame, stamp)
-        except Exception as exc:  # noqa: BLE001 - reported by the run; the EEG path keeps going
-            self.error = exc
-            logger.error("the face path stopped: %s", exc)
-
-    def _read_stream(self) -> tuple[np.ndarray, float] | None:
-        """The newest frame of the LSL stream, or None; re-attaches the stream when it is lost.
-
-        Lost means liblsl's ``LostError``, or no frame for ``LOST_CHECK_S`` while the ``source_id`` is no longer
-        announced (liblsl does not raise on every disconnection).
-        """
-        from mne_lsl.lsl._utils import LostError
-
-        try:
-            item = self.source.read(timeout=0.1)
-        except LostError:
-            lost = True
-        else:
-            now = time.monotonic()
-            if item is not None or now - self._quiet_since <= LOST_CHECK_S:
-                if item is not None:
-                    self._quiet_since = now
-                return item
-            lost = not self.source.announced()
-            self._quiet_since = time.monotonic()  # still announced: a stalled camera; look again later
-        if lost:
-            self.source.recover(self.stop_event)
-            self._quiet_since = time.monotonic()
-        return None
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.join(5.0)  # a re-attachment in progress first ends its lookup (1 s) and connection attempt (2 + 2 s)
-        self.source.close()
-
-
 def open_video_source(video: str | None = None, *, video_source_id: str | None = None, camera: int | None = None,
-                      video_file: str | Path | None = None, timeout: float = 10.0):
-    """The frame source the user asked for (an LSL Video stream, a camera or a file played in real time)."""
+                      video_file: str | Path | None = None, timeout: float = 10.0, first_match: bool = False):
+    """The frame source the user asked for (an LSL Video stream, a camera or a file played in real time), or None."""
     if camera is not None:
         return CameraSource(camera)
     if video_file is not None:
         return VideoFileSource(video_file, realtime=True, loop=True)
     if video is not None or video_source_id is not None:
-        return LSLVideoSource(video or "Video", source_id=video_source_id, timeout=timeout)
+        return LSLVideoSource(video or "Video", source_id=video_source_id, timeout=timeout, first_match=first_match)
     return None
 
 
 @dataclass
 class RunSummary:
-    """What a headless run did: hop count, latencies and the stream's counters."""
+    """What a headless run did: hop count, latencies, the stream's counters and what the EEG model was trained on
+    (with the pipeline's warning when that does not fit the input, for the closing line)."""
 
     stream: str
     hops: int
@@ -131,6 +69,8 @@ class RunSummary:
     synthetic: bool = False
     mapping: str = ""
     face_found_ratio: float = math.nan
+    eeg_model_trained_on: str | None = None  #: see :attr:`AffectPipeline.eeg_model_trained_on` (None: baseline)
+    model_warning: str | None = None  #: see :attr:`AffectPipeline.model_warning`
 
     def latency_percentiles(self) -> dict[str, float]:
         lat = np.asarray(self.latencies_ms, dtype=float)
@@ -145,6 +85,11 @@ class LiveSession(Session):
     A :class:`~affectstream.pipelines.sessions.base.Session`: the headless run and the dashboard's worker thread
     both drive it by calling :meth:`poll` in a loop, so they share every line of the processing; only what they do
     with the results differs.
+
+    Opening overlaps every independent wait (each LSL lookup lasts a second): the EEG stream is looked up (and
+    connected at its first answer, :func:`~affectstream.pipelines.sources.discovery.find_and_open`) while the video,
+    markers, ground truth and named streams are looked up and the announced Affect streams are listed on other
+    threads; the models load once the EEG inlet is open, while its first window fills.
 
     Parameters
     ----------
@@ -164,43 +109,68 @@ class LiveSession(Session):
         JSONL file, one object per hop.
     resolve_timeout : float
         Seconds to wait for each stream.
+    first_match : bool
+        When several streams match ``eeg`` equally, take the first instead of refusing to guess.
+    subject : str | None
+        The subject's id: part of the Affect outlet's ``source_id`` and ``desc``.
+    record_streams : sequence of str
+        Names or ``source_id`` of further streams every recording of this session also writes (looked up now, so a
+        name that matches nothing fails here).
+    open_video : callable | None
+        Instead of ``video_source``: a function that opens it (:func:`open_video_source` with its arguments),
+        called on a thread beside the EEG lookup.
+    record : path | None
+        Start recording into this XDF file as soon as the session is open (:meth:`start_recording`); the Markers
+        streams on the machine are then looked up beside the EEG stream, so that the file has their markers from
+        its first second.
     """
 
     def __init__(self, eeg: str | None = "EEG", *, source_id: str | None = None,
                  config: PipelineConfig = PipelineConfig(), video_source=None, markers: str | None = None,
                  ground_truth: str | None = None, publish: bool = True, out: str | Path | None = None,
-                 resolve_timeout: float = 10.0) -> None:
+                 resolve_timeout: float = 10.0, first_match: bool = False, subject: str | None = None,
+                 record_streams: Sequence[str] = (), open_video: Callable[[], object] | None = None,
+                 record: str | Path | None = None) -> None:
         self._closers: list[Callable[[], None]] = []
         self.worker: FaceWorker | None = None
         self.recorder: SessionRecorder | None = None
         self.recording_error: str = ""  #: why the last recording stopped by itself (disk full, ...), else ""
         self._frame_write_error: OSError | None = None
+        self.record_sinfos: list = []  #: the streams every recording adds (``record_streams``)
         try:
-            self.inlet = SupervisedInlet(find_stream(eeg, source_id=source_id, timeout=resolve_timeout))
-            self._closers.append(self.inlet.close)
-            self.spec = self.inlet.eeg_spec()
-            self.face = FacePath(FaceDetector(config.face_model), device=config.device,
-                                 precision=config.visual_precision) if video_source is not None else None
-            self.pipeline = AffectPipeline(self.spec, config, live=True, face=self.face)
-            self.markers = self._optional_inlet("Markers", markers, resolve_timeout)
-            self.truth = self._optional_inlet("GroundTruth", ground_truth, resolve_timeout)
-            if self.face is not None:
-                self.worker = FaceWorker(video_source, self.face)  # from here on the worker closes the source
-                self.worker.start()
-                self._closers.append(self.worker.stop)
-            self.outputs = HopOutputs(publish=publish, hop_s=self.pipeline.hop_s, synthetic=self.spec.synthetic,
-                                      out=out)
-            self._closers.insert(0, self.outputs.close)  # closed last (closers run in reverse): after the inlets
+            with ThreadPoolExecutor(max_workers=5, thread_name_prefix="affectstream-open") as pool:
+                video = pool.submit(self._own, open_video) if open_video is not None else None
+                # every stream now: the Affect ids taken, and the Markers streams a recording adds
+                everything = pool.submit(list_streams) if publish or record is not None else None
+                followed = [pool.submit(self._optional_inlet, stype, sid, resolve_timeout)
+                            for stype, sid in (("Markers", markers), ("GroundTruth", ground_truth))]
+                named = pool.submit(find_named, record_streams, resolve_timeout) if record_streams else None
+                self.inlet = find_and_open(SupervisedInlet, eeg, source_id=source_id, timeout=resolve_timeout,
+                                           first_match=first_match)
+                self._closers.append(self.inlet.close)
+                self.spec = self.inlet.eeg_spec()
+                self._open_pipeline(config, video.result() if video is not None else video_source)
+                self.markers, self.truth = (f.result() for f in followed)
+                self.record_sinfos = named.result() if named is not None else []
+                seen = everything.result() if everything is not None else []
+            self._open_outputs(publish, out, subject, {s.source_id for s in seen if s.stype == "Affect"})
+            self._init_state()
+            if record is not None:
+                self.start_recording(record, markers=[s for s in seen if s.stype == "Markers"])
         except BaseException:
             if video_source is not None and self.worker is None:
                 video_source.close()
             self.close()
             raise
         logger.info("reading %s: %s", describe(self.inlet.info), self.pipeline.mapping.describe())
+
+    def _init_state(self) -> None:
+        """What :meth:`poll` keeps between calls, before the first."""
         self.status = StreamStatus(self.inlet.info.name, self.spec.sfreq)
         self.feed = EEGFeed(self.pipeline, self.status.timing)
         self._generation = self.inlet.generation
         self.new_markers: list[tuple[float, str]] = []
+        self.latest_markers: tuple[np.ndarray, np.ndarray] = (np.empty((0, 1)), np.empty(0))  #: as pulled
         self.new_truth: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 2)))
         self.latest_eeg: tuple[np.ndarray, np.ndarray] = (np.empty((0, self.spec.n_channels)), np.empty(0))
         self._arrivals: list[tuple[float, int]] = []
@@ -208,10 +178,38 @@ class LiveSession(Session):
         self._next_offset_check = 0.0
         self._startup = True  #: the next non-empty pull is the first one (see :meth:`poll`)
 
-    def start_recording(self, path: str | Path) -> Path:
-        """Record every stream of this session (and its Affect output) into the XDF file ``path``."""
+    def _own(self, open_source: Callable[[], object]):
+        """Run ``open_source`` and close what it returns when the session closes (until the face thread owns it)."""
+        source = open_source()
+        if source is not None:
+            self._closers.append(lambda: source.close() if self.worker is None else None)
+        return source
+
+    def _open_pipeline(self, config: PipelineConfig, video_source) -> None:
+        """The face path (with video), the pipeline, and the face thread."""
+        self.face = FacePath(FaceDetector(config.face_model), device=config.device,
+                             precision=config.visual_precision) if video_source is not None else None
+        self.pipeline = AffectPipeline(self.spec, config, live=True, face=self.face)
+        if self.face is not None:
+            self.worker = FaceWorker(video_source, self.face)  # from here on the worker closes the source
+            self.worker.start()
+            self._closers.append(self.worker.stop)
+
+    def _open_outputs(self, publish: bool, out: str | Path | None, subject: str | None, taken: set[str]) -> None:
+        """The Affect outlet (an id of its own: not one of ``taken``) and the JSONL file."""
+        spec = self.spec
+        self.affect_source_id = affect_source_id(spec.source_id or f"{spec.name}@{spec.hostname}", subject, taken)
+        self.affect_desc = {"eeg_model_trained_on": self.pipeline.eeg_model_trained_on or "none",
+                            "eeg_source_id": spec.source_id, **({"subject": subject} if subject else {})}
+        self.outputs = HopOutputs(publish=publish, hop_s=self.pipeline.hop_s, synthetic=spec.synthetic, out=out,
+                                  source_id=self.affect_source_id, desc=self.affect_desc)
+        self._closers.insert(0, self.outputs.close)  # closed last (closers run in reverse): after the inlets
+
+    def start_recording(self, path: str | Path, markers: list | None = None) -> Path:
+        """Record every stream of this session, its Affect output, every Markers stream on the machine (``markers``
+        when looked up already) and the named ``record_streams`` into the XDF file ``path``."""
         self.stop_recording()
-        self.recorder = SessionRecorder(Path(path), self)
+        self.recorder = SessionRecorder(Path(path), self, markers=markers)
         self.recording_error = ""
         self._frame_write_error = None
         if self.worker is not None:
@@ -275,7 +273,7 @@ class LiveSession(Session):
             self.latest_eeg = (data, stamps)
         results = self.outputs.emit(hops, received, eeg_stream=self.status)
         if self.markers is not None:
-            values, times = self.markers.pull()
+            values, times = self.latest_markers = self.markers.pull()
             self.new_markers = [(float(t), str(v[0])) for v, t in zip(values, times)]
         if self.truth is not None:
             values, times = self.truth.pull()
@@ -367,6 +365,10 @@ def run_headless(
     record: str | Path | None = None,
     markers: str | None = None,
     ground_truth: str | None = None,
+    first_match: bool = False,
+    subject: str | None = None,
+    record_streams: Sequence[str] = (),
+    open_video: Callable[[], object] | None = None,
 ) -> RunSummary:
     """Read a live EEG stream and write/publish one estimate per hop (a :class:`LiveSession` in a loop).
 
@@ -395,31 +397,42 @@ def run_headless(
         XDF file to record every stream into (see :mod:`.recorder`).
     markers, ground_truth : str | None
         ``source_id`` of Markers / GroundTruth streams to follow (and record).
+    first_match, subject, record_streams, open_video
+        As :class:`LiveSession`'s.
     """
     session = LiveSession(eeg, source_id=source_id, config=config, video_source=video_source, publish=publish,
-                          out=out, resolve_timeout=resolve_timeout, markers=markers, ground_truth=ground_truth)
-    if record is not None:
-        session.start_recording(record)
+                          out=out, resolve_timeout=resolve_timeout, markers=markers, ground_truth=ground_truth,
+                          first_match=first_match, subject=subject, record_streams=record_streams,
+                          open_video=open_video, record=record)
+    pipeline = session.pipeline
     summary = RunSummary(stream=describe(session.inlet.info), hops=0, synthetic=session.synthetic,
-                         mapping=session.pipeline.mapping.describe())
-    t_end = math.inf
-    no_data_deadline = time.monotonic() + resolve_timeout
+                         mapping=pipeline.mapping.describe(), eeg_model_trained_on=pipeline.eeg_model_trained_on,
+                         model_warning=pipeline.model_warning)
     try:
-        while time.monotonic() < t_end and not (stop is not None and stop.is_set()):
-            for result in session.poll():
-                summary.latencies_ms.append(result.latency_ms)
-                summary.hops += 1
-                if on_result is not None:
-                    on_result(result)
-            if t_end == math.inf:
-                if session.status.samples and duration is not None:
-                    t_end = time.monotonic() + duration
-                elif not session.status.samples and time.monotonic() > no_data_deadline:
-                    raise NoDataError(f"{summary.stream} sent no sample within {resolve_timeout:g} s")
-            time.sleep(poll_s)
+        _poll_until_done(session, summary, duration, resolve_timeout, poll_s, on_result, stop)
     finally:
         session.close()
         summary.stats = session.pipeline.stats
         if session.face is not None:
             summary.face_found_ratio = session.face.found_ratio
     return summary
+
+
+def _poll_until_done(session: LiveSession, summary: RunSummary, duration: float | None, resolve_timeout: float,
+                     poll_s: float, on_result: Callable[[HopResult], None] | None,
+                     stop: threading.Event | None) -> None:
+    """:func:`run_headless`'s loop: poll until ``duration`` seconds after the first sample, or ``stop``."""
+    t_end = math.inf
+    no_data_deadline = time.monotonic() + resolve_timeout
+    while time.monotonic() < t_end and not (stop is not None and stop.is_set()):
+        for result in session.poll():
+            summary.latencies_ms.append(result.latency_ms)
+            summary.hops += 1
+            if on_result is not None:
+                on_result(result)
+        if t_end == math.inf:
+            if session.status.samples and duration is not None:
+                t_end = time.monotonic() + duration
+            elif not session.status.samples and time.monotonic() > no_data_deadline:
+                raise NoDataError(f"{summary.stream} sent no sample within {resolve_timeout:g} s")
+        time.sleep(poll_s)

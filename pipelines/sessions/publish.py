@@ -99,7 +99,7 @@ def publish_recording(path: str | Path, speed: float = 1.0, *, loop: bool = Fals
     for note in rec.notes:
         log.info("%s", note)
     outlets = {s.stream_id: StreamOutlet(_stream_info(s, source_prefix),
-                                         chunk_size=1 if s.is_string or s.channel_count > 4096 else 8)
+                                         chunk_size=1 if s.is_string or not s.srate or s.channel_count > 4096 else 8)
                for s in streams}
     if wait_for_consumers > 0 and rec.eeg is not None and rec.eeg.stream_id in outlets:
         outlets[rec.eeg.stream_id].wait_for_consumers(timeout=wait_for_consumers)

@@ -44,7 +44,7 @@ from affectstream.core.xdf_reader import load_recording
 from affectstream.core.xdf_recording import XDFRecording, XDFStream
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError
-from affectstream.pipelines.feed import EEGFeed
+from affectstream.pipelines.feed import EEGFeed, TimingFaults
 from affectstream.pipelines.sessions.base import HopOutputs, Session, StreamStatus
 
 log = logging.getLogger(__name__)
@@ -146,13 +146,17 @@ class HopFeeder:
         A fresh pipeline (``live=False``).
     start : int
         First EEG sample fed (after a seek, the window before the seek point); frames from then on.
+    faults : TimingFaults | None
+        Where the timestamp checks count (the session's :attr:`~.base.StreamStatus.timing`, which the JSONL
+        records carry).
     """
 
-    def __init__(self, rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, start: int = 0) -> None:
+    def __init__(self, rec: XDFRecording, eeg: XDFStream, pipeline: AffectPipeline, start: int = 0,
+                 faults: TimingFaults | None = None) -> None:
         self.rec, self.eeg, self.pipeline = rec, eeg, pipeline
         # The live path's timestamp checks: a recording with duplicated stamps or clock jumps gives the hops the live
         # session gave (window restarts at jumps, face-only hops while the new window fills).
-        self.eeg_feed = EEGFeed(pipeline)
+        self.eeg_feed = EEGFeed(pipeline, faults)
         self.frames = rec.video if pipeline.face is not None else None
         self.frame_t = self.frames.timestamps if self.frames is not None else np.empty(0)
         self.start = int(start)
@@ -170,10 +174,11 @@ class HopFeeder:
         return float(self.eeg.timestamps[self.stops[min(self.k + n, len(self.stops)) - 1] - 1])
 
     def feed(self, n: int = 1) -> tuple[list[HopResult], float]:
-        """Push the next ``n`` hops' EEG (and the frames due before it); returns the results and when it started.
+        """Push the next ``n`` hops' EEG (and the frames due before it); returns the results and when the EEG went in.
 
         ``n > 1`` only without video (frames must interleave hop by hop); the hops are the same either way,
-        because they are counted in samples.
+        because they are counted in samples. The time returned is taken after the frames, so a hop's processing
+        time (its ``latency_ms``) covers the EEG path, as live, where the face path runs on its own thread.
         """
         end = self.stops[min(self.k + n, len(self.stops)) - 1]
         t_hop = float(self.eeg.timestamps[end - 1])
@@ -263,7 +268,7 @@ class RecordedStream:
 
 def recorded_status(eeg: XDFStream) -> StreamStatus:
     """The status of a recorded EEG stream: its rate as measured over the file, no sample shown yet."""
-    status = StreamStatus(eeg.name, float(eeg.srate))
+    status = StreamStatus(eeg.name, float(eeg.srate), recorded=True)
     status.measured_rate = float(eeg.effective_srate)
     status.last_sample_age_s = 0.0
     return status

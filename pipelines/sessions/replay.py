@@ -6,10 +6,12 @@
 feeds it the recording in stream-time order (:mod:`affectstream.pipelines.sessions.recorded`). Only the clock differs
 from a live run (docs/architecture.md): ``speed=None`` runs as fast as possible, ``speed=k`` sleeps so that stream
 time advances k times faster than wall time. Nothing computed depends on the wall clock, so the JSONL written at any
-speed is identical (``latency_ms`` aside).
+speed is identical (``latency_ms`` aside: here the processing time of each hop, see
+:meth:`~affectstream.pipelines.sessions.base.HopOutputs.emit`).
 
 The EEG channels are matched onto the montage; the missing ones are reported in :class:`ReplaySummary` and the log.
-Markers (string streams) are counted into the summary; the JSONL records stay exactly as the pipeline makes them.
+Markers (string and numeric marker streams, :mod:`affectstream.core.xdf_recording`) are counted into the summary; the
+JSONL records carry the recorded EEG stream's status under ``eeg_stream``, with the keys a live run writes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream,
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class ReplaySummary:
     """What a replay did.
@@ -57,11 +58,16 @@ class ReplaySummary:
     mapping : str
         The montage mapping in one line; ``missing_channels`` lists what the model lacks.
     markers : dict
-        Label -> count over every marker (string) stream; ``n_markers`` their total.
+        Label -> count over every marker stream (string, or numeric values as text); ``n_markers`` their total.
     video : str | None
         The Video stream used, if any; ``frames`` frames went through the face path.
     notes : list of str
         One line per stream not used and every other remark of the reader.
+    eeg_model_trained_on : str | None
+        What the EEG student was trained on (``synthetic``, ``real``, ``subject``); None for the baseline.
+    model_warning : str | None
+        Why the EEG estimates must not be read as a validated measure (a simulator-trained student on a recording
+        that is not the simulator's), or None.
     """
 
     path: str
@@ -88,6 +94,8 @@ class ReplaySummary:
     out_jsonl: str | None = None
     stopped: bool = False
     timing: dict[str, int] = field(default_factory=dict)  #: duplicated / reordered stamps and clock jumps
+    eeg_model_trained_on: str | None = None
+    model_warning: str | None = None
 
     @property
     def x_realtime(self) -> float:
@@ -106,7 +114,6 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
-
 class HeadlessReplay(RecordingSession):
     """A loaded recording fed through the live pipeline, ``hops_per_poll`` hops each time :meth:`poll` is called.
 
@@ -121,7 +128,7 @@ class HeadlessReplay(RecordingSession):
     publish : bool
         Publish the estimates on the ``Affect`` LSL outlet, as a live run does.
     out_jsonl : path | None
-        Write one JSON object per hop (the pipeline's record, unchanged).
+        Write one JSON object per hop: the pipeline's record with the recorded EEG stream's status, as live.
     hops_per_poll : int
         Hops fed per poll; more than one only without video (frames interleave hop by hop). The hops are the same
         either way, because they are counted in samples.
@@ -135,12 +142,12 @@ class HeadlessReplay(RecordingSession):
         self.face = FacePath(device=config.device, precision=config.visual_precision) \
             if with_video and rec.video is not None else None
         self.pipeline = AffectPipeline(self.spec, config, live=False, face=self.face)
-        self.feeder = HopFeeder(rec, self.eeg, self.pipeline)
+        self.status = recorded_status(self.eeg)
+        self.feeder = HopFeeder(rec, self.eeg, self.pipeline, faults=self.status.timing)
         if hops_per_poll > 1 and self.feeder.frames is not None:
             raise ValueError("a replay with video feeds one hop per poll (frames interleave hop by hop)")
         self.hops_per_poll = int(hops_per_poll)
         self.inlet = RecordedStream(self.eeg)
-        self.status = recorded_status(self.eeg)
         self._view = RecordingView(rec)
         self.latest_eeg = (np.empty((0, self.eeg.channel_count)), np.empty(0))
         self.new_markers: list[tuple[float, str]] = []
@@ -160,18 +167,18 @@ class HeadlessReplay(RecordingSession):
     def poll(self) -> list[HopResult]:
         if self.feeder.done:
             return []
-        results = self.outputs.emit(*self.feeder.feed(self.hops_per_poll))
+        results = self.outputs.emit(*self.feeder.feed(self.hops_per_poll), eeg_stream=self.status, batch=True)
         fed = self.feeder.start
         self.latest_eeg, self.new_markers, self.new_truth = self._view.show(fed, float(self.eeg.timestamps[fed - 1]))
         self.status.samples += len(self.latest_eeg[1])
         return results
 
 
-
 def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Path | None = None,
            publish: bool = False, config: PipelineConfig = PipelineConfig(), with_video: bool = True,
            on_result: Callable[[HopResult], None] | None = None, allow_truncated: bool = False,
-           stop: threading.Event | None = None, recording: XDFRecording | None = None) -> ReplaySummary:
+           stop: threading.Event | None = None, recording: XDFRecording | None = None,
+           on_start: Callable[[ReplaySummary], None] | None = None) -> ReplaySummary:
     """Feed an XDF recording through the live pipeline; returns a :class:`ReplaySummary`.
 
     Parameters
@@ -181,7 +188,7 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
     speed : float | None
         None: as fast as possible; k > 0: k x real time (sleeps between hops). Never changes the numbers.
     out_jsonl : path | None
-        Write one JSON object per hop (the pipeline's record, unchanged).
+        Write one JSON object per hop: the pipeline's record with the recorded EEG stream's status, as live.
     publish : bool
         Also publish the estimates on the ``Affect`` LSL outlet, as a live run does.
     config : PipelineConfig
@@ -197,6 +204,9 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
         Set it to end the replay early (``summary.stopped``).
     recording : XDFRecording | None
         An already loaded recording of ``path`` (skips loading).
+    on_start : callable | None
+        Called with the summary once the pipeline is built, before the first hop: what will be used, the model
+        warning included (the command line prints it before the replay runs).
 
     Raises
     ------
@@ -215,6 +225,8 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
                         hops_per_poll=step) as session:
         summary = _summary(path, rec, session.pipeline, with_video=with_video, speed=speed, out_jsonl=out_jsonl,
                            load_s=load_s)
+        if on_start is not None:
+            on_start(summary)
         _run(session, summary, speed, on_result, stop)
     summary.stats = session.pipeline.stats
     faults = session.feeder.eeg_feed.faults
@@ -243,6 +255,7 @@ def _summary(path: str | Path, rec: XDFRecording, pipeline: AffectPipeline, *, w
         video=rec.video.describe() if pipeline.face is not None else None,
         ground_truth=[s.describe() for s in rec.ground_truth], notes=list(rec.notes),
         out_jsonl=str(out_jsonl) if out_jsonl is not None else None, load_s=load_s,
+        eeg_model_trained_on=pipeline.eeg_model_trained_on, model_warning=pipeline.model_warning,
     )
     summary.n_markers = sum(summary.markers.values())
     summary.duration_s = eeg.duration

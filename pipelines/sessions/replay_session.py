@@ -34,6 +34,7 @@ import numpy as np
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, HopResult
 from affectstream.pipelines.face.path import FacePath
+from affectstream.pipelines.feed import TimingFaults
 from affectstream.pipelines.sessions.base import HopOutputs
 from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream, RecordingSession, RecordingView,
                                                       eeg_spec, load_replayable, recorded_status)
@@ -168,7 +169,8 @@ class ReplaySession(RecordingSession):
         self.face = face
         i_target = int(np.searchsorted(stamps, target))
         start = max(0, i_target - self.pipeline.n_window)
-        self._feeder = HopFeeder(self.recording, self.eeg, self.pipeline, start)
+        self.status.timing = TimingFaults()  # the fresh pipeline's stretch is counted afresh
+        self._feeder = HopFeeder(self.recording, self.eeg, self.pipeline, start, faults=self.status.timing)
         self._view.restart(start)  # the window before the target is drawn too
         self._t_play = target
         self._wall = self._clock()
@@ -187,7 +189,7 @@ class ReplaySession(RecordingSession):
         results: list[HopResult] = []
         feeder = self._feeder
         while not feeder.done and feeder.next_time() <= self._t_play and len(results) < self.max_hops_per_poll:
-            results.extend(self.outputs.emit(*feeder.feed()))
+            results.extend(self.outputs.emit(*feeder.feed(), eeg_stream=self.status, batch=True))
         if not feeder.done and feeder.next_time() <= self._t_play:
             # Behind the play clock: hold the position at what was computed (slower, never skipping).
             self._t_play = float(self.eeg.timestamps[feeder.start - 1])

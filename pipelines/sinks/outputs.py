@@ -1,15 +1,16 @@
 """Where hop results go: the ``Affect`` LSL outlet and JSONL files.
 
 The outlet follows the contract in docs/architecture.md (name ``affectstream``, type ``Affect``, float32, 4 Hz nominal,
-a stable ``source_id``) so any LSL tool - LabRecorder included - can record or plot the estimates. Each output
-sample is stamped with the stream time of the EEG window it describes, not with the time it was computed, so a
-recording lines the estimate up with the data that produced it.
+a ``source_id`` of its own per instance, :func:`affect_source_id`) so any LSL tool - LabRecorder included - can
+record or plot the estimates. Each output sample is stamped with the stream time of the EEG window it describes, not
+with the time it was computed, so a recording lines the estimate up with the data that produced it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -21,20 +22,52 @@ from affectstream.pipelines.engine import HopResult
 AFFECT_CHANNELS: tuple[str, ...] = (
     "valence", "arousal", "valence_eeg", "valence_face", "confidence", "arousal_eeg", "arousal_face", "quality_eeg",
 )
+#: The prefix of every Affect ``source_id`` (and the whole id where no input stream names one, as in a replay).
 AFFECT_SOURCE_ID = "affectstream-affect"
 
 
-class AffectOutlet:
-    """The ``Affect`` LSL outlet (NaN where a value is unavailable, as LSL has no null)."""
+def affect_source_id(eeg_source_id: str, subject: str | None = None, taken: Collection[str] = ()) -> str:
+    """The ``source_id`` of one instance's Affect outlet: ``affectstream-affect-<eeg source_id>[-sub-<subject>]``.
 
-    def __init__(self, source_id: str = AFFECT_SOURCE_ID, hop_s: float = 0.25, synthetic: bool = False) -> None:
+    Derived from the input, not random, so that a restarted session announces the same id again (LabRecorder then
+    re-attaches it as the same stream); ``-2``, ``-3``... is appended while an Affect stream already announced on
+    the machine (``taken``) holds the id, so that two instances on one headset publish two streams. Two instances
+    started within the same lookup (about a second) can still both take the first free id.
+    """
+    base = f"{AFFECT_SOURCE_ID}-{eeg_source_id}" + (f"-sub-{subject}" if subject else "")
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+class AffectOutlet:
+    """The ``Affect`` LSL outlet (NaN where a value is unavailable, as LSL has no null).
+
+    Parameters
+    ----------
+    source_id : str
+        See :func:`affect_source_id`.
+    hop_s : float
+        Seconds between estimates (the nominal rate is its inverse).
+    synthetic : bool
+        The input is simulated (``desc/synthetic``).
+    desc : mapping | None
+        Further ``desc`` fields (what the EEG model was trained on, the input's ``source_id``, the subject).
+    """
+
+    def __init__(self, source_id: str = AFFECT_SOURCE_ID, hop_s: float = 0.25, synthetic: bool = False,
+                 desc: Mapping[str, str] | None = None) -> None:
         from mne_lsl.lsl import StreamInfo, StreamOutlet
 
         info = StreamInfo("affectstream", "Affect", len(AFFECT_CHANNELS), 1.0 / hop_s, "float32", source_id)
         info.set_channel_names(list(AFFECT_CHANNELS))
         info.set_channel_types(["misc"] * len(AFFECT_CHANNELS))
-        info.desc.append_child_value("synthetic", "true" if synthetic else "false")
-        info.desc.append_child_value("generator", "affectstream")
+        fields = {"synthetic": "true" if synthetic else "false", "generator": "affectstream", **(desc or {})}
+        for key, value in fields.items():
+            info.desc.append_child_value(key, value)
+        self.source_id = source_id
         self._outlet = StreamOutlet(info, chunk_size=1)
 
     def push(self, result: HopResult) -> None:

@@ -1,7 +1,8 @@
 """Finding and reading LSL streams with mne-lsl (which bundles liblsl, so nothing else needs installing).
 
-Streams are found by name, type or ``source_id`` with a timeout; when nothing matches, the error lists every stream
-that *was* visible, which is usually enough to spot a typo or a headset that publishes under another name. Inlets
+Streams are found by name, type or ``source_id`` (:mod:`.discovery`, whose names are re-exported here): when nothing
+matches, the error lists every stream that *was* visible, which is usually enough to spot a typo or a headset that
+publishes under another name, and when several match equally it lists them and how to pick one. Inlets
 keep a bounded buffer and are drained on every poll, so a slow consumer can never sit minutes behind the
 headset (the classic LSL "stale data" pitfall).
 
@@ -24,16 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from affectstream.pipelines.engine import EEGStreamSpec
+# Discovery lives in .discovery; these names are imported from here by the rest of the package as well.
+from affectstream.pipelines.sources.discovery import (LOOKUP_S, AmbiguousStreamError, StreamNotFoundError, describe,
+                                                      find_stream, find_streams, list_streams)
+
+__all__ = ["CONNECTED", "LOST", "RECONNECTING", "LOOKUP_S", "LSL_CONFIG", "AmbiguousStreamError", "LSLInlet",
+           "StreamNotFoundError", "SupervisedInlet", "desc_value", "describe", "eeg_spec_of", "find_stream",
+           "find_streams", "list_streams", "use_local_lsl_config"]
 
 logger = logging.getLogger(__name__)
 
 #: :attr:`SupervisedInlet.connection` values.
 CONNECTED, LOST, RECONNECTING = "connected", "lost", "reconnecting"
-
-#: Length of one lookup of a ``source_id`` while a stream is quiet or lost. liblsl asks the outlet ports of the known
-#: peers only about 0.5 s into a lookup (measured: with several outlets on this machine a 0.5 s lookup never found
-#: the one on a later port, a 1 s lookup always did, returning after ~0.5 s), so a shorter round misses streams.
-LOOKUP_S = 1.0
 
 #: The configuration shipped with affectstream: discovery stays on this machine and liblsl's logging is quiet.
 LSL_CONFIG = Path(__file__).resolve().parents[1] / "lsl_api.cfg"
@@ -48,73 +51,8 @@ def use_local_lsl_config() -> None:
     os.environ.setdefault("LSLAPICFG", str(LSL_CONFIG))
 
 
-class StreamNotFoundError(LookupError):
-    """No LSL stream matched; the message lists the streams that were visible."""
-
-
-def describe(sinfo) -> str:
-    """One line naming a stream: name, type, channels, rate, source_id and host."""
-    rate = f"{sinfo.sfreq:g} Hz" if sinfo.sfreq else "irregular"
-    return f"{sinfo.name!r} (type {sinfo.stype!r}, {sinfo.n_channels} ch, {rate}, source_id {sinfo.source_id!r}, " \
-           f"host {sinfo.hostname!r})"
-
-
-def list_streams(wait: float = 1.0) -> list:
-    """Every stream visible within ``wait`` seconds."""
-    from mne_lsl.lsl import resolve_streams
-
-    return resolve_streams(timeout=wait)
-
-
-def find_stream(query: str | None = None, *, stype: str | None = None, source_id: str | None = None,
-                timeout: float = 5.0):
-    """Resolve one stream whose name or type equals ``query`` (and ``stype``/``source_id`` when given).
-
-    An exact name match wins over a type match (LSL compares both exactly, case included); among several
-    candidates the first is taken and the others are named in a warning.
-
-    Raises
-    ------
-    StreamNotFoundError
-        After ``timeout`` seconds without a match, listing the streams that were seen.
-    """
-    from mne_lsl.lsl import resolve_streams
-
-    def matches(s) -> bool:
-        if source_id is not None and s.source_id != source_id:
-            return False
-        if stype is not None and s.stype != stype:
-            return False
-        return query is None or s.name == query or s.stype == query
-
-    deadline = time.monotonic() + timeout
-    while True:
-        step = max(0.2, min(1.0, deadline - time.monotonic()))
-        # Targeted queries return as soon as a match answers; an unfiltered one always waits its whole timeout.
-        if source_id is not None:
-            found = resolve_streams(timeout=step, source_id=source_id)
-        elif query is not None:
-            found = resolve_streams(timeout=step / 2, name=query) + resolve_streams(timeout=step / 2, stype=query)
-        else:
-            found = resolve_streams(timeout=step, stype=stype) if stype else resolve_streams(timeout=step)
-        candidates = [s for s in found if matches(s)]
-        if candidates:
-            candidates.sort(key=lambda s: (s.name != query, s.name, s.source_id))
-            if len(candidates) > 1:
-                logger.warning("%d streams match %r; using %s (others: %s)", len(candidates), query,
-                               describe(candidates[0]), "; ".join(describe(s) for s in candidates[1:]))
-            return candidates[0]
-        if time.monotonic() >= deadline:
-            break
-    wanted = " ".join(x for x in (
-        f"name or type {query!r}" if query else "", f"type {stype!r}" if stype else "",
-        f"source_id {source_id!r}" if source_id else "") if x)
-    listing = "\n  ".join(describe(s) for s in list_streams(wait=2.0)) or "(none)"
-    raise StreamNotFoundError(f"no LSL stream with {wanted} appeared within {timeout:g} s. Streams seen on this "
-                              f"machine:\n  {listing}")
-
-
-def _desc_value(sinfo, key: str) -> str:
+def desc_value(sinfo, key: str) -> str:
+    """The text of ``desc/<key>`` ("" when absent or unreadable)."""
     try:
         return sinfo.desc.child_value(key) or ""
     except Exception:  # noqa: BLE001 - a malformed desc must not stop the stream from being read
@@ -129,7 +67,7 @@ def eeg_spec_of(info) -> EEGStreamSpec:
     return EEGStreamSpec(
         sfreq=float(info.sfreq), n_channels=info.n_channels, labels=tuple(labels) if labels else None,
         name=info.name, source_id=info.source_id, hostname=info.hostname,
-        synthetic=_desc_value(info, "synthetic").lower() == "true",
+        synthetic=desc_value(info, "synthetic").lower() == "true",
     )
 
 
@@ -191,9 +129,33 @@ class LSLInlet:
             pass
         return self._offset
 
+    def sync_clock(self, timeout: float = 2.0) -> None:
+        """Wait up to ``timeout`` s for liblsl's first clock-offset estimate.
+
+        The first :meth:`pull` waits for it otherwise (about half a second after the connection): an inlet opened
+        while a session is already polling calls this on the thread that opened it, so that the wait never lands
+        in the polling loop.
+        """
+        try:
+            self._offset = float(self._inlet.time_correction(timeout=timeout))
+        except (TimeoutError, RuntimeError):  # no estimate yet, or the stream is gone: the next pull tells
+            pass
+
     def close(self) -> None:
-        self._inlet.close_stream()
+        destroy_inlet(self._inlet)
         del self._inlet
+
+
+def destroy_inlet(inlet) -> None:
+    """Destroy an mne-lsl ``StreamInlet`` without first dropping its data stream.
+
+    Why not ``close_stream()``: ``lsl_close_stream`` cuts the data connection under liblsl's receiving thread,
+    which then logs ``ERR| Stream transmission broke off`` on every normal exit, an error line for no error.
+    ``lsl_destroy_inlet`` alone ends the connection cleanly. mne-lsl's ``_del`` always closes the stream first,
+    so the inlet is marked closed before it is called (mne-lsl's own flag, read by its ``close_stream``).
+    """
+    inlet._stream_is_open = False
+    inlet._del()
 
 
 def _lost_error() -> type[BaseException]:
@@ -395,6 +357,11 @@ class SupervisedInlet:
         if labels is not None and list(labels) != list(self.info.get_channel_names() or labels):
             return "its channel labels changed"
         return None
+
+    def sync_clock(self, timeout: float = 2.0) -> None:
+        """As :meth:`LSLInlet.sync_clock` (nothing while the stream is lost)."""
+        if self._inlet is not None:
+            self._inlet.sync_clock(timeout)
 
     @property
     def clock_offset(self) -> float:

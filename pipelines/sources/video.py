@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from affectstream.core.video import VideoFormat, decode_frame, parse_video_format
+from affectstream.pipelines.sources.lsl import destroy_inlet
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +200,8 @@ class LSLVideoSource(_FrameSource):
         Restricts resolution to this source.
     timeout : float
         Seconds to wait for the stream and its connection.
+    first_match : bool
+        When several ``Video`` streams match the query equally, take the first instead of refusing to guess.
     max_buffered : int
         Seconds of frames liblsl may queue for us (each 640x480 BGR frame is 0.9 MB).
 
@@ -208,7 +211,7 @@ class LSLVideoSource(_FrameSource):
         The stream breaks the contract (wrong type or format, missing desc, channel count != w*h*c); one line
         naming the stream.
     affectstream.pipelines.sources.lsl.StreamNotFoundError
-        No matching stream appeared within ``timeout``.
+        No matching stream appeared within ``timeout`` (:class:`~.discovery.AmbiguousStreamError`: several did).
 
     Attributes
     ----------
@@ -223,13 +226,13 @@ class LSLVideoSource(_FrameSource):
     """
 
     def __init__(self, sinfo_or_query, *, source_id: str | None = None, timeout: float = 5.0,
-                 max_buffered: int = 1) -> None:
-        # imported here: it pulls in the EEG engine, which a camera never needs
-        from affectstream.pipelines.sources.lsl import find_stream
+                 max_buffered: int = 1, first_match: bool = False) -> None:
+        from affectstream.pipelines.sources.discovery import find_stream
 
         sinfo = sinfo_or_query
         if isinstance(sinfo, str):
-            sinfo = find_stream(sinfo, stype="Video", source_id=source_id, timeout=timeout)
+            sinfo = find_stream(sinfo, stype="Video", source_id=source_id, timeout=timeout, first_match=first_match,
+                                pick_option="--video-source-id")
         self._max_buffered = max_buffered
         self._open(sinfo, timeout)
         self.label = self.info.name
@@ -352,4 +355,4 @@ class LSLVideoSource(_FrameSource):
     def close(self) -> None:
         inlet, self._inlet = getattr(self, "_inlet", None), None
         if inlet is not None:
-            inlet.close_stream()
+            destroy_inlet(inlet)

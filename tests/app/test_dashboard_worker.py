@@ -35,6 +35,7 @@ class _ReattachingSession:
         self.status = StreamStatus("fake-EEG", SFREQ, samples=100, last_sample_age_s=0.0)
         self.inlet = type("I", (), {"info": _FakeInfo()})()
         self.pipeline = type("P", (), {"stats": StreamStats(), "estimator_name": "baseline",
+                                       "eeg_model_trained_on": None, "model_warning": None,
                                        "mapping": type("M", (), {"describe": lambda self: "fake"})()})()
         self.synthetic, self.markers, self.truth, self.face, self.worker = True, None, None, None, None
         self.latest_eeg = (np.empty((0, 2)), np.empty(0))

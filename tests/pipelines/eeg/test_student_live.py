@@ -10,10 +10,8 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 import affectstream.models.deploy.manifest as manifest
-from affectstream.models.nets.eeg_tcn import EEGTCNStreaming
 from affectstream.models.deploy.runtime import make_session
 from affectstream.models.deploy.manifest import ModelIntegrityError, load_manifest, verified_path
 from affectstream.models.training.metrics import ccc
@@ -38,6 +36,9 @@ def held_out():
 
 
 def test_bundled_onnx_matches_torch():
+    torch = pytest.importorskip("torch")  # the light install runs the rest of this file without PyTorch
+    from affectstream.models.nets.eeg_tcn import EEGTCNStreaming
+
     path, entry = verified_path(EEG_STUDENT)
     model = load_torch_student()
     x = torch.randn(8, 192, entry["input"]["frames"])

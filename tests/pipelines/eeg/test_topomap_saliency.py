@@ -1,8 +1,9 @@
 """Topomap interpolation weights and saliency normalisation."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
-import torch
 
 from affectstream.pipelines.eeg.saliency import SaliencyTracker, normalise_jointly, valence_gradient
 from affectstream.pipelines.eeg.topomap import TopomapInterpolator
@@ -45,26 +46,43 @@ def test_joint_normalisation_modes():
         normalise_jointly(s, "per-band")
 
 
-class _Linear(torch.nn.Module):
-    """valence_t = w . x_t: the gradient w.r.t. each frame is w, so the time-averaged gradient is w / T."""
+class _LinearSession:
+    """Stands in for an onnxruntime session: valence = sum of ``w * x`` over features and frames, ``w`` (F, T).
+
+    The gradient w.r.t. frame t is ``w[:, t]``, so the map is ``w`` averaged over the frames."""
 
     def __init__(self, w):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.as_tensor(w, dtype=torch.float32))
+        self.w = np.asarray(w, dtype=np.float64)
+        self.calls = []
 
-    def forward(self, x):
-        from types import SimpleNamespace
-        return SimpleNamespace(valence=torch.einsum("f,bft->bt", self.w, x))
+    def get_inputs(self):
+        return [SimpleNamespace(name="frames")]
+
+    def run(self, outputs, feed):
+        x = feed["frames"]
+        self.calls.append(x.shape)
+        valence = np.einsum("ft,bft->b", self.w, x.astype(np.float64))
+        return [np.stack([valence, np.zeros_like(valence)], axis=1)]
 
 
 def test_gradient_and_tracker_cadence():
-    w = np.zeros(192)
-    w[2 * 32 + 7] = 3.0  # band 2 (alpha), channel 7
-    model = _Linear(w)
+    w = np.zeros((192, 13))
+    w[2 * 32 + 7] = 3.0  # band 2 (alpha), channel 7, every frame
+    session = _LinearSession(w)
     frames = np.random.default_rng(0).standard_normal((192, 13))
-    g = valence_gradient(model, frames)
-    assert g.shape == (6, 32) and g[2, 7] == pytest.approx(3.0 / 13) and np.count_nonzero(g) == 1
-    tracker = SaliencyTracker(model, every=4, average=2)
+    g = valence_gradient(session, frames)
+    assert g.shape == (6, 32) and g[2, 7] == pytest.approx(3.0, rel=1e-6) and np.count_nonzero(g) == 1
+    assert session.calls == [(2 * 192, 192, 13)]  # every moved input in one batched call
+    tracker = SaliencyTracker(session, every=4, average=2)
     produced = [tracker.update(frames) is not None for _ in range(9)]
     assert produced == [True, False, False, False, True, False, False, False, True]
     assert tracker.latest.shape == (6, 32) and tracker.latest[2, 7] == 1.0
+
+
+def test_gradient_is_the_mean_over_the_frames():
+    """A weight on one frame only counts 1/T: the map is the frame-averaged gradient, as the dashboard says."""
+    w = np.zeros((192, 13))
+    w[5, -1], w[40, 0] = 2.6, -1.3
+    g = valence_gradient(_LinearSession(w), np.zeros((192, 13)))
+    assert g.ravel()[5] == pytest.approx(2.6 / 13, rel=1e-6) and g.ravel()[40] == pytest.approx(-1.3 / 13, rel=1e-6)
+    assert np.count_nonzero(g) == 2

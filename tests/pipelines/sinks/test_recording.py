@@ -83,3 +83,38 @@ def test_a_full_disk_stops_the_recording_cleanly_and_the_session_goes_on(tmp_pat
     assert len(hops) >= before + 8  # the estimates went on after the recording stopped
     rec = load_recording(path, allow_truncated=True)
     assert rec.eeg.n_samples > 0  # what was flushed before the failure is readable
+
+
+def test_a_recording_started_later_adds_every_markers_stream_once(tmp_path):
+    """The dashboard's Record: the recorder finds the Markers streams on the machine by itself, in the background,
+    and gives the one the session follows already no second inlet."""
+    from affectstream.pipelines.config import PipelineConfig
+    from affectstream.pipelines.sessions.live import LiveSession
+    from affectstream.pipelines.sources.discovery import find_stream
+    from affectstream.pipelines.synthetic.publisher import start_simulator_process, stop_process
+    from fixtures.lsl_players import start_player, stop
+
+    prefix, tag = f"test-{uuid.uuid4().hex[:10]}", uuid.uuid4().hex[:8]
+    sim = start_simulator_process(0, "sim01", 60.0, video=False, prefix=prefix)
+    player = start_player(60, f"stim-pc-{tag}:Markers:int32:{tag}-codes")
+    path = tmp_path / "later.xdf"
+    try:
+        find_stream(None, source_id=f"{tag}-codes", timeout=20)
+        with LiveSession("EEG", source_id=f"{prefix}-eeg", publish=False, markers=f"{prefix}-markers",
+                         config=PipelineConfig(eeg_estimator="baseline"), resolve_timeout=20.0) as session:
+            started = session.start_recording(path)
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline:
+                session.poll()
+                time.sleep(0.02)
+    finally:
+        stop_process(sim)
+        stop(player)
+    assert started == path
+    streams = pyxdf.load_xdf(str(path))[0]
+    ids = [s["info"]["source_id"][0] for s in streams]
+    assert ids.count(f"{prefix}-markers") == 1 and ids.count(f"{tag}-codes") == 1
+    codes = streams[ids.index(f"{tag}-codes")]
+    assert codes["time_series"].dtype == np.int32 and len(codes["time_series"]) >= 10
+    eeg = streams[ids.index(f"{prefix}-eeg")]["time_stamps"]
+    assert eeg[0] - 1.0 <= codes["time_stamps"][0] and codes["time_stamps"][-1] <= eeg[-1] + 1.0  # one clock

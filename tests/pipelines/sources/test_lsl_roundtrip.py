@@ -44,7 +44,7 @@ def test_roundtrip_drops_and_reorders_nothing(simulator, tmp_path):
 
     def read_affect():
         # A second consumer, as LabRecorder or another tool would be, proves the outlet publishes.
-        sinfo = find_stream("Affect", source_id="affectstream-affect", timeout=20)
+        sinfo = find_stream("Affect", source_id=f"affectstream-affect-{simulator}-eeg", timeout=20)
         inlet = StreamInlet(sinfo, recover=False)
         inlet.open_stream(timeout=5)
         try:
