@@ -76,7 +76,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.record_dir = Path(record_dir if record_dir is not None else "recordings").resolve()
         self.session_factory = session_factory
         self.profiles_dir = Path(profiles_dir) if profiles_dir is not None else None
-        self.subject: str | None = spec.subject if spec is not None else None  #: names recordings and the Affect outlet; its profile, if any
+        #: names the recordings and the Affect outlet (its calibration profile is used when it has one)
+        self.subject: str | None = spec.subject if spec is not None else None
         self.spec = spec
         self.worker: SessionWorker | None = None
         self._old_workers: list[SessionWorker] = []

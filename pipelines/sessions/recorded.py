@@ -46,6 +46,7 @@ from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError
 from affectstream.pipelines.feed import EEGFeed, TimingFaults
 from affectstream.pipelines.sessions.base import HopOutputs, Session, StreamStatus
+from affectstream.pipelines.sinks.outputs import AFFECT_SOURCE_ID, affect_source_id
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,25 @@ class RecordingSession(Session):
 
     def close(self) -> None:
         self.outputs.close()
+
+    @staticmethod
+    def _outputs(path: Path, eeg: XDFStream, *, publish: bool, hop_s: float, out: str | Path | None = None
+                 ) -> HopOutputs:
+        """The replay's outputs; a published Affect outlet gets an id of its own, as a live one does.
+
+        The id is derived from the recorded EEG stream (``affectstream-affect-replay-<its source_id>``), with
+        ``-2``... while another Affect stream holds it, so that a replay never collides with the live session that
+        made the recording, nor with a second replay. The lookup of the taken ids (about a second) is only made when
+        publishing.
+        """
+        source_id = AFFECT_SOURCE_ID
+        if publish:
+            from affectstream.pipelines.sources.discovery import list_streams
+
+            taken = {s.source_id for s in list_streams() if s.stype == "Affect"}
+            source_id = affect_source_id(f"replay-{eeg.source_id or eeg.name}", taken=taken)
+        return HopOutputs(publish=publish, hop_s=hop_s, synthetic=eeg.synthetic, out=out, source_id=source_id,
+                          desc={"eeg_source_id": eeg.source_id, "recording": path.name})
 
 
 def eeg_spec(stream: XDFStream) -> EEGStreamSpec:

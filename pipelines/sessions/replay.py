@@ -30,7 +30,6 @@ from affectstream.core.xdf_recording import XDFRecording
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import COUNTER_LABEL, AffectPipeline, HopResult, StreamStats
 from affectstream.pipelines.face.path import FacePath
-from affectstream.pipelines.sessions.base import HopOutputs
 from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream, RecordingSession, RecordingView,
                                                       eeg_spec, load_replayable, recorded_status)
 
@@ -152,8 +151,8 @@ class HeadlessReplay(RecordingSession):
         self.latest_eeg = (np.empty((0, self.eeg.channel_count)), np.empty(0))
         self.new_markers: list[tuple[float, str]] = []
         self.new_truth = (np.empty(0), np.empty((0, 2)))
-        self.outputs = HopOutputs(publish=publish, hop_s=self.pipeline.hop_s, synthetic=self.eeg.synthetic,
-                                  out=out_jsonl)
+        self.outputs = self._outputs(Path(rec.path), self.eeg, publish=publish, hop_s=self.pipeline.hop_s,
+                                     out=out_jsonl)
 
     @property
     def done(self) -> bool:

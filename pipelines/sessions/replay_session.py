@@ -35,7 +35,6 @@ from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, HopResult
 from affectstream.pipelines.face.path import FacePath
 from affectstream.pipelines.feed import TimingFaults
-from affectstream.pipelines.sessions.base import HopOutputs
 from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream, RecordingSession, RecordingView,
                                                       eeg_spec, load_replayable, recorded_status)
 
@@ -110,7 +109,7 @@ class ReplaySession(RecordingSession):
         self.worker = None  # no face thread: frames go through the face path in stream-time order
         self._view = RecordingView(rec)
         self.status = recorded_status(self.eeg)
-        self.outputs = HopOutputs(publish=publish, hop_s=config.hop_s, synthetic=self.eeg.synthetic)
+        self.outputs = self._outputs(self.path, self.eeg, publish=publish, hop_s=config.hop_s)
         self.speed = 1.0
         self.set_speed(speed)
         self.playing = bool(playing)

@@ -123,3 +123,17 @@ def test_replay_of_real_eeg_warns_once_that_the_model_saw_only_simulated_eeg(sha
     assert "(trained on synthetic EEG)" in lines[-1]
     records = _records(out)
     assert len(records) == 946 and all(r["eeg_model_trained_on"] == "synthetic" for r in records)
+
+
+@pytest.mark.lsl
+def test_two_published_replays_announce_two_affect_ids(sim_xdf):
+    """A replay's Affect outlet is named after the recorded EEG stream and never takes an id already announced."""
+    from affectstream.core.xdf_reader import load_recording
+    from affectstream.pipelines.sessions.replay import HeadlessReplay
+
+    rec = load_recording(sim_xdf)
+    with HeadlessReplay(rec, PipelineConfig(), with_video=False, publish=True) as one, \
+            HeadlessReplay(rec, PipelineConfig(), with_video=False, publish=True) as two:
+        ids = [one.outputs.outlet.source_id, two.outputs.outlet.source_id]
+    assert ids[0] != ids[1]
+    assert all(i.startswith(f"affectstream-affect-replay-{rec.eeg.source_id}") for i in ids), ids
