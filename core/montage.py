@@ -3,9 +3,10 @@ in the bottom layer, ``core``: the live pipeline and the dataset loaders share i
 
 Every model in affectstream sees EEG in one fixed order: the 32-channel 10-20 list used by DEAP and MAHNOB-HCI
 (``MONTAGE_32``). Headsets name and order their channels in many ways, so inputs are matched *by label*, never by
-position: case-insensitive, with the aliases of the old and new 10-20 nomenclature (T3/T7, T4/T8, T5/P7, T6/P8).
-A channel the model expects but the stream lacks is reported and masked; it is never filled by shifting the
-remaining channels into its slot, which would silently feed one electrode's signal to another electrode's weights.
+position in the stream (:mod:`affectstream.core.electrodes` reads the labels). A model channel the stream lacks is
+estimated from the electrodes it has, by their positions on the head (spherical splines,
+:meth:`ChannelMapping.interpolation`), and flagged as interpolated; it is never filled by shifting the remaining
+channels into its slot, which would silently feed one electrode's signal to another electrode's weights.
 """
 
 from __future__ import annotations
@@ -14,30 +15,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from affectstream.core.electrodes import canonical_label, is_non_eeg, template_name
+
 #: The model montage, in the order every feature matrix uses (DEAP / MAHNOB-HCI order).
 MONTAGE_32: tuple[str, ...] = (
     "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
     "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
 )
 
-#: Old (10-20 of Jasper) names -> the modified-combinatorial names the montage uses.
-ALIASES: dict[str, str] = {"t3": "t7", "t4": "t8", "t5": "p7", "t6": "p8"}
-
-#: Label prefixes some acquisition programs put in front of the electrode name ("EEG Fp1", "EEG-Fp1").
-_PREFIXES: tuple[str, ...] = ("eeg ", "eeg-", "eeg_")
-
-
-def canonical_label(label: str) -> str:
-    """Return the lower-case, alias-resolved form of a channel label used for matching."""
-    key = label.strip().lower()
-    for prefix in _PREFIXES:
-        if key.startswith(prefix):
-            key = key[len(prefix):].strip()
-    # "-REF"/"-AVG" style suffixes name the reference, not the electrode.
-    for suffix in ("-ref", "-avg", "-le", "-re"):
-        if key.endswith(suffix):
-            key = key[: -len(suffix)]
-    return ALIASES.get(key, key)
+#: Fewest good electrodes a channel is interpolated from. Two points make no field on the sphere (every estimate
+#: is a blend of the same two signals, which the average reference then cancels); three is the least that does.
+MIN_SOURCES = 3
 
 
 class ChannelMappingError(ValueError):
@@ -46,18 +34,25 @@ class ChannelMappingError(ValueError):
 
 @dataclass(frozen=True)
 class ChannelMapping:
-    """Where each model channel comes from in the input stream.
+    """Which input channels are electrodes, and where each model channel comes from.
 
     Attributes
     ----------
     source_index : ndarray of int, shape (n_model,)
-        Column of the input for each model channel, ``-1`` where the input lacks it.
+        Column of the input for each model channel it measures directly, ``-1`` where it does not.
     missing : tuple of str
-        Model channels absent from the input (masked downstream).
+        Model channels the input does not measure (interpolated downstream from the electrodes when there are
+        enough of them, see :meth:`interpolation`).
     unused : tuple of str
-        Input channels that are not part of the model montage (counter, EOG, aux, ...).
+        Input channels left out: not EEG (AUX, EOG, counter...) or no standard electrode position.
     renamed : dict
         Input label -> model label for channels matched through an alias or a prefix.
+    model_labels : tuple of str
+        The montage mapped onto.
+    electrodes : tuple of str
+        Input labels of every scalp electrode used, model channels or not (a Muse's TP9 is one).
+    electrode_index : ndarray of int, shape (n_electrodes,)
+        Their input columns.
     """
 
     source_index: np.ndarray
@@ -65,11 +60,19 @@ class ChannelMapping:
     unused: tuple[str, ...]
     renamed: dict[str, str] = field(default_factory=dict)
     model_labels: tuple[str, ...] = MONTAGE_32
+    electrodes: tuple[str, ...] = ()
+    electrode_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @property
     def present(self) -> np.ndarray:
-        """Boolean mask over model channels, True where the input provides the channel."""
+        """Boolean mask over model channels, True where the input measures the channel itself."""
         return self.source_index >= 0
+
+    @property
+    def direct(self) -> np.ndarray:
+        """(n_model,) position of each model channel in :attr:`electrodes`, ``-1`` where it is not measured."""
+        where = {int(col): j for j, col in enumerate(self.electrode_index)}
+        return np.array([where.get(int(col), -1) for col in self.source_index], dtype=np.int64)
 
     def apply(self, data: np.ndarray) -> np.ndarray:
         """Reorder ``data`` (..., n_input_channels, n_times) onto the montage; missing rows are NaN.
@@ -82,17 +85,55 @@ class ChannelMapping:
         out[..., present, :] = data[..., self.source_index[present], :]
         return out
 
+    def measure(self, data: np.ndarray) -> np.ndarray:
+        """The electrodes' rows of ``data`` (..., n_input_channels, n_times), in :attr:`electrodes` order."""
+        return data[..., self.electrode_index, :]
+
+    def interpolation(self, good: np.ndarray) -> np.ndarray:
+        """Weights (n_model, n_electrodes) giving every model channel from the ``good`` electrodes.
+
+        A good electrode that is a model channel passes through (an identity row); every other model channel is
+        estimated by spherical splines from the good electrodes (:func:`affectstream.core.interpolation
+        .spline_weights`, cached per electrode set, so a stream costs one computation however long it runs). With
+        fewer than :data:`MIN_SOURCES` good electrodes nothing is estimated: those rows are NaN.
+        """
+        from affectstream.core.interpolation import spline_weights
+
+        good = np.asarray(good, dtype=bool)
+        n_model, n_el = len(self.model_labels), len(self.electrodes)
+        if good.sum() < MIN_SOURCES:
+            weights = np.full((n_model, n_el), np.nan)
+            for i, j in enumerate(self.direct):
+                if j >= 0 and good[j]:
+                    weights[i] = 0.0
+                    weights[i, j] = 1.0
+            return weights
+        sources = [label for label, ok in zip(self.electrodes, good) if ok]
+        weights = np.zeros((n_model, n_el))
+        weights[:, good] = spline_weights(sources, self.model_labels)
+        return weights
+
     def describe(self) -> str:
-        """One line that says what was matched, renamed and missing."""
+        """One line that says what was matched, renamed, interpolated and left out."""
         n = int(self.present.sum())
-        parts = [f"{n}/{len(self.model_labels)} montage channels matched"]
+        parts = [f"{n}/{len(self.model_labels)} montage channels measured"]
+        others = [label for label in self.electrodes if canonical_label(label) not in
+                  {canonical_label(m) for m in self.model_labels}]
+        if others:
+            parts.append("other electrodes " + ", ".join(others))
         if self.renamed:
             parts.append("renamed " + ", ".join(f"{a}->{b}" for a, b in self.renamed.items()))
         if self.missing:
-            parts.append("missing " + ", ".join(self.missing))
+            parts.append(("interpolated " if len(self.electrodes) >= MIN_SOURCES else "missing ")
+                         + ", ".join(self.missing))
         if self.unused:
             parts.append("ignored " + ", ".join(self.unused))
         return "; ".join(parts)
+
+
+#: What to say when a stream's channels cannot be named from its own labels.
+NAME_THEM = ("name them in order with --channels LABEL,... (e.g. --channels Fp1,Fp2,C3,C4,P7,P8,O1,O2) or with a "
+             "headset preset, --montage NAME (`affectstream montages` lists them)")
 
 
 def map_channels(
@@ -101,7 +142,7 @@ def map_channels(
     model_labels: tuple[str, ...] = MONTAGE_32,
     min_present: int = 1,
 ) -> ChannelMapping:
-    """Match input channel labels onto ``model_labels``.
+    """Find the electrodes among a stream's channels and match them onto ``model_labels``.
 
     Parameters
     ----------
@@ -112,7 +153,7 @@ def map_channels(
     model_labels : tuple of str
         The montage to map onto.
     min_present : int
-        Fewest matched channels accepted; fewer raises :class:`ChannelMappingError`.
+        Fewest electrodes accepted; fewer raises :class:`ChannelMappingError`.
 
     Returns
     -------
@@ -120,19 +161,20 @@ def map_channels(
 
     Notes
     -----
-    A stream without labels is accepted only when its channel count equals the montage size, in which case the
-    channels are taken to be in montage order (the DEAP/MAHNOB convention); any other unlabeled layout is refused,
-    because guessing positions is exactly the silent shift this module exists to prevent.
+    A channel is an electrode when its label is not a non-EEG name (:func:`affectstream.core.electrodes
+    .is_non_eeg`) and is either a model channel or any standard 10-05 position; the others are left out and
+    listed. A stream without labels is accepted only when its channel count equals the montage size, in which case
+    the channels are taken to be in montage order (the DEAP/MAHNOB convention); any other unlabelled layout is
+    refused with the options that name it, because guessing positions is exactly the silent shift this module
+    exists to prevent.
     """
     if n_channels <= 0:
         raise ChannelMappingError(f"the stream declares {n_channels} channels; an EEG stream needs at least one")
     if labels is None or all(not str(lab).strip() for lab in labels):
         if n_channels != len(model_labels):
-            raise ChannelMappingError(
-                f"the stream has {n_channels} channels and no channel labels; without labels only a "
-                f"{len(model_labels)}-channel stream in montage order can be used"
-            )
-        return ChannelMapping(np.arange(len(model_labels)), (), (), {}, model_labels)
+            raise ChannelMappingError(f"the stream has {n_channels} channels and no channel labels: {NAME_THEM}")
+        index = np.arange(len(model_labels))
+        return ChannelMapping(index, (), (), {}, model_labels, tuple(model_labels), index)
     labels = [str(lab) for lab in labels]
     if len(labels) != n_channels:
         raise ChannelMappingError(f"the stream declares {n_channels} channels but lists {len(labels)} labels")
@@ -141,27 +183,31 @@ def map_channels(
     source_index = np.full(len(model_labels), -1, dtype=np.int64)
     unused: list[str] = []
     renamed: dict[str, str] = {}
+    electrodes: list[int] = []
+    seen: dict[str, int] = {}
     for col, lab in enumerate(labels):
         key = canonical_label(lab)
         slot = wanted.get(key)
-        if slot is None:
+        if is_non_eeg(lab) or (slot is None and template_name(lab) is None):
             unused.append(lab)
             continue
-        if source_index[slot] >= 0:
-            raise ChannelMappingError(
-                f"channels {labels[source_index[slot]]!r} and {lab!r} both map to {model_labels[slot]}"
-            )
-        source_index[slot] = col
-        if lab != model_labels[slot]:
-            renamed[lab] = model_labels[slot]
-    missing = tuple(m for m, s in zip(model_labels, source_index) if s < 0)
-    n_present = len(model_labels) - len(missing)
-    if n_present < min_present:
+        position = template_name(lab) if slot is None else model_labels[slot]
+        if position in seen:
+            raise ChannelMappingError(f"channels {labels[seen[position]]!r} and {lab!r} both map to {position}")
+        seen[position] = col
+        electrodes.append(col)
+        if slot is not None:
+            source_index[slot] = col
+            if lab != model_labels[slot]:
+                renamed[lab] = model_labels[slot]
+    if len(electrodes) < min_present:
         raise ChannelMappingError(
-            f"only {n_present} of the stream's channels match the {len(model_labels)}-channel montage "
-            f"(need {min_present}); stream labels: {', '.join(labels[:12])}{' ...' if len(labels) > 12 else ''}"
-        )
-    return ChannelMapping(source_index, missing, tuple(unused), renamed, model_labels)
+            f"only {len(electrodes)} of the stream's channels are EEG electrodes at standard positions (need "
+            f"{min_present}); stream labels: {', '.join(labels[:12])}{' ...' if len(labels) > 12 else ''}: "
+            f"{NAME_THEM}")
+    missing = tuple(m for m, s in zip(model_labels, source_index) if s < 0)
+    return ChannelMapping(source_index, missing, tuple(unused), renamed, model_labels,
+                          tuple(labels[c] for c in electrodes), np.array(electrodes, dtype=np.int64))
 
 
 _EQUATOR = frozenset(canonical_label(x) for x in ("Fp1", "Fp2", "F7", "F8", "T7", "T8", "P7", "P8", "O1", "O2"))

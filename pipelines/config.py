@@ -81,6 +81,23 @@ class BaselineConfig:
 
 
 @dataclass(frozen=True)
+class MontageConfig:
+    """How the EEG stream's channels are named when its own labels are missing or wrong (the ``[montage]`` table;
+    ``--montage`` and ``--channels`` on the command line). Give at most one of the two.
+
+    Attributes
+    ----------
+    preset : str | None
+        A headset layout of :data:`affectstream.core.montage_presets.PRESETS` (``affectstream montages``).
+    channels : tuple of str | None
+        One label per stream channel, in stream order (non-EEG channels by a name such as ``AUX`` or ``-``).
+    """
+
+    preset: str | None = None
+    channels: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Windowing, preprocessing and features of the EEG path.
 
@@ -108,6 +125,8 @@ class PipelineConfig:
         accuracy).
     saliency_every_hops : int
         Compute the EEG student's saliency every this many hops (4 = 1 Hz); 0 turns it off (headless runs).
+    montage : MontageConfig
+        Channel names for streams that carry none (or wrong ones).
     """
 
     window_s: float = 2.0
@@ -124,6 +143,7 @@ class PipelineConfig:
     profile: str | None = None
     quality: QualityConfig = field(default_factory=QualityConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    montage: MontageConfig = field(default_factory=MontageConfig)
 
 
 def load_config(path: str | Path, cls: type = PipelineConfig) -> Any:

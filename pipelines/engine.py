@@ -5,13 +5,14 @@ Sources (an LSL inlet, an XDF file, the simulator) push timestamped chunks; the 
 driven by sample counts (:mod:`.scheduler`), so the numbers depend only on the data and its timestamps, and a
 replay at any speed reproduces the live run. The wall clock is read only to report latency.
 
-Per hop (docs/architecture.md, data flow): last 2 s window -> channel mapping onto the montage -> per-channel quality ->
-average re-reference (good channels) -> optional band-pass -> Welch band power (6 bands x 32 channels) ->
-EEG estimator -> fusion.
+Per hop (docs/architecture.md, data flow): last 2 s window -> the headset's electrodes -> per-electrode quality ->
+the 32 montage channels (measured, or interpolated from the good electrodes) -> average re-reference -> optional
+band-pass -> Welch band power (6 bands x 32 channels) -> EEG estimator -> fusion.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -25,7 +26,8 @@ from affectstream.pipelines.eeg.baseline_estimator import BaselineEstimator
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.face.path import FacePath, FaceResult
 from affectstream.pipelines.fusion import FusedEstimate, ModalityEstimate, fuse
-from affectstream.core.montage import MONTAGE_32, ChannelMapping, canonical_label, map_channels
+from affectstream.core.montage import ChannelMapping, canonical_label
+from affectstream.pipelines.eeg.montage_input import MontageProjector, stream_mapping
 from affectstream.pipelines.eeg.preprocess import average_reference, bandpass
 from affectstream.pipelines.eeg.quality import assess_many
 from affectstream.pipelines.ringbuffer import RingBuffer
@@ -79,8 +81,9 @@ class EEGStreamSpec:
 class HopResult:
     """One hop's estimates, qualities and bookkeeping.
 
-    ``features`` (6, 32) and ``good`` (32,) stay in memory for the dashboard and saliency; :meth:`to_json` gives the
-    JSONL/outlet record (NaN written as null).
+    ``features`` (6, 32), ``good`` (32,: the channels with values, measured or interpolated) and ``measured`` (32,:
+    the good channels the headset measures itself) stay in memory for the dashboard and saliency; :meth:`to_json`
+    gives the JSONL/outlet record (NaN written as null).
     """
 
     t: float
@@ -100,6 +103,7 @@ class HopResult:
     face_result: FaceResult | None = None  #: the frame paired with this hop, when a face path runs
     saliency: np.ndarray | None = None  #: (6, 32) jointly normalised, on the hops where it was computed
     eeg_model_trained_on: str | None = None  #: see :attr:`AffectPipeline.eeg_model_trained_on`
+    measured: np.ndarray | None = None  #: (32,) good channels the headset measures (None: same as ``good``)
 
     def to_json(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
@@ -172,7 +176,8 @@ class AffectPipeline:
                                     f"{config.bandpass[0]:g}-{config.bandpass[1]:g} Hz is not inside "
                                     f"(0, {eeg.sfreq / 2:g}) Hz")
         try:
-            self.mapping: ChannelMapping = map_channels(eeg.labels, eeg.n_channels)
+            self.mapping: ChannelMapping = stream_mapping(eeg.labels, eeg.n_channels, config.montage)
+            self.projector = MontageProjector(self.mapping)
         except ValueError as exc:
             raise StreamFormatError(f"EEG stream {eeg.name!r}: {exc}") from None
         self.spec = eeg
@@ -317,9 +322,12 @@ class AffectPipeline:
         spans = [self.buffer.get(stop, self.n_window) for stop in stops]
         times = [float(t[-1]) for _, t in spans]
         raw = np.stack([d for d, _ in spans]).transpose(0, 2, 1).astype(np.float64)  # (k, C_in, n_window)
-        windows = self.mapping.apply(raw)  # (k, 32, n_window), NaN rows for missing channels
-        qualities = assess_many(windows, self.mapping.present, self.config.quality)
-        good = np.stack([q.good for q in qualities])
+        electrodes = self.mapping.measure(raw)  # (k, E, n_window): the headset's electrodes
+        present = np.ones(electrodes.shape[1], dtype=bool)
+        qualities = assess_many(electrodes, present, self.config.quality)
+        good_electrodes = np.stack([q.good for q in qualities])
+        windows, good = self.projector.project(electrodes, good_electrodes)  # (k, 32, n_window), (k, 32)
+        measured = self.projector.measured(good_electrodes)
         if self.config.reference == "average":
             windows = average_reference(windows, good)
         if self.config.bandpass is not None:
@@ -329,18 +337,24 @@ class AffectPipeline:
         estimates, inputs = self._estimate_many(features, good)
         trained_on = self.eeg_model_trained_on  # after the call: a student that failed in it is gone
         results = []
+        n_model = good.shape[1]
         for i, (quality, t) in enumerate(zip(qualities, times)):
             saliency = self.saliency.update(inputs[i]) if self.saliency is not None else None
             face_result = self.face.at(t) if self.face is not None else None
             face = face_result.estimate() if face_result is not None else ModalityEstimate()
-            eeg = estimates[i]
+            # How much of the montage is measured: good electrodes per montage channel (at most 1). Interpolated
+            # channels are estimates, not measurements, so the estimators' confidence (which counts the channels
+            # they were given) is scaled from the channels with values down to this.
+            coverage = min(1.0, float(quality.good.sum()) / n_model)
+            eeg = _scaled(estimates[i], coverage / good[i].mean() if good[i].any() else 0.0)
             fused: FusedEstimate = fuse({"eeg": eeg, "face": face} if self.face is not None else {"eeg": eeg})
             self.stats.hops += 1
             results.append(HopResult(
                 t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence,
                 status=fused.status, eeg=eeg, face=face, face_result=face_result,
-                quality_eeg=quality.fraction_good, bad_channels=quality.bad_channels(MONTAGE_32),
-                features=features[i], good=quality.good, synthetic=self.spec.synthetic, received_at=received_at,
+                quality_eeg=coverage, bad_channels=self.projector.bad_channels(quality.reason, good[i]),
+                features=features[i], good=good[i], measured=measured[i], synthetic=self.spec.synthetic,
+                received_at=received_at,
                 latency_ms=(time.perf_counter() - received_at) * 1e3 if received_at is not None else math.nan,
                 saliency=saliency, eeg_model_trained_on=trained_on,
             ))
@@ -360,3 +374,10 @@ class AffectPipeline:
             log.error("the EEG student failed (%s); falling back to the baseline estimator", exc)
             self.student = self.saliency = None
             return baseline, np.empty((len(baseline), 0))
+
+
+def _scaled(estimate: ModalityEstimate, factor: float) -> ModalityEstimate:
+    """``estimate`` with its confidence multiplied by ``factor`` (at most 1)."""
+    if factor >= 1.0:
+        return estimate
+    return dataclasses.replace(estimate, confidence=estimate.confidence * factor)

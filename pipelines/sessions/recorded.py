@@ -21,10 +21,10 @@ depend on the replay speed either way.
 
 EEG that does not fit
 ---------------------
-Labels are matched onto the montage by :func:`affectstream.core.montage.map_channels`: channels that match are
-used, the missing ones are reported. A stream without labels that is not 32 channels in montage order, or whose
-rate is too low for the gamma band, is refused with one line naming the stream and every reason
-(:class:`~affectstream.pipelines.engine.StreamFormatError`).
+Channels are named and matched onto the montage by :func:`affectstream.pipelines.eeg.montage_input.stream_mapping`
+(the file's labels, or ``--channels`` / ``--montage``): electrodes are used, montage channels they lack are
+interpolated. A stream whose channels cannot be named, or whose rate is too low for the gamma band, is refused with
+one line naming the stream and every reason (:class:`~affectstream.pipelines.engine.StreamFormatError`).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from affectstream.core.bandpower import WelchBandPower, WelchConfig
-from affectstream.core.montage import map_channels
 from affectstream.core.video import decode_frame
 from affectstream.core.xdf_reader import load_recording
 from affectstream.core.xdf_recording import XDFRecording, XDFStream
 from affectstream.pipelines.config import PipelineConfig
+from affectstream.pipelines.eeg.montage_input import stream_mapping
 from affectstream.pipelines.engine import MAX_EEG_RATE, AffectPipeline, EEGStreamSpec, HopResult, StreamFormatError
 from affectstream.pipelines.feed import EEGFeed, TimingFaults
 from affectstream.pipelines.sessions.base import HopOutputs, Session, StreamStatus
@@ -114,7 +114,7 @@ def check_eeg(stream: XDFStream, config: PipelineConfig = PipelineConfig()) -> N
         except ValueError as exc:
             reasons.append(f"its rate of {stream.srate:g} Hz is too low ({exc})")
     try:
-        map_channels(eeg_spec(stream).labels, stream.channel_count)
+        stream_mapping(eeg_spec(stream).labels, stream.channel_count, config.montage)
     except ValueError as exc:
         reasons.append(f"its channels cannot be mapped onto the montage ({exc})")
     if reasons:

@@ -28,6 +28,7 @@ import numpy as np
 
 from affectstream.core.xdf_recording import XDFRecording
 from affectstream.pipelines.config import PipelineConfig
+from affectstream.core.montage import MIN_SOURCES
 from affectstream.pipelines.engine import COUNTER_LABEL, AffectPipeline, HopResult, StreamStats
 from affectstream.pipelines.face.path import FacePath
 from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream, RecordingSession, RecordingView,
@@ -262,7 +263,9 @@ def _summary(path: str | Path, rec: XDFRecording, pipeline: AffectPipeline, *, w
         summary.notes.append(f"video stream {rec.video.describe()} not replayed (with_video=False)")
     log.info("replaying %s: %s", eeg.describe(), mapping.describe())
     if mapping.missing:
-        log.warning("EEG stream %r lacks montage channels %s (masked)", eeg.name, ", ".join(mapping.missing))
+        log.warning("EEG stream %r does not measure %d of the %d montage channels (%s): %s", eeg.name,
+                    len(mapping.missing), len(mapping.model_labels), ", ".join(mapping.missing),
+                    "interpolated from its electrodes" if len(mapping.electrodes) >= MIN_SOURCES else "left out")
     log.info("markers: %s", summary.markers_line())
     return summary
 

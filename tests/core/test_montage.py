@@ -38,7 +38,7 @@ def test_missing_channels_are_reported_and_masked_never_shifted():
     assert np.isnan(out[MONTAGE_32.index("Fz")]) and np.isnan(out[MONTAGE_32.index("O2")])
     # the channel after the gap is still the right electrode
     assert out[MONTAGE_32.index("F4")] == labels.index("F4")
-    assert "missing Fz, O2" in m.describe()
+    assert "interpolated Fz, O2" in m.describe()
 
 
 def test_unlabeled_streams():

@@ -56,19 +56,21 @@ def test_nonfinite_samples_are_flagged_and_excluded():
     res = _run(pipe, x, ts, 64)
     hit = [r for r in res if ts[1000] <= r.t < ts[1000] + 2.0]
     assert hit and all(r.bad_channels.get("F3") == "nonfinite" for r in hit)
-    assert all(np.isnan(r.features[:, MONTAGE_32.index("F3")]).all() for r in hit)
+    f3 = MONTAGE_32.index("F3")  # not measured in those windows: interpolated from the good electrodes instead
+    assert all(not r.measured[f3] and r.good[f3] and np.isfinite(r.features[:, f3]).all() for r in hit)
     for r in res:  # the estimate itself never becomes NaN/inf because of one channel
         assert all(math.isfinite(v) for v in (r.valence, r.arousal)) or r is res[0]
         assert np.isfinite(r.features[:, r.good]).all()
     assert pipe.stats.nonfinite_samples == 4
 
 
-def test_missing_channels_are_masked_and_reported():
+def test_missing_channels_are_interpolated_and_reported():
     labels = tuple(lab for lab in MONTAGE_32 if lab not in ("F3", "F4")) + (COUNTER_LABEL,)
     x, ts = _data(4.0, n_channels=len(labels))
     res = _run(AffectPipeline(_spec(labels)), x, ts, 64)
-    assert res[-1].bad_channels == {"F3": "missing", "F4": "missing"}
-    assert math.isclose(res[-1].quality_eeg, 30 / 32)
+    assert res[-1].bad_channels == {"F3": "interpolated", "F4": "interpolated"}
+    assert math.isclose(res[-1].quality_eeg, 30 / 32)  # what is measured, not what is estimated
+    assert res[-1].good.all() and res[-1].measured.sum() == 30 and np.isfinite(res[-1].features).all()
 
 
 def test_flat_and_railed_channels():
