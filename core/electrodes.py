@@ -70,8 +70,12 @@ def template_montage():
 @functools.cache
 def _template() -> dict[str, tuple[str, np.ndarray]]:
     """Canonical label -> (the template's own spelling, 3-D position in m, head coordinates)."""
-    return {canonical_label(name): (name, np.asarray(xyz, dtype=float))
-            for name, xyz in template_montage().get_positions()["ch_pos"].items()}
+    found: dict[str, tuple[str, np.ndarray]] = {}
+    for name, xyz in template_montage().get_positions()["ch_pos"].items():
+        key = canonical_label(name)
+        if key not in found or key == name.lower():  # the template lists T3 and T7 both: keep the current name
+            found[key] = (name, np.asarray(xyz, dtype=float))
+    return found
 
 
 def template_name(label: str) -> str | None:
