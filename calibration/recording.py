@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from affectstream.calibration.protocol import Block, CalibrationConfig, CalibrationSession, signal_check
+from affectstream.core.montage import NAME_THEM
+from affectstream.pipelines.config import MontageConfig
+from affectstream.pipelines.eeg.montage_input import stream_labels
 
 __all__ = ["CalibrationRecordingError", "session_from_recording"]
 
@@ -31,7 +34,8 @@ class CalibrationRecordingError(ValueError):
 
 
 def session_from_recording(path: str | Path, subject: str, *, heldout_blocks: int = CalibrationConfig.heldout_blocks,
-                           check_s: float = CalibrationConfig.check_s) -> CalibrationSession:
+                           check_s: float = CalibrationConfig.check_s, montage: MontageConfig = MontageConfig()
+                           ) -> CalibrationSession:
     """Read a recorded calibration session (see the module docstring).
 
     Parameters
@@ -44,6 +48,8 @@ def session_from_recording(path: str | Path, subject: str, *, heldout_blocks: in
         Rated blocks, counted from the end, kept for scoring.
     check_s : float
         Seconds from the start of the EEG used for the signal check.
+    montage : MontageConfig
+        Names for the EEG channels when the file's own are missing or wrong (``--channels`` / ``--montage``).
     """
     from affectstream.core.xdf_reader import load_recording
 
@@ -52,9 +58,13 @@ def session_from_recording(path: str | Path, subject: str, *, heldout_blocks: in
     if rec.eeg is None or rec.eeg.n_samples == 0:
         raise CalibrationRecordingError(f"{path.name} has no EEG stream with samples")
     eeg = rec.eeg
-    names = tuple(lab or f"ch{i}" for i, lab in enumerate(eeg.labels or ()))
-    if len(names) != eeg.channel_count:
-        raise CalibrationRecordingError(f"{path.name}: the EEG stream {eeg.name!r} has no channel labels")
+    declared = tuple(eeg.labels) if eeg.labels and any(lab.strip() for lab in eeg.labels) else None
+    try:
+        names = stream_labels(declared, eeg.channel_count, montage)
+    except ValueError as exc:
+        raise CalibrationRecordingError(f"{path.name}: {exc}") from None
+    if names is None or len(names) != eeg.channel_count:
+        raise CalibrationRecordingError(f"{path.name}: the EEG stream {eeg.name!r} has no channel labels: {NAME_THEM}")
     t0 = float(eeg.timestamps[0])
     events = [(t - t0, text) for t, text, _ in rec.marker_events()]
     starts = {m: t for t, m in events if m in ("baseline_open_start", "baseline_start")}

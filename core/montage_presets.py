@@ -81,6 +81,6 @@ def preset_labels(preset: MontagePreset, n_channels: int) -> tuple[str, ...]:
     n_required = max(i for i, label in enumerate(preset.labels) if not is_non_eeg(label)) + 1
     if not n_required <= n_channels <= len(preset.labels):
         span = f"{len(preset.labels)}" if n_required == len(preset.labels) else f"{n_required} to {len(preset.labels)}"
-        raise PresetError(f"the montage preset {preset.name!r} names {span} channels but the stream has "
-                          f"{n_channels}; name them with --channels LABEL,... instead")
+        raise PresetError(f"the montage preset {preset.name!r} (--montage, or preset in [montage]) names {span} "
+                          f"channels but the stream has {n_channels}; name them with --channels LABEL,... instead")
     return preset.labels[:n_channels]

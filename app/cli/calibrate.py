@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from affectstream.app.cli.common import UserError, window_possible
+from affectstream.app.cli.common import UserError, add_montage_options, montage_config, window_possible
 from affectstream.app.cli.extras import require_training
 
 
@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="calibrate from a recorded session instead (a real headset: the protocol's markers "
                         "baseline_start/baseline_end, block_start/<stim>, block_end/<stim> and "
                         "sam/<stim>/v=<1-9>/a=<1-9>, e.g. sent by PsychoPy and recorded with `run --record`)")
+    add_montage_options(p)
     p.set_defaults(func=run)
 
 
@@ -40,13 +41,17 @@ def run(args: argparse.Namespace) -> int:
     from affectstream.calibration.protocol import CalibrationConfig
     from affectstream.calibration.session import calibrate
 
+    montage = montage_config(args)
+    if args.recording is None and (args.channels is not None or args.montage is not None):
+        raise UserError("--channels and --montage name the channels of a --recording (the wizard's live headset "
+                        "must carry channel labels)")
     if args.recording is not None:
         from affectstream.calibration.recording import session_from_recording
         from affectstream.calibration.session import calibrate_session
 
         if not args.recording.is_file():
             raise UserError(f"no recording at {args.recording}")
-        session = session_from_recording(args.recording, args.subject)
+        session = session_from_recording(args.recording, args.subject, montage=montage)
         folder, report = calibrate_session(session, args.profiles or default_profiles_dir())
         _print_calibration(folder, report)
         return 0

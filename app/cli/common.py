@@ -8,6 +8,10 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from affectstream.pipelines.config import MontageConfig
 
 #: Exit code for a user error (bad input, missing stream), as argparse uses for bad options.
 USER_ERROR = 2
@@ -57,23 +61,99 @@ class StatusLine:
 
 
 def load_pipeline_config(path: Path | None, device: str | None = None, face_model: Path | None = None,
-                          profile: Path | None = None):
+                          profile: Path | None = None, options: argparse.Namespace | None = None):
+    """The pipeline settings: ``path``'s TOML (or the defaults), then the command line's overrides, the channel
+    naming (``--channels``/``--montage`` of ``options``) included."""
     import dataclasses
 
     from affectstream.pipelines.config import PipelineConfig, load_config
 
     config = PipelineConfig() if path is None else load_config(path)
     overrides = {"device": device, "face_model": None if face_model is None else str(face_model),
-                 "profile": None if profile is None else str(profile)}
+                 "profile": None if profile is None else str(profile),
+                 "montage": None if options is None else montage_config(options, config.montage)}
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def dashboard_config(args: argparse.Namespace):
-    """The dashboard's pipeline settings with the subject's profile, or None (the dashboard's defaults)."""
-    from affectstream.pipelines.config import PipelineConfig
+    """The dashboard's pipeline settings with the subject's profile and the channel naming, or None (the
+    dashboard's defaults)."""
+    from affectstream.pipelines.config import MontageConfig, PipelineConfig
 
+    montage = montage_config(args)
     profile = subject_profile(args.subject, args.profiles)
-    return None if profile is None else PipelineConfig(saliency_every_hops=4, profile=str(profile))
+    if profile is None and montage == MontageConfig():
+        return None
+    return PipelineConfig(saliency_every_hops=4, profile=None if profile is None else str(profile), montage=montage)
+
+
+def add_montage_options(parser: argparse.ArgumentParser) -> None:
+    """``--channels`` and ``--montage``, for every command that reads an EEG stream or a recording."""
+    parser.add_argument("--channels", default=None, metavar="LABEL,...",
+                        help="name the EEG stream's channels in stream order, e.g. Fp1,Fp2,C3,C4,P7,P8,O1,O2 (for "
+                             "streams without labels, such as the OpenBCI GUI's, or with wrong ones); a channel "
+                             "that is not EEG is named skip, AUX, EOG... and left out")
+    parser.add_argument("--montage", default=None, metavar="PRESET",
+                        help="name the channels with a headset's layout (muse, emotiv-epoc, openbci-cyton...; "
+                             "`affectstream montages` lists them)")
+
+
+def montage_config(args: argparse.Namespace, table: MontageConfig | None = None) -> MontageConfig:
+    """The ``MontageConfig`` of ``--channels``/``--montage``, else of the config's ``[montage]`` table ``table``.
+
+    Checked here, before any stream is opened, so that a typo ends as one line naming the option: an unknown preset,
+    both options at once, a label that is neither a 10-05 position nor a non-EEG name (it would otherwise be left
+    out silently), two labels for one position (T3 and T7). Whether the count fits the stream is checked when the
+    stream is known (the pipeline's one-line refusal gives both counts).
+    """
+    from affectstream.pipelines.config import MontageConfig
+
+    channels, preset = args.channels, args.montage
+    if channels is not None and preset is not None:
+        raise UserError("give the channel names (--channels) or a headset preset (--montage), not both")
+    if channels is not None:
+        return MontageConfig(channels=_checked_channels(channels.split(","), "--channels"))
+    if preset is not None:
+        return MontageConfig(preset=_checked_preset(preset, "--montage"))
+    if table is None or table == MontageConfig():
+        return MontageConfig()
+    if table.channels is not None and table.preset is not None:
+        raise UserError("the config's [montage] table gives both preset and channels: keep one")
+    if table.channels is not None:
+        return MontageConfig(channels=_checked_channels(table.channels, "[montage] channels"))
+    return MontageConfig(preset=_checked_preset(table.preset, "[montage] preset"))
+
+
+def _checked_preset(name: str, where: str) -> str:
+    from affectstream.core.montage_presets import PresetError, get_preset
+
+    try:
+        return get_preset(name).name
+    except PresetError as exc:
+        raise UserError(f"{where}: {exc}") from None
+
+
+def _checked_channels(labels: list[str] | tuple[str, ...], where: str) -> tuple[str, ...]:
+    """The labels stripped, each a 10-05 position or a non-EEG name, no position twice, at least one electrode."""
+    from affectstream.core.electrodes import is_non_eeg, template_name
+
+    labels = tuple(str(label).strip() for label in labels)
+    placed: dict[str, str] = {}
+    for i, label in enumerate(labels, 1):
+        if is_non_eeg(label):
+            continue
+        name = template_name(label)
+        if name is None:
+            what = f"{label!r} (channel {i}) is neither a 10-05 electrode position (Fp1, AF7, T7, ...) nor a " \
+                   "non-EEG channel name (AUX, EOG, ...)" if label else f"channel {i} has no name"
+            raise UserError(f"{where}: {what}; name a channel to leave out skip")
+        if name in placed:
+            raise UserError(f"{where}: {placed[name]!r} and {label!r} are the same position ({name}); each "
+                            "electrode can be named once")
+        placed[name] = label
+    if not placed:
+        raise UserError(f"{where} names no EEG electrode (every label is a non-EEG channel name)")
+    return labels
 
 
 def subject_profile(subject: str | None, profiles: Path | None) -> Path | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from affectstream.app.cli.common import UserError, dashboard_config, positive, window_possible
+from affectstream.app.cli.common import UserError, add_montage_options, dashboard_config, positive, window_possible
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,15 +24,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="save the window's picture after --duration seconds and exit")
     p.add_argument("--subject", default=None, help="use this subject's calibration profile (when there is one)")
     p.add_argument("--profiles", type=Path, default=None, metavar="DIR", help="calibration profile folder")
+    add_montage_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from affectstream.app.dashboard import run_dashboard
 
+    config = dashboard_config(args)  # a mistyped option is named before the display is looked for
     if not window_possible(args.screenshot):
         raise UserError("no display found (DISPLAY is not set): use `affectstream run --headless`, or --screenshot "
                         "to render the dashboard offscreen")
     return run_dashboard(args.eeg, eeg_source_id=args.eeg_source_id, video=args.video,
                          video_source_id=args.video_source_id, screenshot=args.screenshot, duration=args.duration,
-                         config=dashboard_config(args), first_match=args.first_match, subject=args.subject)
+                         config=config, first_match=args.first_match, subject=args.subject)

@@ -7,9 +7,9 @@ import math
 import sys
 from pathlib import Path
 
-from affectstream.app.cli.common import (UserError, dashboard_config, load_pipeline_config, model_warning_tag,
-                                         positive, speed_factor, subject_profile, trained_on_text, warn,
-                                         window_possible)
+from affectstream.app.cli.common import (UserError, add_montage_options, dashboard_config, load_pipeline_config,
+                                         model_warning_tag, positive, speed_factor, subject_profile, trained_on_text,
+                                         warn, window_possible)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="replay the complete part of a file that was cut off (e.g. a crashed recording)")
     p.add_argument("--subject", default=None, help="use this subject's calibration profile (when there is one)")
     p.add_argument("--profiles", type=Path, default=None, metavar="DIR", help="calibration profile folder")
+    add_montage_options(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise UserError(f"no recording at {args.file}")
     if args.publish:
+        if args.channels is not None or args.montage is not None:
+            raise UserError("--publish re-publishes the recording as it is; give --channels or --montage to the "
+                            "command that reads the published stream (run, dashboard)")
         speed = args.speed or 1.0
         if math.isinf(speed):
             raise UserError("--publish paces the streams in time: give a speed factor (e.g. --speed 4), not max")
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         publish_recording(args.file, speed)
         return 0
     if not args.headless:
+        config = dashboard_config(args)  # a mistyped option is named before the display is looked for
         if not window_possible(args.screenshot):
             raise UserError("no display found (DISPLAY is not set): use --headless --out FILE.jsonl, or "
                             "--screenshot FILE.png to render the dashboard offscreen")
@@ -61,11 +66,12 @@ def run(args: argparse.Namespace) -> int:
 
         speed = 1.0 if args.speed is None else min(args.speed, max(SPEEDS))  # 'max': the fastest offered
         return run_dashboard(recording=args.file, replay_speed=speed, screenshot=args.screenshot,
-                             duration=args.duration, config=dashboard_config(args))
+                             duration=args.duration, config=config)
     speed = None if args.speed is None or math.isinf(args.speed) else args.speed
     summary = replay(args.file, speed=speed, out_jsonl=args.out, with_video=not args.no_video,
                      allow_truncated=args.allow_truncated,
-                     config=load_pipeline_config(None, profile=subject_profile(args.subject, args.profiles)),
+                     config=load_pipeline_config(None, profile=subject_profile(args.subject, args.profiles),
+                                                 options=args),
                      on_start=lambda started: warn("replay", started.model_warning))
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)

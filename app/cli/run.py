@@ -7,8 +7,8 @@ import functools
 import sys
 from pathlib import Path
 
-from affectstream.app.cli.common import (StatusLine, UserError, load_pipeline_config, positive, print_summary,
-                                         record_path, subject_profile)
+from affectstream.app.cli.common import (StatusLine, UserError, add_montage_options, load_pipeline_config, positive,
+                                         print_summary, record_path, subject_profile)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     video.add_argument("--video-file", type=Path, default=None, metavar="PATH",
                        help="add the face path from a video file played in real time (looped)")
     p.add_argument("--config", type=Path, default=None, help="pipeline config TOML (see README)")
+    add_montage_options(p)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                    help="where the students run (default: the config's, cpu); falls back to CPU with a notice")
     p.add_argument("--face-model", type=Path, default=None, metavar="YUNET.onnx",
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.record_stream and args.record is None:
         raise UserError("--record-stream names a stream to record: add --record [FILE.xdf]")
     config = load_pipeline_config(args.config, args.device, args.face_model,
-                                   subject_profile(args.record_subject, args.profiles))
+                                   subject_profile(args.record_subject, args.profiles), options=args)
     # opened by the session on a thread beside the EEG lookup (None when no face source was asked for)
     video = functools.partial(open_video_source, args.video, video_source_id=args.video_source_id,
                               camera=args.camera, video_file=args.video_file, timeout=args.timeout,

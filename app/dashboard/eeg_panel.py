@@ -1,4 +1,8 @@
-"""EEG (32 montage channels stacked) coloured by channel quality, and the current band powers.
+"""EEG (the headset's electrodes stacked: 4 for a Muse, 32 for a cap) coloured by channel quality, and the current
+band powers.
+
+The traces are the electrodes as measured, named as the stream names them, not the 32 model channels the pipeline
+derives from them: a channel the headset lacks has no trace to show (the scalp maps show it, hollow, as interpolated).
 
 Live, the traces are drawn as a *sweep*, as on clinical EEG monitors: a write head runs left to right over a fixed
 10 s page and overwrites the previous page behind a short gap (the axis shows seconds into the page, the header
@@ -91,10 +95,12 @@ class EEGPanel(QtWidgets.QWidget):
     page_s = 10.0
     n_strips = 10
     gap_s = 0.3
+    max_names = 32  #: most channel names drawn beside the traces
 
     def __init__(self, labels: tuple[str, ...] = MONTAGE_32, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.labels = labels
+        self.flags = labels  #: each row's key in the hop's ``bad_channels``
         self.n = len(labels)
         self.mode = "sweep"
         self._setting_range = False
@@ -157,13 +163,7 @@ class EEGPanel(QtWidgets.QWidget):
         self.label_vb = self.glw.addViewBox(row=0, col=0, enableMouse=False)
         self.label_vb.setFixedWidth(44)
         self.label_vb.setXRange(0, 1, padding=0)
-        self.label_items = []
-        for i, lab in enumerate(self.labels):
-            item = pg.TextItem(lab, color=theme.QUALITY[""], anchor=(1, 0.5))
-            item.setFont(theme.axis_font(8))
-            item.setPos(0.95, float(self.offsets[i]))
-            self.label_vb.addItem(item)
-            self.label_items.append(item)
+        self.label_items: list[pg.TextItem] = []
         self.axis = EEGTimeAxis("bottom")
         self.plot = self.glw.addPlot(row=0, col=1, axisItems={"bottom": self.axis})
         theme.style_plot(self.plot, grid=False)
@@ -173,14 +173,50 @@ class EEGPanel(QtWidgets.QWidget):
         self.plot.addItem(self.grid, ignoreBounds=True)
         vb = self.plot.getViewBox()
         vb.enableAutoRange(enable=False)
-        # every trace (clipped at +/-1.25 rows) stays inside the view: a curve whose bounds reach over the time axis
-        # would be repainted with it each second
-        vb.setYRange(-1.6, self.n + 0.6, padding=0)
-        vb.setLimits(yMin=-3, yMax=self.n + 2)
         vb.sigRangeChangedManually.connect(self._manual_range)
         self.label_vb.setYLink(vb)
         self.strips: list[dict[str, pg.PlotCurveItem]] = [{} for _ in range(self.n_strips)]
         self.review_curves: dict[str, pg.PlotCurveItem] = {}
+        self._place_rows()
+
+    def _place_rows(self) -> None:
+        """One row per channel (first on top): the names, and a view that holds every row.
+
+        Past :attr:`max_names` channels (a 64-channel cap) only every other name is shown (every third past twice
+        that...): the rows are then narrower than a line of text and the names would print over each other.
+        """
+        for item in self.label_items:
+            self.label_vb.removeItem(item)
+        self.label_items = []
+        step = -(-self.n // self.max_names)
+        for i, lab in enumerate(self.labels):
+            item = pg.TextItem(lab, color=theme.QUALITY[""], anchor=(1, 0.5))
+            item.setFont(theme.axis_font(8))
+            item.setPos(0.95, float(self.offsets[i]))
+            item.setVisible(i % step == 0)
+            self.label_vb.addItem(item)
+            self.label_items.append(item)
+        vb = self.plot.getViewBox()
+        # every trace (clipped at +/-1.25 rows) stays inside the view: a curve whose bounds reach over the time axis
+        # would be repainted with it each second
+        self._setting_range = True
+        try:
+            vb.setLimits(yMin=-3, yMax=self.n + 2)
+            vb.setYRange(-1.6, self.n + 0.6, padding=0)
+        finally:
+            self._setting_range = False
+
+    def set_channels(self, labels: tuple[str, ...], flags: tuple[str, ...] | None = None) -> None:
+        """Show these channels (a new headset): ``labels`` as drawn, ``flags`` their keys in ``bad_channels``.
+
+        What was drawn for the previous channels is cleared; the quality colours follow with the next hop.
+        """
+        self.labels, self.flags = tuple(labels), tuple(flags if flags is not None else labels)
+        self.n = len(self.labels)
+        self.offsets = np.arange(self.n - 1, -1, -1, dtype=np.float32)
+        self._reasons = None
+        self._place_rows()
+        self.reset()
 
     def _build_bars(self) -> None:
         """The band-power bar chart of the good channels, on its own canvas."""
@@ -209,12 +245,13 @@ class EEGPanel(QtWidgets.QWidget):
     @staticmethod
     def _legend() -> theme.FitLabel:
         parts = [f"<span style='color:{theme.QUALITY[k]}'>━</span>&nbsp;{name}" for k, name in
-                 (("", "good"), ("noisy", "noisy"), ("flat", "flat / non-finite"), ("railed", "railed"),
-                  ("missing", "missing"))]
+                 (("", "good"), ("noisy", "noisy"), ("flat", "flat / non-finite"), ("railed", "railed"))]
         label = theme.FitLabel("&nbsp;&nbsp;".join(parts))  # left out on a narrow panel, never overlapped
         label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         label.setContentsMargins(16, 0, 0, 0)
-        label.setToolTip("Trace colours: channel quality (good, noisy, flat / non-finite, railed, missing)")
+        label.setToolTip("Trace colours: electrode quality (good, noisy, flat / non-finite, railed). The traces are "
+                         "the headset's electrodes; model channels it lacks are interpolated (the scalp maps' hollow "
+                         "dots)")
         return label
 
     # ------------------------------------------------------------------------------------------- modes
@@ -299,10 +336,13 @@ class EEGPanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------------------------------- refresh
     def refresh(self, history: History) -> bool:
+        headset = history.snapshot.headset
+        if headset.labels and headset.labels != self.labels:
+            self.set_channels(headset.labels, headset.flags)
         changed = self._refresh_quality(history)
         changed |= self._refresh_bars(history)
         ring = history.eeg
-        if ring is None or not np.isfinite(ring.newest):
+        if ring is None or not np.isfinite(ring.newest) or ring.n_channels != self.n:
             return changed
         self._newest = ring.newest
         vb = self.plot.getViewBox()
@@ -406,7 +446,7 @@ class EEGPanel(QtWidgets.QWidget):
         return out
 
     def _refresh_quality(self, history: History) -> bool:
-        reasons = tuple(history.bad_channels.get(lab, "") for lab in self.labels)
+        reasons = tuple(history.bad_channels.get(key, "") for key in self.flags)
         if reasons == self._reasons:
             return False
         self._reasons = reasons

@@ -77,6 +77,20 @@ class StreamEntry:
         return head if sep else None
 
 
+@dataclass(frozen=True)
+class Headset:
+    """The headset's electrodes as the dashboard draws them (fixed for a session).
+
+    The EEG traces show these electrodes, not the 32 model channels: a Muse has four and shows four. ``flags`` says
+    under which name :attr:`affectstream.pipelines.engine.HopResult.bad_channels` reports each electrode (its
+    model channel's name when it is one, since a stream may spell it differently: ``EEG Fp1`` is ``Fp1``).
+    """
+
+    labels: tuple[str, ...] = ()  #: the stream's own names of its electrodes, in stream order
+    flags: tuple[str, ...] = ()  #: each electrode's key in ``bad_channels``
+    summary: str = ""  #: e.g. ``4 electrodes, 32/32 interpolated`` (the status bar)
+
+
 @dataclass
 class Snapshot:
     """Latest values after one poll (replaced wholesale; never mutated after posting)."""
@@ -91,7 +105,8 @@ class Snapshot:
     hops: int = 0
     estimator: str = ""
     synthetic: bool = False
-    mapping: str = ""
+    mapping: str = ""  #: how the stream's channels meet the model montage, one clause a line (a tooltip)
+    headset: Headset = field(default_factory=Headset)
     face: Any = None  #: affectstream.pipelines.face.path.FaceResult of the newest frame
     frame: np.ndarray | None = None  #: uint8 BGR of the newest frame
     frame_id: int = 0  #: changes with every new frame
@@ -112,7 +127,7 @@ class Delivery:
 
     hops: list
     eeg_t: np.ndarray  #: (n,) LSL clock
-    eeg: np.ndarray  #: (32, n) µV, montage order, NaN rows for missing channels
+    eeg: np.ndarray  #: (n_electrodes, n) µV, the headset's electrodes (:attr:`Headset.labels` order)
     markers: list[tuple[float, str]]
     truth_t: np.ndarray
     truth: np.ndarray  #: (n, 2) valence, arousal
@@ -130,7 +145,7 @@ class Mailbox:
     Parameters
     ----------
     n_channels : int
-        Rows of the EEG chunks (the montage size).
+        Rows of the (empty) EEG chunk handed over when none arrived; a chunk that arrived has the headset's.
     max_eeg_samples : int
         EEG samples kept while the GUI does not take them (older ones are dropped first).
     max_hops : int
@@ -239,7 +254,7 @@ class Growable:
 
 
 class EEGRing:
-    """The last ``seconds`` of montage EEG with their times, contiguous in memory for slicing.
+    """The last ``seconds`` of the headset's EEG with their times, contiguous in memory for slicing.
 
     Samples are appended at the end of a buffer twice the capacity; when it fills, the newest ``capacity`` samples
     move to the front (one copy per ``capacity`` samples), so every window is a view, never a gather.
@@ -269,6 +284,10 @@ class EEGRing:
         self.end += n
         if self.end - self.start > self.capacity:
             self.start = self.end - self.capacity
+
+    @property
+    def n_channels(self) -> int:
+        return self._x.shape[0]
 
     @property
     def newest(self) -> float:
@@ -341,7 +360,8 @@ class History:
         self.eeg_seconds = eeg_seconds
         self.sfreq = sfreq
         self.features: np.ndarray | None = None
-        self.good: np.ndarray | None = None
+        self.good: np.ndarray | None = None  #: (32,) model channels with values (measured or interpolated)
+        self.measured: np.ndarray | None = None  #: (32,) good model channels the headset measures itself
         self.bad_channels: dict[str, str] = {}
         self.saliency: np.ndarray | None = None
         self.saliency_t = math.nan
@@ -388,6 +408,7 @@ class History:
             self.hops.extend(rows)
             last = d.hops[-1]
             self.features, self.good, self.bad_channels = last.features, last.good, dict(last.bad_channels)
+            self.measured = last.good if last.measured is None else last.measured  # None: all good ones measured
             self.features_version += 1
             for h in reversed(d.hops):
                 if h.saliency is not None:

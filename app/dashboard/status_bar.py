@@ -1,4 +1,5 @@
-"""The status bar: each stream's state and rates, dropped samples, backlog, latency, clock offset, estimator,
+"""The status bar: each stream's state and rates, the headset's electrodes (the tooltip says how they meet the model
+montage), dropped samples, backlog, latency, clock offset, estimator,
 recording, and a SIMULATED badge whenever the input declares itself synthetic.
 
 Text is rebuilt at most 5 times a second (numbers that change every poll are unreadable faster), but a change of
@@ -29,8 +30,10 @@ def dot(state: str) -> str:
     return f"<span style='color:{theme.STATE.get(state, theme.MUTED)}'>●</span>"
 
 
-def stream_text(view: StreamView, short: str) -> str:
-    """One stream's state and rates: a coloured dot, the state word unless live, nominal / measured rate."""
+def stream_text(view: StreamView, short: str, about: str = "") -> str:
+    """One stream's state and rates: a coloured dot, the state word unless live, nominal / measured rate; for the
+    EEG then ``about`` (its electrodes) and its name and host, last because they are the longest and matter least
+    (the label is cut at its right end when the bar is narrow)."""
     state = "" if view.state == "live" else \
         f" <span style='color:{theme.STATE.get(view.state, theme.MUTED)}'>{view.state}</span>"
     unit = "fps" if view.kind == "Video" else "Hz"
@@ -42,8 +45,9 @@ def stream_text(view: StreamView, short: str) -> str:
         rates = f" {nominal} / {_rate(view.measured_rate, unit)}"
     if view.kind == "EEG":
         host = f" @ {view.host}" if view.host else ""
-        return f"{dot(view.state)} <b>{short}</b>{state} <span style='color:{theme.MUTED}'>{view.name}{host}</span>" \
-               f"{rates}"
+        about = f"{about} · " if about else ""
+        return f"{dot(view.state)} <b>{short}</b>{state}{rates} <span style='color:{theme.MUTED}'>· {about}" \
+               f"{view.name}{host}</span>"
     return f"{dot(view.state)} {short}{state}{rates}"
 
 
@@ -108,7 +112,7 @@ class StatusPanel(QtCore.QObject):
         return label
 
     #: widest each label may claim (px); the counters take what is left
-    CAPS = {"eeg": 440, "others": 420}
+    CAPS = {"eeg": 500, "others": 420}
 
     @staticmethod
     def _set(label: QtWidgets.QLabel, text: str) -> None:
@@ -131,8 +135,10 @@ class StatusPanel(QtCore.QObject):
             self._set(self.eeg, f"{dot('error')} <b>EEG</b> <span style='color:{theme.BAD}'>{short}</span>")
             self.eeg.setToolTip(snap.error)
         elif eeg is not None:
-            self._set(self.eeg, stream_text(eeg, "EEG"))
-            self.eeg.setToolTip(snap.mapping)
+            # what the headset measures ("4 electrodes, 32/32 interpolated"); how, channel by channel, in the tooltip
+            self._set(self.eeg, stream_text(eeg, "EEG", snap.headset.summary))
+            host = f" @ {eeg.host}" if eeg.host else ""
+            self.eeg.setToolTip(f"{eeg.name}{host}\n{snap.mapping}" if snap.mapping else f"{eeg.name}{host}")
         elif snap.state == "idle":
             self._set(self.eeg, f"{dot('idle')} <b>EEG</b> not connected · pick a stream and press Start")
         else:

@@ -17,6 +17,7 @@ import functools
 import logging
 import math
 import queue
+import textwrap
 import threading
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from affectstream.app.dashboard.model import Mailbox, Snapshot, StreamEntry, StreamView
+from affectstream.app.dashboard.model import Headset, Mailbox, Snapshot, StreamEntry, StreamView
 
 if TYPE_CHECKING:
     from affectstream.pipelines.sessions.base import Session
@@ -162,6 +163,8 @@ class SessionWorker(threading.Thread):
         self._recorded = 0
         self._lost_error = _lost_error()
         self._inputs: tuple[StreamEntry, ...] = ()
+        self._headset = Headset()
+        self._mapping_text = ""
 
     # ------------------------------------------------------------------------------------------- commands
     def stop(self) -> None:
@@ -195,6 +198,8 @@ class SessionWorker(threading.Thread):
             return
         self.session = session
         self._inputs = recorded_inputs(session)
+        mapping = session.pipeline.mapping
+        self._headset, self._mapping_text = headset_of(mapping), mapping_text(mapping)
         for attr in ("markers", "truth"):
             inlet = getattr(session, attr, None)
             if inlet is not None:
@@ -243,8 +248,8 @@ class SessionWorker(threading.Thread):
                 else:
                     data, stamps = session.latest_eeg
                     if len(stamps):
-                        eeg = (np.asarray(stamps, dtype=float),
-                               mapping.apply(np.asarray(data, dtype=np.float32).T))
+                        eeg = (np.asarray(stamps, dtype=float),  # the electrodes as measured, not the model's 32
+                               mapping.measure(np.asarray(data, dtype=np.float32).T))
                     markers = list(session.new_markers)
                     truth_t, truth_v = session.new_truth
                     if len(truth_t):
@@ -351,11 +356,36 @@ class SessionWorker(threading.Thread):
             origin=getattr(session, "t_first", None), backlog_s=status.backlog_s,
             clock_offset_s=status.clock_offset_s, counter_gaps=stats.counter_gaps, skipped_hops=stats.skipped_hops,
             hops=stats.hops, estimator=session.pipeline.estimator_name, synthetic=bool(session.synthetic),
-            mapping=session.pipeline.mapping.describe(), face=face, frame=frame, frame_id=frame_id,
+            mapping=self._mapping_text, headset=self._headset, face=face, frame=frame, frame_id=frame_id,
             video_dropped=dropped, recording=str(self._recording) if self._recording is not None else None,
             recorded_hops=self._recorded, recording_error=self._recording_error,
             eeg_model_trained_on=session.pipeline.eeg_model_trained_on,
             model_warning=session.pipeline.model_warning or "", inputs=self._inputs)
+
+
+def headset_of(mapping) -> Headset:
+    """The electrodes of ``mapping`` (a :class:`~affectstream.core.montage.ChannelMapping`) as the dashboard shows
+    them, with the name their quality flags go by and a short summary for the status bar."""
+    from affectstream.core.montage import MIN_SOURCES
+
+    model = {int(j): label for label, j in zip(mapping.model_labels, mapping.direct) if j >= 0}
+    labels = tuple(mapping.electrodes)
+    flags = tuple(model.get(j, label) for j, label in enumerate(labels))
+    n_missing, n_model = len(mapping.missing), len(mapping.model_labels)
+    summary = f"{len(labels)} electrode{'s' if len(labels) != 1 else ''}"
+    if n_missing:
+        how = "interpolated" if len(labels) >= MIN_SOURCES else "missing"
+        summary += f", {n_missing}/{n_model} {how}"
+    return Headset(labels, flags, summary)
+
+
+def mapping_text(mapping) -> str:
+    """The status bar's tooltip on the channel mapping: the electrodes first, then
+    :meth:`~affectstream.core.montage.ChannelMapping.describe` one clause a line, wrapped (a Muse's line names all
+    32 interpolated channels and would otherwise be wider than the screen)."""
+    lines = [f"electrodes ({len(mapping.electrodes)}): {', '.join(mapping.electrodes)}"]
+    lines += [part for part in mapping.describe().split("; ") if not part.startswith("other electrodes ")]
+    return "\n".join(textwrap.fill(line, 90, subsequent_indent="    ", break_on_hyphens=False) for line in lines)
 
 
 def recorded_inputs(session: Session) -> tuple[StreamEntry, ...]:

@@ -40,7 +40,8 @@ def stream_labels(declared: tuple[str, ...] | None, n_channels: int, montage: Mo
     if montage.channels is not None:
         channels = tuple(str(c).strip() for c in montage.channels)
         if len(channels) != n_channels:
-            raise ValueError(f"--channels names {len(channels)} channels but the stream has {n_channels}")
+            raise ValueError(f"the channel list (--channels, or channels in [montage]) names {len(channels)} channels "
+                             f"but the stream has {n_channels}")
         return channels
     if montage.preset is not None:
         return preset_labels(get_preset(montage.preset), n_channels)

@@ -101,13 +101,14 @@ def test_replay_draws_numeric_markers_and_shows_only_the_recordings_stream(qtbot
 
 
 def test_real_eeg_replay_at_the_narrowest_window_warns_and_keeps_headers_apart(qtbot, shared_data, output_dir):
-    """The EEGLAB recording (6 montage channels missing) at the window's minimum width: the model warning is shown,
-    the header texts ("6 missing", "head at ...") stay apart, and no two header items or panels overlap."""
+    """The EEGLAB recording (6 montage channels not measured: interpolated) at the window's minimum width: the model
+    warning is shown, the maps draw those 6 hollow, the header texts stay apart, and no two header items or panels
+    overlap."""
     w = _window(qtbot)
     minimum = w.minimumSize()
     w.resize(minimum.width(), max(minimum.height(), 700))
     w.open_recording(shared_data / "xdf" / "eeglab_eeg32_128Hz_markers_videoidx.xdf", speed=16.0)
-    qtbot.waitUntil(lambda: w.history.hops.n >= 40 and bool(w.eeg_panel.bad_label.text()), timeout=30000)
+    qtbot.waitUntil(lambda: w.history.hops.n >= 40 and bool(w.topomaps.hollow_labels()), timeout=30000)
     qtbot.wait(300)
     assert w.minimumSize() == minimum  # new texts never move the window's minimum
     assert w.width() == minimum.width()
@@ -115,11 +116,11 @@ def test_real_eeg_replay_at_the_narrowest_window_warns_and_keeps_headers_apart(q
     assert "simulated EEG" in snap.model_warning and w.traces.warning.isVisible()
     assert "calibrate" in w.traces.warning.toolTip() and "⚠" in w.status.estimator.text()
     eeg, maps = w.eeg_panel, w.topomaps
-    assert eeg.bad_label.text() == "6 missing" and eeg.head_label.shown_text().startswith("head at ")
-    assert eeg.bad_label.shown_text().startswith("6 mi")  # whole, or shortened with "…"
+    assert maps.hollow_labels() == ("Fp1", "AF3", "F7", "Fp2", "AF4", "F8")
+    assert eeg.n == 30 and eeg.head_label.shown_text().startswith("head at ")  # the cap's 30 electrodes, EOG left out
     assert not _overlaps(_header_widgets(eeg) + _header_widgets(maps))
     assert not _overlaps([eeg, maps, w.traces, w.video])
     gap = eeg.head_label.geometry().left() - eeg.bad_label.geometry().right()
-    assert gap >= 8  # never "6 missinghead at 0:12"
+    assert gap >= 8  # header texts never run together
     w.save_screenshot(output_dir / "dashboard_replay_narrow.png")
     w.close()

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from affectstream.core.montage import map_channels
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.sources.lsl import CONNECTED, LOST, RECONNECTING
 
@@ -36,7 +37,7 @@ class _ReattachingSession:
         self.inlet = type("I", (), {"info": _FakeInfo()})()
         self.pipeline = type("P", (), {"stats": StreamStats(), "estimator_name": "baseline",
                                        "eeg_model_trained_on": None, "model_warning": None,
-                                       "mapping": type("M", (), {"describe": lambda self: "fake"})()})()
+                                       "mapping": map_channels(["C3", "C4"], 2)})()
         self.synthetic, self.markers, self.truth, self.face, self.worker = True, None, None, None, None
         self.latest_eeg = (np.empty((0, 2)), np.empty(0))
         self.new_markers, self.new_truth = [], (np.empty(0), np.empty((0, 2)))

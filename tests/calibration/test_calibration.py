@@ -158,3 +158,22 @@ def _empty(root):
     folder = root / "empty"
     folder.mkdir()
     return folder
+
+
+def test_an_unlabelled_recorded_session_is_named_with_channels(tmp_path, capsys):
+    """A headset that sends no labels (the OpenBCI GUI's) calibrates once its channels are named, as in a replay."""
+    import dataclasses
+
+    from affectstream.calibration.protocol import CalibrationConfig, simulate_session, write_recording
+    from affectstream.calibration.recording import CalibrationRecordingError, session_from_recording
+    from affectstream.pipelines.config import MontageConfig
+
+    session = simulate_session("sim04", CalibrationConfig().fast())
+    path = write_recording(dataclasses.replace(session, ch_names=("",) * len(session.ch_names)), tmp_path / "u.xdf")
+    with pytest.raises(CalibrationRecordingError, match="no channel labels.*--channels.*--montage"):
+        session_from_recording(path, "sim04")
+    named = session_from_recording(path, "sim04", montage=MontageConfig(channels=session.ch_names))
+    assert named.ch_names == session.ch_names and len(named.blocks) == len(session.blocks)
+    capsys.readouterr()
+    assert main(["calibrate", "--subject", "s1", "--channels", "Fp1,Fp2", "--headless"]) == 2
+    assert "--recording" in capsys.readouterr().err
