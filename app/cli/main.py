@@ -11,13 +11,13 @@ import argparse
 import logging
 import sys
 
-from affectstream.app.cli import (bench, calibrate, compare, dashboard, demo, evaluate, export, montages, replay, run,
-                                  simulate, train, train_visual, webcam)
+from affectstream.app.cli import (bench, calibrate, channel_subsets, compare, dashboard, demo, evaluate, export,
+                                  montages, replay, run, simulate, train, train_visual, webcam)
 from affectstream.app.cli.common import USER_ERROR, UserError
 
 #: The commands, in the order ``--help`` lists them.
 COMMANDS = (demo, dashboard, run, replay, montages, simulate, webcam, bench, calibrate, train, evaluate, compare,
-            train_visual, export)
+            channel_subsets, train_visual, export)
 
 
 def installed_version() -> str:

@@ -14,8 +14,9 @@ def _smooth_fields(labels, n_fields: int = 20, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     xyz = np.array([position(lab) for lab in labels]) - np.array(head_origin())
     u = xyz / np.linalg.norm(xyz, axis=1, keepdims=True)
-    terms = [np.ones(len(u))] + [u[:, i] for i in range(3)] + [u[:, i] * u[:, j] for i in range(3) for j in range(i, 3)] \
-        + [u[:, i] * u[:, j] * u[:, k] for i in range(3) for j in range(i, 3) for k in range(j, 3)]
+    terms = [np.ones(len(u))] + [u[:, i] for i in range(3)]
+    terms += [u[:, i] * u[:, j] for i in range(3) for j in range(i, 3)]
+    terms += [u[:, i] * u[:, j] * u[:, k] for i in range(3) for j in range(i, 3) for k in range(j, 3)]
     basis = np.stack(terms)  # (20, n_labels)
     return rng.standard_normal((n_fields, len(basis))) @ basis
 
