@@ -48,11 +48,11 @@ def test_a_normal_demo_exit_prints_no_error_noise(tmp_path):
     """Headless (EEG, video, markers and truth inlets closed while the simulator still runs), twice, as the
     closing race showed in about one exit in two; then the window, rendered offscreen."""
     for _ in range(2):
-        proc = _cli("demo", "--headless", "--duration", "3", "--quiet")
+        proc = _cli("demo", "--headless", "--duration", "1", "--quiet")
         assert proc.returncode == 0, proc.stderr
         assert not [line for line in proc.stderr.splitlines() if any(n in line for n in NOISE)], proc.stderr
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     shot = tmp_path / "demo.png"
-    proc = _cli("demo", "--screenshot", str(shot), "--duration", "4", env=env)
+    proc = _cli("demo", "--screenshot", str(shot), "--duration", "2", env=env)
     assert proc.returncode == 0 and shot.is_file(), proc.stderr
     assert not [line for line in proc.stderr.splitlines() if any(n in line for n in NOISE)], proc.stderr

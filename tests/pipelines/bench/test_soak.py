@@ -1,8 +1,8 @@
-"""The soak run (issue 10): a minute of live session with both modalities and the recorder, plus its statistics.
+"""The soak run (issue 10): 40 s of live session with both modalities and the recorder, plus its statistics.
 
-The 60 s soak is the short version of ``affectstream bench --soak 30``: it shares every line of measurement with the
-long run, and it asserts what a minute can check whatever the machine's load (no gap, every hop published and
-recorded) and a gross-leak bound for memory (see :func:`test_soak_one_minute`). The hop interval's p50/p95 are
+The 40 s soak is the short version of ``affectstream bench --soak 30``: it shares every line of measurement with the
+long run, and it asserts what 40 s can check whatever the machine's load (no gap, every hop published and
+recorded) and a gross-leak bound for memory (see :func:`test_soak_forty_seconds`). The hop interval's p50/p95 are
 figures of the bench, printed beside their target; a timed test would fail on a loaded machine.
 """
 
@@ -85,29 +85,29 @@ def test_cli_accepts_soak_minutes():
 
 @pytest.mark.slow
 @pytest.mark.lsl
-def test_soak_one_minute():
-    """60 s of the simulator (EEG + counter, markers, truth, video) into a live session with the face path, the
+def test_soak_forty_seconds():
+    """40 s of the simulator (EEG + counter, markers, truth, video) into a live session with the face path, the
     Affect outlet and the XDF recorder.
 
-    Memory: over a minute (15 s warm-up, windows [15, 30] s and [45, 60] s) the 30-minute target (under 20 MB, i.e.
+    Memory: over 40 s (10 s warm-up, windows [10, 20] s and [30, 40] s) the 30-minute target (under 20 MB, i.e.
     0.011 MB/s) is below the RSS noise - the writer buffers up to a second of video (3.5 MB) between flushes and the
     allocator keeps and returns pools. The bound below is therefore a gross-leak check: anything that keeps what
-    arrives per frame (a 320x240 frame is 0.23 MB, 3.5 MB/s, ~100 MB between the windows) or per EEG chunk with
+    arrives per frame (a 320x240 frame is 0.23 MB, 3.5 MB/s, ~70 MB between the windows) or per EEG chunk with
     its copies fails it; slow leaks need ``affectstream bench --soak 30``.
     """
-    r = soak(1.0)
+    r = soak(40 / 60, warmup_s=10.0)
     print({k: v for k, v in r.items() if k != "input"})  # the figures, for `pytest -s`
-    assert r["minutes"] == 1.0 and r["warmup_s"] == 15.0
+    assert r["minutes"] == pytest.approx(40 / 60) and r["warmup_s"] == 10.0
     # no sample lost or reordered, in the session or in the file
     assert r["gaps"] == 0 and r["reorders"] == 0
-    assert r["recorded_samples"] == r["received_samples"] >= 58 * 256
-    assert r["recorded_gaps"] == 0 and r["recorded_hops"] == r["hops"] >= 4 * 55
+    assert r["recorded_samples"] == r["received_samples"] >= 38 * 256
+    assert r["recorded_gaps"] == 0 and r["recorded_hops"] == r["hops"] >= 4 * 35
     # every hop after warm-up published (how regularly: hop_interval_p50_ms / _p95_ms, beside their target)
     assert r["skipped_hops_after_warmup"] == 0
-    assert r["hop_intervals"] >= 4 * 44
+    assert r["hop_intervals"] >= 4 * 25
     assert math.isfinite(r["hop_interval_p50_ms"]) and math.isfinite(r["hop_interval_p95_ms"])
     # the face path ran throughout (15 fps published; the worker may skip frames but must not stop)
-    assert r["face_error"] is None and r["face_frames"] >= 0.5 * 15 * 60
+    assert r["face_error"] is None and r["face_frames"] >= 0.5 * 15 * 40
     # a gross leak only (a frame kept per frame is ~100 MB here); allocator and import noise reaches ~15 MB when
     # other tests ran in the same process, and the budget itself is `affectstream bench --soak`'s
     assert abs(r["rss_growth_mb"]) < 50.0
