@@ -155,6 +155,8 @@ class AffectPipeline:
         Live runs skip hops when they fall behind (bounded latency); replay and evaluation process every hop.
     face : FacePath | None
         The face path, when a video source is attached; frames go in through :meth:`push_video`.
+    student : EEGStudentEstimator | None
+        A student loaded elsewhere (another manifest's, for comparisons), instead of the one ``config`` names.
 
     Raises
     ------
@@ -163,7 +165,7 @@ class AffectPipeline:
     """
 
     def __init__(self, eeg: EEGStreamSpec, config: PipelineConfig = PipelineConfig(), *, live: bool = False,
-                 face: FacePath | None = None) -> None:
+                 face: FacePath | None = None, student=None) -> None:
         if not (math.isfinite(eeg.sfreq) and eeg.sfreq > 0):
             raise StreamFormatError(f"EEG stream {eeg.name!r} declares a sampling rate of {eeg.sfreq} Hz; "
                                     "a regular, positive rate is needed")
@@ -196,7 +198,7 @@ class AffectPipeline:
         self.buffer = RingBuffer(capacity, eeg.n_channels)
         self.face = face
         self.baseline = BaselineEstimator(self.hop_s, config.baseline)
-        self.student = self._load_student(config)
+        self.student = student if student is not None else self._load_student(config)
         self.saliency = self._saliency_tracker(config) if self.student is not None else None
         labels = eeg.labels or ()
         keys = [canonical_label(lab) for lab in labels]

@@ -55,15 +55,15 @@ class Estimator:
     def pipeline(self, spec: EEGStreamSpec) -> AffectPipeline:
         """The replay pipeline with this estimator.
 
-        The pipeline loads the bundled student by itself; a student of another manifest is loaded by the same
-        :meth:`EEGStudentEstimator.from_manifest` (sha256 checked) and handed to it, so both run alike.
+        A student of any manifest is loaded by :meth:`EEGStudentEstimator.from_manifest` (sha256 checked), as the
+        pipeline loads the bundled one, and handed to the pipeline, so both run alike.
         """
-        pipe = AffectPipeline(spec, PipelineConfig(eeg_estimator="baseline"))
+        student = None
         if self.manifest is not None:
             from affectstream.pipelines.eeg.student import EEGStudentEstimator
 
-            pipe.student = EEGStudentEstimator.from_manifest("cpu", self.manifest)
-        return pipe
+            student = EEGStudentEstimator.from_manifest("cpu", self.manifest)
+        return AffectPipeline(spec, PipelineConfig(eeg_estimator="baseline"), student=student)
 
 
 def _planted_sites() -> tuple[list[str], list[str]]:
