@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ from affectstream.core.feature_norm import NORM_MEMORY_FRAMES, RunningFeatureNor
 from affectstream.core.montage import MIN_SOURCES, MONTAGE_32, map_channels
 from affectstream.core.typed_config import ConfigError
 from affectstream.models.training.protocols import Fold
-from affectstream.models.training.loop import OptimConfig, WindowSet, batches, ccc_loss, fit, make_windows
+from affectstream.models.training.loop import OptimConfig, WindowSet, batches, fit, make_windows, regression_loss
 from affectstream.models.methods import BUILT_IN
 from affectstream.models.training.method import Method, Run
 
@@ -68,6 +69,9 @@ class EEGStudentConfig:
     train: OptimConfig = field(default_factory=lambda: OptimConfig(
         lr=1e-3, batch_size=8, max_epochs=40, early_stop=8, plateau_patience=3, reload_best_each_epoch=False,
         grad_clip=5.0))
+    #: "mse" for a dataset rated once per clip (models.training.loop.regression_loss: a window's CCC needs a
+    #: target that varies); "ccc" for continuous labels, as the simulator's and MAHNOB's valence annotations
+    loss: Literal["ccc", "mse"] = "ccc"
     export_to: str = ""  #: a weights folder (relative to the config file) to bundle the model into; "" = none
     montage_subsets: int = 0  #: K: live-path feature sequences per training recording on channel subsets (0 = none)
     subset_sizes: tuple[int, int] = (4, 16)  #: fewest and most montage channels of a subset (uniform)
@@ -136,8 +140,11 @@ def prepare(run: Run) -> _Data:
             feats, centre = _live_features(t)
             z[t.key] = norm.transform_sequence(feats)
             arousal = t.meta.get("arousal")
-            if arousal is None:
-                raise ValueError(f"trial {t.key} has no arousal labels")
+            if arousal is None:  # SEED rates valence alone: the arousal head is then not trained (loss "mse")
+                if opts.loss == "ccc":
+                    raise ValueError(f"trial {t.key} has no arousal labels; train on valence alone with "
+                                     "--set eeg_student.loss=\"mse\"")
+                arousal = np.full(t.continuous.values.shape, np.nan, np.float32)
             va[t.key] = np.column_stack([np.interp(centre, t.continuous.times, t.continuous.values),
                                          np.interp(centre, t.continuous.times, arousal)]).astype(np.float32)
     return _Data(z, va, all(t.meta.get("synthetic", False) for t in run.trials))
@@ -263,11 +270,12 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
     def loss(net, b):
         out = net(b[0].to(device).transpose(1, 2))
-        return (ccc_loss(out.valence, b[1].to(device)) + ccc_loss(out.arousal, b[2]["arousal"].to(device))) / 2
+        return (regression_loss(out.valence, b[1].to(device), opts.loss)
+                + regression_loss(out.arousal, b[2]["arousal"].to(device), opts.loss)) / 2
 
     def score(m) -> float:
         s = _scores(m, data, val_keys, cfg, device)
-        return (s["ccc_valence"] + s["ccc_arousal"]) / 2
+        return float(np.nanmean([s["ccc_valence"], s["ccc_arousal"]]))  # valence alone when arousal is unrated
 
     def epoch_batches(epoch: int):
         return batches(_epoch_windows(windows, versions, seed, epoch), cfg.batch_size, seed, epoch, run.ctx)
@@ -292,8 +300,9 @@ def _export(run: Run, model: EEGTCN, result: dict, wall_s: float) -> dict:
     synthetic = all(t.meta.get("synthetic", False) for t in run.trials)
     data = "synthetic" if synthetic else "real"
     subjects = result["subjects"]
+    source = run.config.data.path if run.config.data.kind == "xdf" else run.dataset
     trained_on = (f"{'SYNTHETIC: affectstream simulator (planted truth)' if synthetic else 'recordings'} from "
-                  f"{run.config.data.path}: training subjects {subjects['train']}, validation {subjects['val']}")
+                  f"{source}: training subjects {subjects['train']}, validation {subjects['val']}")
     metrics = {"data": data, "val": result["val"], "test": result["test"], "test_subjects": subjects["test"]}
     shared = {"data": data, "trained_on": trained_on, "command": run.command, "run": str(run.folder),
               "training": {"config": asdict(opts), "best_epoch": result["best_epoch"],
@@ -348,7 +357,8 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     return {f"{split} {name}": s[name] - result[split][name] for name in ("ccc_valence", "ccc_arousal")}
 
 
-METHOD = Method("eeg_student", EEGStudentConfig, prepare, fold, summarise, rescore)
+METHOD = Method("eeg_student", EEGStudentConfig, prepare, fold, summarise, rescore,
+                data_kinds=("xdf", "deap", "mahnob", "mahnob_continuous", "dreamer", "seed"))
 
 
 def training_methods() -> dict[str, Method]:

@@ -23,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     from affectstream.models.training.runner import rescore_run
     from affectstream.pipelines.eeg_student_training import training_methods
 
-    diffs = rescore_run(args.run_dir, training_methods(), progress=not args.quiet)
+    from affectstream.pipelines.face.video_crops import face_crops_at
+
+    diffs = rescore_run(args.run_dir, training_methods(), progress=not args.quiet, face_frames=face_crops_at)
     worst = max((abs(d) for d in diffs.values()), default=0.0)
     for name, d in sorted(diffs.items()):
         print(f"{name}: re-scored minus recorded = {d:+.2e}")

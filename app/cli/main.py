@@ -12,12 +12,12 @@ import logging
 import sys
 
 from affectstream.app.cli import (bench, calibrate, channel_subsets, compare, dashboard, demo, evaluate, export,
-                                  montages, replay, run, simulate, train, train_visual, webcam)
+                                  datasets, montages, replay, run, simulate, train, train_visual, webcam)
 from affectstream.app.cli.common import USER_ERROR, UserError
 
 #: The commands, in the order ``--help`` lists them.
 COMMANDS = (demo, dashboard, run, replay, montages, simulate, webcam, bench, calibrate, train, evaluate, compare,
-            channel_subsets, train_visual, export)
+            channel_subsets, train_visual, export, datasets)
 
 
 def installed_version() -> str:

@@ -409,20 +409,23 @@ class FeatureCache:
                         dataset_id: str | None = None) -> TrialFeatures:
         """Cached features of ``trial``, computing and storing them on a miss.
 
-        A hit is checked against the trial (sample count, sampling rate, label count); if the recording changed
-        under the same key (e.g. a loader now crops differently) the entry is recomputed.
+        A hit is checked against the trial (sample count, sampling rate, label count, and for a dataset's trial
+        its source file's size and time); if the recording changed under the same key (e.g. a loader now crops
+        differently, or another copy of the dataset shares the cache) the entry is recomputed.
         """
         ds = dataset_id if dataset_id is not None else trial.dataset
         hit = self.get(ds, trial.key, config)
         if hit is not None:
             n_labels = 0 if getattr(trial, "continuous", None) is None else int(trial.continuous.values.size)
-            expected = {"n_samples": trial.n_samples, "sfreq": float(trial.sfreq), "n_labels": n_labels}
+            expected = {"n_samples": trial.n_samples, "sfreq": float(trial.sfreq), "n_labels": n_labels,
+                        "source_stamp": getattr(trial, "meta", {}).get("source_stamp")}
             if all(hit.meta.get(k) == v for k, v in expected.items()):
                 self.hits += 1
                 return hit
             log.warning("cached features of %s were computed from a different recording; recomputing", trial.key)
         self.misses += 1
         tf = compute_trial_features(trial, config)
+        tf.meta["source_stamp"] = getattr(trial, "meta", {}).get("source_stamp")  # a dataset trial's file size and time
         self.put(ds, trial.key, config, tf)
         return tf
 

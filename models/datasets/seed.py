@@ -59,6 +59,7 @@ __all__ = [
     "SEED_V_SESSION_LABELS",
     "SEED_V_EMOTIONS",
     "SEED_V_WINDOW_S",
+    "SEED_IV_EYE_WINDOW_S",
     "SEED_V_BANDS",
     "describe_seed_layout",
     "describe_seed_iv_layout",
@@ -100,6 +101,8 @@ SEED_V_SESSION_LABELS: dict[int, tuple[int, ...]] = {
 }
 SEED_V_EMOTIONS: dict[int, str] = {0: "disgust", 1: "fear", 2: "sad", 3: "neutral", 4: "happy"}
 SEED_V_WINDOW_S = 4.0
+#: Window of SEED-IV's eye-movement features (s).
+SEED_IV_EYE_WINDOW_S = 4.0
 SEED_V_BANDS: tuple[str, ...] = ("delta", "theta", "alpha", "beta", "gamma")
 
 _MAT_RE = re.compile(r"^(\d+)_(\d{8})\.mat$")
@@ -117,7 +120,8 @@ def describe_seed_layout() -> str:
 def describe_seed_iv_layout() -> str:
     return (
         "<root>/eeg_raw_data/{1,2,3}/<subject>_<yyyymmdd>.mat (session folders 1-3; variables "
-        "<initials>_eeg1..24, each 62 x T at 200 Hz)"
+        "<initials>_eeg1..24, each 62 x T at 200 Hz); optional <root>/eye_feature_smooth/{1,2,3}/ (same file "
+        "names; variables eye_1..24, each 31 x n_windows)"
     )
 
 
@@ -242,9 +246,30 @@ def _iter_mat_files(
     sfreq: float,
     describe: str,
     emotions: dict[int, str],
+    eye_dir: Path | None = None,
 ) -> Iterator[Trial]:
     for subject, session, date, path, labels in files:
-        yield from _mat_trials(dataset, path, subject, session, date, n_trials, labels, sfreq, describe, emotions)
+        eye_path = None if eye_dir is None else eye_dir / str(session) / path.name
+        eye = _seed_iv_eye(eye_path) if eye_path is not None and eye_path.is_file() else {}
+        for trial in _mat_trials(dataset, path, subject, session, date, n_trials, labels, sfreq, describe, emotions):
+            if trial.trial in eye:
+                trial.features["eye"] = eye[trial.trial]
+                trial.meta["feature_window_s"] = SEED_IV_EYE_WINDOW_S
+            yield trial
+
+
+def _seed_iv_eye(path: Path) -> dict[int, np.ndarray]:
+    """SEED-IV's ``eye_feature_smooth/<session>/<file>.mat``: variables ``eye_<k>`` (31, n_windows) -> ``{k: (n, 31)
+    float32}``. ASSUMED from the dataset's description (31 features on 4 s windows); not seen in a real file."""
+    import scipy.io
+
+    require_matlab_v5(path)
+    found = {}
+    for name, shape, _cls in scipy.io.whosmat(path):
+        m = re.fullmatch(r"eye_(\d+)", name)
+        if m and len(shape) == 2:
+            found[int(m.group(1))] = np.ascontiguousarray(_load_var(path, name).T, dtype=np.float32)
+    return found
 
 
 def _session_files(folder: Path) -> list[tuple[int, int, str, Path]]:
@@ -275,6 +300,7 @@ def load_seed_iv(
     *,
     sessions: Iterable[int] | int | None = None,
     sfreq: float = SEED_SFREQ,
+    eye: bool = True,
 ) -> Iterator[Trial]:
     """Iterate over SEED-IV trials (``eeg_raw_data``), one :class:`Trial` per (subject, session, clip).
 
@@ -286,6 +312,9 @@ def load_seed_iv(
         Subject numbers 1-15; sessions 1-3 (the folder names).
     sfreq : float
         Sampling rate of the files (200 Hz per docs/methods.md §7.5; the files do not store it).
+    eye : bool
+        Attach the eye-movement features of ``<root>/eye_feature_smooth/<session>/<same file name>`` when present
+        (``features["eye"]`` (n_windows, 31) on 4 s windows, ``meta["feature_window_s"]``).
 
     Returns
     -------
@@ -316,7 +345,9 @@ def load_seed_iv(
                  if keep is None or subject in keep]
     if n_found == 0:
         raise layout_error(describe_seed_iv_layout(), list_dir_for_error(raw))
-    return _iter_mat_files("seed_iv", todo, 24, sfreq, describe_seed_iv_layout(), SEED_IV_EMOTIONS)
+    eye_dir = raw.parent / "eye_feature_smooth"
+    return _iter_mat_files("seed_iv", todo, 24, sfreq, describe_seed_iv_layout(), SEED_IV_EMOTIONS,
+                           eye_dir if eye else None)
 
 
 def read_seed_v_npz(path: PathArg) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:

@@ -7,16 +7,19 @@ Layout of a config file (``models/configs/*.toml`` are complete examples)::
     [run]                       # RunConfig: name, output folder, seed, device
     [data]                      # DataConfig: where the trials come from (and the planted generator's settings)
     [features]                  # affectstream.models.datasets.features.FeatureConfig: the band-power features
-    [protocol]                  # ProtocolConfig: LOSO or TRS folds
+    [protocol]                  # ProtocolConfig: LOSO, TRS, within-subject or hold-out folds
+    [paper]                     # PaperConfig: the paper experiment a config reproduces and the numbers it reported
     [v2e_kd]                    # the method's own dataclass (e.g. models/methods/v2e_kd/method.py's V2EKDConfig)
 
 Unknown keys and wrong types are refused with the key's full name (:func:`affectstream.core.typed_config.from_dict`),
-so a typo never silently falls back to a default.
+so a typo never silently falls back to a default. ``affectstream train CONFIG --set KEY=VALUE`` changes one key
+(:func:`apply_overrides`) before those checks, so an override is held to the same rules as the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,8 +27,11 @@ from typing import Any, Literal
 from affectstream.models.datasets.features import FeatureConfig
 from affectstream.core.typed_config import ConfigError, from_dict, read_toml
 
-__all__ = ["ConfigError", "DataConfig", "PlantedConfig", "ProtocolConfig", "RunConfig", "TrainConfig",
-           "load_train_config", "to_toml"]
+__all__ = ["DATASET_KINDS", "ConfigError", "DataConfig", "PaperConfig", "PlantedConfig", "ProtocolConfig",
+           "RunConfig", "TrainConfig", "apply_overrides", "load_train_config", "parse_override", "to_toml"]
+
+#: The ``[data] kind`` values that read a lab's copy of a published emotion-EEG dataset (docs/datasets.md).
+DATASET_KINDS: tuple[str, ...] = ("deap", "mahnob", "mahnob_continuous", "dreamer", "seed", "seed_iv", "seed_v")
 
 
 @dataclass(frozen=True)
@@ -59,29 +65,57 @@ class DataConfig:
 
     ``kind = "xdf"`` reads the project's recordings with calibration labels from ``path``; with ``generate_planted``
     ``affectstream train`` first has the simulator write the planted benchmark there (reused when it exists with the
-    same settings). ``kind =
-    "ferplus"``: the method trains on FER+ images alone (it reads them itself), so there are no trials and the one
-    fold is FER+'s own train / valid / test split; ``path`` and ``[protocol]`` are then unused.
+    same settings). ``kind = "ferplus"``: the method trains on FER+ images alone (it reads them itself), so there are
+    no trials and the one fold is FER+'s own train / valid / test split; ``path`` and ``[protocol]`` are then unused.
+    A kind of :data:`DATASET_KINDS` reads the user's copy of that dataset at ``root``, in the layout it is
+    distributed in (docs/datasets.md; :mod:`affectstream.models.datasets.trainer_trials` turns it into trials).
     """
 
-    kind: Literal["xdf", "ferplus"] = "xdf"
-    path: str = "data/planted"  #: relative to the config file's folder
+    kind: Literal["xdf", "ferplus", "deap", "mahnob", "mahnob_continuous", "dreamer", "seed", "seed_iv",
+                  "seed_v"] = "xdf"
+    path: str = "data/planted"  #: xdf: the recordings, relative to the config file's folder
     generate_planted: bool = False
     planted: PlantedConfig = field(default_factory=PlantedConfig)
     unit: Literal["trial", "session"] = "trial"  #: one sample per marked trial, or per whole recording
-    cache_dir: str = "cache"  #: feature cache, relative to the config file's folder
+    cache_dir: str = "cache"  #: feature (and dataset signal) cache, relative to the config file's folder
+    root: str = ""  #: a dataset kind: the local copy, as distributed (relative paths: to the config file's folder)
+    subjects: tuple[int, ...] = ()  #: a dataset kind: only these subjects (none = all)
+    baseline: Literal["drop", "keep"] = "drop"  #: cut the pre-stimulus baseline off (DEAP 3 s, MAHNOB 30 s) or keep it
+    crop_s: float = 0.0  #: keep only the last crop_s seconds of each clip (0 = the whole clip; DREAMER papers: 60)
+    check: bool = True  #: verify the copy (affectstream datasets check) before training
 
 
 @dataclass(frozen=True)
 class ProtocolConfig:
     """Cross-validation (docs/methods.md §2.5)."""
 
-    kind: Literal["loso", "trs", "holdout"] = "loso"  #: holdout: one fold, validation subjects, no test trials
+    #: holdout: one fold, validation subjects, no test trials; within_subject: every subject in train and test
+    kind: Literal["loso", "trs", "holdout", "within_subject"] = "loso"
     trs_variant: Literal["code", "paper"] = "code"
-    n_folds: int = 10  #: TRS only (LOSO has one fold per subject)
+    n_folds: int = 10  #: TRS and within_subject (LOSO has one fold per subject)
     val_fraction: float = 0.2
     max_folds: int = 0  #: run only the first k folds (0 = all): a quick look, never a reported result
     test_subjects: tuple[int, ...] = ()  #: holdout only: subjects kept for the test (none by default)
+
+
+@dataclass(frozen=True)
+class PaperConfig:
+    """The published experiment a config reproduces, for the report's "paper: X, ours: Y" table.
+
+    ``reported`` pairs a key of the run's summary (dotted, e.g. ``"student.ccc_mean"``) with the number the paper
+    reports for it, on the same scale; ``reported_names`` says what each is in the paper's words.
+    """
+
+    title: str = ""  #: e.g. "Zhang, Tang, Guan, Pattern Recognition 2022"
+    table: str = ""  #: where in the paper, e.g. "Table 2, TRS"
+    summary_keys: tuple[str, ...] = ()
+    reported: tuple[float, ...] = ()  #: one per summary key
+    reported_names: tuple[str, ...] = ()  #: one per summary key
+    note: str = ""  #: what differs from the paper's setting
+
+    def __post_init__(self) -> None:
+        if not len(self.summary_keys) == len(self.reported) == len(self.reported_names):
+            raise ValueError("summary_keys, reported and reported_names must have one entry each")
 
 
 @dataclass(frozen=True)
@@ -94,6 +128,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    paper: PaperConfig = field(default_factory=PaperConfig)
     base_dir: Path = Path(".")  #: the config file's folder: relative paths are resolved against it
 
     def resolve(self, path: str) -> Path:
@@ -101,11 +136,42 @@ class TrainConfig:
         return p if p.is_absolute() else self.base_dir / p
 
 
-_SECTIONS = {"run": RunConfig, "data": DataConfig, "features": FeatureConfig, "protocol": ProtocolConfig}
+_SECTIONS = {"run": RunConfig, "data": DataConfig, "features": FeatureConfig, "protocol": ProtocolConfig,
+             "paper": PaperConfig}
 
 
-def load_train_config(path: str | Path, methods: dict[str, type]) -> TrainConfig:
-    """Read a TOML training config; ``methods`` maps each method name to its options dataclass.
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"data.root=/x"`` -> ``(["data", "root"], "/x")``.
+
+    The value is read as a TOML value (``5``, ``0.1``, ``true``, ``[1, 2]``, ``"text"``); anything that is not one is
+    taken as a bare string, so ``--set data.root=/mnt/DEAP`` needs no quotes.
+    """
+    key, sep, raw = text.partition("=")
+    parts = [p.strip() for p in key.split(".")]
+    if not sep or not all(parts):
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE with a dotted key, e.g. data.root=/data/DEAP")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return parts, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
+    """Set each ``KEY=VALUE`` of ``overrides`` in the parsed TOML ``data`` (in place); the typed checks follow."""
+    for text in overrides:
+        parts, value = parse_override(text)
+        table = data
+        for i, part in enumerate(parts[:-1]):
+            table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"--set {text!r}: {'.'.join(parts[:i + 1])} is a value, not a table")
+        table[parts[-1]] = value
+
+
+def load_train_config(path: str | Path, methods: dict[str, type], overrides: list[str] = ()) -> TrainConfig:
+    """Read a TOML training config; ``methods`` maps each method name to its options dataclass; ``overrides``
+    (``KEY=VALUE``, :func:`apply_overrides`) change keys of the file before it is checked.
 
     Raises
     ------
@@ -114,6 +180,7 @@ def load_train_config(path: str | Path, methods: dict[str, type]) -> TrainConfig
     """
     path = Path(path)
     data = read_toml(path)
+    apply_overrides(data, list(overrides))
     method = data.pop("method", None)
     if not isinstance(method, str) or method not in methods:
         raise ConfigError(f"{path}: 'method' must be one of {', '.join(sorted(methods))}; got {method!r}")
@@ -126,7 +193,7 @@ def load_train_config(path: str | Path, methods: dict[str, type]) -> TrainConfig
     for name, cls in _SECTIONS.items():
         try:
             sections[name] = from_dict(cls, data.get(name, {}), prefix=f"{name}.")
-        except (TypeError, ValueError) as exc:  # FeatureConfig checks its own values
+        except (TypeError, ValueError) as exc:  # FeatureConfig and PaperConfig check their own values
             raise ConfigError(f"{path}: [{name}] {exc}") from None
     return TrainConfig(method=method, options=options, base_dir=path.resolve().parent, **sections)
 

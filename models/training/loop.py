@@ -38,7 +38,7 @@ from affectstream.models.training.distributed import DistContext, all_reduce_mea
 from affectstream.models.training.evaluation import sequence_windows
 
 __all__ = ["FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit", "index_batches", "make_windows",
-           "stack_trials"]
+           "regression_loss", "stack_trials"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,24 @@ def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     cov = ((pred - mp) * (target - mt)).mean(dim=1)
     denom = pred.var(dim=1) + target.var(dim=1) + (mp - mt).squeeze(1) ** 2
     return (1 - 2 * cov / (denom + 1e-8)).mean()
+
+
+def regression_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "ccc") -> torch.Tensor:
+    """The loss of a regression target, (B, T) -> scalar: ``"ccc"`` (:func:`ccc_loss`) or ``"mse"``.
+
+    ``"mse"`` is for a dataset rated once per clip (DEAP, DREAMER, MAHNOB's felt ratings, SEED): the target is
+    constant within every training window, where a window's CCC has no covariance to reward, so a CCC loss is 1 for
+    every prediction and trains nothing. It averages over the finite targets only; a target with none (SEED has no
+    arousal rating) adds nothing.
+    """
+    if kind == "ccc":
+        return ccc_loss(pred, target)
+    if kind != "mse":
+        raise ValueError(f"unknown regression loss {kind!r}; use 'ccc' or 'mse'")
+    finite = torch.isfinite(target)
+    if not bool(finite.any()):
+        return pred.sum() * 0.0
+    return ((pred - torch.nan_to_num(target)) ** 2)[finite].mean()
 
 
 @dataclass

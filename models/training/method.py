@@ -17,11 +17,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from affectstream.models.datasets.dataset_kinds import DATASET_KIND_SPECS
 from affectstream.models.training.config import TrainConfig
 from affectstream.models.training.distributed import DistContext
 from affectstream.models.training.protocols import Fold
 
-__all__ = ["Method", "Run", "weights_sha256"]
+__all__ = ["FaceFrames", "Method", "Run", "weights_sha256"]
+
+#: ``face_frames(video, times) -> (T, S, S, 3) uint8`` face crops at ``times`` seconds of ``video``, or None when it
+#: shows no face (:func:`affectstream.pipelines.face.video_crops.face_crops_at`).
+FaceFrames = Callable[[Path, np.ndarray], "np.ndarray | None"]
 
 
 @dataclass(frozen=True)
@@ -73,13 +78,16 @@ class Run:
     trials: list = field(default_factory=list)
     fast_dev_run: bool = False
     git_commit: str | None = None
+    face_frames: FaceFrames | None = None  #: face crops of a dataset's video (the app's face path), for visual teachers
 
     @property
     def dataset(self) -> str:
-        """What the run's trials are, for reports: the planted benchmark, or the XDF sessions' folder."""
+        """What the run's trials are, for reports: the planted benchmark, the XDF sessions' folder or the dataset."""
         data = self.config.data
         if data.kind == "ferplus":
             return "FER+"
+        if data.kind in DATASET_KIND_SPECS:
+            return f"{DATASET_KIND_SPECS[data.kind].title} ({Path(data.root).name})"
         return "planted benchmark" if data.generate_planted else f"XDF sessions ({Path(data.path).name})"
 
     @property

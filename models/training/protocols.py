@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = ["Fold", "FoldLeakageError", "TRSVariant", "check_fold", "code_block_sizes", "loso_folds", "trial_refs",
-           "trs_folds"]
+           "trs_folds", "within_subject_folds"]
 
 TRSVariant = Literal["code", "paper"]
 
@@ -226,6 +226,18 @@ def trs_folds(trials: Sequence[Any], n_folds: int = 10, variant: TRSVariant = "c
     return folds
 
 
+def _subject_blocks(trials: Sequence[Any], val_fraction: float) -> tuple[list[tuple[Hashable, int | None]],
+                                                                         dict[int, list[int]]]:
+    """The trials' references and each subject's trial indices (subjects in order of first appearance)."""
+    refs = trial_refs(trials, need_subjects=True)
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    by_subject: dict[int, list[int]] = {}
+    for i, (_, s) in enumerate(refs):
+        by_subject.setdefault(s, []).append(i)
+    return refs, by_subject
+
+
 def loso_folds(trials: Sequence[Any], seed: int = 0, val_fraction: float = 0.2) -> list[Fold]:
     """Leave-one-subject-out folds (docs/methods.md §2.5): one fold per subject.
 
@@ -245,14 +257,33 @@ def loso_folds(trials: Sequence[Any], seed: int = 0, val_fraction: float = 0.2) 
         Fold ``f`` tests the subject block ``n_subjects - 1 - f`` (fold 0 = the last subject), as the reference
         code's roll does; ``Fold.test_subjects`` names it.
     """
-    refs = trial_refs(trials, need_subjects=True)
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    by_subject: dict[int, list[int]] = {}
-    for i, (_, s) in enumerate(refs):
-        by_subject.setdefault(s, []).append(i)
+    refs, by_subject = _subject_blocks(trials, val_fraction)
     if len(by_subject) < 2:
         raise ValueError(f"LOSO needs at least two subjects, got {len(by_subject)}")
     blocks = list(by_subject.values())
     return [_make_fold(refs, f, _split_rest(blocks, f, val_fraction, seed), "loso", val_fraction)
             for f in range(len(blocks))]
+
+
+def within_subject_folds(trials: Sequence[Any], n_folds: int = 3, seed: int = 0, val_fraction: float = 0.2
+                         ) -> list[Fold]:
+    """Subject-dependent folds: every subject's trials, in session order, are cut into ``n_folds`` contiguous blocks;
+    fold ``f`` tests block ``f`` of every subject and trains (and validates) on the rest of them.
+
+    This is the pooled form of the within-subject protocols of the SEED family (SEED-V: 3 folds of 5 clips per
+    session; the common SEED and SEED-IV splits train on a session's first clips and test on its last) and of
+    subject-dependent DEAP: one model sees every subject, and never a test clip. Contiguous blocks keep a clip's
+    neighbours together, so no test clip has a training clip cut from the same recording.
+    """
+    refs, by_subject = _subject_blocks(trials, val_fraction)
+    if n_folds < 2 or n_folds > max(len(v) for v in by_subject.values()):
+        raise ValueError(f"within-subject folds need 2 <= n_folds <= a subject's number of trials, got {n_folds}")
+    blocks = {s: [list(b) for b in np.array_split(np.asarray(idx), n_folds)] for s, idx in by_subject.items()}
+    folds = []
+    for f in range(n_folds):
+        test = sorted(int(i) for b in blocks.values() for i in b[f])
+        rest = [int(i) for b in blocks.values() for g, block in enumerate(b) if g != f for i in block]
+        random.Random(seed).shuffle(rest)
+        n_train = int(len(rest) * round(1.0 - val_fraction, 12))
+        folds.append(_make_fold(refs, f, (rest[:n_train], rest[n_train:], test), "within-subject", val_fraction))
+    return folds

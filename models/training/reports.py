@@ -1,10 +1,42 @@
-"""A finished run's outputs outside its run folder: the one-line headline and the ``--report`` files."""
+"""A finished run's outputs: the one-line headline, the paper-versus-ours table and the ``--report`` files."""
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
+from typing import Any
+
+from affectstream.models.training.config import PaperConfig
+
+
+def _lookup(summary: dict, dotted: str) -> Any:
+    value: Any = summary
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def paper_comparison(paper: PaperConfig, summary: dict) -> tuple[list[dict], str]:
+    """The paper's reported numbers beside this run's, row by row, and as a markdown section.
+
+    A run on synthetic data, a fast-dev run or a run of a few folds is not the paper's experiment; the table still
+    prints (it shows the report works end to end) under a line that says what the run's numbers are.
+    """
+    rows = []
+    for key, reported, name in zip(paper.summary_keys, paper.reported, paper.reported_names):
+        ours = _lookup(summary, key)
+        ours = float(ours) if isinstance(ours, (int, float)) and math.isfinite(ours) else None
+        rows.append({"what": name, "summary_key": key, "paper": reported, "ours": ours})
+    lines = [f"## Paper: {paper.title}", "", f"{paper.table}. Paper: the number the paper reports; ours: this run "
+             f"({summary.get('data', '?')} data, {summary.get('folds', '?')} folds).", "",
+             "| what | summary key | paper | ours |", "|---|---|---|---|"]
+    lines += [f"| {r['what']} | `{r['summary_key']}` | {r['paper']:.4g} | "
+              f"{'-' if r['ours'] is None else format(r['ours'], '.4g')} |" for r in rows]
+    if paper.note:
+        lines += ["", f"Differences from the paper's setting: {paper.note}"]
+    return rows, "\n".join(lines)
 
 
 def headline(summary: dict) -> str:

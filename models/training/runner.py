@@ -32,7 +32,7 @@ import logging
 import math
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -43,9 +43,12 @@ import torch
 from affectstream.core.paths import REPO
 from affectstream.models.training import fast_dev
 from affectstream.models.training.distributed import DistContext, barrier, init_distributed
-from affectstream.models.training.protocols import Fold, loso_folds, trs_folds
-from affectstream.models.training.config import ConfigError, TrainConfig, load_train_config, to_toml
-from affectstream.models.training.method import Method, Run
+from affectstream.models.datasets.common import DatasetLayoutError
+from affectstream.models.training.protocols import Fold, loso_folds, trs_folds, within_subject_folds
+from affectstream.models.training.config import (DATASET_KINDS, ConfigError, TrainConfig, load_train_config,
+                                                 to_toml)
+from affectstream.models.training.reports import paper_comparison
+from affectstream.models.training.method import FaceFrames, Method, Run
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +63,17 @@ FAST_DEV_BANNER = ("**FAST-DEV RUN** (`--fast-dev-run`: one fold, one epoch, a h
                    "every step runs, its numbers are not a result.")
 
 
-def load_config(path: str | Path, methods: Catalogue) -> TrainConfig:
-    """Read a training config naming one of ``methods`` and check that the method can train on its ``[data]`` kind."""
-    config = load_train_config(path, {name: m.config_cls for name, m in methods.items()})
+def load_config(path: str | Path, methods: Catalogue, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a training config naming one of ``methods`` (with ``--set`` ``overrides``) and check that the method can
+    train on its ``[data]`` kind."""
+    config = load_train_config(path, {name: m.config_cls for name, m in methods.items()}, list(overrides))
     kinds = methods[config.method].data_kinds
     if config.data.kind not in kinds:
         raise ConfigError(f"{path}: method {config.method!r} trains on [data] kind = "
                           f"{' or '.join(repr(k) for k in kinds)}, not {config.data.kind!r}")
+    if config.data.kind in DATASET_KINDS and not config.data.root:
+        raise ConfigError(f"{path}: [data] kind = {config.data.kind!r} reads your copy of the dataset: set its "
+                          f"folder with --set data.root=PATH (docs/datasets.md)")
     return config
 
 
@@ -94,6 +101,8 @@ def _folds(config: TrainConfig, trials: list) -> list[Fold]:
         return [Fold(0, train, keys["val"], keys["test"], "holdout", tuple(sorted(test)))]
     if p.kind == "loso":
         folds = loso_folds(trials, seed=config.run.seed, val_fraction=p.val_fraction)
+    elif p.kind == "within_subject":
+        folds = within_subject_folds(trials, n_folds=p.n_folds, seed=config.run.seed, val_fraction=p.val_fraction)
     else:
         folds = trs_folds(trials, n_folds=p.n_folds, variant=p.trs_variant, seed=config.run.seed,
                           val_fraction=p.val_fraction)
@@ -101,14 +110,36 @@ def _folds(config: TrainConfig, trials: list) -> list[Fold]:
 
 
 def _load_trials(run: Run) -> list:
-    """The XDF sessions of ``[data]`` (none for FER+-only methods). With ``generate_planted`` the app has written the
-    planted benchmark there first (``affectstream train``; the simulator lives in ``pipelines``)."""
-    data = run.config.data
+    """The trials of ``[data]``: none for FER+-only methods; the XDF sessions (with ``generate_planted`` the app has
+    written the planted benchmark there first: the simulator lives in ``pipelines``); or a lab's copy of a published
+    dataset (checked by :func:`_check_copy` before the run folder was made)."""
+    config, data = run.config, run.config.data
     if data.kind == "ferplus":
         return []
+    if data.kind in DATASET_KINDS:
+        from affectstream.models.datasets.trainer_trials import load_trainer_trials
+
+        return load_trainer_trials(data.kind, config.resolve(data.root), features=config.features,
+                                   cache_dir=config.resolve(data.cache_dir), subjects=data.subjects,
+                                   baseline=data.baseline, crop_s=data.crop_s, progress=run.progress)
     from affectstream.models.datasets.xdf_sessions import load_xdf_sessions
 
     return load_xdf_sessions(run.config.resolve(data.path), unit=data.unit)
+
+
+def _check_copy(config: TrainConfig, progress: bool) -> None:
+    """A dataset copy is verified as ``affectstream datasets check`` does it, before anything is written: a bad copy
+    is refused in one line (its first problem) instead of failing half-way through a study."""
+    data = config.data
+    if data.kind not in DATASET_KINDS or not data.check:
+        return
+    from affectstream.models.datasets.check import check_dataset
+
+    report = check_dataset(data.kind, config.resolve(data.root), progress=progress)
+    if not report.ok:
+        more = f" (and {len(report.problems) - 1} more: affectstream datasets check)" if len(report.problems) > 1 \
+            else ""
+        raise DatasetLayoutError(report.problems[0] + more)
 
 
 def new_run_folder(config: TrainConfig, fast_dev_run: bool = False) -> Path:
@@ -121,14 +152,21 @@ def new_run_folder(config: TrainConfig, fast_dev_run: bool = False) -> Path:
 
 def run_training(config_path: str | Path | None, methods: Catalogue, *, resume: str | Path | None = None,
                  device: str | None = None, progress: bool = True, command: str = "",
-                 fast_dev_run: bool = False) -> Path:
+                 fast_dev_run: bool = False, overrides: Sequence[str] = (),
+                 face_frames: FaceFrames | None = None) -> Path:
     """Train as the config says (or continue the run in ``resume``); returns the run folder.
 
     The run folder's ``config.toml`` is the source of truth on resume, so a resumed run cannot silently change its
-    settings half-way; a fast-dev run stays one, and a run of full size cannot be continued as one.
+    settings half-way; a fast-dev run stays one, and a run of full size cannot be continued as one. ``overrides``
+    (``KEY=VALUE``) change the config's keys (not on resume); ``face_frames`` cuts face crops out of a dataset's
+    videos (the face path, which the caller owns).
     """
-    config = run_folder_config(Path(resume), methods) if resume is not None else load_config(config_path, methods)
+    if resume is not None and overrides:
+        raise ConfigError("--set cannot change a run that has started; its config.toml is what it continues with")
+    config = run_folder_config(Path(resume), methods) if resume is not None else \
+        load_config(config_path, methods, overrides)
     ctx = _context(device or config.run.device)
+    _check_copy(config, progress and ctx.is_main)
     if resume is not None:
         folder = Path(resume)
         started = _run_record(folder)
@@ -138,12 +176,16 @@ def run_training(config_path: str | Path | None, methods: Catalogue, *, resume: 
     else:
         folder = _shared_folder(config, ctx, command, fast_dev_run)
     with fast_dev.fast_dev_run(fast_dev_run):
-        run, method, folds, state = _start(config, methods, folder, ctx, command, progress, fast_dev_run)
+        run, method, folds, state = _start(config, methods, folder, ctx, command, progress, fast_dev_run,
+                                           face_frames)
         results = [_fold_result(run, method, state, fold) for fold in folds]
     if ctx.is_main:
         summary, report = method.summarise(run, state, results)
         metrics = {"method": config.method, "command": run.command, "data": summary.get("data", ""),
                    "summary": summary, "folds": results}
+        if config.paper.summary_keys:
+            summary["paper"], table = paper_comparison(config.paper, summary)
+            report = f"{report}\n\n{table}"
         if fast_dev_run:
             summary["fast_dev_run"] = metrics["fast_dev_run"] = True
             report = f"{FAST_DEV_BANNER}\n\n{report}"
@@ -220,28 +262,31 @@ def run_folder_config(folder: Path, methods: Catalogue) -> TrainConfig:
 
 
 def _start(config: TrainConfig, methods: Catalogue, folder: Path, ctx: DistContext, command: str, progress: bool,
-           fast_dev_run: bool = False):
+           fast_dev_run: bool = False, face_frames: FaceFrames | None = None):
     if config.run.threads > 0:
         torch.set_num_threads(config.run.threads)
     record = _run_record(folder)
     run = Run(config, folder, ctx, command, progress and ctx.is_main, fast_dev_run=fast_dev_run,
-              git_commit=record.get("git_commit"))
+              git_commit=record.get("git_commit"), face_frames=face_frames)
     method = methods[config.method]
     run.trials = _load_trials(run)
-    folds = _folds(config, run.trials)[:1 if fast_dev_run else None]
+    try:
+        folds = _folds(config, run.trials)[:1 if fast_dev_run else None]
+    except ValueError as exc:  # too few trials or subjects for the protocol: the user's data, not a bug
+        raise ConfigError(f"[protocol] {config.protocol.kind}: {exc}") from None
     log.info("%s: %d trials of %d subjects, %d %s folds, device %s", config.method, len(run.trials),
              len({t.subject for t in run.trials}), len(folds), config.protocol.kind, run.device)
     return run, method, folds, method.prepare(run)
 
 
-def rescore_run(folder: str | Path, methods: Catalogue, *, device: str | None = None,
-                progress: bool = True) -> dict[str, float]:
+def rescore_run(folder: str | Path, methods: Catalogue, *, device: str | None = None, progress: bool = True,
+                face_frames: FaceFrames | None = None) -> dict[str, float]:
     """Score every finished fold of a run again from its saved weights; ``{score: recomputed - recorded}``."""
     folder = Path(folder)
     config = run_folder_config(folder, methods)
     record = _run_record(folder)
     run, method, folds, state = _start(config, methods, folder, _context(device or "cpu"), record.get("command", ""),
-                                       progress, bool(record.get("fast_dev_run")))
+                                       progress, bool(record.get("fast_dev_run")), face_frames)
     diffs: dict[str, float] = {}
     for fold in folds:
         done = folder / "folds" / f"fold_{fold.index:02d}.json"

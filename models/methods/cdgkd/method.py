@@ -261,4 +261,5 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     return {f"fold {fold.index} cdgkd test accuracy": acc - result["cdgkd"]["test"]["accuracy"]}
 
 
-METHOD = Method("cdgkd", CDGKDConfig, prepare, fold, summarise, rescore)
+METHOD = Method("cdgkd", CDGKDConfig, prepare, fold, summarise, rescore,
+                data_kinds=("xdf", "deap", "mahnob", "mahnob_continuous"))

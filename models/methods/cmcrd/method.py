@@ -33,6 +33,7 @@ from torch import nn
 
 from affectstream.models.methods.cmcrd.losses import (ContrastMemory, Embed, entropy_weights, gate, mcc_loss,
                                                       weighted_nce)
+from affectstream.models.datasets.features import FeatureCache
 from affectstream.models.training import fast_dev
 from affectstream.models.training.evaluation import balanced_accuracy
 from affectstream.core.feature_norm import zscore_by_train
@@ -63,6 +64,11 @@ class CMCRDConfig:
     batch_size: int = 32
     lr: float = 1e-3
     zscore: Literal["train", "separate"] = "train"
+    #: what the teacher sees: the face (the frozen FER+ student's logits per frame) or the eye-movement features a
+    #: dataset ships (SEED-IV, SEED-V: the paper's EM -> EEG)
+    teacher_modality: Literal["face", "eye"] = "face"
+    #: valence bins, or the dataset's own emotion classes (the SEED family; n_classes must be their number)
+    labels: Literal["valence", "emotion"] = "valence"
 
 
 class MLP(nn.Module):
@@ -95,15 +101,51 @@ class _Data:
     synthetic: bool
 
 
-def prepare(run: Run) -> _Data:
-    from affectstream.models.methods.v2e_kd import method as v2e_kd
+def _student_inputs(run: Run) -> dict[str, np.ndarray]:
+    """The EEG student's input per frame: band power (missing channels 0), or, for a release that ships no signal
+    (SEED-V), its differential-entropy features."""
+    trials = run.trials
+    if all(t.eeg is None for t in trials):
+        return {t.key: np.asarray(t.features["eeg_de"], np.float32) for t in trials}
+    config = run.config
+    feats = FeatureCache(config.resolve(config.data.cache_dir) / "features").features_for(
+        trials, config.features, progress=run.progress)
+    return {k: np.nan_to_num(f.features.reshape(len(f.features), -1), nan=0.0).astype(np.float32)
+            for k, f in feats.items()}
 
-    opts: CMCRDConfig = run.config.options
-    base = v2e_kd.trial_arrays(run, "valence")  # the per-trial band powers and frozen-FER+ face features
+
+def _teacher_inputs(run: Run, modality: str) -> dict[str, np.ndarray]:
+    if modality == "face":
+        from affectstream.models.methods.v2e_kd.method import frame_features
+
+        return frame_features(run, run.trials)
+    missing = [t.key for t in run.trials if "eye" not in t.features]
+    if missing:
+        raise ValueError(f"{len(missing)} trials (e.g. {missing[0]}) have no eye-movement features: the eye teacher "
+                         "needs a dataset that ships them (SEED-IV's eye_feature_smooth, SEED-V's "
+                         "Eye_movement_features)")
+    return {t.key: np.asarray(t.features["eye"], np.float32) for t in run.trials}
+
+
+def _targets(run: Run, opts: CMCRDConfig) -> dict[str, np.ndarray]:
+    if opts.labels == "emotion":
+        names = {tuple(t.meta.get("class_names", ())) for t in run.trials}
+        if len(names) != 1 or len(next(iter(names))) != opts.n_classes:
+            raise ValueError(f"labels = 'emotion' needs trials with emotion classes, {opts.n_classes} of them "
+                             f"(cmcrd.n_classes); the trials have {sorted(len(n) for n in names)}")
+        return {t.key: np.asarray(t.meta["emotion"], np.int64) for t in run.trials}
     edges = np.array([-opts.neutral_band, opts.neutral_band]) if opts.n_classes == 3 else \
         np.linspace(-1, 1, opts.n_classes + 1)[1:-1]
-    y = {k: np.digitize(v, edges).astype(np.int64) for k, v in base.y.items()}
-    return _Data(base.eeg, base.frames, y, base.synthetic)
+    if any(t.continuous is None for t in run.trials):
+        raise ValueError("the trials have no valence labels; classify their emotion classes with "
+                         "--set cmcrd.labels=emotion")
+    return {t.key: np.digitize(t.continuous.values, edges).astype(np.int64) for t in run.trials}
+
+
+def prepare(run: Run) -> _Data:
+    opts: CMCRDConfig = run.config.options
+    return _Data(_student_inputs(run), _teacher_inputs(run, opts.teacher_modality), _targets(run, opts),
+                 all(t.meta.get("synthetic", False) for t in run.trials))
 
 
 def _accuracy(model: MLP, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, float]:
@@ -221,9 +263,11 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
                                         baseline_name="no_kd", method_name="cmcrd", metric="balanced_accuracy",
                                         dataset=run.dataset, folds=f"{len(results)} {out['protocol'].upper()} folds")
     out["p_value"] = out["comparison"]["p_value"]
-    intro = (f"Face teacher -> EEG student, {opts.n_classes} valence classes, {out['protocol'].upper()} "
-             f"({out['folds']} folds), test scores mean ± std over folds.")
-    labels = {"teacher": "face teacher (MLP)", "no_kd": "EEG student, CE only", "cmcrd": "EEG student + CMCRD"}
+    classes = "emotion classes" if opts.labels == "emotion" else "valence classes"
+    intro = (f"{opts.teacher_modality.capitalize()} teacher -> EEG student, {opts.n_classes} {classes}, "
+             f"{out['protocol'].upper()} ({out['folds']} folds), test scores mean ± std over folds.")
+    labels = {"teacher": f"{opts.teacher_modality} teacher (MLP)", "no_kd": "EEG student, CE only",
+              "cmcrd": "EEG student + CMCRD"}
     return out, classification_report(f"CMCRD — {run.config.run.name}", data.synthetic, intro, labels, out,
                                       out["comparison"], run.command)
 
@@ -240,4 +284,5 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     return {f"fold {fold.index} cmcrd test balanced accuracy": acc - result["cmcrd"]["test"]["balanced_accuracy"]}
 
 
-METHOD = Method("cmcrd", CMCRDConfig, prepare, fold, summarise, rescore)
+METHOD = Method("cmcrd", CMCRDConfig, prepare, fold, summarise, rescore,
+                data_kinds=("xdf", "deap", "mahnob", "mahnob_continuous", "dreamer", "seed", "seed_iv", "seed_v"))

@@ -46,7 +46,7 @@ from affectstream.models.training.evaluation import evaluate_regression, sequenc
 from affectstream.models.training.fer_data import FerDataConfig, data_root, load_ferplus
 from affectstream.models.training.fer_scores import fer_split_scores
 from affectstream.models.training.image_loop import build_model, predict_logits, train
-from affectstream.models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
+from affectstream.models.training.loop import OptimConfig, batches, fit, make_windows, regression_loss
 from affectstream.models.training.method import Method, Run
 from affectstream.models.training.protocols import Fold
 
@@ -61,6 +61,9 @@ class NeuroGazeConfig:
 
     teacher: OptimConfig = field(default_factory=lambda: OptimConfig(max_epochs=15, batch_size=32))
     teacher_channels: tuple[int, ...] = (128, 128)
+    #: "mse" for ratings given once per clip (DREAMER, MAHNOB; models.training.loop.regression_loss), "ccc" for
+    #: continuous labels
+    teacher_loss: Literal["ccc", "mse"] = "ccc"
     bin_by: Literal["truth", "prediction"] = "truth"
     centers: tuple[float, ...] = tuple(float(c) for c in DEFAULT_CENTERS)
     student: NeuroGazeStudentConfig = field(default_factory=NeuroGazeStudentConfig)
@@ -133,7 +136,8 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
 
     def loss(net, b):
         out = net(b[0].to(device).transpose(1, 2))
-        return (ccc_loss(out.valence, b[1].to(device)) + ccc_loss(out.arousal, b[2]["arousal"].to(device))) / 2
+        return (regression_loss(out.valence, b[1].to(device), opts.teacher_loss)
+                + regression_loss(out.arousal, b[2]["arousal"].to(device), opts.teacher_loss)) / 2
 
     def val_scores(model) -> dict[str, float]:
         preds = {k: _teacher_outputs(model, data.eeg[k], t_cfg, device)[0] for k in val_keys}
@@ -271,4 +275,5 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     return {f"fold {fold.index} FER+ valid accuracy": acc - result["fer"]["valid"]["8way"]["accuracy"]}
 
 
-METHOD = Method("neurogaze", NeuroGazeConfig, prepare, fold, summarise, rescore)
+METHOD = Method("neurogaze", NeuroGazeConfig, prepare, fold, summarise, rescore,
+                data_kinds=("xdf", "dreamer", "mahnob", "mahnob_continuous", "deap"))

@@ -80,8 +80,22 @@ class _Data:
 
 
 # ------------------------------------------------------------------------------------------------ preparation
-def _frame_features(run: Run, trials: list) -> dict[str, np.ndarray]:
-    """FER+ logits of each trial's label-rate frames, cached on disk by model hash and trial."""
+def _face_frames(run: Run, trial) -> np.ndarray:
+    """The trial's face frames: a recording's Video stream, or crops cut from a dataset's video now (the face path
+    the app handed the run; they are cut only for the methods that need them)."""
+    frames = trial.meta.get("frames")
+    if frames is None and trial.video_path is not None and run.face_frames is not None:
+        frames = run.face_frames(trial.video_path, trial.meta["video_times"])
+    if frames is None:
+        raise ValueError(f"trial {trial.key} has no face frames: the visual teacher needs the Video stream of a "
+                         "recording, or a dataset's face video with a face in it (DEAP has videos for subjects 1-22 "
+                         "only: --set data.subjects=[...])")
+    return frames
+
+
+def frame_features(run: Run, trials: list) -> dict[str, np.ndarray]:
+    """FER+ logits of each trial's label-rate frames, cached on disk by model hash and trial (and for a dataset's
+    trial, its source file's size and time)."""
     from affectstream.models.deploy.fer_onnx import VISUAL_STUDENT, FerOnnx
     from affectstream.models.deploy.manifest import load_manifest
 
@@ -92,13 +106,14 @@ def _frame_features(run: Run, trials: list) -> dict[str, np.ndarray]:
     out = {}
     for trial in tqdm(trials, desc="face features (frozen FER+ student)", unit="trial", disable=not run.progress):
         frames = trial.meta.get("frames")
-        if frames is None:
-            raise ValueError(f"trial {trial.key} has no video frames: the visual teacher needs the Video stream")
-        key = hashlib.sha256(f"{model_hash}|{trial.meta.get('source')}|{trial.key}|{frames.shape}".encode())
+        n = len(frames) if frames is not None else len(trial.meta.get("video_times", ()))
+        source = f"{trial.meta.get('source')}|{trial.meta.get('source_stamp', '')}"
+        key = hashlib.sha256(f"{model_hash}|{source}|{trial.key}|{n}".encode())
         path = cache / f"{key.hexdigest()[:32]}.npy"
         if path.is_file():
             logits = np.load(path, allow_pickle=False)
         else:
+            frames = _face_frames(run, trial)
             logits = student.logits(np.concatenate([student.preprocess(f) for f in frames]))
             np.save(path, logits, allow_pickle=False)
         out[trial.key] = logits
@@ -126,7 +141,7 @@ def trial_arrays(run: Run, target: str) -> _Data:
         if values is None:
             raise ValueError(f"trial {t.key} has no {target} labels")
         y[t.key] = np.asarray(values, dtype=np.float32)
-    return _Data(eeg, log_eeg, _frame_features(run, trials), y, {t.key: t.subject for t in trials},
+    return _Data(eeg, log_eeg, frame_features(run, trials), y, {t.key: t.subject for t in trials},
                  all(t.meta.get("synthetic", False) for t in trials))
 
 
@@ -360,4 +375,4 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     return diffs
 
 
-METHOD = Method("v2e_kd", V2EKDConfig, prepare, fold, summarise, rescore)
+METHOD = Method("v2e_kd", V2EKDConfig, prepare, fold, summarise, rescore, data_kinds=("xdf", "mahnob_continuous"))

@@ -35,3 +35,21 @@ def test_nan_pairs_are_ignored_and_lengths_checked():
         assert "differ in length" in str(exc)
     else:
         raise AssertionError("length mismatch accepted")
+
+
+def test_mse_trains_constant_targets_that_ccc_cannot():
+    import torch
+
+    from affectstream.models.training.loop import regression_loss
+
+    pred = torch.tensor([[0.1, 0.2, 0.3]], requires_grad=True)
+    target = torch.full((1, 3), 0.5)
+    ccc = regression_loss(pred, target, "ccc")
+    ccc.backward()
+    assert abs(ccc.item() - 1.0) < 1e-6 and torch.allclose(pred.grad, torch.zeros(3))  # nothing to learn from
+    pred.grad = None
+    regression_loss(pred, target, "mse").backward()
+    assert torch.all(pred.grad < 0)  # every prediction is pushed up towards the rating
+    masked = regression_loss(pred, torch.tensor([[0.5, float("nan"), float("nan")]]), "mse")
+    assert abs(masked.item() - 0.16) < 1e-6  # unrated targets (SEED's arousal) add nothing
+    assert regression_loss(pred, torch.full((1, 3), float("nan")), "mse").item() == 0.0

@@ -9,7 +9,7 @@ import pytest
 
 from affectstream.models.datasets.common import Trial
 from affectstream.models.training.protocols import (Fold, FoldLeakageError, check_fold, code_block_sizes, loso_folds,
-                                                    trial_refs, trs_folds)
+                                                    trial_refs, trs_folds, within_subject_folds)
 
 # Per-subject trial counts of the continuous MAHNOB subset, in session order (docs/methods.md §2.1).
 MAHNOB_COUNTS = [(1, 19), (2, 5), (3, 13), (4, 9), (5, 13), (6, 9), (7, 13), (8, 13), (10, 5), (13, 6), (14, 13),
@@ -135,3 +135,17 @@ def test_identical_to_the_reference_code_for_every_mahnob_fold():
             assert fold.train == tuple(keys[i] for i in tr)
             assert fold.val == tuple(keys[i] for i in va)
             assert fold.test == tuple(keys[i] for i in te)
+
+
+def test_within_subject_folds_test_every_subject_on_unseen_blocks():
+    trials = [(f"s{s}/t{t}", s) for s in (1, 2, 3) for t in range(6)]
+    folds = within_subject_folds(trials, n_folds=3, seed=0)
+    assert len(folds) == 3
+    tested = [k for f in folds for k in f.test]
+    assert sorted(tested) == sorted(k for k, _ in trials)  # each trial tested exactly once
+    for f in folds:
+        assert {k.split("/")[0] for k in f.test} == {"s1", "s2", "s3"} and f.test_subjects == (1, 2, 3)
+        assert len(f.test) == 6 and not set(f.test) & (set(f.train) | set(f.val))
+    assert set(folds[0].test) == {f"s{s}/t{t}" for s in (1, 2, 3) for t in (0, 1)}  # contiguous blocks
+    with pytest.raises(ValueError, match="n_folds"):
+        within_subject_folds(trials, n_folds=7)
