@@ -36,14 +36,20 @@ def test_every_kind_runs_its_paper_config_on_a_replica(kind, tmp_path):
 
 
 def test_a_planted_valence_effect_is_learned_above_chance(tmp_path):
-    root = write_replica("deap", tmp_path / "deap", effect=6.0, n_subjects=4)
-    assert _train(tmp_path, "deap_eeg_student", root, "--set", "protocol.max_folds=2",
-                  "--set", "eeg_student.train.max_epochs=6", "--set", "eeg_student.train.early_stop=6",
-                  "--set", "eeg_student.channels=[32, 32]") == 0
-    (run,) = (tmp_path / "runs").iterdir()
-    folds = json.loads((run / "metrics.json").read_text())["folds"]
-    pcc = [f["test"]["pcc_valence"] for f in folds]
-    assert min(pcc) > 0.5, pcc  # held-out subjects: alpha power carries the rating
+    def held_out_pcc(effect: float) -> list[float]:
+        root = write_replica("deap", tmp_path / f"deap{effect}", effect=effect, n_subjects=4)
+        out = tmp_path / f"runs{effect}"
+        assert _train(tmp_path, "deap_eeg_student", root, "--set", f"run.out_dir={out}", "--set", "protocol.max_folds=2",
+                      "--set", "eeg_student.train.max_epochs=6", "--set", "eeg_student.train.early_stop=6",
+                      "--set", "eeg_student.channels=[32, 32]") == 0
+        (run,) = out.iterdir()
+        return [f["test"]["pcc_valence"] for f in json.loads((run / "metrics.json").read_text())["folds"]]
+
+    planted, control = held_out_pcc(10.0), held_out_pcc(0.0)
+    # held-out subjects: alpha power carries the rating (measured 0.70-0.80 and 0.55-0.57 over three seeds); the
+    # same replica without the effect, same recipe, stays near zero (-0.38 and 0.01)
+    assert min(planted) > 0.3 and sum(planted) / 2 > 0.45, planted
+    assert sum(control) / 2 < 0.2, control
 
 
 def test_set_is_checked_like_the_file(tmp_path, capsys):
