@@ -13,6 +13,12 @@ One window then costs a strided view, one real FFT over all segments and channel
 with ``scipy.signal.welch`` + ``scipy.integrate.simpson`` to floating-point precision (the tests check 1e-5 relative)
 and ``affectstream bench`` measures the speed-up side by side against scipy and mne.
 
+A batch is computed in passes of :data:`CHUNK_SAMPLES` samples, and :meth:`WelchBandPower.windows` takes the windows
+straight out of a longer signal, a pass at a time: every intermediate of a pass then stays in a core's L2 cache. In
+one pass of 100 windows each window cost twice what a single one did (``affectstream bench``, ``batch100``), because
+each of the eight array operations streamed megabytes through main memory. Windows are independent, so passes give
+bit for bit the numbers of one call per window.
+
 The extractor defines the EEG students' input, so it lives in the bottom layer: the live pipeline, the dataset feature
 cache and the trainer all import this one implementation.
 
@@ -23,6 +29,7 @@ the reference implementation. Features are band-major: row ``b`` holds band ``b`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,6 +46,11 @@ Kind = Literal["log", "relative", "absolute"]
 
 #: Floor added before the logarithm so a flat (all-zero) channel gives a large negative number, not -inf.
 LOG_FLOOR = 1e-12
+
+#: Samples (windows x channels x window length) per pass of a batch: four 32-channel 2 s windows at 256 Hz, 256 kB of
+#: float32 and about 1 MB with their spectra and products, well within a core's L2 cache (2 MB on the team machines).
+#: Per window, passes of 2 to 32 such windows measured within 4 % of each other, and one pass of 100 took twice as long.
+CHUNK_SAMPLES = 2**16
 
 
 @dataclass(frozen=True)
@@ -173,7 +185,7 @@ class WelchBandPower:
 
     def psd(self, x: np.ndarray) -> np.ndarray:
         """Welch PSD (µV²/Hz) of ``x`` (..., n_channels, n_window), shape (..., n_channels, n_freqs)."""
-        spec = self._spectra(self._check(x))
+        spec = self._spectra(self._centred(self._check(x)))
         return (np.abs(spec) ** 2).mean(axis=-2) * self._scale
 
     def __call__(self, x: np.ndarray, kind: Kind | None = None) -> np.ndarray:
@@ -183,8 +195,48 @@ class WelchBandPower:
         never spread to other channels.
         """
         x = self._check(x)
-        kind = kind or self.config.kind
-        spec = self._spectra(x)
+        kind = self._kind(kind)
+        if x.ndim == 2:
+            return self._bands(x, kind)
+        return self._passes(x.shape[0], x.shape[1], lambda i, j: x[i:j], kind)
+
+    def windows(self, signal: np.ndarray, starts: np.ndarray, kind: Kind | None = None) -> np.ndarray:
+        """Band powers of the windows of ``signal`` (C, T) that begin at samples ``starts`` (B,): (B, n_bands, C).
+
+        The numbers of ``self(np.stack([signal[:, s:s + n_window] for s in starts]))``, without the stack: overlapping
+        windows (a 2 s window every 0.25 s holds every sample eight times) are copied out a pass at a time.
+        """
+        signal = np.asarray(signal)
+        starts = np.asarray(starts, dtype=np.intp)
+        n = self.config.n_window
+        if signal.ndim != 2 or starts.ndim != 1:
+            raise ValueError(f"expected a (channels, samples) signal and 1-D starts, got shapes {signal.shape} and "
+                             f"{starts.shape}")
+        if starts.size and (starts.min() < 0 or starts.max() + n > signal.shape[1]):
+            raise ValueError(f"windows of {n} samples starting at {starts.min()}..{starts.max()} do not fit in "
+                             f"{signal.shape[1]} samples")
+        kind = self._kind(kind)
+        view = np.lib.stride_tricks.as_strided(  # (C, T - n + 1, n), no copy
+            signal, shape=(signal.shape[0], signal.shape[1] - n + 1, n), strides=signal.strides + signal.strides[-1:],
+            writeable=False)
+        return self._passes(starts.size, signal.shape[0], lambda i, j: np.moveaxis(view[:, starts[i:j]], 1, 0),
+                            kind)
+
+    def _passes(self, n_windows: int, n_channels: int, take: Callable[[int, int], np.ndarray], kind: Kind
+                ) -> np.ndarray:
+        """(n_windows, n_bands, n_channels) computed :data:`CHUNK_SAMPLES` at a time; ``take(i, j)`` gives windows
+        ``i:j`` as (j - i, n_channels, n_window)."""
+        step = max(1, CHUNK_SAMPLES // max(1, n_channels * self.config.n_window))
+        if 0 < n_windows <= step:  # one pass (a live hop): no copy into a separate output
+            return self._bands(take(0, n_windows), kind)
+        out = np.empty((n_windows, len(self.config.bands), n_channels))
+        for i in range(0, n_windows, step):
+            out[i:i + step] = self._bands(take(i, i + step), kind)
+        return out
+
+    def _bands(self, x: np.ndarray, kind: Kind) -> np.ndarray:
+        """Band powers of windows (..., C, N) whose length was checked: (..., n_bands, C)."""
+        spec = self._spectra(self._centred(x))
         pairs = spec.view(np.float32)
         power = (pairs * pairs).reshape(*spec.shape[:-2], -1) @ self._weights  # (..., C, n_bands + 1)
         bands = power[..., :-1].astype(np.float64)
@@ -192,19 +244,30 @@ class WelchBandPower:
             bands = bands / power[..., -1:]
         elif kind == "log":
             bands = np.log10(np.maximum(bands, 0.0) + LOG_FLOOR)
-        elif kind != "absolute":
-            raise ValueError(f"unknown band-power kind {kind!r}; use 'log', 'relative' or 'absolute'")
         return np.swapaxes(bands, -1, -2)
 
+    def _kind(self, kind: Kind | None) -> Kind:
+        kind = kind or self.config.kind
+        if kind not in ("log", "relative", "absolute"):
+            raise ValueError(f"unknown band-power kind {kind!r}; use 'log', 'relative' or 'absolute'")
+        return kind
+
     def _check(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as an array, once its shape is known to be one window or a batch of them."""
         x = np.asarray(x)
         if x.ndim not in (2, 3):
             raise ValueError(f"expected (channels, samples) or (windows, channels, samples), got shape {x.shape}")
         if x.shape[-1] != self.config.n_window:
             raise ValueError(f"expected windows of {self.config.n_window} samples, got {x.shape[-1]}")
-        # Remove each channel's window mean before going to float32: raw amplifier data often sit on DC offsets of
-        # 1e4-1e5 µV, which would otherwise eat the float32 mantissa. Welch removes every segment's mean anyway, so
-        # this changes nothing but the rounding.
+        return x
+
+    @staticmethod
+    def _centred(x: np.ndarray) -> np.ndarray:
+        """``x`` less each channel's window mean, as float32.
+
+        Raw amplifier data often sit on DC offsets of 1e4-1e5 µV, which would otherwise eat the float32 mantissa.
+        Welch removes every segment's mean anyway, so this changes nothing but the rounding.
+        """
         offset = x.mean(axis=-1, keepdims=True, dtype=np.float64)
         return np.subtract(x, offset, dtype=np.float32)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from affectstream.core.bandpower import WelchBandPower, WelchConfig
+from affectstream.core.bandpower import CHUNK_SAMPLES, WelchBandPower, WelchConfig
 from affectstream.pipelines.eeg.baseline_estimator import BaselineEstimator
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.face.path import FacePath, FaceResult
@@ -317,50 +317,71 @@ class AffectPipeline:
         """The hops ending at ``stops``, computed together: one batched band-power call and one student call.
 
         Batching changes nothing in the numbers (every per-hop state advances in order); it removes the per-call
-        overheads that dominate when replay processes thousands of hops.
+        overheads that dominate when replay processes thousands of hops. The stops of one call are one hop apart
+        (:meth:`HopScheduler.due`), so their windows overlap: each step that works sample by sample (electrode
+        selection, the montage projection, the re-reference) runs once over the span the windows cover, for each run
+        of hops that share one set of good electrodes, instead of once per window on eight copies of every sample.
         """
         if not stops:
             return []
-        spans = [self.buffer.get(stop, self.n_window) for stop in stops]
-        times = [float(t[-1]) for _, t in spans]
-        raw = np.stack([d for d, _ in spans]).transpose(0, 2, 1).astype(np.float64)  # (k, C_in, n_window)
-        electrodes = self.mapping.measure(raw)  # (k, E, n_window): the headset's electrodes
-        present = np.ones(electrodes.shape[1], dtype=bool)
-        qualities = assess_many(electrodes, present, self.config.quality)
+        n, k = self.n_window, len(stops)
+        assert stops[-1] - stops[0] == (k - 1) * self.n_hop, "the hops of one call must be one hop apart"
+        data, stamps = self.buffer.get(stops[-1], stops[-1] - stops[0] + n)
+        starts = np.arange(k) * self.n_hop  # window i is span[starts[i]:starts[i] + n]
+        times = stamps[starts + n - 1].tolist()
+        electrodes = self.mapping.measure(data.T.astype(np.float64))  # (E, span): the headset's electrodes
+        windows = _windows(electrodes, n, self.n_hop, k)  # (k, E, n), a view
+        present = np.ones(electrodes.shape[0], dtype=bool)
+        # A few windows per call, as the band power does, so that the checks' temporaries stay in the cache.
+        step = max(1, CHUNK_SAMPLES // (electrodes.shape[0] * n))
+        qualities = [q for i in range(0, k, step)
+                     for q in assess_many(windows[i:i + step], present, self.config.quality)]
         good_electrodes = np.stack([q.good for q in qualities])
-        windows, good = self.projector.project(electrodes, good_electrodes)  # (k, 32, n_window), (k, 32)
         measured = self.projector.measured(good_electrodes)
-        if self.config.reference == "average":
-            windows = average_reference(windows, good)
-        if self.config.bandpass is not None:
-            windows = bandpass(windows, good, self.config.bandpass, self.spec.sfreq)
-        features = self.welch(np.where(good[..., None], windows, 0.0))  # (k, 6, 32)
+        features = np.empty((k, len(self.welch.config.bands), len(self.mapping.model_labels)))
+        good = np.empty(features[:, 0].shape, dtype=bool)
+        for i, j in _runs(good_electrodes):
+            lo = starts[i]
+            span, valued = self.projector.project(electrodes[None, :, lo:starts[j - 1] + n], good_electrodes[i:i + 1])
+            good[i:j] = valued
+            features[i:j] = self._band_power(span[0], valued[0], j - i)
         features[~good[:, None, :].repeat(features.shape[1], axis=1)] = np.nan  # excluded channels carry no value
         estimates, inputs = self._estimate_many(features, good)
         trained_on = self.eeg_model_trained_on  # after the call: a student that failed in it is gone
         results = []
-        n_model = good.shape[1]
+        # How much of the montage is measured: good electrodes per montage channel (at most 1). Interpolated channels
+        # are estimates, not measurements, so the estimators' confidence (which counts the channels they were given)
+        # is scaled from the channels with values down to this.
+        coverage = np.minimum(1.0, good_electrodes.sum(axis=1) / good.shape[1]).tolist()
+        valued = good.mean(axis=1).tolist()
         for i, (quality, t) in enumerate(zip(qualities, times)):
             saliency = self.saliency.update(inputs[i]) if self.saliency is not None else None
             face_result = self.face.at(t) if self.face is not None else None
             face = face_result.estimate() if face_result is not None else ModalityEstimate()
-            # How much of the montage is measured: good electrodes per montage channel (at most 1). Interpolated
-            # channels are estimates, not measurements, so the estimators' confidence (which counts the channels
-            # they were given) is scaled from the channels with values down to this.
-            coverage = min(1.0, float(quality.good.sum()) / n_model)
-            eeg = _scaled(estimates[i], coverage / good[i].mean() if good[i].any() else 0.0)
+            eeg = _scaled(estimates[i], coverage[i] / valued[i] if valued[i] > 0 else 0.0)
             fused: FusedEstimate = fuse({"eeg": eeg, "face": face} if self.face is not None else {"eeg": eeg})
             self.stats.hops += 1
             results.append(HopResult(
                 t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence,
                 status=fused.status, eeg=eeg, face=face, face_result=face_result,
-                quality_eeg=coverage, bad_channels=self.projector.bad_channels(quality.reason, good[i]),
+                quality_eeg=coverage[i], bad_channels=self.projector.bad_channels(quality.reason, good[i]),
                 features=features[i], good=good[i], measured=measured[i], synthetic=self.spec.synthetic,
                 received_at=received_at,
                 latency_ms=(time.perf_counter() - received_at) * 1e3 if received_at is not None else math.nan,
                 saliency=saliency, eeg_model_trained_on=trained_on,
             ))
         return results
+
+    def _band_power(self, span: np.ndarray, valued: np.ndarray, k: int) -> np.ndarray:
+        """Band power (k, 6, 32) of the ``k`` hops of one run: ``span`` (32, samples) holds their windows, one hop
+        apart, in model channels; ``valued`` (32,) the channels with values (the others enter as zeros)."""
+        if self.config.reference == "average":
+            span = average_reference(span, valued)
+        windows = _windows(np.where(valued[:, None], span, 0.0), self.n_window, self.n_hop, k)  # a view
+        if self.config.bandpass is not None:  # filters each window on its own, as live
+            good = np.broadcast_to(valued, windows.shape[:2])
+            windows = np.where(good[..., None], bandpass(windows, good, self.config.bandpass, self.spec.sfreq), 0.0)
+        return self.welch(windows)
 
     def _estimate_many(self, features: np.ndarray, good: np.ndarray) -> tuple[list[ModalityEstimate], np.ndarray]:
         """The student's estimates (and its inputs), or the baseline's when there is no student or it failed.
@@ -376,6 +397,19 @@ class AffectPipeline:
             log.error("the EEG student failed (%s); falling back to the baseline estimator", exc)
             self.student = self.saliency = None
             return baseline, np.empty((len(baseline), 0))
+
+
+def _windows(x: np.ndarray, n: int, step: int, k: int) -> np.ndarray:
+    """Read-only view (k, ..., n) of the ``k`` windows of ``n`` samples, ``step`` apart, along the last axis of ``x``
+    (``np.lib.stride_tricks.sliding_window_view`` took three times as long, once per live hop)."""
+    return np.lib.stride_tricks.as_strided(x, shape=(k, *x.shape[:-1], n), strides=(step * x.strides[-1], *x.strides),
+                                           writeable=False)
+
+
+def _runs(masks: np.ndarray) -> list[tuple[int, int]]:
+    """``(i, j)`` for each run of equal consecutive rows ``masks[i:j]`` of a (k, E) array, in order."""
+    bounds = [0, *(np.flatnonzero((masks[1:] != masks[:-1]).any(axis=1)) + 1).tolist(), len(masks)]
+    return list(zip(bounds[:-1], bounds[1:]))
 
 
 def _scaled(estimate: ModalityEstimate, factor: float) -> ModalityEstimate:

@@ -14,6 +14,10 @@ from affectstream.pipelines.synthetic.recording import write_simulated_recording
 from affectstream.pipelines.synthetic.sim_config import SimulatorConfig
 
 
+#: What the bench replays with: the live defaults, the bundled EEG student when it is there.
+REPLAY_CONFIG = PipelineConfig(eeg_estimator="auto")
+
+
 def bench_replay(minutes: float = 10.0, *, video_minutes: float | None = 2.0, repeats: int = 3, seed: int = 0,
                  config: PipelineConfig | None = None, workdir: str | Path | None = None) -> dict[str, float]:
     """Replay speed as fast as possible, EEG only and with the face video (docs/architecture.md, budgets: 500x and 10x).
@@ -28,7 +32,7 @@ def bench_replay(minutes: float = 10.0, *, video_minutes: float | None = 2.0, re
     processes on a shared machine; ``*_x_realtime_median``) and per CPU second of this process
     (``*_x_realtime_cpu``, which other processes disturb much less), plus the parts of the time.
     """
-    config = config or PipelineConfig(eeg_estimator="auto")
+    config = config or REPLAY_CONFIG
     video_minutes = minutes if video_minutes is None else min(video_minutes, minutes)
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
