@@ -19,7 +19,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="markdown file to write")
     p.add_argument("--title", default="Comparison", help="the table's title")
     p.add_argument("--json", type=Path, default=None, metavar="FILE.json",
-                   help="also write one entry per distillation run (method vs its baseline, p-value, command)")
+                   help="also write one entry per experiment: its runs with different run.seed grouped, per-seed "
+                        "baseline and method, controls, teacher, recipe, the test over seeds x folds, commands")
+    p.add_argument("--by-seed", action="store_true",
+                   help="the markdown table groups the runs of one experiment over seeds (a method comparison); "
+                        "without it, one row per run (an ablation)")
     p.set_defaults(func=run)
 
 
@@ -30,11 +34,14 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UserError(f"no summary file at {', '.join(missing)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(compare_markdown(args.summaries, args.title, "affectstream " + shlex.join(args.argv)))
+    from affectstream.models.training.seed_comparison import seed_rows, seed_rows_markdown
+
+    command = "affectstream " + shlex.join(args.argv)
+    rows = seed_rows(args.summaries) if args.by_seed or args.json is not None else []
+    args.out.write_text(seed_rows_markdown(rows, args.title, command) if args.by_seed else
+                        compare_markdown(args.summaries, args.title, command))
     print(f"wrote {args.out}", file=sys.stderr)
     if args.json is not None:
-        from affectstream.models.training.compare import comparison_entries
-
-        args.json.write_text(json.dumps(comparison_entries(args.summaries), indent=1) + "\n")
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0

@@ -1,5 +1,6 @@
 """``affectstream compare``: several runs' summaries side by side, as one markdown table (an ablation), and the
-method-versus-baseline entries of the methods comparison.
+comparison block every distillation method writes (the methods comparison over seeds is
+:mod:`affectstream.models.training.seed_comparison`).
 
 Every distillation method trains its no-distillation baseline inside the same run (same folds, budget and seed) and
 declares the comparison in its summary under ``"comparison"`` (:func:`fold_comparison` for cross-validated runs,
@@ -11,29 +12,51 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from affectstream.models.training.evaluation import mcnemar_one_tailed, paired_ttest_one_tailed, summarise_folds
 
-__all__ = ["classification_report", "comparison_entries", "compare_markdown", "fold_comparison", "fold_scores",
+__all__ = ["classification_report", "compare_markdown", "fold_comparison", "fold_scores",
            "split_comparison"]
 
 
 def fold_comparison(baseline: Sequence[float], method: Sequence[float], *, baseline_name: str, method_name: str,
-                    metric: str, dataset: str, folds: str) -> dict:
+                    metric: str, dataset: str, folds: str, controls: Mapping[str, Sequence[float]] | None = None,
+                    teacher: Sequence[float] | None = None, recipe: str = "project",
+                    deviations: Sequence[str] = ()) -> dict:
     """The comparison block of a cross-validated run: per-fold scores (higher is better) of the baseline and the
     method, mean ± population std over folds and the one-tailed paired t-test over folds (H1: the method is better).
-    ``folds`` names them, e.g. ``"12 LOSO folds"``."""
+    ``folds`` names them, e.g. ``"12 LOSO folds"``.
+
+    A fair comparison also carries (read by :func:`affectstream.models.training.seed_comparison.seed_rows`):
+    ``controls`` -- per-fold scores of the arms that tell the method from its side effects, trained with the same
+    optimiser, schedule and budget (``plain_kd``: vanilla distillation from the same teacher; ``shuffled_teacher``:
+    the method with the teacher's outputs permuted across samples); ``teacher`` -- the teacher's per-fold score on
+    the same metric (a teacher no better than the baseline has little to distil); ``recipe`` (``"paper"`` or
+    ``"project"``) and the
+    ``deviations`` from the paper's recipe.
+    """
     b_mean, b_std = summarise_folds(baseline)
     m_mean, m_std = summarise_folds(method)
     p = paired_ttest_one_tailed(method, baseline).pvalue if len(baseline) >= 2 else math.nan
-    return {"dataset": dataset, "baseline": baseline_name, "method": method_name, "metric": metric,
-            "over": f"test, mean ± std over {folds}", "baseline_mean": b_mean, "baseline_std": b_std,
-            "method_mean": m_mean, "method_std": m_std, "p_value": p,
-            "test": "one-tailed paired t-test over folds (method > baseline)"}
+    out = {"dataset": dataset, "baseline": baseline_name, "method": method_name, "metric": metric,
+           "over": f"test, mean ± std over {folds}", "baseline_mean": b_mean, "baseline_std": b_std,
+           "method_mean": m_mean, "method_std": m_std, "p_value": p,
+           "test": "one-tailed paired t-test over folds (method > baseline)",
+           "per_fold": {"baseline": [float(x) for x in baseline], "method": [float(x) for x in method]},
+           "same_optimizer": True, "recipe": recipe, "deviations": list(deviations)}
+    for name, scores in (controls or {}).items():
+        mean, std = summarise_folds(scores)
+        out.setdefault("controls", {})[name] = {"mean": mean, "std": std}
+        out["per_fold"][name] = [float(x) for x in scores]
+    if teacher is not None:
+        mean, std = summarise_folds(teacher)
+        out["teacher"] = {"mean": mean, "std": std}
+        out["per_fold"]["teacher"] = [float(x) for x in teacher]
+    return out
 
 
 def split_comparison(labels: np.ndarray, baseline_pred: np.ndarray, method_pred: np.ndarray, *, baseline_name: str,
@@ -136,28 +159,3 @@ def compare_markdown(paths: list[Path], title: str = "Comparison", command: str 
 
 def _p(p: float | None) -> str:
     return "n/a" if p is None or not math.isfinite(p) else f"{p:.4f}"
-
-
-def _finite_or_none(x: float | None) -> float | None:
-    """JSON has no NaN: a p-value that could not be computed (one fold, identical scores) is written as null."""
-    return None if x is None or not math.isfinite(x) else x
-
-
-def comparison_entries(paths: list[Path]) -> list[dict]:
-    """One entry per run that holds a comparison: ``method``, ``dataset``, ``data`` (real or synthetic), ``metric``,
-    ``baseline_mean`` / ``_std``, ``method_mean`` / ``_std``, ``p_value``, the ``test`` behind it and the ``command``
-    (and ``data_note`` where the data are mixed, e.g. real images with a teacher from synthetic EEG).
-    Runs without a baseline inside them (one row of an ablation) are skipped."""
-    entries = []
-    for p in paths:
-        s = json.loads(Path(p).read_text())
-        c = s.get("comparison")
-        if c is None:
-            continue
-        entries.append({"method": s["method"], "dataset": c["dataset"], "data": c.get("data", s.get("data", "")),
-                        **({"data_note": c["data_note"]} if "data_note" in c else {}),
-                        "metric": f"{c['metric']} ({c['over']})", "baseline_mean": c["baseline_mean"],
-                        "baseline_std": c["baseline_std"], "method_mean": c["method_mean"],
-                        "method_std": c["method_std"], "p_value": _finite_or_none(c["p_value"]), "test": c["test"],
-                        "command": s.get("command", "")})
-    return entries

@@ -181,6 +181,7 @@ def run_training(config_path: str | Path | None, methods: Catalogue, *, resume: 
         results = [_fold_result(run, method, state, fold) for fold in folds]
     if ctx.is_main:
         summary, report = method.summarise(run, state, results)
+        summary.setdefault("seed", config.run.seed)  # runs of one recipe with other seeds are grouped by compare
         metrics = {"method": config.method, "command": run.command, "data": summary.get("data", ""),
                    "summary": summary, "folds": results}
         if config.paper.summary_keys:
