@@ -1,7 +1,8 @@
 """Six scalp maps, one per band, on one shared colour scale.
 
-Two views of the same head: the EEG student's saliency (|d valence / d band power|, normalised jointly over the six
-bands, computed by the pipeline every 4 hops = 1 Hz) and, when no student is active or on request, the spatial
+Two views of the same head: the EEG student's saliency (by default gradient x input, |d valence / d band power x band
+power|, normalised jointly over the six bands, computed by the pipeline every 4 hops = 1 Hz; the kinds and why this
+one: :mod:`affectstream.pipelines.eeg.saliency`) and, when no student is active or on request, the spatial
 pattern of each band's power (z-scored across channels). Interpolation is the precomputed thin-plate operator of
 :class:`affectstream.pipelines.eeg.topomap.TopomapInterpolator`; each map is an ``ImageItem``
 with fixed levels and a fixed lookup table, so an update is six ``setImage`` calls and no autoscaling.
@@ -30,7 +31,8 @@ from affectstream.pipelines.eeg.topomap import HEAD_RADIUS, TopomapInterpolator
 from affectstream.app.dashboard import theme
 from affectstream.app.dashboard.canvas import Canvas
 
-MODES = {"saliency": "Saliency  (|∂ valence / ∂ band power|)", "bandpower": "Band power  (z across channels)"}
+MODES = {"saliency": "Saliency  (|∂ valence / ∂ band power × band power|)",
+         "bandpower": "Band power  (z across channels)"}
 LEVELS = {"saliency": (0.0, 1.0), "bandpower": (-2.5, 2.5)}
 #: Dot colours: an electrode's fill (measured) and ring (interpolated).
 DOT = "#e5e7eb"

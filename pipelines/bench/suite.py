@@ -272,6 +272,7 @@ def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: fl
     from affectstream.pipelines.bench.hostile import bench_hostile
     from affectstream.pipelines.bench.stream_faults import bench_stream_faults
     from affectstream.pipelines.bench.replay import REPLAY_CONFIG, bench_replay
+    from affectstream.pipelines.bench.saliency_variation import bench_saliency_variation
 
     replay, bandpower = bench_replay(replay_minutes), bench_bandpower(repeats)
     # Replay's fraction of the speed of a path that would do nothing but one band-power window per hop.
@@ -283,6 +284,7 @@ def run_bench(hop_seconds: float = 30.0, repeats: int = 2000, replay_minutes: fl
         "features": bench_features(bandpower["ours_ms"]),
         "eeg_student": bench_eeg_student(repeats),
         "saliency": bench_saliency(),
+        "saliency_variation": bench_saliency_variation(),
         "face": bench_face(),
         "hop": bench_hop(hop_seconds),
         "hostile": bench_hostile(repeats),

@@ -72,7 +72,7 @@ def test_gradient_and_tracker_cadence():
     frames = np.random.default_rng(0).standard_normal((192, 13))
     g = valence_gradient(session, frames)
     assert g.shape == (6, 32) and g[2, 7] == pytest.approx(3.0, rel=1e-6) and np.count_nonzero(g) == 1
-    assert session.calls == [(2 * 192, 192, 13)]  # every moved input in one batched call
+    assert session.calls == [(2 * 192 + 1, 192, 13)]  # every moved input and the input in one batched call
     tracker = SaliencyTracker(session, every=4, average=2)
     produced = [tracker.update(frames) is not None for _ in range(9)]
     assert produced == [True, False, False, False, True, False, False, False, True]
@@ -86,3 +86,35 @@ def test_gradient_is_the_mean_over_the_frames():
     g = valence_gradient(_LinearSession(w), np.zeros((192, 13)))
     assert g.ravel()[5] == pytest.approx(2.6 / 13, rel=1e-6) and g.ravel()[40] == pytest.approx(-1.3 / 13, rel=1e-6)
     assert np.count_nonzero(g) == 2
+
+
+class _KinkSession(_LinearSession):
+    """valence = sum over frames of 2 max(x0, 0) + max(-x1, 0): the gradient depends on the state, as a PReLU
+    network's does (feature 0 counts only when positive, feature 1 only when negative)."""
+
+    def __init__(self):
+        super().__init__(np.zeros((192, 13)))
+
+    def run(self, outputs, feed):
+        x = feed["frames"].astype(np.float64)
+        valence = (2 * np.maximum(x[:, 0], 0) + np.maximum(-x[:, 1], 0)).sum(axis=1)
+        return [np.stack([valence, np.zeros_like(valence)], axis=1)]
+
+
+def test_the_three_kinds_by_hand():
+    up, down = np.zeros((192, 13)), np.zeros((192, 13))
+    up[0], up[1] = 1.0, 1.0  # valence 2 * 13 = 26; d/dx0 = 2 per frame, d/dx1 = 0
+    down[0], down[1] = -1.0, -1.0  # valence 13; d/dx0 = 0, d/dx1 = -1 per frame
+    maps = {}
+    for kind in ("prm", "mean_gradient", "gradient_x_input"):
+        tracker = SaliencyTracker(_KinkSession(), every=1, average=2, kind=kind, mode="signed")
+        tracker.update(up)
+        maps[kind] = tracker.update(down).ravel()
+    # the peak response (26, in the first state) was driven by feature 0 alone
+    assert maps["prm"][0] == 1.0 and maps["prm"][1] == 0.0
+    # the mean of the two gradients: (2 + 0) / 2 = 1 for feature 0, (0 - 1) / 2 = -0.5 for feature 1
+    assert maps["mean_gradient"][0] == pytest.approx(1.0) and maps["mean_gradient"][1] == pytest.approx(-0.5)
+    # gradient x input: 2 * 1 = 2 and 0 in the first state, 0 and (-1) * (-1) = 1 in the second; mean 1 and 0.5
+    assert maps["gradient_x_input"][0] == pytest.approx(1.0) and maps["gradient_x_input"][1] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="saliency kind"):
+        SaliencyTracker(_KinkSession(), kind="cam")
