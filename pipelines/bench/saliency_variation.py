@@ -64,7 +64,7 @@ def _recordings() -> list[tuple[str, object, np.ndarray, np.ndarray]]:
 def bench_saliency_variation(min_gap_maps: int = 60) -> dict:
     """Per kind, the median correlation of maps between the two recordings and within each (module docstring);
     ``within`` pairs maps at least ``min_gap_maps`` computations (seconds) apart."""
-    from affectstream.pipelines.bench.suite import student_inputs
+    from affectstream.pipelines.bench.student_inputs import student_inputs
     from affectstream.pipelines.eeg.saliency import KINDS
 
     recordings = _recordings()

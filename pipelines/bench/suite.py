@@ -17,6 +17,7 @@ import numpy as np
 
 from affectstream.core.bandpower import WelchBandPower, WelchConfig, reference_band_power
 from affectstream.core.paths import SHARED_DATA
+from affectstream.pipelines.bench.student_inputs import student_inputs
 from affectstream.pipelines.bench.timing import median_ms
 
 
@@ -136,23 +137,6 @@ def bench_eeg_student(repeats: int = 2000) -> dict[str, float | str]:
             streaming(xt)
 
     return {"torch_ms": median_ms(torch_step, repeats), **result}
-
-
-def student_inputs(spec, eeg: np.ndarray, times: np.ndarray, every: int = 10, skip: int = 40):
-    """The bundled student's inputs (k, N_FEATURES, frames) on a recording, every ``every``-th hop after ``skip``
-    warm-up hops, with the student (an :class:`~affectstream.pipelines.eeg.student.EEGStudentEstimator`).
-
-    The inputs are what the live path feeds it: the pipeline's band power, z-scored by the student's own running
-    normaliser; the saliency figures and tests are measured on these, not on random numbers.
-    """
-    from affectstream.pipelines.config import PipelineConfig
-    from affectstream.pipelines.engine import AffectPipeline
-    from affectstream.pipelines.eeg.student import EEGStudentEstimator
-
-    hops = AffectPipeline(spec, PipelineConfig(eeg_estimator="baseline")).push_eeg(eeg, times)
-    student = EEGStudentEstimator.from_manifest()
-    _, inputs = student.step_many(np.stack([h.features for h in hops]), np.stack([h.good for h in hops]))
-    return inputs[skip::every], student
 
 
 def bench_saliency(repeats: int = 200) -> dict[str, float | str]:

@@ -16,7 +16,7 @@ from affectstream.core.feature_norm import RunningFeatureNorm
 from affectstream.core.montage import MONTAGE_32
 from affectstream.core.xdf_reader import load_recording
 from affectstream.models.deploy.manifest import EEG_STUDENT_TORCH, load_manifest
-from affectstream.pipelines.bench.suite import student_inputs
+from affectstream.pipelines.bench.student_inputs import student_inputs
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
 from affectstream.pipelines.eeg.saliency import normalise_jointly, valence_gradient
