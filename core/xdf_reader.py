@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError, fromstring
 
+from affectstream.core.files import regular_file
 from affectstream.core.video import VIDEO_CHANNEL_FORMAT
 from affectstream.core.xdf_format import (CHANNEL_FORMATS, TAG_CLOCK_OFFSET, TAG_FILE_HEADER, TAG_SAMPLES,
                                           TAG_STREAM_FOOTER, TAG_STREAM_HEADER, read_varlen)
@@ -345,11 +346,11 @@ def load_recording(path: str | Path, *, synchronize_clocks: bool = True, allow_t
     FileNotFoundError
         The file does not exist.
     XDFFormatError
-        Not an XDF file, or corrupt or truncated (one line naming the byte offset and the defect).
+        Not an XDF file, or corrupt or truncated (one line naming the byte offset and the defect); a folder, device
+        or pipe, or a file this process may not read (one line naming the path).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no XDF file at {path}")
+    regular_file(path, "XDF file", XDFFormatError)  # a pipe would block the read; no permission, a traceback
     fh, size = _open(path)
     notes: list[str] = []
     try:

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from affectstream.core.typed_config import MAX_CONFIG_BYTES, ConfigError, load_toml
 
-__all__ = ["MAX_CONFIG_BYTES", "BaselineConfig", "ConfigError", "PipelineConfig", "QualityConfig", "load_config"]
+__all__ = ["MAX_CONFIG_BYTES", "BaselineConfig", "ConfigError", "PipelineConfig", "QualityConfig", "checked_face_model",
+           "load_config"]
 
 
 #: Inclusive ranges of the numeric keys whose extreme values would crash the pipeline, make it allocate without
@@ -24,6 +25,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "window_s": (1.0, 60.0),  # at least one 1 s Welch segment
     "hop_s": (0.01, 60.0),
     "max_backlog_hops": (1, 1000),  # 0 would drop every hop of a live run
+    "saliency_every_hops": (0, math.inf),  # 0 = off; a negative period is a typo the engine took silently as off
     "quality.flat_std_uv": (0.0, math.inf),
     "quality.noisy_std_uv": (0.0, math.inf),
     "quality.rail_uv": (0.0, math.inf),
@@ -146,7 +148,27 @@ class PipelineConfig:
     montage: MontageConfig = field(default_factory=MontageConfig)
 
 
+def checked_face_model(path: str, key: str = "face_model") -> str:
+    """``path`` when it is a YuNet model the face detector loads and runs, else a :class:`ConfigError` naming ``key``.
+
+    Checked when the settings are read, so that a wrong file ends the command before any stream is looked up, not
+    on the face thread once the session runs (:class:`affectstream.pipelines.face.detect.FaceDetector` says what it
+    refuses: a device such as ``/dev/zero``, a folder, an oversized file, another network's ONNX model, ...).
+    """
+    from affectstream.pipelines.face.detect import FaceDetector, FaceModelError
+
+    try:
+        FaceDetector(path)
+    except (FaceModelError, FileNotFoundError) as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    return path
+
+
 def load_config(path: str | Path, cls: type = PipelineConfig) -> Any:
     """Read a TOML file into ``cls`` with the pipeline's value ranges; :func:`affectstream.core.typed_config.load_toml`
-    says what it refuses (a :class:`ConfigError` naming the key)."""
-    return load_toml(cls, path, _RANGES)
+    says what it refuses (a :class:`ConfigError` naming the key), and a ``face_model`` must pass
+    :func:`checked_face_model`."""
+    config = load_toml(cls, path, _RANGES)
+    if getattr(config, "face_model", None) is not None:
+        checked_face_model(config.face_model)
+    return config

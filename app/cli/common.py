@@ -66,13 +66,29 @@ def load_pipeline_config(path: Path | None, device: str | None = None, face_mode
     naming (``--channels``/``--montage`` of ``options``) included."""
     import dataclasses
 
-    from affectstream.pipelines.config import PipelineConfig, load_config
+    from affectstream.pipelines.config import PipelineConfig, checked_face_model, load_config
 
     config = PipelineConfig() if path is None else load_config(path)
+    if face_model is not None:  # refused before any stream is looked up, not once the face path starts
+        checked_face_model(str(face_model), "--face-model")
     overrides = {"device": device, "face_model": None if face_model is None else str(face_model),
                  "profile": None if profile is None else str(profile),
                  "montage": None if options is None else montage_config(options, config.montage)}
     return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def checked_video_file(path: Path | None) -> Path | None:
+    """``--video-file``'s file (or None), opened once now: a file that is not a video is named before any stream is
+    looked up (the session opens it beside the EEG lookup, whose "no stream" would be reported first)."""
+    if path is None:
+        return None
+    from affectstream.pipelines.sources.video import VideoFileSource, VideoSourceError
+
+    try:
+        VideoFileSource(path).close()
+    except (VideoSourceError, FileNotFoundError) as exc:
+        raise UserError(f"--video-file: {exc}") from None
+    return path
 
 
 def dashboard_config(args: argparse.Namespace):

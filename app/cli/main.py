@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from affectstream.app.cli import (bench, calibrate, channel_subsets, compare, dashboard, demo, evaluate, export,
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     from affectstream.pipelines.sources.lsl import use_local_lsl_config
 
     use_local_lsl_config()
+    # FFmpeg's own log lines (e.g. "moov atom not found" for a --video-file that is not a video) bypass OpenCV's
+    # logging and would follow the one-line refusal; OpenCV reads this when its FFmpeg backend first starts. A user
+    # who sets it keeps their level.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
@@ -72,12 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     from affectstream.models.datasets.common import DatasetLayoutError
     from affectstream.calibration.profiles import ProfileError
     from affectstream.calibration.recording import CalibrationRecordingError
+    from affectstream.pipelines.face.detect import FaceModelError
+    from affectstream.pipelines.sources.video import VideoSourceError
 
     try:
         return args.func(args)
     except (UserError, ConfigError, StreamFormatError, StreamNotFoundError, NoDataError, FileNotFoundError,
             ModelIntegrityError, XDFWriteError, XDFFormatError, DatasetLayoutError, ProfileError,
-            CalibrationRecordingError) as exc:
+            CalibrationRecordingError, FaceModelError, VideoSourceError) as exc:
         print(f"affectstream {args.command}: {exc}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

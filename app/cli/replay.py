@@ -41,11 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from affectstream.core.files import regular_file
     from affectstream.pipelines.sessions.publish import publish_recording
     from affectstream.pipelines.sessions.replay import replay
 
-    if not args.file.is_file():
-        raise UserError(f"no recording at {args.file}")
+    regular_file(args.file, "recording", UserError)  # before the window opens
     if args.publish:
         if args.channels is not None or args.montage is not None:
             raise UserError("--publish re-publishes the recording as it is; give --channels or --montage to the "

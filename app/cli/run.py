@@ -7,8 +7,8 @@ import functools
 import sys
 from pathlib import Path
 
-from affectstream.app.cli.common import (StatusLine, UserError, add_montage_options, load_pipeline_config, positive,
-                                         print_summary, record_path, subject_profile)
+from affectstream.app.cli.common import (StatusLine, UserError, add_montage_options, checked_video_file,
+                                         load_pipeline_config, positive, print_summary, record_path, subject_profile)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                                    subject_profile(args.record_subject, args.profiles), options=args)
     # opened by the session on a thread beside the EEG lookup (None when no face source was asked for)
     video = functools.partial(open_video_source, args.video, video_source_id=args.video_source_id,
-                              camera=args.camera, video_file=args.video_file, timeout=args.timeout,
+                              camera=args.camera, video_file=checked_video_file(args.video_file), timeout=args.timeout,
                               first_match=args.first_match)
     record = record_path(args.record, args.record_subject or "01", args.record_session, args.record_task)
     summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,

@@ -33,11 +33,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from affectstream.core.files import regular_file
+
 #: The cascade shipped inside opencv-python(-headless) < 5 (5.x ships none, docs/architecture.md, "Dependencies").
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 _HAAR_WINDOW = 24           # native window of the frontal-face cascade, px
 _HAAR_WEIGHT_MID = 1.0      # level weight mapped to score 0.5 (see the module docstring)
 _HAAR_WEIGHT_SCALE = 1.5
+#: Largest YuNet file accepted. The published models are 0.1-0.3 MB; OpenCV reads the whole file into memory, so a
+#: mistaken path (a disk image, a video) is refused by its size before it is read.
+MAX_MODEL_BYTES = 32 * 1024 * 1024
+
+
+class FaceModelError(ValueError):
+    """A face-detector model file that cannot be used (not a regular file, unreadable, too large, not a YuNet
+    model OpenCV can run); the message names the path."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,43 @@ def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, floa
     return inter / union if union > 0 else 0.0
 
 
+def _checked_model_file(path: Path) -> None:
+    """Refuse what OpenCV should not be handed: a missing file (FileNotFoundError), a folder, device or pipe (reading
+    ``/dev/zero`` never ends), an unreadable, empty or oversized file (:class:`FaceModelError`)."""
+    size = regular_file(path, "YuNet face model", FaceModelError)
+    if size == 0:
+        raise FaceModelError(f"the YuNet face model {path} is empty (0 bytes)")
+    if size > MAX_MODEL_BYTES:
+        raise FaceModelError(f"the YuNet face model {path} is {size / 1e6:.0f} MB; a YuNet file is under 1 MB (at "
+                             f"most {MAX_MODEL_BYTES // 2 ** 20} MiB are read)")
+
+
+#: (width, height) of the blank frame a YuNet model is tried on when it is loaded.
+_PROBE_SIZE = (320, 240)
+
+
+def _load_yunet(path: Path, score_threshold: float):
+    """``cv2.FaceDetectorYN`` of the checked file ``path``, run once on a blank frame; :class:`FaceModelError` where
+    OpenCV cannot load or run it (with OpenCV's own error log silenced: the one line says it)."""
+    _checked_model_file(path)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        try:
+            yunet = cv2.FaceDetectorYN.create(str(path), "", _PROBE_SIZE, score_threshold)
+        except cv2.error:
+            raise FaceModelError(f"cannot load the YuNet face model {path}: not a YuNet face detector (OpenCV "
+                                 "cannot read it as an ONNX model)") from None
+        try:
+            yunet.detect(np.zeros((_PROBE_SIZE[1], _PROBE_SIZE[0], 3), np.uint8))
+        except cv2.error:
+            raise FaceModelError(f"cannot load the YuNet face model {path}: not a YuNet face detector (OpenCV reads "
+                                 "the ONNX model but cannot run it on an image)") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    return yunet
+
+
 class FaceDetector:
     """Frontal face detector: Haar cascade by default, YuNet when ``model_path`` names its ONNX file.
 
@@ -94,8 +141,12 @@ class FaceDetector:
     ------
     FileNotFoundError
         ``model_path`` does not exist.
+    FaceModelError
+        ``model_path`` is not a regular file, cannot be read, is empty or larger than :data:`MAX_MODEL_BYTES`, or is
+        not a model OpenCV's YuNet detector can load *and run* (an ONNX model of another network loads, then fails
+        on the first frame: it is tried on a blank one here); the message names the path.
     ValueError
-        The file (or the bundled cascade) cannot be loaded; the message names the path.
+        The bundled cascade cannot be loaded.
     """
 
     def __init__(self, model_path: str | Path | None = None, *, min_face: float = 64.0, detect_px: float = 32.0,
@@ -120,13 +171,8 @@ class FaceDetector:
             self.backend = "haar"
         else:
             path = Path(model_path)
-            if not path.is_file():
-                raise FileNotFoundError(f"YuNet face model not found: {path}")
-            try:
-                self._yunet = cv2.FaceDetectorYN.create(str(path), "", (320, 240), self.score_threshold)
-            except cv2.error:
-                raise ValueError(f"cannot load the YuNet face model {path}: not an ONNX model OpenCV can read") \
-                    from None
+            self._yunet = _load_yunet(path, self.score_threshold)
+            self._input_size = _PROBE_SIZE
             self.backend = "yunet"
         self.model_path = path
 

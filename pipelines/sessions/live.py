@@ -157,8 +157,11 @@ class LiveSession(Session):
             self._init_state()
             if record is not None:
                 self.start_recording(record, markers=[s for s in seen if s.stype == "Markers"])
+            if self.worker is not None:  # now that a recording's frame sink is attached: it gets the first frame
+                self.worker.start()  # from here on the worker closes the source
+                self._closers.append(self.worker.stop)
         except BaseException:
-            if video_source is not None and self.worker is None:
+            if video_source is not None and not self._face_started():
                 video_source.close()
             self.close()
             raise
@@ -182,18 +185,21 @@ class LiveSession(Session):
         """Run ``open_source`` and close what it returns when the session closes (until the face thread owns it)."""
         source = open_source()
         if source is not None:
-            self._closers.append(lambda: source.close() if self.worker is None else None)
+            self._closers.append(lambda: None if self._face_started() else source.close())
         return source
 
+    def _face_started(self) -> bool:
+        """Whether the face thread has started (from then on it closes the video source)."""
+        return self.worker is not None and self.worker.ident is not None
+
     def _open_pipeline(self, config: PipelineConfig, video_source) -> None:
-        """The face path (with video), the pipeline, and the face thread."""
+        """The face path (with video), the pipeline, and the face thread, which :meth:`__init__` starts last (frames
+        it read before a recording that starts with the session is attached would be missing from the file)."""
         self.face = FacePath(FaceDetector(config.face_model), device=config.device,
                              precision=config.visual_precision) if video_source is not None else None
         self.pipeline = AffectPipeline(self.spec, config, live=True, face=self.face)
         if self.face is not None:
-            self.worker = FaceWorker(video_source, self.face)  # from here on the worker closes the source
-            self.worker.start()
-            self._closers.append(self.worker.stop)
+            self.worker = FaceWorker(video_source, self.face)
 
     def _open_outputs(self, publish: bool, out: str | Path | None, subject: str | None, taken: set[str]) -> None:
         """The Affect outlet (an id of its own: not one of ``taken``) and the JSONL file."""

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from affectstream.core.files import regular_file
 from affectstream.core.video import VideoFormat, decode_frame, parse_video_format
 from affectstream.pipelines.sources.lsl import destroy_inlet
 
@@ -34,6 +35,16 @@ LOST_CHECK_S = 1.0
 #: Length of one lookup of the stream's ``source_id`` (see :data:`affectstream.pipelines.sources.lsl.LOOKUP_S` for
 #: why 1 s).
 SEARCH_S = 1.0
+
+
+class VideoSourceError(OSError, ValueError):
+    """A frame source that cannot be used: a camera that cannot be opened, a file that is not a video OpenCV
+    decodes, a stream that breaks the Video contract; the message names the source.
+
+    Both an OSError (an absent device, as before) and a ValueError (content of the wrong kind), as
+    :class:`io.UnsupportedOperation` is, so that callers written for either keep working; the command line reports
+    it as one line.
+    """
 
 
 class _FrameSource:
@@ -62,8 +73,8 @@ class CameraSource(_FrameSource):
 
     Raises
     ------
-    OSError
-        The camera cannot be opened (absent, or held by another program).
+    VideoSourceError
+        The camera cannot be opened (absent, or held by another program); an OSError.
     """
 
     realtime = True
@@ -77,7 +88,7 @@ class CameraSource(_FrameSource):
             cv2.utils.logging.setLogLevel(level)
         if not self._cap.isOpened():
             self._cap.release()
-            raise OSError(f"cannot open camera {index}: no such camera, or another program is using it")
+            raise VideoSourceError(f"cannot open camera {index}: no such camera, or another program is using it")
         if size is not None:
             self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[0])
             self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[1])
@@ -120,15 +131,15 @@ class VideoFileSource(_FrameSource):
     ------
     FileNotFoundError
         No file at ``path``.
-    ValueError
-        OpenCV cannot decode a frame from it, or its frame rate is unknown and ``fps`` was not given.
+    VideoSourceError
+        Not a regular file, unreadable, OpenCV cannot decode a frame from it, or its frame rate is unknown and
+        ``fps`` was not given (a ValueError).
     """
 
     def __init__(self, path: str | Path, realtime: bool = False, *, loop: bool = False, fps: float | None = None,
                  start: float = 0.0) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"video file not found: {self.path}")
+        regular_file(self.path, "video file", VideoSourceError)  # a folder or a pipe: OpenCV would block or guess
         self.realtime = bool(realtime)
         self.loop = bool(loop)
         self.label = self.path.name
@@ -136,11 +147,11 @@ class VideoFileSource(_FrameSource):
         ok, first = self._cap.read()
         if not ok:
             self._cap.release()
-            raise ValueError(f"cannot read video file {self.path}: OpenCV decodes no frame from it")
+            raise VideoSourceError(f"cannot read video file {self.path}: OpenCV decodes no frame from it")
         rate = float(fps) if fps is not None else self._cap.get(cv2.CAP_PROP_FPS)
         if not (math.isfinite(rate) and rate > 0):
             self._cap.release()
-            raise ValueError(f"video file {self.path} declares no frame rate; pass fps=")
+            raise VideoSourceError(f"video file {self.path} declares no frame rate; pass fps=")
         self.fps = rate
         self._pending: np.ndarray | None = first
         self._index = 0
@@ -149,7 +160,7 @@ class VideoFileSource(_FrameSource):
     def _open(self) -> cv2.VideoCapture:
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
-            raise ValueError(f"cannot open video file {self.path}: not a video OpenCV can decode")
+            raise VideoSourceError(f"cannot open video file {self.path}: not a video OpenCV can decode")
         return cap
 
     def read(self) -> Frame | None:
@@ -181,12 +192,15 @@ class VideoFileSource(_FrameSource):
 
 
 def _video_format(info) -> VideoFormat:
-    """The frame format of an LSL ``Video`` stream per the contract, or ValueError naming the stream."""
+    """The frame format of an LSL ``Video`` stream per the contract, or :class:`VideoSourceError` naming the stream."""
     from affectstream.pipelines.sources.lsl import describe
 
     desc = {key: info.desc.child_value(key) for key in ("width", "height", "channels", "color_order")}
-    return parse_video_format(f"LSL stream {describe(info)}", info.stype, np.dtype(info.dtype).name,
-                              info.n_channels, desc)
+    try:
+        return parse_video_format(f"LSL stream {describe(info)}", info.stype, np.dtype(info.dtype).name,
+                                  info.n_channels, desc)
+    except ValueError as exc:
+        raise VideoSourceError(str(exc)) from None
 
 
 class LSLVideoSource(_FrameSource):
@@ -207,9 +221,9 @@ class LSLVideoSource(_FrameSource):
 
     Raises
     ------
-    ValueError
+    VideoSourceError
         The stream breaks the contract (wrong type or format, missing desc, channel count != w*h*c); one line
-        naming the stream.
+        naming the stream (a ValueError).
     affectstream.pipelines.sources.lsl.StreamNotFoundError
         No matching stream appeared within ``timeout`` (:class:`~.discovery.AmbiguousStreamError`: several did).
 

@@ -1,0 +1,74 @@
+"""A recording started with the session holds the video's first frame (issue 20, item 14): the face thread must not
+read frames before the recorder is attached to it."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+import pyxdf
+
+from affectstream.core.montage import MONTAGE_32
+from affectstream.pipelines.config import PipelineConfig
+from affectstream.pipelines.sessions.live import open_video_source, run_headless
+
+pytestmark = pytest.mark.lsl
+
+FPS = 20.0
+
+
+def _pattern(k: int, h: int = 48, w: int = 64) -> np.ndarray:
+    """Frame ``k`` of a BGR pattern that no other frame of the clip equals."""
+    y, x = np.mgrid[:h, :w]
+    return np.stack([(4 * x + 16 * k) % 256, (5 * y + 16 * k) % 256, (x + y + 40 * k) % 256], -1).astype(np.uint8)
+
+
+def _clip(path) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), FPS, (64, 48))
+    if not writer.isOpened():
+        pytest.skip("OpenCV cannot write FFV1 here")
+    for k in range(10):
+        writer.write(_pattern(k))
+    writer.release()
+
+
+def _eeg_outlet(stop: threading.Event) -> tuple[threading.Thread, str]:
+    """SYNTHETIC 32-channel noise at 256 Hz on a fresh source_id, pushed from a thread until ``stop``."""
+    from mne_lsl.lsl import StreamInfo, StreamOutlet
+
+    source_id = f"test-first-frame-{uuid.uuid4().hex[:10]}"
+    info = StreamInfo("first-frame-eeg", "EEG", len(MONTAGE_32), 256.0, "float32", source_id)
+    info.set_channel_names(list(MONTAGE_32))
+    outlet = StreamOutlet(info)
+    rng = np.random.default_rng(0)
+
+    def push() -> None:
+        while not stop.wait(1 / 16):
+            outlet.push_chunk((rng.standard_normal((16, len(MONTAGE_32))) * 10).astype(np.float32))
+
+    thread = threading.Thread(target=push, daemon=True)
+    thread.start()
+    return thread, source_id
+
+
+def test_a_recording_started_with_the_session_has_the_first_video_frame(tmp_path):
+    clip, path = tmp_path / "pattern.avi", tmp_path / "rec.xdf"
+    _clip(clip)
+    stop = threading.Event()
+    pusher, source_id = _eeg_outlet(stop)
+    try:
+        run_headless("EEG", source_id=source_id, duration=1.0, resolve_timeout=10.0, publish=False, record=path,
+                     config=PipelineConfig(eeg_estimator="baseline"),
+                     open_video=lambda: open_video_source(video_file=clip))
+    finally:
+        stop.set()
+        pusher.join(5)
+    (video,) = [s for s in pyxdf.load_xdf(str(path), dejitter_timestamps=False)[0] if s["info"]["type"] == ["Video"]]
+    frames = video["time_series"].view(np.uint8).reshape(-1, 48, 64, 3)
+    assert len(frames) >= 10
+    shown = [next((k for k in range(10) if np.array_equal(f, _pattern(k))), None) for f in frames[:10]]
+    assert shown == list(range(10))  # the clip from its first frame on, none skipped
+    np.testing.assert_allclose(np.diff(video["time_stamps"][:10]), 1 / FPS, atol=1e-6)
