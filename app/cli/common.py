@@ -69,6 +69,11 @@ def load_pipeline_config(path: Path | None, device: str | None = None, face_mode
     from affectstream.pipelines.config import PipelineConfig, checked_face_model, load_config
 
     config = PipelineConfig() if path is None else load_config(path)
+    if profile is None and config.profile is not None:  # a [pipeline] profile is checked as --subject's is
+        from affectstream.calibration.profiles import load_profile
+
+        folder = Path(config.profile)
+        profile = load_profile(folder.parent, folder.name).folder
     if face_model is not None:  # refused before any stream is looked up, not once the face path starts
         checked_face_model(str(face_model), "--face-model")
     overrides = {"device": device, "face_model": None if face_model is None else str(face_model),
@@ -182,7 +187,9 @@ def subject_profile(subject: str | None, profiles: Path | None) -> Path | None:
     from affectstream.calibration.profiles import default_profiles_dir, load_profile, profile_dir
 
     root = profiles or default_profiles_dir()
-    if not (profile_dir(root, subject) / "profile.json").is_file():
+    # lexists, not is_file: a profile.json that is a link to a device or a folder is a broken profile, refused by
+    # load_profile in one line, not "no profile" (which would run on silently with the bundled student)
+    if not os.path.lexists(profile_dir(root, subject) / "profile.json"):
         print(f"no calibration profile for subject {subject!r} in {root}: using the bundled EEG student "
               f"(`affectstream calibrate --subject {subject}` makes one)", file=sys.stderr)
         return None
