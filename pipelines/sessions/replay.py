@@ -228,6 +228,11 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
         if on_start is not None:
             on_start(summary)
         _run(session, summary, speed, on_result, stop)
+    if session.pipeline.estimator_name != summary.estimator:  # the student failed on a hop and the baseline took over
+        summary.notes.append(f"the EEG {summary.estimator} failed during the replay; the "
+                             f"{session.pipeline.estimator_name} estimator gave the later hops (the log says why)")
+        summary.estimator = session.pipeline.estimator_name
+        summary.eeg_model_trained_on = session.pipeline.eeg_model_trained_on
     summary.stats = session.pipeline.stats
     faults = session.feeder.eeg_feed.faults
     summary.timing = {k: getattr(faults, k) for k in ("duplicate_stamps", "reordered_stamps", "clock_jumps")}
