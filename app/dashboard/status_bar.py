@@ -1,6 +1,7 @@
 """The status bar: each stream's state and rates, the headset's electrodes (the tooltip says how they meet the model
 montage), dropped samples, backlog, latency, clock offset, estimator,
-recording, and a SIMULATED badge whenever the input declares itself synthetic.
+recording, a SIMULATED badge whenever the input declares itself synthetic, and a warning that the LSL outlets can be
+reached from the network (liblsl opens their ports on every interface; the tooltip says what the configuration allows).
 
 Text is rebuilt at most 5 times a second (numbers that change every poll are unreadable faster), but a change of
 stream *state* (live -> stalled -> lost) is shown on the next frame.
@@ -16,6 +17,7 @@ from PySide6 import QtCore, QtWidgets
 
 from affectstream.app.dashboard import theme
 from affectstream.app.dashboard.model import History, Snapshot, StreamView
+from affectstream.pipelines.sources.lsl import lsl_exposure
 
 
 def _rate(x: float, unit: str = "Hz") -> str:
@@ -85,6 +87,11 @@ class StatusPanel(QtCore.QObject):
         self.badge.setObjectName("badge")
         self.badge.setToolTip("The input stream declares itself synthetic (simulator): no real person is measured")
         self.badge.setVisible(False)
+        # who can reach this window's outlets (Affect, markers): liblsl opens their ports on every interface
+        exposure = lsl_exposure()
+        self.lsl = QtWidgets.QLabel(f"⚠ {exposure.label}")
+        self.lsl.setObjectName("warning")
+        self.lsl.setToolTip(exposure.detail)
         # one container with its own layout (QStatusBar does not re-lay its items when a minimum width changes)
         container = QtWidgets.QWidget()
         row = QtWidgets.QHBoxLayout(container)
@@ -102,6 +109,7 @@ class StatusPanel(QtCore.QObject):
         bar.addPermanentWidget(self.rec)
         bar.addPermanentWidget(self.replay)
         bar.addPermanentWidget(self.badge)
+        bar.addPermanentWidget(self.lsl)
         bar.setSizeGripEnabled(False)
         self.eeg.setText(f"{dot('idle')} <b>EEG</b> not connected")
 

@@ -31,6 +31,7 @@ from affectstream.pipelines.config import PipelineConfig
 from affectstream.core.montage import MIN_SOURCES
 from affectstream.pipelines.engine import COUNTER_LABEL, AffectPipeline, HopResult, StreamStats
 from affectstream.pipelines.face.path import FacePath
+from affectstream.pipelines.feed import JUMP_PERIODS
 from affectstream.pipelines.sessions.recorded import (HopFeeder, RecordedStream, RecordingSession, RecordingView,
                                                       eeg_spec, load_replayable, recorded_status)
 
@@ -50,7 +51,8 @@ class ReplaySummary:
     hops : int
         Hop results produced (one JSONL line each).
     duration_s : float
-        Stream time covered by the EEG (last minus first timestamp).
+        Stream time covered by the EEG's samples (:func:`covered_s`: finite, never negative; what it leaves out of
+        a hostile or gappy file is said in ``notes``).
     wall_s : float
         Wall time of the whole replay, loading included.
     speed : float | None
@@ -102,16 +104,48 @@ class ReplaySummary:
         """Stream seconds replayed per wall second."""
         return self.duration_s / self.wall_s if self.wall_s > 0 else math.nan
 
-    def markers_line(self) -> str:
-        """``square x80, rt x74`` (labels shortened to 40 characters)."""
+    def markers_line(self, most: int = 12) -> str:
+        """``square x80, rt x74``: the ``most`` most frequent labels, each shortened to 40 printable characters, then
+        how many others there were, so that a file with 200,000 distinct markers gives one short line."""
         if not self.markers:
             return "no markers"
-        return ", ".join(f"{_short(k)} x{v}" for k, v in sorted(self.markers.items(), key=lambda kv: -kv[1]))
+        ranked = sorted(self.markers.items(), key=lambda kv: -kv[1])
+        line = ", ".join(f"{_short(k)} x{v}" for k, v in ranked[:most])
+        if len(ranked) > most:
+            rest = sum(v for _, v in ranked[most:])
+            line += f", and {len(ranked) - most} other labels x{rest}"
+        return line
 
 
 def _short(text: str, n: int = 40) -> str:
+    """One line of at most ``n`` printable characters: whitespace runs become one space and any other control or
+    unprintable character its escape (a NUL is shown as ``\\x00``, never written raw to a terminal or log)."""
     text = " ".join(str(text).split())
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return text if len(text) <= n else text[:n - 3] + "..."
+
+
+def covered_s(stamps: np.ndarray, srate: float) -> tuple[float, str | None]:
+    """Seconds of stream time that the samples cover, and a note on what was left out (None when nothing was).
+
+    The sum of the steps between consecutive finite stamps that go forward by at most a clock jump
+    (:data:`~affectstream.pipelines.feed.JUMP_PERIODS` sample periods, the rule of the live feed's timing guard):
+    on a well-formed file, the last stamp minus the first. A hostile file cannot make it negative, infinite or
+    huge (a stamp at 1e300 is a jump, left out): it is at most ``JUMP_PERIODS / srate`` per sample. Non-finite
+    stamps, repeated or reordered ones and the gaps or clock jumps (either way) are counted into the note instead.
+    """
+    stamps = np.asarray(stamps, dtype=np.float64)
+    jump = JUMP_PERIODS / srate if srate > 0 else math.inf
+    finite = np.isfinite(stamps)
+    steps = np.diff(stamps[finite])
+    covered = float(steps[(steps > 0) & (steps <= jump)].sum())
+    left_out = {"non-finite stamps": int((~finite).sum()),
+                "repeated or reordered stamps": int(((steps <= 0) & (steps >= -jump)).sum()),
+                "gaps or clock jumps": int((np.abs(steps) > jump).sum())}
+    if not any(left_out.values()):
+        return covered, None
+    return covered, (f"duration: {covered:.1f} s of stream time with samples, leaving out "
+                     + ", ".join(f"{k} {v}" for k, v in left_out.items() if v))
 
 
 class HeadlessReplay(RecordingSession):
@@ -263,7 +297,9 @@ def _summary(path: str | Path, rec: XDFRecording, pipeline: AffectPipeline, *, w
         eeg_model_trained_on=pipeline.eeg_model_trained_on, model_warning=pipeline.model_warning,
     )
     summary.n_markers = sum(summary.markers.values())
-    summary.duration_s = eeg.duration
+    summary.duration_s, note = covered_s(eeg.timestamps, eeg.srate)
+    if note is not None:
+        summary.notes.append(note)
     if rec.video is not None and not with_video:
         summary.notes.append(f"video stream {rec.video.describe()} not replayed (with_video=False)")
     log.info("replaying %s: %s", eeg.describe(), mapping.describe())

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,8 @@ from affectstream.pipelines.sources.discovery import (LOOKUP_S, AmbiguousStreamE
                                                       find_stream, find_streams, list_streams)
 
 __all__ = ["CONNECTED", "LOST", "RECONNECTING", "LOOKUP_S", "LSL_CONFIG", "AmbiguousStreamError", "LSLInlet",
-           "StreamNotFoundError", "SupervisedInlet", "desc_value", "describe", "eeg_spec_of", "find_stream",
-           "find_streams", "list_streams", "use_local_lsl_config"]
+           "LSLExposure", "StreamNotFoundError", "SupervisedInlet", "desc_value", "describe", "eeg_spec_of",
+           "find_stream", "find_streams", "list_streams", "lsl_exposure", "use_local_lsl_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +46,57 @@ LSL_CONFIG = Path(__file__).resolve().parents[1] / "lsl_api.cfg"
 def use_local_lsl_config() -> None:
     """Point liblsl at the shipped config unless the user set ``LSLAPICFG`` (must run before liblsl loads).
 
-    LSL streams are unauthenticated: by default affectstream resolves only streams on this machine. A user who
-    wants network streams sets ``LSLAPICFG`` to their own config (``ResolveScope = site``).
+    LSL streams are unauthenticated: by default affectstream resolves only streams on this machine, and its outlets'
+    discovery responders answer this machine only (their data ports do not follow: :func:`lsl_exposure`).
+    ``LSLAPICFG`` set to the user's own config is the opt-in for the network (README, Security note).
     """
     os.environ.setdefault("LSLAPICFG", str(LSL_CONFIG))
+
+
+@dataclass(frozen=True)
+class LSLExposure:
+    """Who can reach this process's LSL outlets, for a status bar (``label``, ``detail`` as its tooltip).
+
+    Some machine on the network can read the outlets whatever the configuration: liblsl 1.17 opens each outlet's
+    service and data ports on every network interface (``ListenAddress`` binds only the discovery responder;
+    tests/pipelines/sources/test_lsl_exposure.py shows both halves), so every exposure is a warning.
+
+    Attributes
+    ----------
+    shipped : bool
+        The shipped configuration is in effect: discovery stays on this machine.
+    config : str
+        ``LSLAPICFG`` ("" when unset: liblsl's own search for a file, then its defaults).
+    """
+
+    shipped: bool
+    config: str
+    label: str
+    detail: str
+
+
+def lsl_exposure() -> LSLExposure:
+    """What :func:`use_local_lsl_config` left in effect, said plainly (read from ``LSLAPICFG``, not from liblsl)."""
+    config = os.environ.get("LSLAPICFG", "")
+    shipped = bool(config) and Path(config).resolve() == LSL_CONFIG
+    if shipped:
+        return LSLExposure(
+            shipped=True, config=config, label="LSL ports open to the network",
+            detail="Streams are looked up and announced on this machine only (pipelines/lsl_api.cfg), but liblsl "
+                   "opens each outlet's service and data ports (16572-16603 unless configured) on every network "
+                   "interface: a machine that queries this one's address directly can still find and read "
+                   "affectstream's outlets. Block those ports with a firewall where that matters.")
+    if not config:
+        source = "LSLAPICFG is unset, so liblsl searches for its own configuration"
+    elif not os.access(config, os.R_OK) or not Path(config).is_file():
+        source = f"LSLAPICFG={config} is not a readable file, so liblsl falls back to its own configuration search"
+    else:
+        source = f"LSLAPICFG={config}"
+    return LSLExposure(
+        shipped=False, config=config, label="LSL on the network",
+        detail=f"{source}: streams are looked up and announced as that configuration says (liblsl's defaults: the "
+               "local network), and every outlet's service and data ports listen on every network interface: "
+               "other machines can find and read affectstream's outlets.")
 
 
 def desc_value(sinfo, key: str) -> str:
