@@ -269,9 +269,9 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     windows, versions = _training_windows(run, data, train_keys)
 
     def loss(net, b):
-        out = net(b[0].to(device).transpose(1, 2))
-        return (regression_loss(out.valence, b[1].to(device), opts.loss)
-                + regression_loss(out.arousal, b[2]["arousal"].to(device), opts.loss)) / 2
+        out, valid = net(b[0].to(device).transpose(1, 2)), b[2]["valid"].to(device)  # padding left out
+        return (regression_loss(out.valence, b[1].to(device), opts.loss, valid)
+                + regression_loss(out.arousal, b[2]["arousal"].to(device), opts.loss, valid)) / 2
 
     def score(m) -> float:
         s = _scores(m, data, val_keys, cfg, device)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,11 @@ from affectstream.models.training.checkpoint import restore_checkpoint, save_che
 from affectstream.models.training.distributed import DistContext, all_reduce_mean, shard_indices, wrap_model
 from affectstream.models.training.evaluation import sequence_windows
 
-__all__ = ["FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit", "index_batches", "make_windows",
-           "regression_loss", "stack_trials"]
+__all__ = ["VALID", "FitResult", "OptimConfig", "WindowSet", "batches", "ccc_loss", "fit", "index_batches",
+           "make_windows", "recipe_deviations", "regression_loss", "stack_trials"]
+
+#: The name of the padding mask among a :class:`WindowSet`'s extras (and so in every batch's ``extra``).
+VALID = "valid"
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,11 @@ class OptimConfig:
 @dataclass
 class WindowSet:
     """Training windows of a partition, gathered once: inputs ``x`` (N, window, D), targets ``y`` (N, window) and
-    optional extra per-step arrays (e.g. the teacher's knowledge) under ``extra``."""
+    extra per-step arrays (e.g. the teacher's knowledge) under ``extra``.
+
+    :func:`make_windows` always puts the padding mask there: ``extra[VALID]`` (N, window) bool, False at the zeros
+    that pad a sequence shorter than a window. The losses take it (``valid``) so that padding is not scored as data.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -79,12 +86,16 @@ class WindowSet:
 
 def make_windows(sequences: Iterable[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]], window: int,
                  hop: int) -> WindowSet:
-    """Cut each ``(x (T, D), y (T,), extra {name: (T, ...)})`` into windows as the evaluation does (zero padding)."""
+    """Cut each ``(x (T, D), y (T,), extra {name: (T, ...)})`` into windows as the evaluation does (zero padding),
+    with the padding mask as ``extra[VALID]``."""
     xs, ys, extras = [], [], {}
     for x, y, extra in sequences:
+        if VALID in extra:
+            raise ValueError(f"{VALID!r} is the name of the padding mask in a window set; name the extra otherwise")
         w = sequence_windows(len(y), window, hop)
         xs.append(w.take(np.asarray(x, dtype=np.float32)))
         ys.append(w.take(np.asarray(y, dtype=np.float32)))
+        extras.setdefault(VALID, []).append(w.mask)
         for name, value in extra.items():
             extras.setdefault(name, []).append(w.take(np.asarray(value, dtype=np.float32)))
     if not xs:
@@ -121,31 +132,71 @@ def stack_trials(per_trial: dict[Any, np.ndarray], keys) -> np.ndarray:
     return np.concatenate([per_trial[k] for k in keys]).astype(np.float32)
 
 
-def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def ccc_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over windows of ``1 - CCC`` (B, T) -> scalar: biased covariance, unbiased variances, squared mean
-    difference, exactly as the reference code (docs/methods.md §2.3)."""
-    mp, mt = pred.mean(dim=1, keepdim=True), target.mean(dim=1, keepdim=True)
-    cov = ((pred - mp) * (target - mt)).mean(dim=1)
-    denom = pred.var(dim=1) + target.var(dim=1) + (mp - mt).squeeze(1) ** 2
+    difference, exactly as the reference code (docs/methods.md §2.3).
+
+    ``valid`` (B, T) bool marks the steps that are data (``extra[VALID]`` of a batch): each window's CCC is then taken
+    over its valid steps only (the reference scores the zero padding of a short trial as if it were data), and a
+    window with fewer than two valid steps, which has no variance, is left out of the mean (0 with a gradient path if
+    none is left). With every step valid the reference's formula is computed as before, so runs without padding
+    reproduce bit for bit.
+    """
+    if valid is None or bool(valid.all()):
+        mp, mt = pred.mean(dim=1, keepdim=True), target.mean(dim=1, keepdim=True)
+        cov = ((pred - mp) * (target - mt)).mean(dim=1)
+        denom = pred.var(dim=1) + target.var(dim=1) + (mp - mt).squeeze(1) ** 2
+        return (1 - 2 * cov / (denom + 1e-8)).mean()
+    m = valid.to(pred.dtype)
+    n = m.sum(dim=1)
+    kept = n >= 2
+    if not bool(kept.any()):
+        return pred.sum() * 0.0
+    pred, target, m, n = pred[kept], target[kept], m[kept], n[kept]
+    mp, mt = (m * pred).sum(dim=1) / n, (m * target).sum(dim=1) / n
+    dp, dt = m * (pred - mp[:, None]), m * (target - mt[:, None])
+    cov = (dp * dt).sum(dim=1) / n
+    denom = (dp ** 2).sum(dim=1) / (n - 1) + (dt ** 2).sum(dim=1) / (n - 1) + (mp - mt) ** 2
     return (1 - 2 * cov / (denom + 1e-8)).mean()
 
 
-def regression_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "ccc") -> torch.Tensor:
-    """The loss of a regression target, (B, T) -> scalar: ``"ccc"`` (:func:`ccc_loss`) or ``"mse"``.
+def regression_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "ccc",
+                    valid: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss of a regression target, (B, T) -> scalar: ``"ccc"`` (:func:`ccc_loss`) or ``"mse"``; ``valid``
+    (B, T) bool leaves padded steps out (see :func:`ccc_loss`).
 
     ``"mse"`` is for a dataset rated once per clip (DEAP, DREAMER, MAHNOB's felt ratings, SEED): the target is
     constant within every training window, where a window's CCC has no covariance to reward, so a CCC loss is 1 for
-    every prediction and trains nothing. It averages over the finite targets only; a target with none (SEED has no
-    arousal rating) adds nothing.
+    every prediction and trains nothing. It averages over the finite, valid targets only; a target with none (SEED
+    has no arousal rating) adds nothing.
     """
     if kind == "ccc":
-        return ccc_loss(pred, target)
+        return ccc_loss(pred, target, valid)
     if kind != "mse":
         raise ValueError(f"unknown regression loss {kind!r}; use 'ccc' or 'mse'")
-    finite = torch.isfinite(target)
+    finite = torch.isfinite(target) if valid is None else torch.isfinite(target) & valid.bool()
     if not bool(finite.any()):
         return pred.sum() * 0.0
     return ((pred - torch.nan_to_num(target)) ** 2)[finite].mean()
+
+
+def recipe_deviations(options: Any, paper: Any, *, ignore: tuple[str, ...] = (), prefix: str = "") -> list[str]:
+    """The options in which a method's config departs from the paper's recipe, as ``"key = value (paper: value)"``.
+
+    ``paper`` is the options dataclass as the paper has it (for a method whose defaults are the paper's choices, its
+    default instance); nested dataclasses (an :class:`OptimConfig`) are compared field by field. ``ignore`` names the
+    fields that choose the experiment rather than the recipe (e.g. ``target``). An empty list: the paper's recipe.
+    """
+    out = []
+    for f in fields(options):
+        if f.name in ignore:
+            continue
+        ours, theirs = getattr(options, f.name), getattr(paper, f.name)
+        if is_dataclass(ours) and is_dataclass(theirs):
+            out += recipe_deviations(ours, theirs, prefix=f"{prefix}{f.name}.")
+        elif ours != theirs:
+            out.append(f"{prefix}{f.name} = {ours!r} (paper: {theirs!r})")
+    return out
 
 
 @dataclass

@@ -15,7 +15,11 @@ each frame carries the frozen FER+ student's features (the face) and the band po
    and TA-1), each guide dropped with probability ``drop_rate`` at every step.
 3. **Student** on one modality (``student_modality``; the paper's is the face) from the teacher and both assistants
    the same way, and the **baseline**: the same student with CE only, same optimiser, epochs and selection.
-4. **Scores** on the fold's test trials: accuracy (the paper's metric) and balanced accuracy of every model.
+4. **Controls** (issue 19), the same student with the same optimiser, budget, seed and ``alpha``: ``plain_kd``,
+   Hinton's KD from the teacher alone (``alpha CE + (1 - alpha) T^2 KL(p_t || p_s)`` at the method's ``T``, no
+   assistants, no dropping), and ``shuffled_teacher``, CDGKD with every guide's logits permuted across the batch's
+   samples (a seeded permutation per step), which keeps the guidance's form and loses its knowledge of the sample.
+5. **Scores** on the fold's test trials: accuracy (the paper's metric) and balanced accuracy of every model.
 
 Training follows the released code's optimiser (Adam with AMSGrad, a constant learning rate, early stopping) with the
 best validation-accuracy weights kept; features are z-scored with the training partition's statistics.
@@ -24,6 +28,7 @@ best validation-accuracy weights kept; features are z-scored with the training p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -31,27 +36,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from affectstream.core.feature_norm import zscore_by_train
+from affectstream.core.typed_config import ConfigError
 from affectstream.models.methods.cdgkd.losses import dense_guidance_loss, prototype_ce_and_pace, rebalance_weights
 from affectstream.models.methods.cdgkd.nets import MultimodalGuide, UnimodalStudent
 from affectstream.models.training.evaluation import balanced_accuracy
-from affectstream.core.feature_norm import zscore_by_train
 from affectstream.models.training.protocols import Fold
 from affectstream.models.training.compare import classification_report, fold_comparison, fold_scores
-from affectstream.models.training.loop import OptimConfig, fit, index_batches, stack_trials
+from affectstream.models.training.loop import OptimConfig, fit, index_batches, recipe_deviations, stack_trials
 from affectstream.models.training.method import Method, Run
 
 __all__ = ["CDGKDConfig", "METHOD", "PMRTeacher"]
 
-MODELS = ("teacher", "ta1", "ta2", "no_kd", "cdgkd")
+GUIDES = ("teacher", "ta1", "ta2")
+CONTROLS = ("plain_kd", "shuffled_teacher")
+MODELS = (*GUIDES, "no_kd", "cdgkd", *CONTROLS)
 LABELS = {"teacher": "multimodal teacher (face + EEG, PMR)", "ta1": "teacher assistant 1", "ta2": "teacher assistant 2",
-          "no_kd": "student, CE only", "cdgkd": "student + CDGKD"}
+          "no_kd": "student, CE only", "cdgkd": "student + CDGKD",
+          "plain_kd": "control: student + plain KD (Hinton, teacher only)",
+          "shuffled_teacher": "control: student + CDGKD, guides' logits shuffled across the batch"}
+#: The shuffled-teacher control's permutations come from a generator re-seeded at every epoch from
+#: ``(seed, epoch, *SHUFFLE_KEY)``: apart from torch's global generator, so the control draws the same guide drops and
+#: dropout as the CDGKD student and a resumed run permutes as an uninterrupted one.
+SHUFFLE_KEY = (0x5EED, 19)
 
 
 def _optim(lr: float) -> OptimConfig:
     """The released code's schedule: Adam(amsgrad) at a constant rate (no plateau decay), batch 128, 100 epochs,
-    early stopping after 20 epochs without a better validation score, no reloading of the best weights."""
+    early stopping after 20 epochs without a better validation score, no reloading of the best weights. The
+    plateau's patience, 10 000 epochs, is longer than any run: the rate never decays."""
     return OptimConfig(lr=lr, weight_decay=0.0, batch_size=128, max_epochs=100, early_stop=20,
-                       plateau_patience=10**9, reload_best_each_epoch=False, amsgrad=True)
+                       plateau_patience=10_000, reload_best_each_epoch=False, amsgrad=True)
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,9 @@ class CDGKDConfig:
     threshold: float = 0.0  #: high if the segment's mean rating > threshold (5 on a 1-9 scale, docs/methods.md §8 #16)
     segment_frames: int = 16  #: 4 s at the label rate
     student_modality: Literal["face", "eeg"] = "face"  #: the paper's student sees the video only
+    #: an EEG student's branch (``student_modality = "eeg"``): no wider than the assistants', so the chain thins
+    student_eeg_kernels: tuple[int, ...] = (7,)
+    student_eeg_width: int = 32
     # networks (the chain's EEG branch thins from the teacher to TA-2)
     teacher_kernels: tuple[int, ...] = (7, 5, 3)
     ta1_kernels: tuple[int, ...] = (7, 3)
@@ -81,6 +99,17 @@ class CDGKDConfig:
     kl_direction: Literal["code", "hinton"] = "code"  #: KL(p_s || p_g) without T^2 (§8 #15), or T^2 KL(p_g || p_s)
     teacher: OptimConfig = field(default_factory=lambda: _optim(1e-4))
     student: OptimConfig = field(default_factory=lambda: _optim(1e-5))  #: TAs, student and baseline (DGKD.sh)
+
+    def __post_init__(self) -> None:
+        if self.student_modality != "eeg":
+            return
+        for name, kernels, width in (("ta1", self.ta1_kernels, self.ta1_eeg_width),
+                                     ("ta2", self.ta2_kernels, self.ta2_eeg_width)):
+            if self.student_eeg_width > width or len(self.student_eeg_kernels) > len(kernels):
+                raise ConfigError(
+                    f"cdgkd: an EEG student must be no wider than the teacher assistants, but student_eeg_width "
+                    f"{self.student_eeg_width} with {len(self.student_eeg_kernels)} kernels exceeds {name}_eeg_width "
+                    f"{width} with {len(kernels)} (set cdgkd.student_eeg_width / student_eeg_kernels lower)")
 
 
 @dataclass
@@ -169,6 +198,9 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     def guide(kernels: tuple[int, ...], width: int) -> MultimodalGuide:
         return MultimodalGuide(face[0].shape[2], eeg[0].shape[2], 2, kernels, width, opts.video_width)
 
+    def student() -> UnimodalStudent:
+        return _student(opts, student_inputs[0].shape[2])
+
     def val_accuracy(model: nn.Module, *inputs: np.ndarray) -> float:
         return _scores(_logits(model, *inputs), y[1])["accuracy"]
 
@@ -194,56 +226,98 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     fits["teacher"]["pmr_weights_last"] = teacher.weights.tolist()
     models["teacher"] = teacher.guide
 
-    # 2.-3. the chain, each model guided by all before it; the student's baseline without guides
-    def guided(net: nn.Module, idx: torch.Tensor, guides: list[MultimodalGuide], inputs: tuple) -> torch.Tensor:
-        out = net(*(x[idx] for x in inputs))
-        logits = out.logits if hasattr(out, "logits") else out
-        ce = F.cross_entropy(logits, yt[idx])
-        if not guides:
-            return ce
-        keep = torch.rand(len(guides)) >= opts.drop_rate  # the global RNG: checkpointed, so resumes are exact
-        with torch.no_grad():  # only the guides that speak at this step run (about half of them)
-            g_logits = [g(tr_face[idx], tr_eeg[idx]).logits for g, kept in zip(guides, keep.tolist()) if kept]
-        kd = dense_guidance_loss(logits, g_logits, torch.ones(len(g_logits), dtype=torch.bool), opts.temperature,
-                                 opts.kl_direction)
-        return opts.alpha * ce + (1 - opts.alpha) * kd
-
-    chain = [("ta1", opts.ta1_kernels, opts.ta1_eeg_width), ("ta2", opts.ta2_kernels, opts.ta2_eeg_width)]
-    for name, kernels, width in chain:
-        guides = [models[k] for k in ("teacher", "ta1", "ta2") if k in models]
-        for g in guides:
-            g.eval()
+    # 2.-3. the chain, each model guided by all before it; the student's baseline without guides; the controls
+    both = (tr_face, tr_eeg)
+    for name, kernels, width in (("ta1", opts.ta1_kernels, opts.ta1_eeg_width),
+                                 ("ta2", opts.ta2_kernels, opts.ta2_eeg_width)):
         run.seed(fold.index)
         models[name] = guide(kernels, width)
-        fits[name] = train(name, models[name], lambda net, idx, gs=guides: guided(net, idx, gs, (tr_face, tr_eeg)),
-                           lambda epoch: None, lambda m: val_accuracy(m, face[1], eeg[1]), opts.student)
-    for name, guides in (("no_kd", []), ("cdgkd", [models["teacher"], models["ta1"], models["ta2"]])):
+        loss = partial(_guided_loss, y=yt, inputs=both, guide_inputs=both, opts=opts,
+                       guides=[models[k] for k in GUIDES if k in models and k != name])
+        fits[name] = train(name, models[name], loss, lambda epoch: None, lambda m: val_accuracy(m, face[1], eeg[1]),
+                           opts.student)
+    arms = {"no_kd": {"guides": []}, "cdgkd": {"guides": [models[k] for k in GUIDES]},
+            "plain_kd": {"guides": [models["teacher"]], "hinton": True},
+            "shuffled_teacher": {"guides": [models[k] for k in GUIDES], "shuffle": torch.Generator()}}
+    for name, arm in arms.items():
         run.seed(fold.index)
-        models[name] = UnimodalStudent(opts.student_modality, student_inputs[0].shape[2], 2, opts.teacher_kernels,
-                                       opts.teacher_eeg_width, opts.video_width)
-        fits[name] = train(name, models[name], lambda net, idx, gs=guides: guided(net, idx, gs, (tr_student,)),
-                           lambda epoch: None, lambda m: val_accuracy(m, student_inputs[1]), opts.student)
+        models[name] = student()
+        shuffle = arm.get("shuffle")
+        loss = partial(_guided_loss, y=yt, inputs=(tr_student,), guide_inputs=both, opts=opts, **arm)
+        fits[name] = train(name, models[name], loss,
+                           lambda epoch, g=shuffle: None if g is None else g.manual_seed(_stream(seed, epoch)),
+                           lambda m: val_accuracy(m, student_inputs[1]), opts.student)
 
     hashes = {name: run.save_weights(m, folder / f"{name}.pt") for name, m in models.items()}
-    test = {name: _scores(_logits(m, face[2], eeg[2]) if name in ("teacher", "ta1", "ta2")
-                          else _logits(m, student_inputs[2]), y[2]) for name, m in models.items()}
+    test = {name: _scores(_logits(m, face[2], eeg[2]) if name in GUIDES else _logits(m, student_inputs[2]), y[2])
+            for name, m in models.items()}
     return {name: {**fits[name], "test": test[name]} for name in MODELS} | {
         "class_counts_test": np.bincount(y[2], minlength=2).tolist(), "weights_sha256": hashes}
+
+
+def _guided_loss(net: nn.Module, idx: torch.Tensor, *, y: torch.Tensor, inputs: tuple, guide_inputs: tuple,
+                 guides: list[nn.Module], opts: CDGKDConfig, hinton: bool = False,
+                 shuffle: torch.Generator | None = None) -> torch.Tensor:
+    """The loss of a guided model on the batch ``idx``: ``alpha CE + (1 - alpha) KD`` (CE alone without guides).
+
+    CDGKD keeps each guide with probability ``1 - drop_rate``, drawn from torch's global generator (checkpointed, so
+    resumes are exact), and sums the kept guides' KL terms (``opts.kl_direction``); ``hinton`` (the plain-KD control)
+    keeps every guide and uses Hinton's ``T^2 KL(p_g || p_s)``; ``shuffle`` (the shuffled-teacher control) permutes
+    the guides' logits across the batch's samples with that generator. ``inputs``: the model's own (all rows),
+    ``guide_inputs``: the guides' (face, EEG).
+    """
+    out = net(*(x[idx] for x in inputs))
+    logits = out.logits if hasattr(out, "logits") else out
+    ce = F.cross_entropy(logits, y[idx])
+    if not guides:
+        return ce
+    keep = torch.ones(len(guides), dtype=torch.bool) if hinton else torch.rand(len(guides)) >= opts.drop_rate
+    with torch.no_grad():  # only the guides that speak at this step run (about half of them)
+        g_logits = [g(*(x[idx] for x in guide_inputs)).logits for g, kept in zip(guides, keep.tolist()) if kept]
+    if shuffle is not None:  # each sample gets another sample's guidance
+        perm = torch.randperm(len(idx), generator=shuffle)
+        g_logits = [g[perm] for g in g_logits]
+    kd = dense_guidance_loss(logits, g_logits, torch.ones(len(g_logits), dtype=torch.bool), opts.temperature,
+                             "hinton" if hinton else opts.kl_direction)
+    return opts.alpha * ce + (1 - opts.alpha) * kd
+
+
+def _stream(seed: int, epoch: int) -> int:
+    """The shuffled-teacher control's seed for ``epoch`` (see :data:`SHUFFLE_KEY`)."""
+    return int(np.random.SeedSequence([seed, epoch, *SHUFFLE_KEY]).generate_state(1)[0])
+
+
+def _student(opts: CDGKDConfig, d_in: int) -> UnimodalStudent:
+    """The unimodal student (and baseline, and controls) on ``d_in`` features per frame."""
+    return UnimodalStudent(opts.student_modality, d_in, 2, opts.student_eeg_kernels, opts.student_eeg_width,
+                           opts.video_width)
+
+
+def recipe(opts: CDGKDConfig) -> tuple[str, list[str]]:
+    """``("paper", [])`` when the options are the paper's (the defaults), else ``("project", deviations)``."""
+    deviations = recipe_deviations(opts, CDGKDConfig(), ignore=("target",))
+    return ("project" if deviations else "paper"), deviations
 
 
 def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     opts: CDGKDConfig = run.config.options
     out = {"data": "synthetic" if data.synthetic else "real", "method": "cdgkd", "folds": len(results),
            "protocol": run.config.protocol.kind, "metric": "accuracy", "student_modality": opts.student_modality,
-           "target": opts.target, "command": run.command, **fold_scores(results, MODELS)}
-    out["comparison"] = fold_comparison([r["no_kd"]["test"]["accuracy"] for r in results],
-                                        [r["cdgkd"]["test"]["accuracy"] for r in results], baseline_name="no_kd",
-                                        method_name="cdgkd", metric="accuracy", dataset=run.dataset,
-                                        folds=f"{len(results)} {out['protocol'].upper()} folds")
+           "target": opts.target, "command": run.command, **fold_scores(results, MODELS),
+           "seconds": float(sum(r.get("seconds", 0.0) for r in results))}  # training time of every fold and model
+    kind, deviations = recipe(opts)
+    out["comparison"] = fold_comparison(
+        [r["no_kd"]["test"]["accuracy"] for r in results], [r["cdgkd"]["test"]["accuracy"] for r in results],
+        baseline_name="no_kd", method_name="cdgkd", metric="accuracy", dataset=run.dataset,
+        folds=f"{len(results)} {out['protocol'].upper()} folds",
+        controls={c: [r[c]["test"]["accuracy"] for r in results] for c in CONTROLS},
+        teacher=[r["teacher"]["test"]["accuracy"] for r in results], recipe=kind, deviations=deviations)
     out["p_value"] = out["comparison"]["p_value"]
     intro = (f"Multimodal teacher (face + EEG) -> TA-1 -> TA-2 -> {opts.student_modality} student, high/low "
              f"{opts.target} (threshold {opts.threshold}), segments of {opts.segment_frames} frames, "
-             f"{out['protocol'].upper()} ({out['folds']} folds); test scores, mean ± std over folds.")
+             f"{out['protocol'].upper()} ({out['folds']} folds); test scores, mean ± std over folds. Controls: the "
+             f"same student with Hinton's KD from the teacher alone, and with CDGKD whose guides' logits are shuffled "
+             f"across each batch. Recipe: {kind}" + (f" ({'; '.join(deviations)})." if deviations else "."))
     return out, classification_report(f"CDGKD — {run.config.run.name}", data.synthetic, intro, LABELS, out,
                                       out["comparison"], run.command)
 
@@ -254,11 +328,13 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     source = data.face if opts.student_modality == "face" else data.eeg
     x_te = _zscore([stack_trials(source, keys) for keys in parts])[2]
     y_te = np.concatenate([data.y[k] for k in parts[2]])
-    model = UnimodalStudent(opts.student_modality, x_te.shape[2], 2, opts.teacher_kernels, opts.teacher_eeg_width,
-                            opts.video_width)
-    model.load_state_dict(torch.load(run.fold_dir(fold) / "cdgkd.pt", weights_only=True))
-    acc = _scores(_logits(model, x_te), y_te)["accuracy"]
-    return {f"fold {fold.index} cdgkd test accuracy": acc - result["cdgkd"]["test"]["accuracy"]}
+    diffs = {}
+    for name in ("no_kd", "cdgkd", *CONTROLS):
+        model = _student(opts, x_te.shape[2])
+        model.load_state_dict(torch.load(run.fold_dir(fold) / f"{name}.pt", weights_only=True))
+        acc = _scores(_logits(model, x_te), y_te)["accuracy"]
+        diffs[f"fold {fold.index} {name} test accuracy"] = acc - result[name]["test"]["accuracy"]
+    return diffs
 
 
 METHOD = Method("cdgkd", CDGKDConfig, prepare, fold, summarise, rescore,

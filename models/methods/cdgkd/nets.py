@@ -110,11 +110,12 @@ class UnimodalStudent(nn.Module):
     """The student: one modality's branch and the classifier, ``(B, S, D) -> (B, C)``.
 
     ``modality="face"`` (the paper: the student sees the video only) uses a :class:`VideoBranch`, ``"eeg"`` an
-    :class:`EEGBranch` with ``eeg_kernels`` / ``eeg_width``.
+    :class:`EEGBranch` with ``eeg_kernels`` / ``eeg_width`` (by default TA-2's, the thinnest of the chain: a student
+    wider than its assistants would make the chain widen again at its end).
     """
 
-    def __init__(self, modality: str, d_in: int, n_classes: int, eeg_kernels: tuple[int, ...] = (7, 5, 3),
-                 eeg_width: int = 64, video_width: int = 32) -> None:
+    def __init__(self, modality: str, d_in: int, n_classes: int, eeg_kernels: tuple[int, ...] = (7,),
+                 eeg_width: int = 32, video_width: int = 32) -> None:
         super().__init__()
         if modality == "face":
             self.branch: nn.Module = VideoBranch(d_in, video_width)

@@ -11,7 +11,8 @@ anchored on the student's and the teacher's embeddings, against two memory banks
   masks are inverted, as in the released code);
 * memory momentum ``m = 0.05`` (95 % new; CRD's default is 0.5).
 
-:func:`mcc_loss` is the minimum-class-confusion term (Jin et al. 2020) of the teacher's training.
+:func:`mcc_loss` is the minimum-class-confusion term (Jin et al. 2020) of the teacher's training, on an unlabelled
+batch. With unit weights and signs :func:`weighted_nce` is CRD's own NCE loss (the ``plain_kd`` control).
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def mcc_loss(logits: torch.Tensor, temperature: float = 2.5, b0: float | None = 
     """Minimum class confusion of a batch: ``(B, C)`` logits -> scalar (docs/methods.md §5.3, steps 1-4).
 
     The class-correlation matrix ``C = (p * w)^T p`` of the temperature-scaled predictions, entropy-weighted, each
-    column divided by its sum; the loss is its off-diagonal mass over the number of classes.
+    column divided by its sum; the loss is its off-diagonal mass over the number of classes. The entropy weights are
+    constants (computed from detached logits), as in MCC's reference code and CMCRD's: the loss lowers the confusion
+    of the predictions, it does not make the model more or less certain in order to re-weight its samples.
     """
     p = torch.softmax(logits / temperature, dim=1)
-    w = entropy_weights(logits / temperature, b0)
+    w = entropy_weights(logits.detach() / temperature, b0)
     c = (p * w[:, None]).T @ p
     c = c / c.sum(dim=1)  # C is symmetric: dividing by the row sums divides every column by its own sum
     return (c.sum() - torch.trace(c)) / logits.shape[1]

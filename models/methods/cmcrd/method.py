@@ -1,74 +1,50 @@
 """CMCRD in the trainer (docs/methods.md §5): a teacher on one modality distils into a student on another by contrastive
 representation distillation, generalised from eye movements -> EEG to the modalities the trainer knows.
 
-Here the teacher sees the face (the frozen FER+ student's 8 logits per frame) and the student the EEG (N_FEATURES band
-powers per frame); the task is the paper's: classification, of the valence state into ``n_classes`` bins (negative /
-neutral / positive for 3, edges at +-``neutral_band``). Per fold:
+The teacher sees the eye movements a dataset ships (SEED-IV, SEED-V: the paper's setting) or the face (the frozen FER+
+student's 8 logits per frame); the student sees the EEG (band powers per frame, or SEED-V's differential entropy); the
+task is classification, of the dataset's emotion classes or of the valence state into ``n_classes`` bins. Per fold:
 
-1. **Teacher** (MLP, docs/methods.md §5.2 ``DNN_Net``): CE (+ ``mcc_weight`` x MCC on the batch, §5.3: the paper adds
-   it, the released code computes it unused -- a weight of 0 reproduces the code), SGD, selected on validation accuracy.
-2. **Student without distillation**: the same MLP on the EEG with CE only.
-3. **Student with CMCRD**: ``CE + crd_weight * (L_s + L_t)`` with the entropy weights, the gradient gating, the
-   teacher-correctness sign and the two memory banks (:mod:`affectstream.models.methods.cmcrd.losses`), AdamW with
-   warm-up then cosine.
-4. **Scores** on the held-out subject: accuracy and balanced accuracy of both students (and the teacher).
+1. **Teacher** (MLP, docs/methods.md §5.2 ``DNN_Net``): CE + ``mcc_weight`` x MCC on an unlabelled batch of the
+   ``mcc_batch`` partition (the paper adds MCC; its code computes it on the test inputs but leaves it out of the loss:
+   ``mcc_weight = 0``), SGD at ``teacher_lr``, selected on validation accuracy (:mod:`.training`).
+2. **Four students** on the EEG, from the same initial weights, with the same optimiser, schedule, batches and
+   selection (:data:`ARMS`): CE only (``no_kd``, the baseline), CE + CMCRD (``cmcrd``, the method), CE + plain CRD
+   (``plain_kd``: no entropy weights, gating or signs) and CE + CMCRD from the teacher's outputs permuted across
+   training samples (``shuffled_teacher``: distillation from a teacher that knows nothing of the sample).
+3. **Scores** on the test partition: accuracy and balanced accuracy of every model.
 
 Frames are samples (one per 0.25 s, as the 4-s windows of the paper are samples); features are z-scored with the
-training statistics (docs/methods.md §8 #27 notes the code fits the test set separately; ``zscore = "train"`` is the
-honest default, ``"separate"`` the code's).
+training statistics (``zscore = "train"``) or, as the paper's code does, each partition on itself (``"separate"``).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from affectstream.models.methods.cmcrd.losses import (ContrastMemory, Embed, entropy_weights, gate, mcc_loss,
-                                                      weighted_nce)
-from affectstream.models.datasets.features import FeatureCache
-from affectstream.models.training import fast_dev
-from affectstream.models.training.evaluation import balanced_accuracy
 from affectstream.core.feature_norm import zscore_by_train
-from affectstream.models.training.protocols import Fold
+from affectstream.models.datasets.features import FeatureCache
+from affectstream.models.methods.cmcrd.config import CMCRDConfig
+from affectstream.models.methods.cmcrd.training import StudentLoss, fit_student, fit_teacher, scores, teacher_outputs
 from affectstream.models.training.compare import classification_report, fold_comparison, fold_scores
-from affectstream.models.training.loop import index_batches, stack_trials
+from affectstream.models.training.loop import recipe_deviations, stack_trials
 from affectstream.models.training.method import Method, Run
+from affectstream.models.training.protocols import Fold
 
-__all__ = ["CMCRDConfig", "METHOD", "MLP"]
+__all__ = ["ARMS", "CMCRDConfig", "METHOD", "MLP"]
 
 
-@dataclass(frozen=True)
-class CMCRDConfig:
-    """Options of CMCRD (the ``[cmcrd]`` table)."""
+#: The paper's values where the default is not: the code z-scores the test set on itself, which lets its statistics
+#: in (the project never does that by default); the paper's task is eye movements -> EEG on emotion classes.
+_PAPER_OVERRIDES = {"zscore": "separate", "teacher_modality": "eye", "labels": "emotion"}
 
-    n_classes: int = 3
-    neutral_band: float = 0.2  #: |valence| below this is the neutral class (3 classes)
-    hidden: int = 128
-    feat_dim: int = 128
-    crd_weight: float = 0.02
-    nce_k: int = 1000  #: negatives per sample (from the other classes)
-    tau: float = 0.07
-    momentum: float = 0.05
-    mcc_weight: float = 1.0  #: the teacher's MCC term (0 = the released code, which computes it but does not use it)
-    teacher_epochs: int = 20
-    student_epochs: int = 20
-    warmup_epochs: int = 5
-    batch_size: int = 32
-    lr: float = 1e-3
-    zscore: Literal["train", "separate"] = "train"
-    #: what the teacher sees: the face (the frozen FER+ student's logits per frame) or the eye-movement features a
-    #: dataset ships (SEED-IV, SEED-V: the paper's EM -> EEG)
-    teacher_modality: Literal["face", "eye"] = "face"
-    #: valence bins, or the dataset's own emotion classes (the SEED family; n_classes must be their number)
-    labels: Literal["valence", "emotion"] = "valence"
+#: The student arms of a fold and their losses: the baseline, the method and its two controls.
+ARMS: dict[str, StudentLoss] = {"no_kd": "ce", "cmcrd": "cmcrd", "plain_kd": "crd", "shuffled_teacher": "cmcrd"}
 
 
 class MLP(nn.Module):
@@ -148,86 +124,27 @@ def prepare(run: Run) -> _Data:
                  all(t.meta.get("synthetic", False) for t in run.trials))
 
 
-def _accuracy(model: MLP, x: np.ndarray, y: np.ndarray, n_classes: int) -> dict[str, float]:
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(x))[0].argmax(1).numpy()
-    return {"accuracy": float((pred == y).mean()), "balanced_accuracy": balanced_accuracy(y, pred, n_classes)}
+def _deviations(opts: CMCRDConfig) -> tuple[str, list[str]]:
+    """The run's recipe (``"paper"``: the paper's task, eye movements -> EEG on emotion classes; else ``"project"``)
+    and every way it departs from the paper's, one line each: each option that differs from the paper's value, and
+    the two choices that are not options."""
+    out = recipe_deviations(opts, dataclasses.replace(CMCRDConfig(), **_PAPER_OVERRIDES),
+                            ignore=("n_classes", "neutral_band"))
+    out += ["model selection on held-out validation data (the code: best accuracy on its training set)",
+            "memory banks sized to the training set (the code: n_data = 1200)"]
+    return ("paper" if opts.teacher_modality == "eye" and opts.labels == "emotion" else "project"), out
 
 
-def _train_best(model: MLP, opt: torch.optim.Optimizer, batch_loss: Callable[[np.ndarray], torch.Tensor], n: int,
-                xv: np.ndarray, yv: np.ndarray, opts: CMCRDConfig, epochs: int, seed: int) -> dict:
-    """The loop both students and the teacher share: seeded mini-batches of the ``n`` training rows, one optimiser
-    step on ``batch_loss(rows)`` each, and the weights of the epoch with the best validation accuracy kept."""
-    best, state = -1.0, None
-    for epoch in range(fast_dev.epochs(epochs)):
-        model.train()
-        for idx in index_batches(n, opts.batch_size, seed, epoch):
-            loss = batch_loss(idx)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        score = _accuracy(model, xv, yv, opts.n_classes)["accuracy"]
-        if score > best:
-            best, state = score, {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(state)
-    return {"val_accuracy": best}
-
-
-def _fit_ce(model: MLP, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, opts: CMCRDConfig,
-            epochs: int, seed: int, mcc: float = 0.0) -> dict:
-    """CE training (+ MCC for the teacher), SGD as the paper's teacher; best validation accuracy kept."""
-    opt = torch.optim.SGD(model.parameters(), lr=opts.lr * 10, momentum=0.9)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def batch_loss(idx: np.ndarray) -> torch.Tensor:
-        logits, _ = model(xt[idx])
-        return F.cross_entropy(logits, yt[idx]) + (mcc * mcc_loss(logits) if mcc > 0 else 0.0)
-
-    return _train_best(model, opt, batch_loss, len(x), xv, yv, opts, epochs, seed)
-
-
-def _negatives(y: np.ndarray) -> list[np.ndarray]:
-    """Per class: the training indices of the *other* classes (CRD's ``cls_negative``)."""
-    return [np.flatnonzero(y != c) for c in range(int(y.max()) + 1)]
-
-
-def _fit_cmcrd(student: MLP, teacher: MLP, xs: np.ndarray, xt_: np.ndarray, y: np.ndarray, xv: np.ndarray,
-               yv: np.ndarray, opts: CMCRDConfig, seed: int) -> dict:
-    embed_s, embed_t = Embed(opts.hidden, opts.feat_dim), Embed(opts.hidden, opts.feat_dim)
-    memory = ContrastMemory(opts.feat_dim, len(y), opts.tau, opts.momentum)
-    params = list(student.parameters()) + list(embed_s.parameters()) + list(embed_t.parameters())
-    opt = torch.optim.AdamW(params, lr=opts.lr, weight_decay=1e-3)
-    steps_per_epoch = max(1, math.ceil(len(y) / opts.batch_size))
-    total, warm = steps_per_epoch * opts.student_epochs, steps_per_epoch * opts.warmup_epochs
-    rng = np.random.default_rng(seed)
-    pools = _negatives(y)
-    t_x, s_x, y_t = torch.from_numpy(xt_), torch.from_numpy(xs), torch.from_numpy(y)
-    teacher.eval()
-    steps = itertools.count()
-
-    def batch_loss(idx: np.ndarray) -> torch.Tensor:
-        step = next(steps)
-        lr = opts.lr * (step + 1) / warm if step < warm else \
-            opts.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        negs = np.stack([rng.choice(pools[c], opts.nce_k, replace=len(pools[c]) < opts.nce_k) for c in y[idx]])
-        contrast = torch.from_numpy(np.column_stack([idx, negs]))
-        z_s, f_s = student(s_x[idx])
-        with torch.no_grad():
-            z_t, f_t = teacher(t_x[idx])
-        e_s, e_t = embed_s(f_s), embed_t(f_t)
-        e_s, e_t, sign = gate(e_s, e_t, z_s.detach(), z_t, y_t[idx])
-        p_s, p_t = memory(e_s, e_t, torch.from_numpy(idx), contrast)
-        w = entropy_weights(z_t)
-        crd = weighted_nce(p_s, w, sign, len(y)) + weighted_nce(p_t, w, sign, len(y))
-        return F.cross_entropy(z_s, y_t[idx]) + opts.crd_weight * crd
-
-    return _train_best(student, opt, batch_loss, len(y), xv, yv, opts, opts.student_epochs, seed)
+def _transductive(opts: CMCRDConfig) -> list[str]:
+    """What of the test partition (never its labels) the training sees."""
+    out = ["the teacher's MCC term draws unlabelled batches of the test partition's teacher inputs"] \
+        if opts.mcc_weight > 0 and opts.mcc_batch == "test" else []
+    return out + (["each partition's features are z-scored with its own statistics"] if opts.zscore == "separate"
+                  else [])
 
 
 def fold(run: Run, data: _Data, fold: Fold) -> dict:
+    """The teacher, then the four student arms from the same initial weights and batches (:data:`ARMS`)."""
     opts: CMCRDConfig = run.config.options
     seed = run.config.run.seed + fold.index
     tr, va, te = list(fold.train), list(fold.val), list(fold.test)
@@ -236,38 +153,48 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     f_tr, f_va, f_te = zscore_by_train(*(stack_trials(data.face, keys) for keys in (tr, va, te)), separate=sep)
     y_tr, y_va, y_te = (np.concatenate([data.y[k] for k in keys]) for keys in (tr, va, te))
     run.seed(fold.index)
-    teacher = MLP(f_tr.shape[1], opts.n_classes, opts.hidden)
-    t_fit = _fit_ce(teacher, f_tr, y_tr, f_va, y_va, opts, opts.teacher_epochs, seed, opts.mcc_weight)
-    run.seed(fold.index)
-    baseline = MLP(e_tr.shape[1], opts.n_classes, opts.hidden)
-    b_fit = _fit_ce(baseline, e_tr, y_tr, e_va, y_va, opts, opts.student_epochs, seed)
-    run.seed(fold.index)
-    student = MLP(e_tr.shape[1], opts.n_classes, opts.hidden)
-    s_fit = _fit_cmcrd(student, teacher, e_tr, f_tr, y_tr, e_va, y_va, opts, seed)
+    models: dict[str, MLP] = {"teacher": MLP(f_tr.shape[1], opts.n_classes, opts.hidden)}
+    unlabelled = {"test": f_te, "val": f_va, "train": f_tr}[opts.mcc_batch]
+    fits = {"teacher": fit_teacher(models["teacher"], f_tr, y_tr, unlabelled, (f_va, y_va), opts, seed)}
+    out = teacher_outputs(models["teacher"], f_tr)
+    perm = torch.from_numpy(np.random.default_rng([seed, 2]).permutation(len(y_tr)))
+    teachers = {"no_kd": None, "cmcrd": out, "plain_kd": out, "shuffled_teacher": (out[0][perm], out[1][perm])}
+    for name, loss in ARMS.items():
+        run.seed(fold.index)  # every arm starts from the same weights and random state
+        models[name] = MLP(e_tr.shape[1], opts.n_classes, opts.hidden)
+        fits[name] = fit_student(models[name], e_tr, y_tr, (e_va, y_va), opts, seed, loss, teachers[name])
     folder = run.fold_dir(fold)
-    hashes = {name: run.save_weights(model, folder / f"{name}.pt")
-              for name, model in (("teacher", teacher), ("no_kd", baseline), ("cmcrd", student))}
-    return {"teacher": {**t_fit, "test": _accuracy(teacher, f_te, y_te, opts.n_classes)},
-            "no_kd": {**b_fit, "test": _accuracy(baseline, e_te, y_te, opts.n_classes)},
-            "cmcrd": {**s_fit, "test": _accuracy(student, e_te, y_te, opts.n_classes)},
-            "class_counts_test": np.bincount(y_te, minlength=opts.n_classes).tolist(), "weights_sha256": hashes}
+    hashes = {name: run.save_weights(model, folder / f"{name}.pt") for name, model in models.items()}
+    result = {name: {**fits[name], "test": scores(model, f_te if name == "teacher" else e_te, y_te, opts.n_classes)}
+              for name, model in models.items()}
+    return {**result, "class_counts_test": np.bincount(y_te, minlength=opts.n_classes).tolist(),
+            "weights_sha256": hashes}
 
 
 def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     opts: CMCRDConfig = run.config.options
+    metric = "balanced_accuracy"
     out = {"data": "synthetic" if data.synthetic else "real", "method": "cmcrd", "folds": len(results),
-           "protocol": run.config.protocol.kind, "metric": "balanced_accuracy", "command": run.command,
-           **fold_scores(results, ("teacher", "no_kd", "cmcrd"))}
-    out["comparison"] = fold_comparison([r["no_kd"]["test"]["balanced_accuracy"] for r in results],
-                                        [r["cmcrd"]["test"]["balanced_accuracy"] for r in results],
-                                        baseline_name="no_kd", method_name="cmcrd", metric="balanced_accuracy",
-                                        dataset=run.dataset, folds=f"{len(results)} {out['protocol'].upper()} folds")
+           "protocol": run.config.protocol.kind, "metric": metric, "command": run.command,
+           **fold_scores(results, ("teacher", *ARMS))}
+    per_fold = {name: [r[name]["test"][metric] for r in results] for name in ("teacher", *ARMS)}
+    recipe, deviations = _deviations(opts)
+    out["comparison"] = fold_comparison(per_fold["no_kd"], per_fold["cmcrd"], baseline_name="no_kd",
+                                        method_name="cmcrd", metric=metric, dataset=run.dataset,
+                                        folds=f"{len(results)} {out['protocol'].upper()} folds",
+                                        controls={name: per_fold[name] for name in ("plain_kd", "shuffled_teacher")},
+                                        teacher=per_fold["teacher"], recipe=recipe, deviations=deviations)
     out["p_value"] = out["comparison"]["p_value"]
+    out["transductive"] = _transductive(opts)
     classes = "emotion classes" if opts.labels == "emotion" else "valence classes"
     intro = (f"{opts.teacher_modality.capitalize()} teacher -> EEG student, {opts.n_classes} {classes}, "
-             f"{out['protocol'].upper()} ({out['folds']} folds), test scores mean ± std over folds.")
+             f"{out['protocol'].upper()} ({out['folds']} folds), test scores mean ± std over folds. Every student "
+             "arm has the same optimiser (AdamW, warm-up then cosine), epochs, batches and selection; only the loss "
+             f"differs. Recipe: {recipe}; deviations from the paper's: {'; '.join(deviations)}."
+             + (f" Transductive: {'; '.join(out['transductive'])} (never its labels)." if out["transductive"] else ""))
     labels = {"teacher": f"{opts.teacher_modality} teacher (MLP)", "no_kd": "EEG student, CE only",
-              "cmcrd": "EEG student + CMCRD"}
+              "cmcrd": "EEG student + CMCRD", "plain_kd": "EEG student + CRD (control: plain_kd)",
+              "shuffled_teacher": "EEG student + CMCRD, teacher shuffled across samples (control)"}
     return out, classification_report(f"CMCRD — {run.config.run.name}", data.synthetic, intro, labels, out,
                                       out["comparison"], run.command)
 
@@ -280,7 +207,7 @@ def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]
     y_te = np.concatenate([data.y[k] for k in te])
     model = MLP(e_te.shape[1], opts.n_classes, opts.hidden)
     model.load_state_dict(torch.load(run.fold_dir(fold) / "cmcrd.pt", weights_only=True))
-    acc = _accuracy(model, e_te, y_te, opts.n_classes)["balanced_accuracy"]
+    acc = scores(model, e_te, y_te, opts.n_classes)["balanced_accuracy"]
     return {f"fold {fold.index} cmcrd test balanced accuracy": acc - result["cmcrd"]["test"]["balanced_accuracy"]}
 
 

@@ -4,21 +4,29 @@ Per fold:
 
 1. **Visual teacher**: per-frame face features through a causal TCN (128, 128, kernel 3) and a per-step
    regressor, trained with ``1 - CCC`` on the training trials, selected on the validation CCC.
-2. **Knowledge**: the trained teacher's per-step TCN output ``V_t`` (T x 128) over every training and validation
+2. **Knowledge**: the trained teacher's per-step TCN output ``V_t`` (T x 128) and its prediction over every training
    trial (whole trials, as the reference extracts it).
 3. **EEG student** (:class:`~affectstream.models.nets.eeg_tcn.EEGTCN` on the N_FEATURES band-power features) trained
    twice and more: without KD (``1 - CCC``) and with KD for every ``w`` of the grid (``1 - CCC + w * L1(V_t, V_s)``);
    the KD weight is chosen on the validation CCC, as the paper does within its grid.
-4. **Test**: window-wise predictions (96 / 32) stitched back by overlap averaging and scored on the concatenated test
-   trials: CCC, PCC, RMSE for the teacher, the student without and with KD, and an *oracle* that uses the planted
-   truth's form (valence is planted linearly in log band power): a ridge read-out of log band power fitted on the
-   test subject's other trials. It sees labelled data of the test subject, which no LOSO model does: context, not
-   a competitor.
+4. **Controls** (issue 19), at the chosen ``w``, same initial weights, optimiser, schedule and batches:
+   ``plain_kd``, the vanilla distillation of a regression task (``1 - CCC + w * MSE(y_s, y_t)``, the student's
+   prediction pulled onto the teacher's), and ``shuffled_teacher``, the method's loss with the teacher's features
+   permuted across the training windows (one seeded random cycle): what the L1 term gives without the teacher's
+   knowledge of *this* window, i.e. as a regulariser. Every student's loss leaves the zero padding of a trial shorter
+   than a window out.
+5. **Test**: window-wise predictions (96 / 32) stitched back by overlap averaging and scored on the concatenated test
+   trials: CCC, PCC, RMSE for the teacher, the student without and with KD, the controls, and an *oracle* that uses
+   the planted truth's form (valence is planted linearly in log band power): a ridge read-out of log band power
+   fitted on the test subject's other trials. It sees labelled data of the test subject, which no LOSO model does:
+   context, not a competitor.
 
 Deviation from the reference, for a CPU: the frame backbone is **frozen** -- the bundled FER+ visual student
 (``models/weights/visual_student.onnx``) gives 8 FER+ logits per frame, computed once per dataset -- where the
 reference fine-tunes an IR-50 and unfreezes it gradually. The teacher's temporal part is trained as in the paper.
-Frames are taken at the label rate (4 Hz; the reference samples one of the 16 frames per label at 64 fps).
+Frames are taken at the label rate (4 Hz; the reference samples one of the 16 frames per label at 64 fps). Every
+other choice is an option whose default is the paper's (:class:`V2EKDConfig`); a config that departs from them says
+so in its summary (``comparison.recipe``, ``comparison.deviations``).
 """
 
 from __future__ import annotations
@@ -28,22 +36,25 @@ import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from affectstream.models.nets.eeg_tcn import EEGTCN
-from affectstream.models.training.evaluation import (evaluate_regression, paired_ttest_one_tailed, sequence_windows,
-                                                     stitch, summarise_folds)
-from affectstream.models.datasets.features import FeatureCache
-from affectstream.models.training.protocols import Fold
 from affectstream.models.training.compare import fold_comparison
-from affectstream.models.training.loop import OptimConfig, batches, ccc_loss, fit, make_windows
+from affectstream.models.training.config import TrainConfig
+from affectstream.models.training.evaluation import (evaluate_regression, paired_ttest_one_tailed, sequence_windows,
+                                                     stitch)
+from affectstream.models.datasets.features import FeatureCache, FeatureConfig
+from affectstream.models.training.protocols import Fold
+from affectstream.models.training.loop import (VALID, OptimConfig, WindowSet, batches, ccc_loss, fit, make_windows,
+                                               recipe_deviations)
 from affectstream.models.training.method import Method, Run
+from affectstream.models.methods.v2e_kd.losses import feature_kd_loss, output_kd_loss
+from affectstream.models.methods.v2e_kd.report import mean_std, report_markdown
 from affectstream.models.methods.v2e_kd.teacher import TemporalTeacher
 
 log = logging.getLogger(__name__)
@@ -51,18 +62,29 @@ log = logging.getLogger(__name__)
 __all__ = ["METHOD", "V2EKDConfig"]
 
 
+#: The shuffled-teacher control's permutation is drawn from ``default_rng([seed, *SHUFFLE_KEY])``, a stream apart from
+#: the batch order's ``default_rng([seed, epoch])``.
+SHUFFLE_KEY = (0x5EED, 19)
+
+
+def _paper_optim(max_epochs: int) -> OptimConfig:
+    """The paper's optimisation (docs/methods.md §2.4): Adam at 1e-5, batch 2; the rest is OptimConfig's default."""
+    return OptimConfig(lr=1e-5, batch_size=2, max_epochs=max_epochs)
+
+
 @dataclass(frozen=True)
 class V2EKDConfig:
-    """Options of the Visual-to-EEG KD method (the ``[v2e_kd]`` table)."""
+    """Options of the Visual-to-EEG KD method (the ``[v2e_kd]`` table); every default is the paper's choice."""
 
-    kd_weights: tuple[float, ...] = (0.4, 1.0)  #: grid of w; the paper's full grid is 0.2, 0.4, ..., 2.0
+    #: grid of w, the best on validation kept: the paper reports 0.2 ... 2.0 and selects within 0.2 ... 1.0
+    kd_weights: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
     target: Literal["valence", "arousal"] = "valence"  #: the paper regresses valence (MAHNOB's only annotation)
     channels: tuple[int, ...] = (128, 128)
     kernel_size: int = 3
     dropout: float = 0.1
     frame_backbone: Literal["fer_student"] = "fer_student"  #: frozen FER+ student logits per frame
-    teacher: OptimConfig = field(default_factory=lambda: OptimConfig(max_epochs=30))
-    student: OptimConfig = field(default_factory=lambda: OptimConfig(max_epochs=15))
+    teacher: OptimConfig = field(default_factory=lambda: _paper_optim(30))
+    student: OptimConfig = field(default_factory=lambda: _paper_optim(15))
     oracle_ridge: float = 1.0  #: ridge penalty of the within-subject linear oracle (standardised features)
 
 
@@ -199,6 +221,34 @@ def _saliency(student: EEGTCN, data: _Data, keys, target: str, device: torch.dev
     return np.mean(grads, axis=0)
 
 
+def shuffled_extra(windows: WindowSet, name: str, seed: int) -> WindowSet:
+    """``windows`` with ``extra[name]`` permuted across the windows (the shuffled-teacher control): each window keeps
+    its inputs, targets and padding but is paired with another window's teacher output.
+
+    The permutation is one random cycle through all windows (Sattolo's algorithm, seeded by ``seed``), so no window
+    keeps its own, which a uniform permutation of a few windows often would.
+    """
+    rng = np.random.default_rng([seed, *SHUFFLE_KEY])
+    perm = np.arange(len(windows))
+    for i in range(len(perm) - 1, 0, -1):
+        j = int(rng.integers(i))  # 0 <= j < i: i never stays in place
+        perm[i], perm[j] = perm[j], perm[i]
+    return WindowSet(windows.x, windows.y, {**windows.extra, name: windows.extra[name][perm]})
+
+
+def _student_loss(net, b, *, kd: str, w: float, target: str, device: torch.device) -> torch.Tensor:
+    """``1 - CCC`` plus, for ``w > 0``, ``w`` times the KD term ``kd``: ``"features"`` (the method's L1 on the
+    teacher's features) or ``"output"`` (the plain-KD control's MSE on the teacher's prediction); padding left out."""
+    out, valid = net(b[0].to(device).transpose(1, 2)), b[2][VALID].to(device)
+    pred = getattr(out, target)
+    value = ccc_loss(pred, b[1].to(device), valid)
+    if w > 0 and kd == "features":
+        value = value + w * feature_kd_loss(out.features, b[2]["knowledge"].to(device), valid)
+    elif w > 0 and kd == "output":
+        value = value + w * output_kd_loss(pred, b[2]["teacher_output"].to(device), valid)
+    return value
+
+
 def fold(run: Run, data: _Data, fold: Fold) -> dict:
     opts: V2EKDConfig = run.config.options
     device, seed = run.device, run.config.run.seed + fold.index
@@ -209,48 +259,49 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     # 1. visual teacher on the frozen frame features
     t_cfg = opts.teacher
     n_frame = next(iter(data.frames.values())).shape[1]
+    run.seed(fold.index)
     teacher = TemporalTeacher(n_frame, opts.channels, opts.kernel_size, opts.dropout).to(device)
     t_windows = make_windows([(data.frames[k], data.y[k], {}) for k in train], t_cfg.window, t_cfg.hop)
-    t_fit = fit(teacher, lambda net, b: ccc_loss(net(b[0].to(device)).valence, b[1].to(device)),
+    t_fit = fit(teacher,
+                lambda net, b: ccc_loss(net(b[0].to(device)).valence, b[1].to(device), b[2][VALID].to(device)),
                 lambda e: batches(t_windows, t_cfg.batch_size, seed, e, run.ctx),
                 lambda m: _scores(_teacher_forward(m), data.frames, data.y, val, t_cfg, device)[0]["ccc"],
                 t_cfg, checkpoint=folder / "teacher.ckpt", desc=f"teacher, {tag}", progress=run.progress,
                 ctx=run.ctx, amp=run.amp, cpu_bf16=run.cpu_bf16)
     hashes = {"teacher": run.save_weights(teacher, folder / "teacher.pt")}
 
-    # 2. knowledge over whole training and validation trials
+    # 2. knowledge (and, for the plain-KD control, the prediction) over whole training trials
     with torch.no_grad():
-        knowledge = {k: teacher(torch.from_numpy(data.frames[k][None]).to(device)).features[0].cpu().numpy()
-                     for k in train + val}
+        outs = {k: teacher(torch.from_numpy(data.frames[k][None]).to(device)) for k in train}
+    extras = {k: {"knowledge": o.features[0].cpu().numpy(), "teacher_output": o.valence[0].cpu().numpy()}
+              for k, o in outs.items()}
 
-    # 3. EEG students: w = 0 is the no-KD baseline
+    # 3. EEG students: w = 0 is the no-KD baseline; then the controls at the chosen w
     s_cfg = opts.student
-    s_windows = make_windows([(data.eeg[k], data.y[k], {"knowledge": knowledge[k]}) for k in train],
-                             s_cfg.window, s_cfg.hop)
+    s_windows = make_windows([(data.eeg[k], data.y[k], extras[k]) for k in train], s_cfg.window, s_cfg.hop)
     students, fits = {}, {}
-    for w in (0.0, *opts.kd_weights):
+
+    def train_student(name: str, kd: str, w: float, windows: WindowSet) -> None:
         run.seed(fold.index)  # every student starts from the same initial weights: the comparison is paired
         student = EEGTCN(channels=opts.channels, kernel_size=opts.kernel_size, dropout=opts.dropout).to(device)
         other = "arousal" if opts.target == "valence" else "valence"
         getattr(student, f"{other}_head").requires_grad_(False)  # not trained (and DDP needs every trained weight used)
         forward = _student_forward(student, opts.target)
-
-        def loss(net, b, w=w, target=opts.target):
-            out = net(b[0].to(device).transpose(1, 2))
-            value = ccc_loss(getattr(out, target), b[1].to(device))
-            if w > 0:
-                value = value + w * F.l1_loss(out.features, b[2]["knowledge"].to(device))
-            return value
-
-        name = "no_kd" if w == 0 else f"kd_w{w:g}"
-        fits[name] = fit(student, loss, lambda e: batches(s_windows, s_cfg.batch_size, seed, e, run.ctx),
-                         lambda m, f=forward: _scores(f, data.eeg, data.y, val, s_cfg, device)[0]["ccc"], s_cfg,
+        fits[name] = fit(student, partial(_student_loss, kd=kd, w=w, target=opts.target, device=device),
+                         lambda e: batches(windows, s_cfg.batch_size, seed, e, run.ctx),
+                         lambda m: _scores(forward, data.eeg, data.y, val, s_cfg, device)[0]["ccc"], s_cfg,
                          checkpoint=folder / f"{name}.ckpt", desc=f"student {name}, {tag}", progress=run.progress,
                          ctx=run.ctx, amp=run.amp, cpu_bf16=run.cpu_bf16)
         hashes[name] = run.save_weights(student, folder / f"{name}.pt")
         students[name] = student
+
+    for w in (0.0, *opts.kd_weights):
+        train_student("no_kd" if w == 0 else f"kd_w{w:g}", "features", w, s_windows)
     kd_names = [n for n in students if n != "no_kd"]
     chosen = max(kd_names, key=lambda n: fits[n].best_score)
+    w = float(chosen.removeprefix("kd_w"))
+    train_student("plain_kd", "output", w, s_windows)
+    train_student("shuffled_teacher", "features", w, shuffled_extra(s_windows, "knowledge", seed))
     saliency = _saliency(students[chosen], data, test, opts.target, device)
 
     # 4. test
@@ -268,21 +319,28 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
         "teacher": {"val_ccc": t_fit.best_score, "best_epoch": t_fit.best_epoch, "history": t_fit.history},
         "students": {n: {"val_ccc": f.best_score, "best_epoch": f.best_epoch, "history": f.history}
                      for n, f in fits.items()},
-        "kd_chosen": chosen, "kd_w": float(chosen.removeprefix("kd_w")), "saliency": saliency.tolist(),
-        "weights_sha256": hashes,
+        "kd_chosen": chosen, "kd_w": w, "saliency": saliency.tolist(), "weights_sha256": hashes,
         "test": {"teacher": test_scores["teacher"], "no_kd": test_scores["no_kd"], "kd": test_scores[chosen],
-                 **{n: test_scores[n] for n in kd_names},
+                 **{n: test_scores[n] for n in (*kd_names, *CONTROLS)},
                  "oracle_within_subject_linear": _oracle(data, test, opts.oracle_ridge)},
     }
 
 
 # ------------------------------------------------------------------------------------------------ summary
-def _mean_std(results: list[dict], model: str) -> dict[str, float]:
-    out = {}
-    for metric in ("ccc", "pcc", "rmse"):
-        mean, std = summarise_folds([r["test"][model][metric] for r in results])
-        out[f"{metric}_mean"], out[f"{metric}_std"] = mean, std
-    return out
+#: The issue-19 control arms every fold trains beside the method (docs/methods.md §2.3).
+CONTROLS = ("plain_kd", "shuffled_teacher")
+
+#: What this implementation always does differently from the paper (not options: the data and a CPU decide them).
+ADAPTATIONS = ("the frame backbone is the frozen FER+ student (8 logits per frame) where the paper fine-tunes an "
+               "IR-50", "face frames at the label rate, 4 Hz, where the paper pairs 16 frames at 64 fps with a label")
+
+
+def recipe(config: TrainConfig) -> tuple[str, list[str]]:
+    """``("paper", [])`` when a run's options and features are the paper's, else ``("project", deviations)``."""
+    features = recipe_deviations(config.features, FeatureConfig(), ignore=("align", "min_channels", "batch_windows"),
+                                 prefix="features.")  # the rest are the project's (no paper counterpart)
+    deviations = recipe_deviations(config.options, V2EKDConfig(), ignore=("target", "oracle_ridge")) + features
+    return ("project" if deviations else "paper"), deviations
 
 
 def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
@@ -295,73 +353,38 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     else:  # a one-fold look (protocol.max_folds = 1) has no test
         p = {"ccc": math.nan, "pcc": math.nan, "rmse": math.nan}
     chosen = [r["kd_w"] for r in results]
-    data_kind = "synthetic" if data.synthetic else "real"
+    kind, deviations = recipe(run.config)
+    comparison = fold_comparison(
+        [x["ccc"] for x in no_kd], [x["ccc"] for x in kd], baseline_name="no_kd", method_name="kd", metric="ccc",
+        dataset=run.dataset, folds=f"{len(results)} {run.config.protocol.kind.upper()} folds",
+        controls={c: [r["test"][c]["ccc"] for r in results] for c in CONTROLS},
+        teacher=[r["test"]["teacher"]["ccc"] for r in results], recipe=kind, deviations=deviations)
+    comparison["adaptations"] = list(ADAPTATIONS)
     summary = {
-        "data": data_kind, "method": "v2e_kd", "protocol": run.config.protocol.kind, "folds": len(results),
-        "target": opts.target, "no_kd": _mean_std(results, "no_kd"),
-        "kd": {**_mean_std(results, "kd"), "w": Counter(chosen).most_common(1)[0][0] if chosen else math.nan,
+        "data": "synthetic" if data.synthetic else "real", "method": "v2e_kd", "protocol": run.config.protocol.kind,
+        "folds": len(results), "target": opts.target, "no_kd": mean_std(results, "no_kd"),
+        "kd": {**mean_std(results, "kd"), "w": Counter(chosen).most_common(1)[0][0] if chosen else math.nan,
                "w_per_fold": chosen, "w_grid": list(opts.kd_weights)},
-        "teacher": _mean_std(results, "teacher"), "oracle_within_subject_linear": _mean_std(
-            results, "oracle_within_subject_linear"),
+        **{c: mean_std(results, c) for c in CONTROLS},
+        "teacher": mean_std(results, "teacher"),
+        "oracle_within_subject_linear": mean_std(results, "oracle_within_subject_linear"),
         "p_value": p["ccc"], "p_values": p, "command": run.command,
-        "seconds": float(sum(r.get("seconds", 0.0) for r in results)),
-        "comparison": fold_comparison([x["ccc"] for x in no_kd], [x["ccc"] for x in kd], baseline_name="no_kd",
-                                      method_name="kd", metric="ccc", dataset=run.dataset,
-                                      folds=f"{len(results)} {run.config.protocol.kind.upper()} folds"),
+        "seconds": float(sum(r.get("seconds", 0.0) for r in results)), "comparison": comparison,
     }
     from affectstream.models.training.plots import v2e_plots
 
-    plots = v2e_plots(run, results)
-    return summary, _report(run, summary, results, plots)
-
-
-def _row(name: str, s: dict) -> str:
-    return (f"| {name} | {s['ccc_mean']:.3f} ± {s['ccc_std']:.3f} | {s['pcc_mean']:.3f} ± {s['pcc_std']:.3f} | "
-            f"{s['rmse_mean']:.3f} ± {s['rmse_std']:.3f} |")
-
-
-def _report(run: Run, s: dict, results: list[dict], plots: list[str]) -> str:
-    synthetic = s["data"] == "synthetic"
-    lines = [f"# Visual-to-EEG KD — {run.config.run.name}", ""]
-    if synthetic:
-        lines += ["**SYNTHETIC DATA.** Every number below comes from the affectstream simulator's planted benchmark "
-                  "(simulated EEG, rendered faces, planted valence). It shows that the method and the trainer work; "
-                  "it is not a result on human data.", ""]
-    lines += [f"Protocol: {s['protocol'].upper()}, {s['folds']} folds, target {s['target']}; test scores on the "
-              "stitched predictions of the held-out trials, mean ± std (population) over folds.", "",
-              "| model | CCC | PCC | RMSE |", "|---|---|---|---|",
-              _row("visual teacher (frozen FER+ backbone + TCN)", s["teacher"]),
-              _row("EEG student, no KD", s["no_kd"]),
-              _row(f"EEG student + KD (w chosen on validation from {s['kd']['w_grid']})", s["kd"]),
-              _row("oracle: linear in log band power, fitted on the test subject's other trials",
-                   s["oracle_within_subject_linear"]), "",
-              f"One-tailed paired t-test over folds, KD better than no KD: CCC p = {s['p_values']['ccc']:.4f}, "
-              f"PCC p = {s['p_values']['pcc']:.4f}, RMSE p = {s['p_values']['rmse']:.4f}.", "",
-              f"w chosen per fold: {s['kd']['w_per_fold']}.", "",
-              "| fold | test subject | teacher CCC | no-KD CCC | KD CCC | w | oracle CCC |",
-              "|---|---|---|---|---|---|---|"]
-    for r in results:
-        t = r["test"]
-        lines.append(f"| {r['fold']} | {', '.join(map(str, r['test_subjects']))} | {t['teacher']['ccc']:.3f} | "
-                     f"{t['no_kd']['ccc']:.3f} | {t['kd']['ccc']:.3f} | {r['kd_w']:g} | "
-                     f"{t['oracle_within_subject_linear']['ccc']:.3f} |")
-    lines += ["", f"Command: `{s['command']}`; {s['seconds'] / 60:.1f} min ({s['seconds']:.0f} s) of training on "
-              f"{run.device}.", "",
-              "Deviations from the reference (docs/methods.md §2): the frame backbone is frozen (the bundled FER+ "
-              "student's logits per frame) instead of a fine-tuned IR-50; frames at 4 Hz instead of 64 Hz; learning "
-              "rate and batch size as in the config (chosen for a CPU).", ""]
-    lines += [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
-    return "\n".join(lines) + "\n"
+    return summary, report_markdown(run, summary, results, v2e_plots(run, results))
 
 
 def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:
-    """Test CCC of the fold's saved teacher and students again; differences to the recorded values."""
+    """Test CCC of the fold's saved teacher, students and controls again; differences to the recorded values."""
     opts: V2EKDConfig = run.config.options
     folder = run.fold_dir(fold)
     test = list(fold.test)
     n_frame = next(iter(data.frames.values())).shape[1]
     diffs = {}
-    for name, recorded in (("teacher", "teacher"), ("no_kd", "no_kd"), (result["kd_chosen"], "kd")):
+    for name, recorded in (("teacher", "teacher"), ("no_kd", "no_kd"), (result["kd_chosen"], "kd"),
+                           *((c, c) for c in CONTROLS)):
         if name == "teacher":
             model = TemporalTeacher(n_frame, opts.channels, opts.kernel_size, opts.dropout)
             forward, inputs, cfg = _teacher_forward(model), data.frames, opts.teacher
