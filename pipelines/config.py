@@ -127,6 +127,9 @@ class PipelineConfig:
         accuracy).
     saliency_every_hops : int
         Compute the EEG student's saliency every this many hops (4 = 1 Hz); 0 turns it off (headless runs).
+    saliency_kind : {"gradient_x_input", "prm", "mean_gradient"}
+        Which map (:mod:`affectstream.pipelines.eeg.saliency`): gradient x input (default: the one that follows the
+        brain state), the paper's peak-response map, or the mean gradient (nearly the student's fixed weights).
     montage : MontageConfig
         Channel names for streams that carry none (or wrong ones).
     """
@@ -141,6 +144,7 @@ class PipelineConfig:
     visual_precision: Literal["int8", "fp32"] = "int8"
     face_model: str | None = None
     saliency_every_hops: int = 0
+    saliency_kind: Literal["gradient_x_input", "prm", "mean_gradient"] = "gradient_x_input"
     #: a subject's calibration profile folder (``--subject``; affectstream.calibration.profiles)
     profile: str | None = None
     quality: QualityConfig = field(default_factory=QualityConfig)
