@@ -297,6 +297,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
                                       else self.RECORD_TIP)
         self.setWindowTitle(f"affectstream — replay {Path(spec.recording).name}" if replaying
                             else "affectstream — live")
+        if self.config is not None:
+            self.topomaps.set_saliency_kind(self.config.saliency_kind)
         self.worker = SessionWorker(spec, self.mailbox, config=self.config, publish=self.publish,
                                     session_factory=self.session_factory)
         self.worker.start()

@@ -33,6 +33,10 @@ from affectstream.app.dashboard.canvas import Canvas
 
 MODES = {"saliency": "Saliency  (|∂ valence / ∂ band power × band power|)",
          "bandpower": "Band power  (z across channels)"}
+#: The saliency entry's text per :attr:`PipelineConfig.saliency_kind`, so the box names the map it shows.
+SALIENCY_LABELS = {"gradient_x_input": MODES["saliency"],
+                   "prm": "Saliency  (peak-response map: ∂ peak valence / ∂ band power)",
+                   "mean_gradient": "Saliency  (|mean ∂ valence / ∂ band power|)"}
 LEVELS = {"saliency": (0.0, 1.0), "bandpower": (-2.5, 2.5)}
 #: Dot colours: an electrode's fill (measured) and ring (interpolated).
 DOT = "#e5e7eb"
@@ -195,6 +199,10 @@ class TopomapPanel(QtWidgets.QWidget):
     def _mode_picked(self, index: int) -> None:
         self.auto_mode = False
         self.set_mode(self.mode_box.itemData(index))
+
+    def set_saliency_kind(self, kind: str) -> None:
+        """Name the saliency map the pipeline computes (``PipelineConfig.saliency_kind``) in the mode box."""
+        self.mode_box.setItemText(list(MODES).index("saliency"), SALIENCY_LABELS[kind])
 
     def set_mode(self, mode: str) -> None:
         if mode == self.mode:

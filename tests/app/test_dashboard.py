@@ -211,3 +211,14 @@ def test_stream_picker_pairs_markers_and_truth_of_the_same_device(qtbot):
     spec = picker.spec()
     assert (spec.eeg_source_id, spec.markers_source_id, spec.truth_source_id, spec.video_source_id) == \
         ("demo1-eeg", "demo1-markers", "demo1-truth", "cam-video")
+
+
+def test_the_mode_box_names_the_saliency_kind(qtbot):
+    from affectstream.app.dashboard.topomap_panel import MODES, SALIENCY_LABELS, TopomapPanel
+
+    panel = TopomapPanel()
+    qtbot.addWidget(panel)
+    index = list(MODES).index("saliency")
+    assert "× band power" in panel.mode_box.itemText(index)  # gradient x input, the pipeline's default
+    panel.set_saliency_kind("prm")
+    assert panel.mode_box.itemText(index) == SALIENCY_LABELS["prm"] and "peak" in SALIENCY_LABELS["prm"]
