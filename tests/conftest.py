@@ -29,3 +29,15 @@ def output_dir() -> Path:
     out = ROOT / "tests" / "output"
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks: one torch thread is fastest, and two threads on a loaded 2-core machine spin each other to a
+    crawl (a training run or the other test worker holds the second core)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -261,11 +261,14 @@ def train(cfg: ImageTrainConfig, data: FerData, seed: int, checkpoint: Path | No
 
     ``checkpoint`` is written after every epoch; when it exists, training continues after its last epoch (and
     refuses a checkpoint trained with other settings). Runs on ``cfg.threads`` torch threads (restored
-    afterwards); seeds the global torch RNG and the augmentation's generator with ``seed``. ``model`` is a freshly
-    built network to train instead of the visual student (any module whose output has ``logits``), built *after*
-    the seeding only if it is None -- so a method that brings its own builds it, seeded, itself. ``distill`` adds a
-    method's terms (:class:`ExtraLoss`), e.g. NeuroGaze-Distill's, whose prototype bank is attached to the model (and
-    so saved with it).
+    afterwards). Seeding: the global torch RNG (initialisation, dropout, a method's own draws) and the augmentation's
+    generator start from ``seed``, and the caller's global torch RNG state is restored afterwards -- so the weights
+    depend only on ``(cfg, data, seed)``, and a method's arms (baseline, controls, the method) neither depend on nor
+    disturb one another's random streams, whatever ran before or after. ``model`` is a freshly built network to
+    train instead of the visual student (any module whose output has ``logits``), built *after* the seeding only if
+    it is None -- so a method that brings its own builds it, seeded, itself. ``distill`` adds a method's terms
+    (:class:`ExtraLoss`), e.g. NeuroGaze-Distill's, whose prototype bank is attached to the model (and so saved with
+    it).
     """
     cfg.check()
     if distill is not None:
@@ -273,13 +276,14 @@ def train(cfg: ImageTrainConfig, data: FerData, seed: int, checkpoint: Path | No
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
-        torch.manual_seed(seed)
-        model = build_model(cfg) if model is None else model
-        if distill is not None:
-            distill.attach(model)
-        if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        return _Training(cfg, data, seed, model, distill).run(checkpoint, progress)
+        with torch.random.fork_rng(devices=[]):  # the caller's global RNG state comes back unchanged
+            torch.manual_seed(seed)
+            model = build_model(cfg) if model is None else model
+            if distill is not None:
+                distill.attach(model)
+            if cfg.channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            return _Training(cfg, data, seed, model, distill).run(checkpoint, progress)
     finally:
         torch.set_num_threads(previous_threads)
 

@@ -13,9 +13,15 @@ One fold, FER+'s own split (``[data] kind = "ferplus"``):
    ``2 CE + 1 L_S + 1 L_D``: ``L_S`` pulls its features onto the concept targets (its own teacher feature for a
    high-confidence image, else the mean teacher feature of ``K = 8`` high-confidence images of its class), ``L_D``
    distils the teacher's class distribution on the high-confidence images.
-5. **Scores** on FER+ valid and test (majority protocol, 8-way and present-only) for the three networks, at the best
+5. **Controls** (``controls = true``), the same network, seed and budget again: ``plain_kd`` with Hinton KD from the
+   same teacher instead of the concepts, and ``shuffled_teacher``, CRPN with the teacher's view of each image taken
+   from another image of the batch. Every student arm starts from the same seed (the same initialisation, batches
+   and augmentation), so its weights do not depend on which other arms ran.
+6. **Scores** on FER+ valid and test (majority protocol, 8-way and present-only) for every network, at the best
    validation epoch and -- because the released code selects on the test set (docs/methods.md §8 #22) -- the students'
-   test accuracy at their last epoch too; the method is compared with its baseline on the test images by McNemar's test.
+   test accuracy at their last epoch too. The method is compared with the baseline, the controls and the teacher on
+   the test images (accuracy by McNemar's test; accuracy, macro-F1 and balanced accuracy by a paired bootstrap), and
+   the summary lists how the run departs from the paper's recipe (:func:`recipe`).
 
 Deviations, for a CPU and for data that exist here: the bodies are the project's 48 px ResNet-18 family at
 ``width_mult`` (0.5 by default) trained from scratch, not face-recognition-pretrained ResNet-50 / ResNet-18 at 224 px;
@@ -26,7 +32,7 @@ from that pass (the released code re-reads and re-augments them at every step); 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -38,14 +44,16 @@ from affectstream.models.methods.crpn.losses import (class_thresholds, concept_r
                                                      rank_regularization, weighted_ce, weighted_supcon)
 from affectstream.models.methods.crpn.nets import ConceptualPathway, PerceptualPathway
 from affectstream.models.nets.visual_student import FERPLUS_CLASSES
-from affectstream.models.training.compare import split_comparison
+from affectstream.models.training.compare import split_comparison, split_comparison_lines
 from affectstream.models.training.fer_data import data_root, load_ferplus, preprocess
 from affectstream.models.training.fer_scores import fer_split_scores
 from affectstream.models.training.image_loop import ExtraLoss, ImageTrainConfig, predict_logits, train
+from affectstream.models.training.loop import recipe_deviations
 from affectstream.models.training.method import Method, Run
 from affectstream.models.training.protocols import Fold
 
-__all__ = ["CRPNConfig", "CRPNStudentConfig", "CRPNTeacherConfig", "ConceptLoss", "METHOD", "PerceptLoss"]
+__all__ = ["CRPNConfig", "CRPNStudentConfig", "CRPNTeacherConfig", "ConceptLoss", "HintonKD", "METHOD", "PerceptLoss",
+           "ShuffledPerceptLoss", "recipe"]
 
 N_CLASSES = len(FERPLUS_CLASSES)
 
@@ -114,6 +122,10 @@ class CRPNConfig:
     kd_weight: float = 1.0
     kd_temperature: float = 1.0
     ferplus_root: str = ""  #: "" = the shared data folder (../shared/data/fer)
+    #: also train the controls plain_kd (Hinton KD from the same teacher) and shuffled_teacher (CRPN with the
+    #: teacher's outputs permuted across each batch's samples), same recipe, seed and budget as the baseline
+    controls: bool = True
+    plain_kd_temperature: float = 4.0  #: T of the plain_kd control (loss kd_weight * T^2 KL, Hinton et al. 2015)
 
 
 class ConceptLoss(ExtraLoss):
@@ -159,19 +171,60 @@ class PerceptLoss(ExtraLoss):
     def attach(self, model) -> None:
         self.teacher.eval()
 
+    def teacher_view(self, x, idx, epoch: float, bf16: bool) -> tuple[torch.Tensor, ...]:
+        """What the teacher knows of the batch, row by row: its logits and features on ``x`` (float32, computed
+        under bfloat16 autocast with ``bf16``), and the samples' high-confidence flags and labels."""
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            t_logits, t_feat, _ = self.teacher.emotion(x)
+        return t_logits.float(), t_feat.float(), self.high[idx], self.labels[idx]
+
     def loss(self, out, x, target, epoch, cfg, idx):
         o = self.opts
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
-            t_logits, t_feat, _ = self.teacher.emotion(x)
-        t_logits, t_feat = t_logits.float(), t_feat.float()
+        t_logits, t_feat, high, labels = self.teacher_view(x, idx, epoch, cfg.amp_bf16)
         if o.concept_selection:
-            high = self.high[idx]
             # the K images come from the global torch RNG, which the trainer's checkpoints restore
-            f_ec = concept_targets(t_feat, high, self.labels[idx], self.pool, self.pool_labels, o.k)
+            f_ec = concept_targets(t_feat, high, labels, self.pool, self.pool_labels, o.k)
         else:
             high, f_ec = None, t_feat
         return (o.concept_weight * concept_regression_loss(f_ec, out.embedding.float(), o.concept_loss)
                 + o.kd_weight * logit_kd(t_logits, out.logits.float(), high, o.kd_temperature))
+
+
+class ShuffledPerceptLoss(PerceptLoss):
+    """The ``shuffled_teacher`` control: CRPN's terms with the teacher's view of each sample (logits, features,
+    confidence flag and the class its concept is drawn from) taken from another sample of the batch.
+
+    The permutation is one random cycle through the batch (no sample keeps its own), drawn from ``(seed, step)`` --
+    a fresh one every step, the same on a resumed run. What survives is the teacher's output statistics; what is
+    destroyed is which image they belong to.
+    """
+
+    def __init__(self, *args, seed: int) -> None:
+        super().__init__(*args)
+        self.seed = seed
+
+    def teacher_view(self, x, idx, epoch: float, bf16: bool):
+        order = np.random.default_rng([self.seed, round(epoch * 1_000_000)]).permutation(len(idx))
+        perm = torch.empty(len(idx), dtype=torch.long)
+        perm[torch.from_numpy(order)] = torch.from_numpy(np.roll(order, -1))  # row order[j] gets row order[j + 1]
+        return tuple(t[perm] for t in super().teacher_view(x, idx, epoch, bf16))
+
+
+class HintonKD(ExtraLoss):
+    """The ``plain_kd`` control: vanilla distillation of the same frozen teacher's class distribution on every sample,
+    ``weight * T^2 * KL(softmax(V_emo / T) || softmax(V_per / T))`` (Hinton et al. 2015), no concepts."""
+
+    def __init__(self, teacher: ConceptualPathway, temperature: float, weight: float) -> None:
+        self.teacher, self.temperature, self.weight = teacher.eval(), temperature, weight
+
+    def attach(self, model) -> None:
+        self.teacher.eval()
+
+    def loss(self, out, x, target, epoch, cfg, idx):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
+            t_logits = self.teacher.emotion(x)[0].float()
+        t = self.temperature
+        return self.weight * t * t * logit_kd(t_logits, out.logits.float(), None, t)
 
 
 def prepare(run: Run) -> None:
@@ -221,7 +274,7 @@ def _last_epoch_test(model, path: Path, fer, cfg: ImageTrainConfig) -> float:
 
 def fold(run: Run, state: None, fold: Fold) -> dict:
     opts: CRPNConfig = run.config.options
-    seed, folder = run.config.run.seed, run.fold_dir(fold)
+    seed, folder = run.config.run.seed + fold.index, run.fold_dir(fold)
     t_cfg, s_cfg = opts.teacher, opts.student
     if _inputs(t_cfg) != _inputs(s_cfg):
         raise ValueError("crpn.teacher and crpn.student must read the images alike (image_size, in_channels, mean, "
@@ -242,10 +295,15 @@ def fold(run: Run, state: None, fold: Fold) -> dict:
     thresholds = class_thresholds(alpha, labels, N_CLASSES, opts.percentile)
     high = high_confidence(alpha, labels, thresholds, opts.high_rule)
 
-    # 3.-4. the perceptual pathway without and with the concepts
+    # 3.-4. the perceptual pathway without and with the concepts, and the controls: every arm from the same seed
+    # (the same initialisation, batches and augmentation), differing only in its distillation terms
+    pool = (t_res.model, high, labels, f_emo[high], labels[high], opts)
+    arms = {"no_kd": None, "crpn": PerceptLoss(*pool)}
+    if opts.controls:
+        arms |= {"plain_kd": HintonKD(t_res.model, opts.plain_kd_temperature, opts.kd_weight),
+                 "shuffled_teacher": ShuffledPerceptLoss(*pool, seed=seed)}
     models = {}
-    for name, extra in (("no_kd", None),
-                        ("crpn", PerceptLoss(t_res.model, high, labels, f_emo[high], labels[high], opts))):
+    for name, extra in arms.items():
         torch.manual_seed(seed)
         res = train(s_cfg, fer, seed, checkpoint=folder / f"{name}.ckpt", progress=run.progress,
                     model=_student(s_cfg, opts), distill=extra)
@@ -269,33 +327,74 @@ def _brief(scores: dict) -> dict:
     return {k: v for k, v in scores.items() if k not in ("labels", "predictions")}
 
 
+#: The networks of a run in report order, with their row labels.
+_LABELS = {"teacher": "conceptual pathway (teacher)", "no_kd": "perceptual pathway alone (baseline)",
+           "plain_kd": "perceptual + Hinton KD from the teacher (plain KD)",
+           "shuffled_teacher": "CRPN, teacher outputs shuffled across the batch", "crpn": "CRPN"}
+
+
+#: The pathways' training options the paper or its code sets (docs/methods.md §4.5); the rest (width, arithmetic,
+#: threads) are the project's and are listed under [fixed] where they matter.
+_TRAINING = ("targets", "ce_weight", "label_smoothing", "class_weights", "lr", "adam_betas", "weight_decay",
+             "lr_schedule", "cosine_t_max", "warmup_epochs", "grad_clip", "batch_size", "flip_p", "affine_p", "erase_p",
+             "select_metric", "limit_train")
+
+
+def recipe(opts: CRPNConfig) -> tuple[str, list[str]]:
+    """``("paper" | "project", deviations)``. The reference is :class:`CRPNConfig`'s defaults: the paper's recipe,
+    the released code's where the two disagree and docs/methods.md §8 takes the code (it produced the published
+    numbers). A run is the paper's recipe unless one of those options other than the epochs differs; the epochs are
+    listed as ``[budget]``, what is no option here as ``[fixed]``."""
+    paper = CRPNConfig()
+    own = recipe_deviations(opts, paper, ignore=("teacher", "student", "ferplus_root", "controls",
+                                                 "plain_kd_temperature"))
+    budget = []
+    for name in ("teacher", "student"):
+        ours, theirs = getattr(opts, name), getattr(paper, name)
+        names = {f.name for f in fields(ours)}
+        own += recipe_deviations(ours, theirs, ignore=tuple(names - set(_TRAINING)), prefix=f"{name}.")
+        budget += recipe_deviations(ours, theirs, ignore=tuple(names - {"epochs"}), prefix=f"{name}.")
+    fixed = [f"bodies: the project's ResNet-18 family at width x{opts.student.width_mult} on "
+             f"{opts.student.image_size} px grey images, from scratch (paper: a VGGFace2 ResNet-50 teacher and an "
+             "MS-Celeb-1M ResNet-18 student at 224 px); the non-emotion encoder is therefore a frozen random network",
+             "data: FER+, 8 classes (paper: RAF-DB, AffectNet, FED-RO; 7 classes)",
+             "selection on FER+ valid (the code selects on test; the report adds the last epoch's test accuracy)",
+             "concept pools from one un-augmented confidence pass (the code re-reads and re-augments the K images)"]
+    return ("paper" if not own else "project"), own + [f"{d} [budget]" for d in budget] + [f"{d} [fixed]"
+                                                                                          for d in fixed]
+
+
 def summarise(run: Run, state: None, results: list[dict]) -> tuple[dict, str]:
-    r = results[0]
-    test = {name: r[name]["test"] for name in ("no_kd", "crpn")}
-    comparison = split_comparison(np.asarray(test["no_kd"]["labels"]), np.asarray(test["no_kd"]["predictions"]),
-                                  np.asarray(test["crpn"]["predictions"]), baseline_name="no_kd", method_name="crpn",
-                                  dataset="FER+", seed=run.config.run.seed)
+    r, opts = results[0], run.config.options
+    names = [name for name in _LABELS if name in r]
+    controls = [name for name in ("plain_kd", "shuffled_teacher") if name in r]
+    pred = {name: np.asarray(r[name]["test"]["predictions"]) for name in names}
+    kind, deviations = recipe(opts)
+    comparison = split_comparison(np.asarray(r["no_kd"]["test"]["labels"]), pred["no_kd"], pred["crpn"],
+                                  baseline_name="no_kd", method_name="crpn", dataset="FER+", seed=run.config.run.seed,
+                                  n_classes=N_CLASSES, controls={name: pred[name] for name in controls},
+                                  teacher=pred["teacher"], recipe=kind, deviations=deviations)
     summary = {"data": "real", "method": "crpn", "folds": len(results), "command": run.command,
-               "concepts": r["concepts"], "comparison": comparison,
+               "concepts": r["concepts"], "recipe": kind, "deviations": deviations, "comparison": comparison,
                **{name: {"valid": _brief(r[name]["valid"]), "test": _brief(r[name]["test"]),
                          "best_epoch": r[name]["best"]["epoch"],
                          **({"test_accuracy_last_epoch": r[name]["test_accuracy_last_epoch"]} if name != "teacher"
-                            else {})} for name in ("teacher", "no_kd", "crpn")}}
+                            else {})} for name in names}}
     return summary, _report(run, summary)
 
 
 def _report(run: Run, s: dict) -> str:
     opts: CRPNConfig = run.config.options
-    c = s["comparison"]
     lines = [f"# Concept-regularised coding (CRPN) — {run.config.run.name}", "",
              "Real data: FER+ train (selection on FER+ valid), scored once on FER+ test; majority protocol, 8-way.", "",
              f"Teacher: conceptual pathway (width x{opts.teacher.width_mult}, {opts.teacher.epochs} epochs); students: "
-             f"perceptual pathway (width x{opts.student.width_mult}, {opts.student.epochs} epochs, the same seed and "
-             "budget with and without the concepts).", "",
+             f"perceptual pathway (width x{opts.student.width_mult}, {opts.student.epochs} epochs), every one with the "
+             "same recipe, optimiser, seed and budget, differing only in its distillation terms.", "",
              "| network | valid acc | valid macro-F1 | test acc | test macro-F1 | test bACC | test acc, last epoch |",
              "|---|---|---|---|---|---|---|"]
-    for name, label in (("teacher", "conceptual pathway (teacher)"), ("no_kd", "perceptual pathway alone"),
-                        ("crpn", "CRPN (perceptual + concepts)")):
+    for name, label in _LABELS.items():
+        if name not in s:
+            continue
         v, t = s[name]["valid"]["8way"], s[name]["test"]["8way"]
         last = s[name].get("test_accuracy_last_epoch")
         lines.append(f"| {label} | {100 * v['accuracy']:.2f} | {100 * v['macro_f1']:.2f} | {100 * t['accuracy']:.2f} "
@@ -304,9 +403,11 @@ def _report(run: Run, s: dict) -> str:
     k = s["concepts"]
     lines += ["", f"Concept selection: {100 * k['high_fraction']:.1f} % of the training images are high-confidence "
               f"(per-class {100 * opts.percentile:.0f}th percentile of the teacher's alpha, rule {opts.high_rule}).",
-              "", f"Test accuracy over 10 disjoint parts of the test split: baseline {100 * c['baseline_mean']:.2f} ± "
-              f"{100 * c['baseline_std']:.2f}, CRPN {100 * c['method_mean']:.2f} ± {100 * c['method_std']:.2f}; "
-              f"{c['test']}: p = {c['p_value']:.4f}.", "", f"Command: `{run.command}`.", ""]
+              "", "The comparison on the FER+ test images (%):", ""]
+    arms = {"baseline" if k == "no_kd" else "method" if k == "crpn" else k: v for k, v in _LABELS.items()}
+    lines += split_comparison_lines(s["comparison"], arms)
+    lines += [f"Recipe: {s['recipe']}; deviations from the paper's:", ""] + [f"- {d}" for d in s["deviations"]]
+    lines += ["", f"Command: `{run.command}`.", ""]
     return "\n".join(lines) + "\n"
 
 

@@ -26,10 +26,15 @@ __all__ = ["Distillation", "NeuroGazeStudentConfig"]
 
 @dataclass(frozen=True)
 class NeuroGazeStudentConfig(ImageTrainConfig):
-    """The visual student's training: the project's FER+ recipe with NeuroGaze's terms and choices as defaults
+    """The visual student's training: the project's FER+ image loop with the paper's recipe as every default
     (docs/methods.md §1.4-1.5): the three distillation weights, inverse-frequency class weights, hard labels,
-    macro-F1 selection. A weight of 0 switches its term off."""
+    macro-F1 selection, and its budget -- 100 epochs at a peak learning rate of 2e-4 without warm-up, the D-Geo ramp
+    over epochs 20 -> 60. A weight of 0 switches its term off; every departure from the paper is a switch here,
+    listed by :func:`~affectstream.models.methods.neurogaze.arms.recipe`."""
 
+    epochs: int = 100
+    lr: float = 2e-4
+    warmup_epochs: float = 0.0  #: the paper's warm-up is unspecified (docs/methods.md §1.5: none)
     class_weights: Literal["none", "inverse_freq"] = "inverse_freq"
     select_metric: Literal["accuracy", "macro_f1"] = "macro_f1"
     targets: Literal["soft", "hard"] = "hard"

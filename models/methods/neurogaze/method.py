@@ -16,8 +16,13 @@ One ``holdout`` fold:
    0.012 w(e) D-Geo`` (:mod:`affectstream.models.methods.neurogaze.distillation`; every ambiguity a switch of the
    ``[neurogaze.student]`` table), trained by the image loop, AdamW, cosine learning rate, gradient clipping, no EMA,
    selected on FER+ valid macro-F1 (§1.5). The KD teacher is the bundled FER+ visual student, frozen
-   (docs/methods.md §8 #2).
-4. **Scores**: FER+ valid and test, 8-way and present-only accuracy, macro-F1 and balanced accuracy (§1.6).
+   (docs/methods.md §8 #2). Every default is the paper's recipe and budget; a run lists how it departs
+   (``recipe``, ``deviations`` in the summary).
+4. **The comparison** (``baseline = true``, ``controls = true``): the same student, seed and budget with CE only,
+   with CE + KD only (``plain_kd``) and with the prototypes shuffled across the grid (``shuffled_teacher``), and the
+   frozen FER teacher, all scored on the same FER+ test images (:mod:`affectstream.models.methods.neurogaze.arms`);
+   accuracy by McNemar's test, accuracy, macro-F1 and balanced accuracy by a paired bootstrap.
+5. **Scores**: FER+ valid and test, 8-way and present-only accuracy, macro-F1 and balanced accuracy (§1.6).
 
 The EEG here comes from ``[data]`` -- on the planted benchmark that is SYNTHETIC EEG, and the report says so; the
 FER+ images and their scores are real.
@@ -26,8 +31,7 @@ FER+ images and their scores are real.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -36,8 +40,10 @@ import torch
 from affectstream.core.feature_layout import N_FEATURES
 from affectstream.core.feature_norm import RunningFeatureNorm
 from affectstream.models.datasets.features import FeatureCache
-from affectstream.models.methods.neurogaze.distillation import Distillation, NeuroGazeStudentConfig
+from affectstream.models.methods.neurogaze.arms import CONTROLS, recipe, teacher_scores, train_students, weights_name
+from affectstream.models.methods.neurogaze.distillation import NeuroGazeStudentConfig
 from affectstream.models.methods.neurogaze.losses import METHODS_ANCHORS
+from affectstream.models.methods.neurogaze.report import markdown
 from affectstream.models.nets.eeg_tcn import EEGTCN
 from affectstream.models.nets.prototypes import DEFAULT_CENTERS, PrototypeBank
 from affectstream.models.nets.visual_student import FERPLUS_CLASSES
@@ -45,7 +51,7 @@ from affectstream.models.training.compare import split_comparison
 from affectstream.models.training.evaluation import evaluate_regression, sequence_windows, stitch
 from affectstream.models.training.fer_data import FerDataConfig, data_root, load_ferplus
 from affectstream.models.training.fer_scores import fer_split_scores
-from affectstream.models.training.image_loop import build_model, predict_logits, train
+from affectstream.models.training.image_loop import build_model, predict_logits
 from affectstream.models.training.loop import OptimConfig, batches, fit, make_windows, regression_loss
 from affectstream.models.training.method import Method, Run
 from affectstream.models.training.protocols import Fold
@@ -70,7 +76,10 @@ class NeuroGazeConfig:
     anchors: tuple[tuple[float, float], ...] = METHODS_ANCHORS  #: q_pro anchors per FER+ class (§1.4 option A)
     ferplus_root: str = ""  #: "" = the shared data folder (../shared/data/fer)
     kd_teacher: str = "visual_student"  #: the manifest name of the frozen FER teacher (sha256-verified)
-    baseline: bool = True  #: also train the student without the three terms (same recipe, seed and budget)
+    #: also train the student without the three terms (same recipe, optimiser, seed and budget) and compare
+    baseline: bool = True
+    #: with the baseline, also train the controls plain_kd and shuffled_teacher (methods/neurogaze/arms.py)
+    controls: bool = True
 
 
 def kd_teacher(name: str, cfg: FerDataConfig):
@@ -125,19 +134,21 @@ def _teacher_outputs(model: EEGTCN, x: np.ndarray, cfg: OptimConfig, device) -> 
 
 def fold(run: Run, data: _Data, fold: Fold) -> dict:
     opts: NeuroGazeConfig = run.config.options
-    device, seed, folder = run.device, run.config.run.seed, run.fold_dir(fold)
+    # every arm is seeded from the run's seed and the fold, whatever ran before it (the image loop reseeds each student)
+    device, seed, folder = run.device, run.config.run.seed + fold.index, run.fold_dir(fold)
     train_keys, val_keys = list(fold.train), list(fold.val)
     t_cfg = opts.teacher
 
     # 1. EEG teacher
+    run.seed(fold.index)
     teacher = EEGTCN(channels=opts.teacher_channels).to(device)
     windows = make_windows([(data.eeg[k], data.va[k][:, 0], {"arousal": data.va[k][:, 1]}) for k in train_keys],
                            t_cfg.window, t_cfg.hop)
 
     def loss(net, b):
-        out = net(b[0].to(device).transpose(1, 2))
-        return (regression_loss(out.valence, b[1].to(device), opts.teacher_loss)
-                + regression_loss(out.arousal, b[2]["arousal"].to(device), opts.teacher_loss)) / 2
+        out, valid = net(b[0].to(device).transpose(1, 2)), b[2]["valid"].to(device)  # padding left out
+        return (regression_loss(out.valence, b[1].to(device), opts.teacher_loss, valid)
+                + regression_loss(out.arousal, b[2]["arousal"].to(device), opts.teacher_loss, valid)) / 2
 
     def val_scores(model) -> dict[str, float]:
         preds = {k: _teacher_outputs(model, data.eeg[k], t_cfg, device)[0] for k in val_keys}
@@ -160,24 +171,26 @@ def fold(run: Run, data: _Data, fold: Fold) -> dict:
     if run.ctx.is_main:
         bank.save(folder / "prototypes.npz")
 
-    # 3. visual student on FER+
+    # 3. visual students on FER+: the method, and with a baseline its baseline and controls (arms.py), each from
+    # the same seed; the frozen FER teacher is scored on the same images
     fer_teacher = kd_teacher(opts.kd_teacher, opts.student)
     fer = load_ferplus(opts.student, data_root(opts.ferplus_root), with_test=True)
-    result = train(opts.student, fer, seed, checkpoint=folder / "visual.ckpt", progress=run.progress,
-                   distill=Distillation(fer_teacher, bank, opts.anchors))
-    hashes["visual_student"] = run.save_weights(result.model, folder / "visual_student.pt")
+    arms = (("baseline",) + (CONTROLS if opts.controls else ())) if opts.baseline else ()
+    students = train_students(opts.student, arms, fer, bank, fer_teacher, opts.anchors, seed, folder, run.progress)
+    for arm, s in students.items():
+        hashes[weights_name(arm)] = run.save_weights(s.result.model, folder / f"{weights_name(arm)}.pt")
+    scored = {arm: {"history": s.result.history, "best": s.result.best, "fer": _split_scores(s.result.model, fer, opts),
+                    **s.record} for arm, s in students.items()}
+    method = scored.pop("method")
     out = {"eeg_teacher": {"val": val_scores(teacher), "best_epoch": t_fit.best_epoch, "history": t_fit.history},
            "prototypes": {"sha256": bank.sha256(), "counts": bank.counts.cpu().numpy().tolist(),
                           "filled": int((bank.filled_from >= 0).sum()), "bin_by": opts.bin_by},
-           "student": {"history": result.history, "best": result.best}, "fer": _split_scores(result.model, fer, opts),
+           "student": {"history": method["history"], "best": method["best"]}, "fer": method["fer"],
            "weights_sha256": hashes}
-
-    # 4. the comparison's baseline: the same student, seed and budget without KD, Proto-KD and D-Geo
-    if opts.baseline:
-        plain = replace(opts.student, kd_weight=0.0, proto_weight=0.0, dgeo_weight=0.0)
-        base = train(plain, fer, seed, checkpoint=folder / "visual_baseline.ckpt", progress=run.progress)
-        hashes["visual_baseline"] = run.save_weights(base.model, folder / "visual_baseline.pt")
-        out["baseline"] = {"history": base.history, "best": base.best, "fer": _split_scores(base.model, fer, opts)}
+    if arms:  # the comparison: the baseline, the controls and the teacher the method distils from
+        out["baseline"] = scored.pop("baseline")
+        out["controls"] = scored
+        out["fer_teacher"] = {"name": opts.kd_teacher, "fer": teacher_scores(fer_teacher, fer, opts.student)}
     return out
 
 
@@ -188,76 +201,32 @@ def _split_scores(model, fer, opts: NeuroGazeConfig) -> dict:
 
 
 def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
-    r = results[0]
+    r, opts = results[0], run.config.options
     brief = {split: {k: v for k, v in r["fer"][split].items() if k in ("8way", "present_only")}
              for split in ("valid", "test")}
+    kind, deviations = recipe(opts.student, run.dataset + (" (SYNTHETIC EEG)" if data.synthetic else ""))
     summary = {"data": ("synthetic EEG teacher" if data.synthetic else "real EEG teacher") + "; real FER+ images",
                "method": "neurogaze", "folds": len(results), "eeg_teacher_val": r["eeg_teacher"]["val"],
                "prototypes": r["prototypes"], "fer_valid": brief["valid"], "fer_test": brief["test"],
-               "command": run.command}
-    if "baseline" in r:  # the method against the same student without its terms, on the same FER+ test images
-        b, m = r["baseline"]["fer"]["test"], r["fer"]["test"]
+               "recipe": kind, "deviations": deviations, "command": run.command}
+    if "baseline" in r:  # the method against its baseline, controls and teacher on the same FER+ test images
+        # (.get: a fold finished before the controls existed has neither controls nor teacher scores)
+        arms = {"baseline": r["baseline"], **r.get("controls", {}),
+                **({"teacher": r["fer_teacher"]} if "fer_teacher" in r else {})}
+        pred = {arm: np.asarray(a["fer"]["test"]["predictions"]) for arm, a in arms.items()}
         summary["baseline"] = {split: r["baseline"]["fer"][split]["8way"]["accuracy"] for split in ("valid", "test")}
+        summary["arms"] = {arm: {split: {k: v for k, v in a["fer"][split]["8way"].items() if k != "confusion_matrix"}
+                                 for split in ("valid", "test")} for arm, a in arms.items()}
         summary["comparison"] = {
-            **split_comparison(np.asarray(b["labels"]), np.asarray(b["predictions"]), np.asarray(m["predictions"]),
-                               baseline_name="CE only", method_name="neurogaze", dataset="FER+",
-                               seed=run.config.run.seed),
+            **split_comparison(np.asarray(r["fer"]["test"]["labels"]), pred["baseline"],
+                               np.asarray(r["fer"]["test"]["predictions"]), baseline_name="CE only",
+                               method_name="neurogaze", dataset="FER+", seed=run.config.run.seed,
+                               n_classes=len(FERPLUS_CLASSES), controls={k: pred[k] for k in r.get("controls", {})},
+                               teacher=pred.get("teacher"), recipe=kind, deviations=deviations),
             "data": "real", "data_note": "real FER+ images; the prototype bank comes from an EEG teacher on "
-                                         + ("SYNTHETIC planted EEG" if data.synthetic else "real EEG")}
-    lines = [f"# NeuroGaze-Distill — {run.config.run.name}", ""]
-    if data.synthetic:
-        lines += ["**The EEG teacher and its prototypes come from SYNTHETIC EEG** (the affectstream simulator's "
-                  "planted benchmark); the visual student is trained and scored on real FER+ images.", ""]
-    t = r["eeg_teacher"]["val"]
-    lines += [f"EEG teacher, validation CCC: valence {t['ccc_valence']:.3f}, arousal {t['ccc_arousal']:.3f}.", "",
-              f"Prototype bank: 5 x 5, {r['prototypes']['filled']} empty bins filled, sha256 "
-              f"`{r['prototypes']['sha256'][:16]}...`, binned by {r['prototypes']['bin_by']}.", "",
-              "| FER+ split | accuracy | macro-F1 | balanced accuracy |", "|---|---|---|---|"]
-    for split in ("valid", "test"):
-        m = r["fer"][split]["8way"]
-        lines.append(f"| {split} (8-way, majority) | {100 * m['accuracy']:.2f} | {100 * m['macro_f1']:.2f} | "
-                     f"{100 * m['balanced_accuracy']:.2f} |")
-    history = r["student"]["history"]
-    lines += ["", "Visual student, per epoch (FER+ valid, majority protocol):", "",
-              "| epoch | train loss | valid acc | valid macro-F1 | valid bACC |", "|---|---|---|---|---|"]
-    lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {100 * h['valid_accuracy']:.2f} | "
-              f"{100 * h['valid_macro_f1']:.2f} | {100 * h['valid_balanced_accuracy']:.2f} |" for h in history]
-    lines += ["", "![learning curve](learning_curve.png)", ""]
-    _learning_curve(history, run.folder / "learning_curve.png", run.config.run.name)
-    matrix = r["fer"]["test"]["8way"].get("confusion_matrix")
-    if matrix is not None:
-        from affectstream.models.training.plots import confusion_matrix_png
-
-        confusion_matrix_png(np.asarray(matrix), FERPLUS_CLASSES, run.folder / "confusion_matrix.png",
-                             "FER+ test, majority protocol (rows: label, columns: prediction)")
-        lines += ["![confusion matrix](confusion_matrix.png)", ""]
-    if "comparison" in summary:
-        c = summary["comparison"]
-        lines += [f"Against the same student without KD, Proto-KD and D-Geo (same recipe, seed and budget), FER+ test "
-                  f"accuracy {100 * c['baseline_whole']:.2f} -> {100 * c['method_whole']:.2f} %; over 10 disjoint "
-                  f"parts of the test split {100 * c['baseline_mean']:.2f} ± {100 * c['baseline_std']:.2f} -> "
-                  f"{100 * c['method_mean']:.2f} ± {100 * c['method_std']:.2f}; {c['test']}: p = {c['p_value']:.4f}.",
-                  ""]
-    lines += [f"Command: `{run.command}`.", ""]
-    return summary, "\n".join(lines) + "\n"
-
-
-def _learning_curve(history: list[dict], path: Path, title: str) -> None:
-    from affectstream.models.training.plots import _pyplot
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3))
-    epochs = [h["epoch"] for h in history]
-    for key, label in (("valid_accuracy", "valid accuracy"), ("valid_macro_f1", "valid macro-F1")):
-        ax.plot(epochs, [100 * h[key] for h in history], marker="o", label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("%")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+                                         + ("SYNTHETIC planted EEG" if data.synthetic else "real EEG")
+                                         + f"; the teacher is the frozen {opts.kd_teacher}"}
+    return summary, markdown(run, r, summary, data.synthetic)
 
 
 def rescore(run: Run, data: _Data, fold: Fold, result: dict) -> dict[str, float]:

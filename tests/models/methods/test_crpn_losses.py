@@ -286,11 +286,14 @@ def test_mmd_bandwidth_is_detached():
     assert y.grad.item() == pytest.approx(by_hand, rel=1e-5)
 
 
-def test_concept_regression_mse_and_mmd():
-    f_ec = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
-    f_per = torch.tensor([[0.0, 0.0], [0.0, 3.0]])
+def test_concept_regression_mse_and_mmd_by_hand():
+    f_ec = torch.tensor([[1.0, 2.0], [0.0, 0.0]])  # a, b
+    f_per = torch.tensor([[0.0, 0.0], [0.0, 3.0]])  # c, d
     assert concept_regression_loss(f_ec, f_per, mode="mse").item() == pytest.approx((1 + 4 + 0 + 9) / 4)
-    assert concept_regression_loss(f_ec, f_per).item() == pytest.approx(mmd_rbf(f_ec, f_per).item(), rel=1e-6)
+    # squared distances ab 5, ac 5, ad 2, bc 0, bd 9, cd 9: sum over ordered pairs 60, / 12, / 4 -> base 1.25.
+    # XX = (2 K(0) + 2 K(5)) / 4, YY = (2 K(0) + 2 K(9)) / 4, XY = YX = (K(5) + K(2) + K(0) + K(9)) / 4,
+    # so MMD = XX + YY - 2 XY = (K(0) - K(2)) / 2 with K(0) = 5 (five kernels)
+    assert concept_regression_loss(f_ec, f_per).item() == pytest.approx((5 - _k(2, 1.25)) / 2, rel=1e-5)
     with pytest.raises(ValueError, match="mode"):
         concept_regression_loss(f_ec, f_per, mode="l1")
 
@@ -346,9 +349,10 @@ def test_concept_targets_keep_confident_rows_and_average_k_distinct_pool_rows():
     assert torch.equal(out[0], f_emo[0].detach())  # confident: its own feature
     # 8 distinct one-hots averaged: eight entries of 1/8, two zeros (a draw with replacement could repeat one)
     assert sorted(out[1].tolist()) == pytest.approx([0.0] * 2 + [1 / 8] * 8)
-    # the draw is torch.randperm with the given generator (row 1 is the only one that needs a draw)
-    pick = torch.randperm(10, generator=torch.Generator().manual_seed(3))[:8]
-    assert torch.allclose(out[1], torch.eye(p)[pick].mean(dim=0))
+    # the draw follows the generator: the same seed draws the same 8 rows
+    again = concept_targets(f_emo, high, labels, pool_features, pool_labels, k=8,
+                            generator=torch.Generator().manual_seed(3))
+    assert torch.equal(again, out)
     assert out[2].tolist() == pytest.approx([2 / 3] * 3 + [0.0] * 7)  # fewer than k: all 3 rows
     assert torch.equal(out[3], f_emo[3].detach())  # empty pool: fall back to its own feature
 

@@ -34,13 +34,7 @@ TINY = ImageTrainConfig(width_mult=0.125, embedding_dim=8, amp_bf16=False, chann
                         epochs=2, warmup_epochs=0.5, threads=1, eval_batch_size=64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread is fastest and does not fight a training run for the machine's two cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _randomise_bn(model: torch.nn.Module, seed: int = 1) -> None:
@@ -218,6 +212,21 @@ def test_train_resume_equals_uninterrupted(tmp_path, monkeypatch):
         train(dataclasses.replace(TINY, lr=1.0), data, 0, tmp_path / "b.ckpt", progress=False)
     with pytest.raises(ValueError, match="different settings"):
         train(TINY, data, 1, tmp_path / "b.ckpt", progress=False)  # another seed
+
+
+def test_same_seed_same_weights_whatever_ran_before_and_the_callers_random_state_untouched():
+    from affectstream.models.training.method import weights_sha256
+
+    data = synthetic_fer(n_train=32, n_valid=16)
+    cfg = dataclasses.replace(TINY, epochs=1)
+    first = weights_sha256(train(cfg, data, 0, progress=False).model)
+    torch.manual_seed(123)
+    torch.rand(1000)  # another arm's draws before this one
+    state = torch.get_rng_state()
+    again = weights_sha256(train(cfg, data, 0, progress=False).model)
+    assert again == first
+    assert torch.equal(torch.get_rng_state(), state)  # an arm leaves the next arm's stream where it found it
+    assert weights_sha256(train(cfg, data, 1, progress=False).model) != first  # the seed does matter
 
 
 def test_fast_dev_run_trains_one_epoch_of_a_handful_of_batches(tmp_path):
