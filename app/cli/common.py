@@ -221,12 +221,22 @@ def model_warning_tag(warning: str | None) -> str:
     return " [WARNING: EEG model not validated on this input, see the warning above]" if warning else ""
 
 
+def face_summary(summary) -> str:
+    """The face clause of the closing line, counted as the JSONL counts it (hops with a face), with the face path's
+    frames, drops and lag."""
+    f = getattr(summary, "face", None) or {}
+    line = f"; face found in {getattr(summary, 'face_found_hops', 0)} of {summary.hops} hops"
+    if f:
+        line += (f" ({100 * summary.face_found_ratio:.0f} % of {f.get('frames_processed', 0)} frames processed, "
+                 f"{f.get('dropped', 0)} dropped; face lag p50 {f.get('lag_p50_ms')} ms, p99 {f.get('lag_p99_ms')} ms)")
+    return line
+
+
 def print_summary(summary, out: Path | None, command: str = "run") -> None:
     """The closing lines of a live run: the model warning (when there is one), then the one-line summary."""
     lat = summary.latency_percentiles()
     stats = summary.stats
-    face = "" if summary.face_found_ratio != summary.face_found_ratio else \
-        f"; face found in {100 * summary.face_found_ratio:.0f} % of frames"
+    face = "" if summary.face_found_ratio != summary.face_found_ratio else face_summary(summary)
     warning = getattr(summary, "model_warning", None)
     warn(command, warning)
     print(f"{summary.hops} hops from {summary.stream}"

@@ -110,7 +110,8 @@ class Snapshot:
     face: Any = None  #: affectstream.pipelines.face.path.FaceResult of the newest frame
     frame: np.ndarray | None = None  #: uint8 BGR of the newest frame
     frame_id: int = 0  #: changes with every new frame
-    video_dropped: int = 0
+    video_dropped: int = 0  #: frames the face path skipped to stay on the newest one
+    video_lag_s: float = math.nan  #: the face path's lag: its newest result's frame stamp to the result (LSL clock)
     recording: str | None = None
     recorded_hops: int = 0
     recording_error: str = ""  #: why a recording stopped by itself (shown once)

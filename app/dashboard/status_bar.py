@@ -50,7 +50,17 @@ def stream_text(view: StreamView, short: str, about: str = "") -> str:
         about = f"{about} · " if about else ""
         return f"{dot(view.state)} <b>{short}</b>{state}{rates} <span style='color:{theme.MUTED}'>· {about}" \
                f"{view.name}{host}</span>"
-    return f"{dot(view.state)} {short}{state}{rates}"
+    return f"{dot(view.state)} {short}{state}{rates}" + (f" <span style='color:{theme.MUTED}'>· {about}</span>"
+                                                         if about else "")
+
+
+def face_path_text(snap: Snapshot) -> str:
+    """``lag 23 ms · 148 dropped``: how old the face path's newest result's frame was when the result was ready
+    (hops count a result older than half a second as no face), and the frames it skipped to stay on the newest one;
+    empty before its first result."""
+    if not math.isfinite(snap.video_lag_s):
+        return ""
+    return f"lag {snap.video_lag_s * 1e3:.0f} ms · {snap.video_dropped} dropped"
 
 
 def estimator_text(snap: Snapshot) -> str:
@@ -152,8 +162,9 @@ class StatusPanel(QtCore.QObject):
         else:
             self._set(self.eeg, f"{dot(snap.state)} <b>EEG</b> {snap.state}")
         short = {"Video": "Video", "Markers": "Markers", "GroundTruth": "Truth"}
-        self._set(self.others, "&nbsp;&nbsp;".join(stream_text(v, short[k]) for k, v in snap.streams.items()
-                                                     if k != "EEG"))
+        self._set(self.others, "&nbsp;&nbsp;".join(
+            stream_text(v, short[k], face_path_text(snap) if k == "Video" else "")
+            for k, v in snap.streams.items() if k != "EEG"))
         if snap.state in ("running", "lost", "stopped") and eeg is not None and eeg.samples:
             p50, p95 = history.latency_stats()
             lat = f"{p50:.1f} / {p95:.0f} ms" if math.isfinite(p50) else "–"

@@ -313,7 +313,7 @@ class SessionWorker(threading.Thread):
             detail = ""
         streams = {"EEG": StreamView("EEG", info.name, info.hostname, eeg_state, status.nominal_rate,
                                      status.measured_rate, status.samples, detail)}
-        frame, frame_id, face, dropped = None, 0, None, 0
+        frame, frame_id, face, dropped, lag = None, 0, None, 0, math.nan
         face_path = getattr(session, "face", None)
         if face_path is not None:
             fworker = session.worker
@@ -332,7 +332,9 @@ class SessionWorker(threading.Thread):
                                           float(getattr(source, "fps", None) or math.nan), rate, frames,
                                           str(fworker.error) if fworker is not None and fworker.error else "")
             frame, frame_id, face = face_path.latest_frame, frames, face_path.latest
-            dropped = int(getattr(source, "dropped", 0) or 0)
+            # the face thread counts what it skipped to stay on the newest frame, the source's drops included
+            dropped = int(getattr(fworker, "dropped", getattr(source, "dropped", 0)) or 0)
+            lag = float(getattr(fworker, "lag_s", math.nan))
         for key, attr in (("Markers", "markers"), ("GroundTruth", "truth")):
             inlet = getattr(session, attr, None)
             if inlet is None:
@@ -357,7 +359,8 @@ class SessionWorker(threading.Thread):
             clock_offset_s=status.clock_offset_s, counter_gaps=stats.counter_gaps, skipped_hops=stats.skipped_hops,
             hops=stats.hops, estimator=session.pipeline.estimator_name, synthetic=bool(session.synthetic),
             mapping=self._mapping_text, headset=self._headset, face=face, frame=frame, frame_id=frame_id,
-            video_dropped=dropped, recording=str(self._recording) if self._recording is not None else None,
+            video_dropped=dropped, video_lag_s=lag,
+            recording=str(self._recording) if self._recording is not None else None,
             recorded_hops=self._recorded, recording_error=self._recording_error,
             eeg_model_trained_on=session.pipeline.eeg_model_trained_on,
             model_warning=session.pipeline.model_warning or "", inputs=self._inputs)

@@ -79,7 +79,7 @@ class HopOutputs:
     Parameters
     ----------
     publish : bool
-        Publish the ``Affect`` LSL outlet (nominal rate ``1 / hop_s``; ``synthetic`` goes into its desc).
+        Publish the ``Affect`` LSL outlet (irregular, the hop in its desc; ``synthetic`` goes into its desc).
     out : path | None
         JSONL file, one object per hop.
     source_id : str

@@ -68,7 +68,11 @@ class RunSummary:
     stats: StreamStats = field(default_factory=StreamStats)
     synthetic: bool = False
     mapping: str = ""
-    face_found_ratio: float = math.nan
+    face_found_ratio: float = math.nan  #: of the frames the face path processed
+    face_found_hops: int = 0  #: hops paired with a face (``face_found`` true in the JSONL)
+    #: the face path's frames read, processed and dropped, and its lag (:meth:`FaceWorker.status`, ``lag_p50_ms``,
+    #: ``lag_p99_ms``)
+    face: dict = field(default_factory=dict)
     eeg_model_trained_on: str | None = None  #: see :attr:`AffectPipeline.eeg_model_trained_on` (None: baseline)
     model_warning: str | None = None  #: see :attr:`AffectPipeline.model_warning`
 
@@ -135,7 +139,6 @@ class LiveSession(Session):
         self.worker: FaceWorker | None = None
         self.recorder: SessionRecorder | None = None
         self.recording_error: str = ""  #: why the last recording stopped by itself (disk full, ...), else ""
-        self._frame_write_error: OSError | None = None
         self.record_sinfos: list = []  #: the streams every recording adds (``record_streams``)
         try:
             with ThreadPoolExecutor(max_workers=5, thread_name_prefix="affectstream-open") as pool:
@@ -217,18 +220,9 @@ class LiveSession(Session):
         self.stop_recording()
         self.recorder = SessionRecorder(Path(path), self, markers=markers)
         self.recording_error = ""
-        self._frame_write_error = None
         if self.worker is not None:
-            recorder = self.recorder
-
-            def record_frame(frame: np.ndarray, stamp: float) -> None:  # on the face thread: never let it die
-                if self._frame_write_error is None:
-                    try:
-                        recorder.record_frame(frame, stamp)
-                    except OSError as exc:
-                        self._frame_write_error = exc
-
-            self.worker.on_frame = record_frame
+            # only queues: the recorder writes frames on its own thread (a failed write shows in record_poll)
+            self.worker.on_frame = self.recorder.record_frame
         return self.recorder.path
 
     def stop_recording(self) -> None:
@@ -286,8 +280,6 @@ class LiveSession(Session):
             self.new_truth = (times, values)
         if self.recorder is not None:
             try:
-                if self._frame_write_error is not None:
-                    raise self._frame_write_error
                 self.recorder.record_poll(self, results)
             except OSError as exc:  # disk full, drive gone: the recording stops, the session goes on
                 self._recording_failed(exc)
@@ -421,6 +413,8 @@ def run_headless(
         summary.stats = session.pipeline.stats
         if session.face is not None:
             summary.face_found_ratio = session.face.found_ratio
+        if session.worker is not None:
+            summary.face = {**session.worker.status(), **session.worker.lag_percentiles()}
     return summary
 
 
@@ -434,6 +428,7 @@ def _poll_until_done(session: LiveSession, summary: RunSummary, duration: float 
         for result in session.poll():
             summary.latencies_ms.append(result.latency_ms)
             summary.hops += 1
+            summary.face_found_hops += int(result.face_result is not None and result.face_result.found)
             if on_result is not None:
                 on_result(result)
         if t_end == math.inf:

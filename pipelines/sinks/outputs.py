@@ -1,9 +1,13 @@
 """Where hop results go: the ``Affect`` LSL outlet and JSONL files.
 
-The outlet follows the contract in docs/architecture.md (name ``affectstream``, type ``Affect``, float32, 4 Hz nominal,
-a ``source_id`` of its own per instance, :func:`affect_source_id`) so any LSL tool - LabRecorder included - can
+The outlet follows the contract in docs/architecture.md (name ``affectstream``, type ``Affect``, float32, a
+``source_id`` of its own per instance, :func:`affect_source_id`) so any LSL tool - LabRecorder included - can
 record or plot the estimates. Each output sample is stamped with the stream time of the EEG window it describes, not
 with the time it was computed, so a recording lines the estimate up with the data that produced it.
+
+The stream is declared irregular (nominal rate 0), with the hop in ``desc/hop_s``: estimates pause while the EEG is
+lost, and a reader that trusts a nominal rate - pyxdf's default load, which fits a regular stream's stamps to a
+line - moved a recording's estimates by seconds across such a pause (issue 20, item 4).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ class AffectOutlet:
     source_id : str
         See :func:`affect_source_id`.
     hop_s : float
-        Seconds between estimates (the nominal rate is its inverse).
+        Seconds between estimates (``desc/hop_s``; the nominal rate is 0, see the module).
     synthetic : bool
         The input is simulated (``desc/synthetic``).
     desc : mapping | None
@@ -61,10 +65,11 @@ class AffectOutlet:
                  desc: Mapping[str, str] | None = None) -> None:
         from mne_lsl.lsl import StreamInfo, StreamOutlet
 
-        info = StreamInfo("affectstream", "Affect", len(AFFECT_CHANNELS), 1.0 / hop_s, "float32", source_id)
+        info = StreamInfo("affectstream", "Affect", len(AFFECT_CHANNELS), 0.0, "float32", source_id)
         info.set_channel_names(list(AFFECT_CHANNELS))
         info.set_channel_types(["misc"] * len(AFFECT_CHANNELS))
-        fields = {"synthetic": "true" if synthetic else "false", "generator": "affectstream", **(desc or {})}
+        fields = {"synthetic": "true" if synthetic else "false", "generator": "affectstream", "hop_s": f"{hop_s:g}",
+                  **(desc or {})}
         for key, value in fields.items():
             info.desc.append_child_value(key, value)
         self.source_id = source_id

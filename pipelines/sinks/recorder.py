@@ -7,6 +7,11 @@ recording starts (string or numeric, each recorded in its own format) and every 
 (``--record-stream``). Those are found and connected on a background thread, so that starting a recording never
 stalls the session (a lookup lasts a second); a stream the session reads already is never given a second inlet.
 
+The session's own ``Affect`` stream is declared irregular (nominal rate 0; the hop is in its ``desc``, ``hop_s``):
+its estimates stop during an EEG outage, and pyxdf's default load (``dejitter_timestamps=True``) fits a regular
+stream's stamps to a line, which moved estimates by seconds across such a gap, away from the markers they belong to.
+Video frames are written on a thread of the recorder's own (:class:`_FrameWriter`), never on the face path's.
+
 Timestamps are written as the *sender's* clock and the measured clock offsets as ClockOffset chunks, exactly as
 LabRecorder does, so pyxdf's clock synchronisation puts every stream on this machine's clock - and a recording of
 streams from several machines stays correct.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,6 +42,16 @@ _FORMATS = {"float32": "float32", "float64": "double64", "int8": "int8", "int16"
 
 #: Seconds between ClockOffset measurements (LabRecorder's interval).
 OFFSET_INTERVAL_S = 5.0
+
+#: Bytes of video frames that may wait for the recording's frame thread (about 2 s of 640x480 at 30 fps); a frame
+#: beyond is left out of the recording and counted, so that a disk or CPU that cannot keep up costs frames, not
+#: memory.
+MAX_QUEUED_FRAME_BYTES = 64 * 2**20
+
+#: The frame thread flushes the file after this many bytes of frames. A flush copies what is pending while it holds
+#: the writer (and, for most of the copying, Python's GIL): left to the writer's once-a-second flush, 30 frames at
+#: 640x480 held both for long enough to delay the face results and the EEG loop by up to a second under load.
+FLUSH_FRAME_BYTES = 4 * 2**20
 
 
 def _channel_format(info) -> str:
@@ -70,6 +86,85 @@ class _Inlet:
             writer.write(self.sid, data, np.asarray(stamps) - self.offset)
 
 
+class _FrameWriter:
+    """Writes video frames into the recording on a thread of its own, in the order they came.
+
+    A frame costs about 10 ms to write (a raw 640x480 frame is 0.9 MB, copied into the writer's chunk), 30 ms under
+    load: on the thread that reads frames for the face path, that delayed every face result (issue 20, item 2).
+    :meth:`put` only queues; what cannot be queued (:data:`MAX_QUEUED_FRAME_BYTES`) is counted in ``dropped``. A
+    failed write stops the frame thread and is kept in ``error`` for the session to report.
+    """
+
+    def __init__(self, writer: XDFWriter, fps: float) -> None:
+        self.writer = writer
+        self.fps = fps
+        self.sid: int | None = None  #: the Video stream's id, once the first frame gave its size
+        self.written = 0
+        self.dropped = 0
+        self.error: OSError | None = None
+        self._queue: deque[tuple[np.ndarray, float]] = deque()
+        self._bytes = 0
+        self._unflushed = 0
+        self._closing = False
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="affectstream-record-video", daemon=True)
+        self._thread.start()
+
+    def put(self, frame: np.ndarray, stamp: float) -> None:
+        """Queue one frame (the caller must not change it afterwards); returns at once."""
+        with self._ready:
+            if self._closing or self.error is not None:
+                return
+            if self._queue and self._bytes + frame.nbytes > MAX_QUEUED_FRAME_BYTES:
+                self.dropped += 1
+                if self.dropped == 1:
+                    log.warning("the recording cannot keep up with the video: frames are left out (counted)")
+                return
+            self._queue.append((frame, stamp))
+            self._bytes += frame.nbytes
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._closing:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                frame, stamp = self._queue[0]
+            try:
+                self._write(frame, stamp)
+            except Exception as exc:  # noqa: BLE001 - the session reports it and stops the recording
+                with self._ready:
+                    self.error = exc if isinstance(exc, OSError) else OSError(f"cannot record a video frame: {exc}")
+                    self._queue.clear()
+                    self._bytes = 0
+                return
+            with self._ready:
+                self._queue.popleft()  # only now: its bytes are held until written
+                self._bytes -= frame.nbytes
+                self.written += 1
+
+    def _write(self, frame: np.ndarray, stamp: float) -> None:
+        if self.sid is None:
+            h, w = frame.shape[:2]
+            fmt = bgr_format(w, h)
+            self.sid = self.writer.add_stream("affectstream-video", VIDEO_TYPE, fmt.channel_count, self.fps,
+                                              VIDEO_CHANNEL_FORMAT, "affectstream-video", desc=fmt.desc())
+        self.writer.write(self.sid, encode_frame(frame), [stamp])
+        self._unflushed += frame.nbytes
+        if self._unflushed >= FLUSH_FRAME_BYTES:
+            self._unflushed = 0
+            self.writer.flush()
+
+    def close(self) -> None:
+        """Write what is queued, then end the thread."""
+        with self._ready:
+            self._closing = True
+            self._ready.notify()
+        self._thread.join()
+
+
 class SessionRecorder:
     """Writes a :class:`~affectstream.pipelines.sessions.live.LiveSession`'s streams to ``path`` as they flow.
 
@@ -94,13 +189,13 @@ class SessionRecorder:
         self.eeg = _Inlet(self.writer, session.inlet, synthetic)
         self.markers = _Inlet(self.writer, session.markers, synthetic) if session.markers is not None else None
         self.truth = _Inlet(self.writer, session.truth, synthetic) if session.truth is not None else None
-        self.affect = self.writer.add_stream(
-            "affectstream", "Affect", len(AFFECT_CHANNELS), 1.0 / session.pipeline.hop_s, "float32",
-            session.affect_source_id, labels=list(AFFECT_CHANNELS),
-            desc={"synthetic": "true" if synthetic else "false", "generator": "affectstream", **session.affect_desc})
-        self._video: int | None = None
+        self.affect = self.writer.add_stream(  # irregular: see the module's docstring
+            "affectstream", "Affect", len(AFFECT_CHANNELS), 0.0, "float32", session.affect_source_id,
+            labels=list(AFFECT_CHANNELS),
+            desc={"synthetic": "true" if synthetic else "false", "generator": "affectstream",
+                  "hop_s": f"{session.pipeline.hop_s:g}", **session.affect_desc})
         source = session.worker.source if session.worker is not None else None
-        self._video_fps = float(getattr(source, "fps", 0.0) or 0.0)
+        self.frames = _FrameWriter(self.writer, float(getattr(source, "fps", 0.0) or 0.0))
         self._next_offsets = 0.0
         self._extra: list[_Inlet] = []  #: the Markers and named streams, as the background thread connects them
         self._lock = threading.Lock()
@@ -174,12 +269,20 @@ class SessionRecorder:
                 self.writer.clock_offset(rec.sid, now_lsl, rec.offset)
         # Our own streams are stamped on this machine's clock already: their offset is 0, recorded all the same so
         # that readers treat every stream alike.
-        for sid in (self.affect, self._video):
+        for sid in (self.affect, self.frames.sid):
             if sid is not None:
                 self.writer.clock_offset(sid, now_lsl, 0.0)
 
     def record_poll(self, session, results) -> None:
-        """Write what one :meth:`LiveSession.poll` pulled and produced, and what the other recorded streams sent."""
+        """Write what one :meth:`LiveSession.poll` pulled and produced, and what the other recorded streams sent.
+
+        Raises
+        ------
+        OSError
+            A write failed, here or on the frame thread (the recording cannot go on).
+        """
+        if self.frames.error is not None:
+            raise self.frames.error
         with self._lock:
             extra = list(self._extra)
         self._offsets(extra)
@@ -197,14 +300,8 @@ class SessionRecorder:
             self.writer.write(self.affect, rows, np.array([r.t for r in results]))
 
     def record_frame(self, frame: np.ndarray, stamp: float) -> None:
-        """Write one video frame (called from the face thread; the writer is thread-safe)."""
-        if self._video is None:
-            h, w = frame.shape[:2]
-            fmt = bgr_format(w, h)
-            self._video = self.writer.add_stream(
-                "affectstream-video", VIDEO_TYPE, fmt.channel_count, self._video_fps, VIDEO_CHANNEL_FORMAT,
-                "affectstream-video", desc=fmt.desc())
-        self.writer.write(self._video, encode_frame(frame), [stamp])
+        """Queue one video frame for the recording's frame thread (returns at once; see :class:`_FrameWriter`)."""
+        self.frames.put(frame, stamp)
 
     def close(self) -> None:
         """Stop connecting, close the recorder's own inlets, then the file (idempotent)."""
@@ -214,6 +311,10 @@ class SessionRecorder:
             extra, self._extra = self._extra, []
         for rec in extra:
             rec.inlet.close()
+        self.frames.close()
         if not self.writer.closed:
+            if self.frames.dropped:
+                log.warning("%d video frames were left out of %s: the disk or the CPU could not keep up",
+                            self.frames.dropped, self.path)
             self.writer.close()
             log.info("recording closed: %s", self.path)

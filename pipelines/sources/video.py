@@ -187,6 +187,12 @@ class VideoFileSource(_FrameSource):
             time.sleep(wait)
         return frame, self._t0 + due
 
+    @property
+    def start(self) -> float | None:
+        """The first frame's stamp: ``start`` as given, or for a ``realtime`` source the LSL clock at the first read
+        (None before it)."""
+        return self._t0
+
     def close(self) -> None:
         self._cap.release()
 

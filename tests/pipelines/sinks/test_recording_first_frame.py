@@ -4,14 +4,13 @@ read frames before the recorder is attached to it."""
 from __future__ import annotations
 
 import threading
-import uuid
 
 import cv2
 import numpy as np
 import pytest
+from fixtures.lsl_players import noise_eeg_outlet
 import pyxdf
 
-from affectstream.core.montage import MONTAGE_32
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.sessions.live import open_video_source, run_headless
 
@@ -35,30 +34,11 @@ def _clip(path) -> None:
     writer.release()
 
 
-def _eeg_outlet(stop: threading.Event) -> tuple[threading.Thread, str]:
-    """SYNTHETIC 32-channel noise at 256 Hz on a fresh source_id, pushed from a thread until ``stop``."""
-    from mne_lsl.lsl import StreamInfo, StreamOutlet
-
-    source_id = f"test-first-frame-{uuid.uuid4().hex[:10]}"
-    info = StreamInfo("first-frame-eeg", "EEG", len(MONTAGE_32), 256.0, "float32", source_id)
-    info.set_channel_names(list(MONTAGE_32))
-    outlet = StreamOutlet(info)
-    rng = np.random.default_rng(0)
-
-    def push() -> None:
-        while not stop.wait(1 / 16):
-            outlet.push_chunk((rng.standard_normal((16, len(MONTAGE_32))) * 10).astype(np.float32))
-
-    thread = threading.Thread(target=push, daemon=True)
-    thread.start()
-    return thread, source_id
-
-
 def test_a_recording_started_with_the_session_has_the_first_video_frame(tmp_path):
     clip, path = tmp_path / "pattern.avi", tmp_path / "rec.xdf"
     _clip(clip)
     stop = threading.Event()
-    pusher, source_id = _eeg_outlet(stop)
+    pusher, source_id = noise_eeg_outlet(stop, "first-frame")
     try:
         run_headless("EEG", source_id=source_id, duration=1.0, resolve_timeout=10.0, publish=False, record=path,
                      config=PipelineConfig(eeg_estimator="baseline"),
