@@ -44,22 +44,41 @@ class RunningFeatureNorm:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """z-score ``x`` (n_features,) against the statistics so far, then absorb it. NaN entries give 0."""
-        x = np.asarray(x, dtype=np.float64).ravel()
-        ok = np.isfinite(x)
-        std = np.sqrt(self.var)
-        trusted = ok & (self.count >= self.min_count) & (std > 0)
-        z = np.zeros_like(x)
-        z[trusted] = np.clip((x[trusted] - self.mean[trusted]) / std[trusted], -self.clip, self.clip)
-        self.count[ok] += 1
-        rate = np.maximum(1.0 / np.maximum(self.count[ok], 1.0), 1.0 / self.memory)
-        delta = x[ok] - self.mean[ok]
-        self.mean[ok] += rate * delta
-        self.var[ok] = (1 - rate) * (self.var[ok] + rate * delta * delta)
-        return z.astype(np.float32)
+        return self.transform_sequence(np.asarray(x, dtype=np.float64).reshape(1, -1))[0]
 
     def transform_sequence(self, frames: np.ndarray) -> np.ndarray:
-        """Apply frame by frame to (T, n_features) -> (T, n_features) float32."""
-        return np.stack([self(f) for f in np.asarray(frames).reshape(len(frames), -1)])
+        """Apply frame by frame to (T, n_features) -> (T, n_features) float32.
+
+        Each frame is z-scored against the statistics of the frames before it, to the last bit as one frame at a
+        time. Only the counts, the mean and the variance carry over from frame to frame, so only their updates run
+        frame by frame, in place on whole vectors (masked, not gathered); rates and z-scores are computed for all
+        frames at once. A replay's batch of hops, or a training session, costs a few array operations per frame
+        (measured: under half of what a call per frame costs).
+        """
+        x = np.asarray(frames, dtype=np.float64).reshape(len(frames), len(self.mean))
+        ok = np.isfinite(x)
+        count, delta, std, step = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty(x.shape[1])
+        before, mean, var = self.count, self.mean, self.var
+        for t in range(len(x)):  # the counts too: np.cumsum down the frames took longer than this loop
+            before = np.add(before, ok[t], out=count[t])
+        rate = np.maximum(1.0 / np.maximum(count, 1.0), 1.0 / self.memory)
+        keep = 1 - rate
+        # A mask costs more than the update it guards; frames without a non-finite value (the rule) go unmasked.
+        masks = [True if every else row for every, row in zip(ok.all(axis=1).tolist(), ok)]
+        for t, update in enumerate(masks):
+            np.sqrt(var, out=std[t])
+            d = np.subtract(x[t], mean, out=delta[t])
+            np.multiply(rate[t], d, out=step)
+            np.add(mean, step, out=mean, where=update)
+            np.multiply(step, d, out=step)  # rate * delta * delta
+            np.add(var, step, out=step)
+            np.multiply(keep[t], step, out=var, where=update)
+        trusted = ok & (count - ok >= self.min_count) & (std > 0)
+        z = np.zeros(x.shape)
+        np.divide(delta, std, out=z, where=trusted)
+        np.minimum(np.maximum(z, -self.clip, out=z), self.clip, out=z)  # np.clip, without its wrapper's cost
+        self.count = before.copy()
+        return z.astype(np.float32)
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays that restore this normaliser (saved in calibration profiles)."""

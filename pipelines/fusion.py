@@ -52,15 +52,21 @@ class FusedEstimate:
 
 
 def fuse(estimates: dict[str, ModalityEstimate]) -> FusedEstimate:
-    """Fuse ``{modality: estimate}``; status is ``"fused"``, ``"<modality> only"`` or ``"no estimate"``."""
-    usable = {m: e for m, e in estimates.items() if e.usable}
+    """Fuse ``{modality: estimate}``; status is ``"fused"``, ``"<modality> only"`` or ``"no estimate"``.
+
+    Runs once per hop, thousands of times a second in a replay: one pass over the modalities, no temporaries.
+    """
+    weights = dict.fromkeys(estimates, 0.0)
+    usable = [(m, e) for m, e in estimates.items() if e.usable]
     if not usable:
-        return FusedEstimate(math.nan, math.nan, 0.0, {m: 0.0 for m in estimates}, "no estimate")
-    total = sum(e.confidence for e in usable.values())
-    weights = {m: (usable[m].confidence / total if m in usable else 0.0) for m in estimates}
-    valence = sum(weights[m] * e.valence for m, e in usable.items())
-    arousal = sum(weights[m] * e.arousal for m, e in usable.items())
-    # Two agreeing modalities are more trustworthy than either alone: combine as independent evidence.
-    confidence = 1.0 - math.prod(1.0 - min(e.confidence, 1.0) for e in usable.values())
-    status = "fused" if len(usable) > 1 else f"{next(iter(usable))} only"
-    return FusedEstimate(valence, arousal, confidence, weights, status)
+        return FusedEstimate(math.nan, math.nan, 0.0, weights, "no estimate")
+    total = sum(e.confidence for _, e in usable)
+    valence = arousal = 0
+    doubt = 1  # two agreeing modalities are more trustworthy than either alone: combined as independent evidence
+    for m, e in usable:
+        weights[m] = weight = e.confidence / total
+        valence += weight * e.valence
+        arousal += weight * e.arousal
+        doubt *= 1.0 - min(e.confidence, 1.0)
+    status = "fused" if len(usable) > 1 else f"{usable[0][0]} only"
+    return FusedEstimate(valence, arousal, 1.0 - doubt, weights, status)

@@ -24,6 +24,7 @@ import numpy as np
 
 from affectstream.core.bandpower import BAND_NAMES
 from affectstream.pipelines.config import BaselineConfig
+from affectstream.pipelines.eeg.batches import runs
 from affectstream.pipelines.fusion import ModalityEstimate
 from affectstream.core.montage import MONTAGE_32
 
@@ -81,24 +82,28 @@ class BaselineEstimator:
         self._state = [0.0, 0.0]
         self._n_hops = 0
 
-    def raw_indices(self, log_power: np.ndarray, good: np.ndarray) -> tuple[float, float, float]:
-        """(FAA, beta/alpha index, fraction of usable frontal pairs) for one window; NaN when not computable."""
-        pair_ok = good[self._pairs].all(axis=1)
-        alpha = log_power[self._alpha]
-        faa = float(np.mean(alpha[self._pairs[pair_ok, 0]] - alpha[self._pairs[pair_ok, 1]]) * _LN10) \
-            if pair_ok.any() else math.nan
-        if good.any():
-            beta = np.log10(np.sum(10.0 ** log_power[self._beta][:, good], axis=0))
-            ratio = float(np.mean(beta - alpha[good]) * _LN10)
-        else:
-            ratio = math.nan
-        return faa, ratio, float(pair_ok.mean())
+    def raw_indices(self, log_power: np.ndarray, good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """FAA, beta/alpha index and fraction of usable frontal pairs, each (k,), of k windows: ``log_power``
+        (k, 6, 32), ``good`` (k, 32). NaN where not computable (no usable pair, no usable channel)."""
+        pair_ok = good[:, self._pairs].all(axis=2)
+        alpha = log_power[:, self._alpha]
+        faa = _masked_means(alpha[:, self._pairs[:, 0]] - alpha[:, self._pairs[:, 1]], pair_ok) * _LN10
+        # NaN (excluded) channels raise no warning here, and their columns are not in the mean
+        ratio = _masked_means(np.log10(np.sum(10.0 ** log_power[:, self._beta], axis=1)) - alpha, good) * _LN10
+        return faa, ratio, pair_ok.mean(axis=1)
 
-    def step(self, log_power: np.ndarray, good: np.ndarray) -> ModalityEstimate:
-        """Estimate for one hop. Hops without usable channels return NaN and leave the running state untouched."""
+    def step_many(self, log_power: np.ndarray, good: np.ndarray) -> list[ModalityEstimate]:
+        """Estimates for k consecutive hops, (k, 6, 32) and (k, 32). A hop without usable channels returns NaN and
+        leaves the running state untouched. The raw indices come for all hops at once; only the running statistics
+        and the smoothing, a few scalar operations, advance hop by hop."""
         faa, ratio, pair_fraction = self.raw_indices(log_power, good)
-        if not (math.isfinite(faa) and math.isfinite(ratio)):
-            return ModalityEstimate(source=self.name)
+        estimates = []
+        for v, a, p, g in zip(faa.tolist(), ratio.tolist(), pair_fraction.tolist(), good.mean(axis=1).tolist()):
+            estimates.append(self._step(v, a, p, g) if math.isfinite(v) and math.isfinite(a)
+                             else ModalityEstimate(source=self.name))
+        return estimates
+
+    def _step(self, faa: float, ratio: float, pair_fraction: float, good_fraction: float) -> ModalityEstimate:
         zv = self._z_valence.z_then_update(faa)
         za = self._z_arousal.z_then_update(ratio)
         a = self._smooth
@@ -109,6 +114,19 @@ class BaselineEstimator:
         return ModalityEstimate(
             valence=math.tanh(self._state[0] / squash),
             arousal=math.tanh(self._state[1] / squash),
-            confidence=warm * pair_fraction * float(good.mean()),
+            confidence=warm * pair_fraction * good_fraction,
             source=self.name,
         )
+
+
+def _masked_means(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of each row of ``values`` (k, n) over its ``mask``ed entries; NaN for a row with none.
+
+    Rows are taken in runs with one mask and the entries gathered, so every mean adds the same numbers in the same
+    order as ``np.mean`` of one window's usable entries: zeros in place of the others would regroup numpy's sums.
+    """
+    out = np.full(len(values), np.nan)
+    for i, j in runs(mask):
+        if mask[i].any():
+            out[i:j] = np.ascontiguousarray(values[i:j, mask[i]]).mean(axis=1)
+    return out

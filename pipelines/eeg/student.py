@@ -20,6 +20,7 @@ from affectstream.core.feature_layout import N_CHANNELS, N_FEATURES
 from affectstream.core.feature_norm import NORM_MEMORY_FRAMES, RunningFeatureNorm
 from affectstream.models.deploy.manifest import EEG_STUDENT, EEG_STUDENT_TORCH, verified_path
 
+from affectstream.pipelines.eeg.batches import window_view
 from affectstream.pipelines.fusion import ModalityEstimate
 
 log = logging.getLogger(__name__)
@@ -92,31 +93,29 @@ class EEGStudentEstimator:
     def step_many(self, log_power: np.ndarray, good: np.ndarray) -> tuple[list[ModalityEstimate], np.ndarray]:
         """Consecutive hops at once: (k, 6, 32) log band power and (k, 32) masks -> k estimates and the k inputs.
 
-        The normaliser and the frame history advance hop by hop, exactly as :meth:`step` would; the network then
-        runs once on the k stacked inputs (one onnxruntime call instead of k - what makes replay fast). Returns the
-        (k, N_FEATURES, receptive_field) inputs too, for saliency.
+        The normaliser and the frame history advance hop by hop, exactly as one hop at a time would (the
+        normaliser's running statistics in its own loop, :meth:`RunningFeatureNorm.transform_sequence`); the k
+        inputs are then read off the history extended by the new frames, and the network runs once on them (one
+        onnxruntime call instead of k - what makes replay fast). A hop without usable channels adds no frame and
+        repeats the previous input. Returns the (k, N_FEATURES, receptive_field) inputs too, for saliency.
         """
-        k = len(log_power)
+        k, n0 = len(log_power), self._n
         good = good & self.keep
-        inputs = np.empty((k, *self.frames.shape), dtype=np.float32)
         usable = good.any(axis=1)
-        for i in range(k):
-            if usable[i]:
-                z = self.norm(np.where(good[i][None, :], log_power[i], np.nan).ravel())
-                self.frames[:, :-1] = self.frames[:, 1:]
-                self.frames[:, -1] = z
-                self._n += 1
-            inputs[i] = self.frames
-        out = self.session.run(None, {self._input: inputs})[0] if usable.any() else np.full((k, 2), np.nan)
-        estimates = []
-        n_after = self._n - np.cumsum(usable[::-1])[::-1] + usable  # frames seen up to and including hop i
-        for i in range(k):
-            if not usable[i] or not np.isfinite(out[i]).all():
-                estimates.append(ModalityEstimate(source=self.name))
-                continue
-            fill = min(1.0, n_after[i] / max(self.receptive_field, self.warmup_frames))
-            estimates.append(ModalityEstimate(float(np.clip(out[i, 0], -1, 1)), float(np.clip(out[i, 1], -1, 1)),
-                                              fill * float(good[i].mean()), self.name))
+        z = self.norm.transform_sequence(np.where(good[:, None, :], log_power, np.nan)[usable])
+        history = np.concatenate([self.frames, z.T], axis=1)  # (N_FEATURES, receptive_field + new frames)
+        added = np.cumsum(usable)  # new frames up to and including hop i
+        # hop i's input is the receptive_field columns of the history that end at its newest frame
+        inputs = window_view(history, self.receptive_field, 1, history.shape[1] - self.receptive_field + 1)[added]
+        self.frames = history[:, len(z):]
+        self._n = n0 + len(z)
+        out = self.session.run(None, {self._input: inputs})[0] if len(z) else np.full((k, 2), np.nan)
+        fill = np.minimum(1.0, (n0 + added) / max(self.receptive_field, self.warmup_frames))
+        confidence = (fill * good.mean(axis=1)).tolist()
+        valid = (usable & np.isfinite(out).all(axis=1)).tolist()
+        values = np.clip(out, -1, 1).tolist()
+        estimates = [ModalityEstimate(v, a, c, self.name) if ok else ModalityEstimate(source=self.name)
+                     for ok, (v, a), c in zip(valid, values, confidence)]
         return estimates, inputs
 
 

@@ -1,6 +1,6 @@
 """The path ``affectstream bench`` times for replay: hops computed many at a time (one span per run of hops with the
 same good electrodes) give bit for bit what a live run computes one hop at a time, on streams whose good electrodes
-change inside a batch, on a headset that needs interpolation, and with the optional band-pass."""
+change inside a batch, on a headset that needs interpolation, with the optional band-pass and with the EEG student."""
 
 import numpy as np
 import pytest
@@ -40,6 +40,7 @@ def _hops(labels, x, times, config, chunk):
     (SUBSET, PipelineConfig(eeg_estimator="baseline")),
     (SUBSET, PipelineConfig(eeg_estimator="baseline", bandpass=(1.0, 40.0))),
     (tuple(MONTAGE_32), PipelineConfig(eeg_estimator="baseline", reference="none")),
+    (SUBSET, PipelineConfig(eeg_estimator="auto")),  # the bundled student where there is one
 ])
 def test_batched_hops_equal_hop_by_hop(faulty_eeg, labels, config):
     x, times = faulty_eeg
