@@ -237,7 +237,7 @@ class AffectPipeline:
             return None
         from affectstream.pipelines.eeg.saliency import SaliencyTracker
 
-        return SaliencyTracker(self.student.session, every=config.saliency_every_hops)
+        return SaliencyTracker(self.student.session, every=config.saliency_every_hops, kind=config.saliency_kind)
 
     @property
     def estimator_name(self) -> str:

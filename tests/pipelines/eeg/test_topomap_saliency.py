@@ -118,3 +118,14 @@ def test_the_three_kinds_by_hand():
     assert maps["gradient_x_input"][0] == pytest.approx(1.0) and maps["gradient_x_input"][1] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="saliency kind"):
         SaliencyTracker(_KinkSession(), kind="cam")
+
+
+def test_the_pipeline_computes_the_configured_kind():
+    from affectstream.core.montage import MONTAGE_32
+    from affectstream.pipelines.config import PipelineConfig
+    from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
+
+    spec = EEGStreamSpec(sfreq=256.0, n_channels=32, labels=MONTAGE_32, synthetic=True)
+    assert AffectPipeline(spec, PipelineConfig(saliency_every_hops=4)).saliency.kind == "gradient_x_input"
+    pipe = AffectPipeline(spec, PipelineConfig(saliency_every_hops=4, saliency_kind="prm"))
+    assert pipe.saliency.kind == "prm"
