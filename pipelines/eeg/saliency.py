@@ -142,7 +142,8 @@ class SaliencyTracker:
         self.latest: np.ndarray | None = None  #: the newest normalised (6, 32) map
 
     def update(self, frames: np.ndarray) -> np.ndarray | None:
-        """Call once per hop with the student's input frames; returns a new normalised map when one was computed."""
+        """Call once per hop with the student's input frames; returns a new normalised map when one was computed
+        (none while the map is zero everywhere: there is nothing to draw)."""
         self._hops += 1
         if (self._hops - 1) % self.every:
             return None
@@ -151,5 +152,7 @@ class SaliencyTracker:
             raw = max(self._recent, key=lambda pair: pair[0])[1]
         else:
             raw = np.mean([g for _, g in self._recent], axis=0)
+        if not np.any(raw):  # e.g. gradient x input while the student's frames are still the zeros before the stream
+            return None
         self.latest = normalise_jointly(raw, self.mode)
         return self.latest

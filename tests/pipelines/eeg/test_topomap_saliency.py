@@ -129,3 +129,8 @@ def test_the_pipeline_computes_the_configured_kind():
     assert AffectPipeline(spec, PipelineConfig(saliency_every_hops=4)).saliency.kind == "gradient_x_input"
     pipe = AffectPipeline(spec, PipelineConfig(saliency_every_hops=4, saliency_kind="prm"))
     assert pipe.saliency.kind == "prm"
+
+
+def test_an_all_zero_map_is_not_drawn():
+    tracker = SaliencyTracker(_KinkSession(), every=1, kind="gradient_x_input")
+    assert tracker.update(np.zeros((192, 13))) is None and tracker.latest is None  # zero input: nothing moves valence
