@@ -44,6 +44,9 @@ class TimingFaults:
     clock_jumps : int
         Steps between consecutive stamps longer than :data:`JUMP_PERIODS` sample periods, forward (data lost, a
         clock that leapt) or back (a clock reset); the sample is kept and the window restarts at it.
+    invalid_stamps : int
+        Samples stamped NaN or infinite; dropped (a hop's time is its last sample's stamp, and an output time must be
+        a number).
     burst_pulls : int
         Pulls that brought at least one hop of samples at once. Hops are counted in samples, so a burst gives the
         hops a smooth stream gives; only beyond the live backlog (``max_backlog_hops``) are the oldest skipped.
@@ -57,6 +60,7 @@ class TimingFaults:
     duplicate_stamps: int = 0
     reordered_stamps: int = 0
     clock_jumps: int = 0
+    invalid_stamps: int = 0
     burst_pulls: int = 0
     effective_rate: float = math.nan
     rate_deviation: float = math.nan
@@ -84,6 +88,7 @@ class TimingGuard:
 
     * a sample stamped at or before the previously accepted one, by less than a jump, is dropped and counted
       (duplicate or reordered): the window only ever sees increasing time;
+    * a sample stamped NaN or infinite is dropped and counted;
     * a step longer than :data:`JUMP_PERIODS` periods, either way, is a clock jump: the sample is kept and starts a
       new segment, so the caller restarts its window there instead of computing a hop across the discontinuity;
     * a chunk of ``burst_samples`` or more counts as a burst (nothing else changes);
@@ -137,6 +142,9 @@ class TimingGuard:
         starts: list[int] = []  # positions in ``keep`` where a jump restarts the window
         last = self._last
         for i, t in enumerate(stamps):
+            if not math.isfinite(t):
+                self.faults.invalid_stamps += 1
+                continue
             if last is not None:
                 step = t - last
                 if abs(step) > self.jump_s:

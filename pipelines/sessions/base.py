@@ -65,7 +65,8 @@ class StreamStatus:
         return {"connection": self.connection if live else "recorded",
                 "outages": self.outages if live else None, "last_gap_s": num(self.last_gap_s) if live else None,
                 "duplicate_stamps": t.duplicate_stamps, "reordered_stamps": t.reordered_stamps,
-                "clock_jumps": t.clock_jumps, "burst_pulls": t.burst_pulls if live else None,
+                "clock_jumps": t.clock_jumps, "invalid_stamps": t.invalid_stamps,
+                "burst_pulls": t.burst_pulls if live else None,
                 "effective_rate": num(t.effective_rate), "rate_mismatch": t.rate_mismatch}
 
 

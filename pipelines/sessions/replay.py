@@ -269,7 +269,8 @@ def replay(path: str | Path, *, speed: float | None = None, out_jsonl: str | Pat
         summary.eeg_model_trained_on = session.pipeline.eeg_model_trained_on
     summary.stats = session.pipeline.stats
     faults = session.feeder.eeg_feed.faults
-    summary.timing = {k: getattr(faults, k) for k in ("duplicate_stamps", "reordered_stamps", "clock_jumps")}
+    summary.timing = {k: getattr(faults, k) for k in ("duplicate_stamps", "reordered_stamps", "clock_jumps",
+                                                      "invalid_stamps")}
     if any(summary.timing.values()):
         summary.notes.append("timing faults in the EEG stream (handled as live): " +
                              ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.timing.items() if v))

@@ -195,7 +195,7 @@ def test_timing_faults_in_a_recording_are_handled_as_live(tmp_path):
     got = []
     config = PipelineConfig(eeg_estimator="baseline")
     summary = replay(path, config=config, on_result=got.append)
-    assert summary.timing == {"duplicate_stamps": 3, "reordered_stamps": 0, "clock_jumps": 1}
+    assert summary.timing == {"duplicate_stamps": 3, "reordered_stamps": 0, "clock_jumps": 1, "invalid_stamps": 0}
     assert any("clock jumps 1" in note for note in summary.notes)
     jump = 1000.0 + 10.0 + 5.0
     assert not any(jump <= h.t < jump + 2.0 - 1 / 256 for h in got)  # no hop's window spans the jump
