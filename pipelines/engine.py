@@ -36,6 +36,9 @@ from affectstream.pipelines.scheduler import HopScheduler
 
 log = logging.getLogger(__name__)
 
+#: Largest counter step read as lost samples (float32 counts exactly up to 2**24; see ``_check_counter``).
+_MAX_COUNTER_STEP = float(2 ** 24)
+
 #: A modality with nothing to say (immutable, so every hop without a face shares it).
 _NO_ESTIMATE = ModalityEstimate()
 
@@ -309,14 +312,21 @@ class AffectPipeline:
         return self.face.process(frame, timestamp)
 
     def _check_counter(self, data: np.ndarray) -> None:
+        """Missing and reordered samples by the counter channel. Non-finite values are no count and are skipped; a step
+        beyond float32's exact integers (2**24) is not a number of lost samples but a counter that was reset or
+        corrupted, and counts as a reorder (a hostile 1e300 would otherwise report 1e300 missing samples)."""
         if self._counter_col is None:
             return
         counter = data[:, self._counter_col].astype(np.float64)
+        counter = counter[np.isfinite(counter)]
         if self._last_counter is not None:
             counter = np.concatenate([[self._last_counter], counter])
+        if counter.size == 0:
+            return
         step = np.diff(counter)
-        self.stats.counter_gaps += int(np.sum(np.where(step > 1, step - 1, 0)))
-        self.stats.counter_reorders += int(np.sum(step < 1))
+        plausible = np.abs(step) <= _MAX_COUNTER_STEP
+        self.stats.counter_gaps += int(np.sum(np.where(plausible & (step > 1), step - 1, 0)))
+        self.stats.counter_reorders += int(np.sum((step < 1) | ~plausible))
         self._last_counter = float(counter[-1])
 
     def _hops(self, stops: list[int], received_at: float | None) -> list[HopResult]:

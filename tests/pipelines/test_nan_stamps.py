@@ -39,3 +39,17 @@ def test_replay_with_a_nan_stamp_at_a_hop_end_writes_finite_times(tmp_path, caps
     assert len(records) > 20 and all(isinstance(t, float) and math.isfinite(t) for t in times)
     assert all(b > a for a, b in zip(times, times[1:]))  # strictly increasing
     assert records[-1]["eeg_stream"]["invalid_stamps"] == 1
+
+
+def test_a_hostile_counter_channel_is_no_count_of_lost_samples():
+    from affectstream.core.montage import MONTAGE_32
+    from affectstream.pipelines.config import PipelineConfig
+    from affectstream.pipelines.engine import COUNTER_LABEL, AffectPipeline, EEGStreamSpec
+
+    spec = EEGStreamSpec(sfreq=256.0, n_channels=33, labels=(*MONTAGE_32, COUNTER_LABEL), synthetic=True)
+    pipe = AffectPipeline(spec, PipelineConfig(eeg_estimator="baseline"))
+    data = np.zeros((8, 33), np.float32)
+    data[:, 32] = [1, 2, np.inf, 3, 1e30, 6, np.nan, 7]  # float32: 1e300 would already be inf
+    pipe.push_eeg(data, np.arange(8) / 256.0)
+    # finite counts 1 2 3 1e30 6 7: no gap from 2 to 3, the 1e30 jumps are no sample count (two "reorders"), 6 -> 7 ok
+    assert pipe.stats.counter_gaps == 0 and pipe.stats.counter_reorders == 2
