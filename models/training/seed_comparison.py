@@ -72,9 +72,32 @@ def _row(name: str, summaries: list[dict]) -> dict:
            "test": "one-tailed paired t-test over seeds x folds (method > baseline)",
            "commands": [s.get("command", "") for s in summaries]}
     row["command"] = row["commands"][0]
+    if all("by_metric" in c for c in comparisons):
+        row["by_metric"] = _by_metric(comparisons)
     if "data_note" in first:
         row["data_note"] = first["data_note"]
     return row
+
+
+def _by_metric(comparisons: list[dict]) -> dict[str, dict]:
+    """Every whole-split metric of a fixed-split comparison (accuracy, macro-F1, balanced accuracy) over seeds: each
+    arm's per-seed scores with mean ± sd, and the method against the baseline by the one-tailed paired t-test over
+    seeds (a fixed split gives one pair a seed). The papers' claims are about macro-F1 and balanced accuracy, which
+    are not sums over samples, so they are pooled over seeds here rather than tested per sample."""
+    out: dict[str, dict] = {}
+    for metric in comparisons[0]["by_metric"]:
+        scores = [c["by_metric"][metric]["scores"] for c in comparisons]
+        arms = [a for a in scores[0] if all(a in s for s in scores)]
+        per_arm = {}
+        for arm in arms:
+            values = [float(s[arm]) for s in scores]
+            mean, std = summarise_folds(values)
+            per_arm[arm] = {"per_seed": values, "mean": mean, "std": std}
+        p = (paired_ttest_one_tailed(per_arm["method"]["per_seed"], per_arm["baseline"]["per_seed"]).pvalue
+             if len(scores) >= 2 else math.nan)
+        out[metric] = {"arms": per_arm, "p_value": None if not math.isfinite(p) else float(p),
+                       "test": "one-tailed paired t-test over seeds (method > baseline)"}
+    return out
 
 
 def seed_rows(paths: Sequence[Path]) -> list[dict]:
@@ -97,6 +120,20 @@ def _fmt(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.3f}" for v in values)
 
 
+def _by_metric_lines(rows: list[dict]) -> list[str]:
+    """For fixed-split rows: every metric's mean ± sd over seeds per arm, and the method-vs-baseline p over seeds."""
+    out = []
+    for r in (r for r in rows if "by_metric" in r):
+        arms = list(r["by_metric"]["accuracy"]["arms"])
+        out += ["", f"{r['name']}, every metric over {r['seeds']} seeds (mean ± sd; p: method > baseline over seeds):",
+                "", "| metric | " + " | ".join(arms) + " | p |", "|---|" + "---|" * (len(arms) + 1)]
+        for metric, m in r["by_metric"].items():
+            p = "n/a" if m["p_value"] is None else f"{m['p_value']:.4f}"
+            out.append(f"| {metric} | " + " | ".join(f"{m['arms'][a]['mean']:.4f} ± {m['arms'][a]['std']:.4f}"
+                                                     for a in arms) + f" | {p} |")
+    return out
+
+
 def seed_rows_markdown(rows: list[dict], title: str, command: str = "") -> str:
     """The rows as a markdown table: per-seed values, mean ± sd over seeds, controls, teacher, recipe, p."""
     lines = [f"# {title}", "", "| run | method | data | metric | seeds | baseline per seed | method per seed | "
@@ -111,6 +148,7 @@ def seed_rows_markdown(rows: list[dict], title: str, command: str = "") -> str:
                      f"{r['baseline_mean']:.3f} ± {r['baseline_std']:.3f} | {r['method_mean']:.3f} ± "
                      f"{r['method_std']:.3f} | {ctrl.get('plain_kd', '-')} | {ctrl.get('shuffled_teacher', '-')} | "
                      f"{teacher} | {r['recipe']} | {p} |")
+    lines += _by_metric_lines(rows)
     short = [r["name"] for r in rows if r["seeds"] < MIN_SEEDS]
     if short:
         lines += ["", f"Fewer than {MIN_SEEDS} seeds (not a reportable comparison): {', '.join(short)}."]
