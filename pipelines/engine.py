@@ -90,7 +90,8 @@ class HopResult:
 
     ``features`` (6, 32), ``good`` (32,: the channels with values, measured or interpolated) and ``measured`` (32,:
     the good channels the headset measures itself) stay in memory for the dashboard and saliency; :meth:`to_json`
-    gives the JSONL/outlet record (NaN written as null).
+    gives the JSONL/outlet record (NaN written as null), with ``face_age_s``: how old the frame paired with the hop
+    was (null when none was, within the face path's ``max_age_s``), which tells a fresh face from a stalled video.
     """
 
     t: float
@@ -134,6 +135,7 @@ class HopResult:
             "synthetic": self.synthetic,
             **(self.face_result.to_json() if self.face_result is not None
                else {"face_found": False, "face_score": 0.0, "emotion": None}),
+            "face_age_s": round(self.t - self.face_result.t, 4) if self.face_result is not None else None,
         }
 
 

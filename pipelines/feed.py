@@ -1,9 +1,14 @@
-"""Between an EEG source and the pipeline: timestamp checks, window restarts and face-only hops across gaps.
+"""Between an EEG source and the pipeline: timestamp checks, window restarts and the hops written without the EEG.
 
 Live sessions and replays both feed the pipeline through an :class:`EEGFeed`, so a recording with duplicated stamps
 or clock jumps gives the hops the live session gave. Every chunk's timestamps pass a :class:`TimingGuard`
 (duplicates, reordering, clock jumps, bursts, a rate that is not the nominal one), which counts what it finds in
 :class:`TimingFaults` and decides, deterministically, what the pipeline gets.
+
+While the EEG gives no estimate (its stream stopped, was lost, or a restarted window fills) the hops go on, on the
+hop grid, without it (issue 20, items 3 and 10): live, each one is written when it is due on the stream clock, so a
+stopped stream shows in the output within a second, and EEG that arrives afterwards for a time already written is
+left out of the output (counted): output times only ever increase.
 """
 
 from __future__ import annotations
@@ -30,6 +35,16 @@ JUMP_PERIODS = 25.0
 RATE_SPAN_S = 10.0
 RATE_TOLERANCE = 0.05
 
+#: Stream seconds a hop the EEG should deliver may be overdue (beyond the stream's usual delivery delay) before it is
+#: written without the EEG. A healthy stream's chunks come every 33-100 ms (10-30 Hz), so half a second is never
+#: reached by its jitter; a stream that stops is shown within hop + this, under a second.
+LATE_S = 0.5
+#: Stream seconds a hop written without the EEG waits for the face path's frame at its time (the face thread's lag,
+#: p99 about 0.1 s under load); after that it is written with the newest frame there is.
+FACE_WAIT_S = 0.25
+#: Pulls over which the stream's delivery delay (stream clock at the pull minus its newest stamp) is taken, by median.
+_DELAY_PULLS = 32
+
 
 @dataclass
 class TimingFaults:
@@ -50,6 +65,9 @@ class TimingFaults:
     burst_pulls : int
         Pulls that brought at least one hop of samples at once. Hops are counted in samples, so a burst gives the
         hops a smooth stream gives; only beyond the live backlog (``max_backlog_hops``) are the oldest skipped.
+    late_hops : int
+        EEG hops for a stream time already written without the EEG (a stream that stopped, then delivered what it
+        had held back): computed, so the window and the estimators see every sample, but left out of the output.
     effective_rate : float
         Samples per second of stream time over the last :data:`RATE_SPAN_S` of contiguous data: NaN until the first
         such span, then the latest measurement (after a clock jump, until the next full span).
@@ -62,6 +80,7 @@ class TimingFaults:
     clock_jumps: int = 0
     invalid_stamps: int = 0
     burst_pulls: int = 0
+    late_hops: int = 0
     effective_rate: float = math.nan
     rate_deviation: float = math.nan
 
@@ -186,15 +205,26 @@ class TimingGuard:
 
 
 class EEGFeed:
-    """Between the EEG inlet and the pipeline: timestamp checks, window restarts, and face-only hops across gaps.
+    """Between the EEG inlet and the pipeline: timestamp checks, window restarts, and the hops the EEG does not give.
 
-    Each pulled chunk passes a :class:`TimingGuard` (duplicates and reordered samples dropped and
-    counted; a clock jump restarts the window at the sample after it, so no hop spans it). While the EEG has no
-    estimate to give - its stream is lost, or a restarted window is still filling - hops continue on the hop grid
-    from the face alone (when there is a face path), with the EEG modality marked missing: ``estimator_eeg`` is
-    ``lost`` or ``gap``, ``quality_eeg`` 0 and its values null. Face-only hops are only emitted up to the newest
-    processed frame and before the first hop of the new window, so hop times never go back. Everything here depends
-    only on the data and its timestamps: the same chunks give the same hops.
+    Each pulled chunk passes a :class:`TimingGuard` (duplicates and reordered samples dropped and counted; a clock
+    jump restarts the window at the sample after it, so no hop spans it). A hop the EEG has no estimate for - its
+    stream stopped or was lost, or a restarted window is still filling - is written on the hop grid, continued from
+    the last hop written, with the EEG modality marked missing: ``estimator_eeg`` ``lost`` or ``gap``,
+    ``quality_eeg`` 0, its values null, the face's as available (``status`` ``face only``, or ``eeg lost`` where no
+    modality carries the hop). Output times only increase across an outage: an EEG hop at or before the last hop
+    written without the EEG is computed (the window and the estimators see every sample) but left out of the
+    output, and counted (:attr:`TimingFaults.late_hops`).
+
+    Two ways to know that a hop is due:
+
+    * from the data alone (:meth:`push`, and :meth:`fill` without ``now``; a replay): only up to the newest frame
+      the face path processed and before the restarted window's first hop, so the same chunks give the same hops;
+    * from the stream clock (:meth:`fill` with ``now``: live, the LSL clock the samples are stamped on): at its time
+      while the EEG is known to be missing (after up to :data:`FACE_WAIT_S` for its frame), and :data:`LATE_S` after
+      its time plus the stream's usual delivery delay when the EEG should have given it and has not (a stream that
+      stopped sending, lost or not yet). Such a hop's ``received_at`` is when it was due, so its latency is the
+      true delay.
 
     Parameters
     ----------
@@ -207,9 +237,10 @@ class EEGFeed:
     Attributes
     ----------
     missing : str
-        Why the EEG gives no estimate now: ``""`` (its hops flow), ``"lost"`` or ``"gap"`` (a new window fills).
+        Why the EEG gives no estimate now: ``""`` (its hops flow), ``"lost"`` (lost, or stopped sending) or
+        ``"gap"`` (it sends again: a new window fills, or the window catches up with the hops written without it).
     last_t : float | None
-        Stream time of the last hop emitted (EEG or face-only).
+        Stream time of the last hop emitted (EEG or not).
     """
 
     def __init__(self, pipeline: AffectPipeline, faults: TimingFaults | None = None) -> None:
@@ -218,28 +249,38 @@ class EEGFeed:
         self.missing = ""
         self.last_t: float | None = None
         self._newest: float | None = None  # newest accepted stamp since the last restart
+        self._tol = 0.5 / pipeline.spec.sfreq  # two hop times closer than half a sample are one
+        self._delays: deque[float] = deque(maxlen=_DELAY_PULLS)  # stream clock at a pull minus its newest stamp
+        self._row_t: float | None = None  # stream time of the last hop written without the EEG
 
     @property
     def faults(self) -> TimingFaults:
         return self.guard.faults
 
-    def push(self, data: np.ndarray, stamps: np.ndarray,
-             received_at: float | None = None) -> tuple[list[HopResult], np.ndarray, np.ndarray]:
-        """Check and feed one chunk; returns the hops in time order and the samples accepted (data, stamps)."""
+    def push(self, data: np.ndarray, stamps: np.ndarray, received_at: float | None = None,
+             now: float | None = None) -> tuple[list[HopResult], np.ndarray, np.ndarray]:
+        """Check and feed one chunk; returns the hops in time order and the samples accepted (data, stamps).
+
+        ``now``: the stream clock when the chunk was pulled (live), which gives the stream's delivery delay and
+        writes every missing hop before the first new EEG hop; None (a replay): only those the face has frames for.
+        """
         hops: list[HopResult] = []
         segments = self.guard.check(data, stamps)
         for seg in segments:
             if seg.restart:
                 self.restart("gap")
-            eeg = self.pipeline.push_eeg(seg.data, seg.stamps, received_at)
+            eeg = self._fresh(self.pipeline.push_eeg(seg.data, seg.stamps, received_at))
             self._newest = float(seg.stamps[-1])
-            if self.missing:
-                hops += self._face_hops(eeg[0].t if eeg else self._next_hop_t(), received_at)
-                if eeg:
-                    self.missing = ""
-            hops += eeg
+            if self.missing == "lost":  # it sends again: its window catches up with the hops written without it
+                self.missing = "gap"
+            if self.missing and (eeg or now is None):  # with the clock, :meth:`fill` writes them when due
+                hops += self._rows_before(eeg[0].t if eeg else self._next_hop_t(), received_at, now)
             if eeg:
+                self.missing = ""
                 self.last_t = eeg[-1].t
+            hops += eeg
+        if segments and now is not None:
+            self._delays.append(now - float(segments[-1].stamps[-1]))
         if len(segments) == 1:
             return hops, segments[0].data, segments[0].stamps
         if not segments:
@@ -259,13 +300,52 @@ class EEGFeed:
         self.missing = reason
 
     def mark_lost(self) -> None:
-        """The EEG stream is gone: hops go on from the face until it returns."""
+        """The EEG stream is gone: hops go on without it until it returns."""
         self._newest = None
         self.missing = "lost"
 
-    def fill(self, received_at: float | None = None) -> list[HopResult]:
-        """Face-only hops due while the EEG is missing and sent nothing this poll."""
-        return self._face_hops(self._next_hop_t(), received_at) if self.missing else []
+    def fill(self, received_at: float | None = None, now: float | None = None) -> list[HopResult]:
+        """The hops without the EEG that are due now and were not written yet (see the class).
+
+        ``received_at``: ``time.perf_counter()`` at ``now`` (each hop's own is moved back to when it was due).
+        ``now``: the stream clock; None: only as far as the face has frames, and only while the EEG is missing.
+        """
+        if now is None:
+            return self._rows_before(self._next_hop_t(), received_at, None) if self.missing else []
+        rows = []
+        while self.last_t is not None:
+            t = self.last_t + self.pipeline.hop_s
+            if self._expected(t):
+                if now < t + self._delay() + LATE_S:
+                    break
+                self.missing = "lost"  # the EEG should have given this hop by now: it stopped sending
+            elif now < t or not (self.pipeline.face is None or self._framed(t) or now >= t + FACE_WAIT_S):
+                break
+            rows.append(self._row(t, received_at, now))
+        return rows
+
+    def _fresh(self, eeg: list[HopResult]) -> list[HopResult]:
+        """The EEG hops after the last hop written without the EEG; the others are counted (a backlog that came
+        after its hops were written). A clock that jumps back is no backlog: its hops go on (the window restarts)."""
+        if not eeg or self._row_t is None or eeg[0].t > self._row_t + self._tol:
+            return eeg
+        fresh = [h for h in eeg if h.t > self._row_t + self._tol]
+        self.faults.late_hops += len(eeg) - len(fresh)
+        return fresh
+
+    def _expected(self, t: float) -> bool:
+        """Whether the EEG should give the hop at ``t`` itself: its hops flow, or the restarted window is full by
+        then."""
+        return not self.missing or (self.missing == "gap" and t >= self._next_hop_t() - self._tol)
+
+    def _delay(self) -> float:
+        """The stream's usual delivery delay (median over the last pulls; 0 before the first)."""
+        return float(np.median(self._delays)) if self._delays else 0.0
+
+    def _framed(self, t: float) -> bool:
+        """The face path has processed a frame at or after ``t``."""
+        latest = self.pipeline.face.latest if self.pipeline.face is not None else None
+        return latest is not None and latest.t >= t
 
     def _next_hop_t(self) -> float:
         """Stream time at which the restarted window's first hop will end (inf before its first sample)."""
@@ -274,23 +354,30 @@ class EEGFeed:
         p = self.pipeline
         return self._newest + (p.scheduler.next_stop - p.buffer.total) / p.spec.sfreq
 
-    def _face_hops(self, before: float, received_at: float | None) -> list[HopResult]:
+    def _rows_before(self, before: float, received_at: float | None, now: float | None) -> list[HopResult]:
+        """The missing hops before ``before``: all of them with the stream clock (the EEG is back and its hop
+        follows), else those the face has frames for."""
+        rows = []
+        while self.last_t is not None:
+            t = self.last_t + self.pipeline.hop_s
+            if t >= before - self._tol or not (now is not None or self._framed(t)):
+                break
+            rows.append(self._row(t, received_at, now))
+        return rows
+
+    def _row(self, t: float, received_at: float | None, now: float | None) -> HopResult:
+        """The hop at ``t`` without the EEG (the face's estimate at ``t`` where there is one); becomes the last."""
         face = self.pipeline.face
-        latest = face.latest if face is not None else None
-        if latest is None or self.last_t is None:
-            return []
+        result = face.at(t) if face is not None else None
+        estimate = result.estimate() if result is not None else ModalityEstimate()
         eeg = ModalityEstimate(source=self.missing)
-        hops = []
-        t = self.last_t + self.pipeline.hop_s
-        while t <= latest.t and t < before:
-            result = face.at(t)
-            estimate = result.estimate() if result is not None else ModalityEstimate()
-            fused = fuse({"eeg": eeg, "face": estimate})
-            hops.append(HopResult(
-                t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence, status=fused.status,
-                eeg=eeg, quality_eeg=0.0, bad_channels={},
-                features=np.full((len(BAND_NAMES), len(MONTAGE_32)), np.nan), good=np.zeros(len(MONTAGE_32), bool),
-                synthetic=self.pipeline.spec.synthetic, received_at=received_at, face=estimate, face_result=result))
-            self.last_t = t
-            t += self.pipeline.hop_s
-        return hops
+        fused = fuse({"eeg": eeg, "face": estimate})
+        if received_at is not None and now is not None:
+            received_at -= max(0.0, now - t)  # when it was due: the latency is the true delay
+        self.last_t = self._row_t = t
+        return HopResult(
+            t=t, valence=fused.valence, arousal=fused.arousal, confidence=fused.confidence,
+            status=fused.status if fused.status != "no estimate" else "eeg lost", eeg=eeg, quality_eeg=0.0,
+            bad_channels={}, features=np.full((len(BAND_NAMES), len(MONTAGE_32)), np.nan),
+            good=np.zeros(len(MONTAGE_32), bool), synthetic=self.pipeline.spec.synthetic, received_at=received_at,
+            face=estimate, face_result=result)

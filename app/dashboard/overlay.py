@@ -29,7 +29,7 @@ def overlay_text(history: History, connecting_to: str) -> str:
         return ""
     if eeg and eeg.state in ("lost", "reconnecting"):
         return f"<span style='color:{theme.BAD if eeg.state == 'lost' else theme.WARN}'>EEG stream " + \
-               ("lost — re-attached when it returns (face only meanwhile)" if eeg.state == "lost" else
+               ("lost — re-attached when it returns (hops go on without it)" if eeg.state == "lost" else
                 "is back — reconnecting") + "</span>"
     if eeg and eeg.state == "stalled":
         return f"<span style='color:{theme.WARN}'>EEG stream stalled — no data for {eeg.detail.split(' ')[0]} s</span>"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -30,6 +31,9 @@ LOST_PULL_BUDGET_MS = 100.0
 EEG_LOST_BUDGET_S = 1.0
 #: Longest from a returning stream being announced to its data (EEG) or frames (video) flowing again.
 REATTACH_BUDGET_S = 5.0
+#: Longest from the EEG's last sample to a hop written without it, and to the stream marked lost, when its sender
+#: freezes (liblsl raises nothing: the connection stays open).
+STOPPED_BUDGET_S = 1.0
 
 #: Seconds each publisher child runs at most (the drill takes well under a minute).
 _CHILD_S = 120.0
@@ -55,6 +59,8 @@ class ReattachDrill:
         XDF file the session records into.
     timeout : float
         Seconds to wait for streams to be found, re-attached and for hops to flow.
+    video : bool
+        Run the face path on the video child (False: the EEG alone, no face source).
 
     Attributes
     ----------
@@ -67,9 +73,10 @@ class ReattachDrill:
     """
 
     def __init__(self, *, out: str | Path | None = None, record: str | Path | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, video: bool = True) -> None:
         self.out, self.record, self.timeout = out, record, float(timeout)
-        self.prefixes = {kind: f"affectstream-drill-{uuid.uuid4().hex[:8]}" for kind in ("eeg", "video")}
+        kinds = ("eeg", "video") if video else ("eeg",)
+        self.prefixes = {kind: f"affectstream-drill-{uuid.uuid4().hex[:8]}" for kind in kinds}
         self.procs: dict = {}
         self.session = None
         self.hops: list = []
@@ -105,15 +112,17 @@ class ReattachDrill:
         from affectstream.pipelines.config import PipelineConfig
         from affectstream.pipelines.sessions.live import LiveSession, open_video_source
 
-        self._start("eeg")
-        self._start("video")
-        video = open_video_source(video_source_id=f"{self.prefixes['video']}-video", timeout=self.timeout)
+        for kind in self.prefixes:
+            self._start(kind)
+        video = open_video_source(video_source_id=f"{self.prefixes['video']}-video", timeout=self.timeout) \
+            if "video" in self.prefixes else None
         self.session = LiveSession("EEG", source_id=f"{self.prefixes['eeg']}-eeg",
                                    config=PipelineConfig(eeg_estimator="baseline"), video_source=video,
                                    publish=False, out=self.out, resolve_timeout=self.timeout)
         if self.record is not None:
             self.session.start_recording(self.record)
-        self.poll_until(lambda: sum(h.status == "fused" for h in self.hops) >= 4, self.timeout, "fused hops")
+        full = "fused" if video is not None else "eeg only"
+        self.poll_until(lambda: sum(h.status == full for h in self.hops) >= 4, self.timeout, f"{full} hops")
 
     def close(self) -> None:
         """Close the session (it closes its inlets before the outlets go away), then stop both children."""
@@ -194,6 +203,47 @@ class ReattachDrill:
                 "eeg_restart_to_data_s": attached - restarted,
                 "eeg_restart_to_first_hop_s": time.monotonic() - restarted}
 
+    def freeze_eeg(self) -> dict[str, float]:
+        """Freeze the EEG publisher (SIGSTOP: its connection stays open and liblsl raises nothing) and poll until
+        the session has written a hop without the EEG and marked the stream lost.
+
+        Returns ``eeg_stopped_to_row_s`` and ``eeg_stopped_to_lost_s``, from the last EEG sample received.
+        """
+        import signal
+
+        from affectstream.pipelines.sources.lsl import CONNECTED
+
+        last_sample = time.monotonic()
+        os.kill(self.procs["eeg"].pid, signal.SIGSTOP)
+        n_before = len(self.hops)
+        row = lost = math.nan
+        while math.isnan(row) or math.isnan(lost):
+            self.poll()
+            now = time.monotonic()
+            if len(self.session.latest_eeg[1]):
+                last_sample = now
+            if math.isnan(row) and any(h.eeg.source == "lost" for h in self.hops[n_before:]):
+                row = now - last_sample
+            if math.isnan(lost) and self.session.status.connection != CONNECTED:
+                lost = now - last_sample
+            if now - last_sample > _LOST_TIMEOUT_S:
+                raise TimeoutError(f"the frozen EEG was not shown within {_LOST_TIMEOUT_S:g} s of its last sample")
+            time.sleep(0.004)
+        self.eeg_last_sample_at = last_sample
+        return {"eeg_stopped_to_row_s": row, "eeg_stopped_to_lost_s": lost}
+
+    def thaw_eeg(self) -> float:
+        """Let the frozen EEG publisher go on (SIGCONT: it sends what it held back, stamped in the past); poll until
+        EEG hops flow again. Returns the seconds that took."""
+        import signal
+
+        thawed = time.monotonic()
+        os.kill(self.procs["eeg"].pid, signal.SIGCONT)
+        n_after = len(self.hops)
+        self.poll_until(lambda: any(h.eeg.source == "baseline" for h in self.hops[n_after:]), self.timeout,
+                        "EEG hops after the thaw")
+        return time.monotonic() - thawed
+
     def kill_video(self) -> float:
         """Stop the video publisher and poll until the face thread's source is marked lost.
 
@@ -271,7 +321,7 @@ def bench_lost_pull(repeats: int = 2000) -> dict[str, float]:
 
     The inlet's outlet is gone (its pulls raise ``LostError``) and its ``source_id`` is announced by nobody, so the
     supervisor thread runs real liblsl lookups that each block for their whole timeout. Reports the pull that
-    finds the loss (it closes the old inlet) and the median and largest of ``repeats`` pulls after it, 1 ms apart.
+    finds the loss and the median and largest of ``repeats`` pulls after it, 1 ms apart.
     """
     from affectstream.pipelines.sources.lsl import SupervisedInlet
 
@@ -319,8 +369,23 @@ def bench_reattach() -> dict[str, float]:
             "reattach_budget_s": REATTACH_BUDGET_S}
 
 
+def bench_stopped() -> dict[str, float]:
+    """A frozen EEG sender without a face source (issue 20, item 10): from its last sample to the first hop written
+    without it and to the stream marked lost; and what the session wrote meanwhile (every hop, on time)."""
+    with expected_losses(), ReattachDrill(video=False) as drill:
+        shown = drill.freeze_eeg()
+        drill.poll_until(lambda: time.monotonic() - drill.eeg_last_sample_at > 3.0, _LOST_TIMEOUT_S,
+                         "three seconds of outage")
+        drill.thaw_eeg()
+    times = [h.t for h in drill.hops]
+    rows = [h.latency_ms for h in drill.hops if h.eeg.source == "lost"]
+    return {**shown, "eeg_stopped_budget_s": STOPPED_BUDGET_S, "eeg_stopped_rows": len(rows),
+            "eeg_stopped_row_latency_ms_max": float(max(rows)) if rows else math.nan,
+            "eeg_stopped_t_steps_back": int(np.sum(np.diff(times) <= 0))}
+
+
 def bench_stream_faults(repeats: int = 2000) -> dict[str, float | str]:
-    """:func:`bench_lost_pull` and :func:`bench_reattach` in one section."""
-    return {**bench_lost_pull(repeats), **bench_reattach(),
-            "input": "SYNTHETIC simulator children (EEG; face video) killed and restarted under the same source_id "
-                     "over LSL; a stand-in inlet for the lost pulls"}
+    """:func:`bench_lost_pull`, :func:`bench_reattach` and :func:`bench_stopped` in one section."""
+    return {**bench_lost_pull(repeats), **bench_reattach(), **bench_stopped(),
+            "input": "SYNTHETIC simulator children (EEG; face video) killed, frozen and restarted under the same "
+                     "source_id over LSL; a stand-in inlet for the lost pulls"}

@@ -66,7 +66,7 @@ class StreamStatus:
                 "outages": self.outages if live else None, "last_gap_s": num(self.last_gap_s) if live else None,
                 "duplicate_stamps": t.duplicate_stamps, "reordered_stamps": t.reordered_stamps,
                 "clock_jumps": t.clock_jumps, "invalid_stamps": t.invalid_stamps,
-                "burst_pulls": t.burst_pulls if live else None,
+                "burst_pulls": t.burst_pulls if live else None, "late_hops": t.late_hops if live else None,
                 "effective_rate": num(t.effective_rate), "rate_mismatch": t.rate_mismatch}
 
 
@@ -74,8 +74,10 @@ class HopOutputs:
     """Where each hop's result goes, in this order: the ``Affect`` outlet, its ``latency_ms``, the JSONL line.
 
     Live, latency runs from the moment the chunk that completed the hop was received to the moment its estimate was
-    pushed to the outlet: the part of the delay this program controls. A replay's chunks are read from a file, not
-    received, so there it is the hop's processing time instead (see :meth:`emit`).
+    pushed to the outlet: the part of the delay this program controls; for a hop written without the EEG (its stream
+    stopped or lost), from the moment the hop was due (its ``received_at``,
+    :class:`~affectstream.pipelines.feed.EEGFeed`). A replay's chunks are read from a file, not received, so there
+    it is the hop's processing time instead (see :meth:`emit`).
 
     Parameters
     ----------
@@ -117,13 +119,14 @@ class HopOutputs:
         batch : bool
             The hops were computed together from one chunk read from a file (a replay): each one's ``latency_ms``
             is then the chunk's processing time (``received`` to the last push) divided by the hops in it, the
-            processing time of one hop. Without it (live), ``latency_ms`` is the time from ``received`` to the push
-            of that hop's estimate.
+            processing time of one hop. Without it (live), ``latency_ms`` is the time from the hop's own
+            ``received_at`` (``received`` where it has none) to the push of its estimate.
         """
         for result in results:
             if self.outlet is not None:
                 self.outlet.push(result)
-            result.latency_ms = (time.perf_counter() - received) * 1e3
+            since = received if batch or result.received_at is None else result.received_at
+            result.latency_ms = (time.perf_counter() - since) * 1e3
         if batch and results:
             per_hop = results[-1].latency_ms / len(results)
             for result in results:

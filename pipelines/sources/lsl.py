@@ -220,9 +220,12 @@ class SupervisedInlet:
     and the outage is handled in the open:
 
     * **lost**: :meth:`pull` catches liblsl's ``LostError``, or, because liblsl does not raise it on every
-      disconnection, finds no sample for ``quiet_s`` while a background lookup of the ``source_id`` (started after
-      the last sample) finds it no longer announced. The old inlet is closed on the pulling thread (never while
-      another thread uses it) and :meth:`pull` returns nothing.
+      disconnection (a frozen sender, a cut network), finds no sample for ``quiet_s`` while a background lookup of
+      the ``source_id`` (started after the last sample, lasting ``check_s``) finds it no longer announced: about
+      0.8 s after the last sample. A healthy stream is never lost this way however irregular its chunks: an
+      announced stream answers the lookup within milliseconds, and a stalled one that is still announced stays
+      connected. :meth:`pull` returns nothing from then on, and the old inlet is closed on the supervisor thread
+      (destroying it can block for half a second; no other thread uses it any more).
     * **reconnecting**: a background thread re-resolves the ``source_id`` in ``search_s`` rounds (a lookup
       returns as soon as the stream answers) and opens a new inlet there, so neither discovery nor the connection
       (about a second, the first clock sync included) ever blocks the caller; the next :meth:`pull` takes it over.
@@ -235,12 +238,17 @@ class SupervisedInlet:
         The resolved stream (it must have a ``source_id``; without one a returning stream cannot be recognised).
     quiet_s : float
         Seconds without a sample after which a regular stream is looked up (an irregular one, such as markers, is
-        silent by nature: only ``LostError`` marks it lost).
+        silent by nature: only ``LostError`` marks it lost). Chunks 10-30 times a second leave gaps of 33-100 ms;
+        a longer one only costs a lookup that finds the stream.
+    check_s : float
+        Length of that lookup, and the least time between two of them on a stream that stays quiet. A lookup that
+        finds nothing waits this long; one that finds the stream returns as soon as it answers.
     search_s : float
-        Length of one lookup (see :data:`LOOKUP_S`).
+        Length of one lookup of a lost stream (see :data:`LOOKUP_S`).
     opener : callable | None
         ``opener(sinfo) -> LSLInlet``-like object (tests substitute one). By default the first connection waits up
-        to 5 s and a re-attachment 2 s, which bounds how long :meth:`close` can wait for the supervisor thread.
+        to 5 s and a re-attachment 2 s, and 2 s more for its first clock offset (:func:`_reopen`), which bounds
+        how long :meth:`close` can wait for the supervisor thread.
     resolver : callable
         ``resolver(timeout, source_id) -> list of sinfo`` (default: ``mne_lsl.lsl.resolve_streams``).
 
@@ -258,12 +266,13 @@ class SupervisedInlet:
         Stream seconds between the last sample before the latest outage and the first sample after it.
     """
 
-    def __init__(self, sinfo, *, quiet_s: float = 1.0, search_s: float = LOOKUP_S,
+    def __init__(self, sinfo, *, quiet_s: float = 0.25, check_s: float = 0.5, search_s: float = LOOKUP_S,
                  opener: Callable[..., LSLInlet] | None = None,
                  resolver: Callable[[float, str], list] | None = None) -> None:
-        self._opener = opener or (lambda info: LSLInlet(info, open_timeout=2.0))
+        self._opener = opener or _reopen
         self._resolver = resolver or _resolve_source
         self.quiet_s = float(quiet_s)
+        self.check_s = float(check_s)
         self.search_s = float(search_s)
         self._inlet = opener(sinfo) if opener is not None else LSLInlet(sinfo)
         self.info = self._inlet.info
@@ -280,6 +289,8 @@ class SupervisedInlet:
         self._last_stamp: float | None = None
         self._gone_since: float | None = None  # start of the latest lookup that found the stream not announced
         self._pending = None  # an inlet opened by the supervisor thread, not yet taken over by pull()
+        self._retired = None  # the inlet of a lost stream, for the supervisor thread to close
+        self._lookup: threading.Thread | None = None  # the latest lookup of a quiet stream (see _announced)
         self._refused: str | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -331,10 +342,12 @@ class SupervisedInlet:
 
     def _lose(self, why: str) -> None:
         inlet, self._inlet = self._inlet, None
-        try:
-            inlet.close()  # recover=False inlets are destroyed safely (sccn/liblsl#220 is liblsl's recovery path)
-        except Exception as exc:  # noqa: BLE001 - a broken inlet must not stop the session
-            logger.debug("closing the lost inlet: %s", exc)
+        with self._lock:
+            # Destroying an inlet whose sender froze blocks for half a second (liblsl waits on its data thread):
+            # the supervisor thread does it, so that the pulling thread goes on writing the hops due meanwhile.
+            self._retired = inlet
+        if not self._thread.is_alive():
+            self._close_retired()
         with self._lock:
             self.connection = LOST
             self.lost_at = time.monotonic()
@@ -346,6 +359,7 @@ class SupervisedInlet:
     def _supervise(self) -> None:
         """The background half: look the stream up when it is quiet, and find and open it again once it is lost."""
         while not self._stop.is_set():
+            self._close_retired()
             if self.connection == LOST:
                 self._search()
                 continue
@@ -359,11 +373,40 @@ class SupervisedInlet:
                 self._wake.clear()
                 continue
             started = time.monotonic()
-            if not self._resolver(self.search_s, self.source_id):
+            if not self._announced(started):
                 with self._lock:
                     self._gone_since = started
-            self._wake.wait(self.search_s)
+            self._wake.wait(max(0.0, started + self.check_s - time.monotonic()))
             self._wake.clear()
+
+    def _announced(self, started: float) -> bool:
+        """Whether a lookup of the ``source_id`` finds it within ``check_s``.
+
+        liblsl's lookup can overrun its timeout by seconds (measured: 5.5 s for a 0.5 s lookup of an announced
+        stream), which would hold a frozen stream's loss back as long; so it runs on a thread of its own, and one
+        that has not answered in time counts as not found (the stream is still quiet, or this is not asked). A
+        lookup still running is not started again.
+        """
+        if self._lookup is None or not self._lookup.is_alive():
+            answer: list[bool] = []
+            self._lookup = threading.Thread(target=lambda: answer.append(bool(self._resolver(self.check_s,
+                                                                                             self.source_id))),
+                                            name=f"affectstream-lookup-{self.source_id}", daemon=True)
+            self._lookup.answer = answer
+            self._lookup.start()
+        self._lookup.join(max(0.0, started + self.check_s + 0.05 - time.monotonic()))
+        return bool(self._lookup.answer and self._lookup.answer[0])
+
+    def _close_retired(self) -> None:
+        """Close the inlet of a lost stream, whichever thread calls (it is no longer used by any)."""
+        with self._lock:
+            inlet, self._retired = self._retired, None
+        if inlet is None:
+            return
+        try:
+            inlet.close()  # recover=False inlets are destroyed safely (sccn/liblsl#220 is liblsl's recovery path)
+        except Exception as exc:  # noqa: BLE001 - a broken inlet must not stop the session
+            logger.debug("closing the lost inlet: %s", exc)
 
     def _search(self) -> None:
         found = self._resolver(self.search_s, self.source_id)
@@ -423,13 +466,24 @@ class SupervisedInlet:
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
-            self._thread.join(self.search_s + 5.0)
+            self._thread.join(self.search_s + 7.0)
+        if self._lookup is not None:
+            self._lookup.join(self.check_s + 7.0)
+        self._close_retired()
         with self._lock:
             pending, self._pending = self._pending, None
         for inlet in (self._inlet, pending):
             if inlet is not None:
                 inlet.close()
         self._inlet = None
+
+
+def _reopen(sinfo) -> LSLInlet:
+    """A returning stream's inlet, opened and clock-synced on the supervisor thread: its first pull would otherwise
+    wait about half a second for the first clock offset, in the polling loop, holding back the hops due meanwhile."""
+    inlet = LSLInlet(sinfo, open_timeout=2.0)
+    inlet.sync_clock(2.0)
+    return inlet
 
 
 def _resolve_source(timeout: float, source_id: str) -> list:

@@ -63,7 +63,8 @@ def test_replay_records_carry_the_recorded_streams_status(sim_xdf, tmp_path):
     records = _records(out)
     assert {json.dumps(r["eeg_stream"], sort_keys=True) for r in records[-5:]} == {json.dumps(
         {"connection": "recorded", "outages": None, "last_gap_s": None, "duplicate_stamps": 0, "reordered_stamps": 0,
-         "clock_jumps": 0, "invalid_stamps": 0, "burst_pulls": None, "effective_rate": 256.0, "rate_mismatch": False},
+         "clock_jumps": 0, "invalid_stamps": 0, "burst_pulls": None, "late_hops": None, "effective_rate": 256.0,
+         "rate_mismatch": False},
         sort_keys=True)}
     assert all(r["eeg_model_trained_on"] is None for r in records)  # the baseline is a formula, not a model
 

@@ -79,7 +79,11 @@ def test_supervised_inlet_marks_lost_closes_and_reattaches_in_the_background():
         assert len(inlet.pull()[1]) == 8 and inlet.connection == CONNECTED
         opened[0].lost = True
         assert len(inlet.pull()[1]) == 0
-        assert inlet.connection == LOST and opened[0].closed and inlet.outages == 1
+        assert inlet.connection == LOST and inlet.outages == 1
+        deadline = time.monotonic() + 30  # closed by the supervisor thread at once; the deadline stops a broken one
+        while not opened[0].closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert opened[0].closed
         assert len(inlet.pull()[1]) == 0 and inlet.generation == 0
         announced.set()
         deadline = time.monotonic() + 30  # re-attached in milliseconds; the deadline only stops a broken search
@@ -116,6 +120,9 @@ def test_a_silent_stream_is_lost_only_when_it_is_no_longer_announced(announced):
             inlet.pull()
             time.sleep(0.01)
         assert inlet.connection == (CONNECTED if announced else LOST)  # a stalled headset is not a lost one
+        deadline = time.monotonic() + 30  # a lost inlet is closed by the supervisor thread
+        while not announced and not fake.closed and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert fake.closed is not announced
     finally:
         inlet.close()
@@ -140,5 +147,67 @@ def test_supervised_inlet_refuses_a_returning_stream_with_other_channels(caplog)
             time.sleep(0.01)
         assert inlet.pull()[1].size == 0 and inlet.connection == LOST and len(opened) == 1
         assert "3 channels" in caplog.text
+    finally:
+        inlet.close()
+
+
+def _pull_for(inlet: SupervisedInlet, seconds: float, until=lambda: False) -> float:
+    """Pull every 4 ms (a session's poll) for ``seconds`` or until ``until()``; the seconds that took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds and not until():
+        inlet.pull()
+        time.sleep(0.004)
+    return time.monotonic() - started
+
+
+def test_a_frozen_stream_is_lost_within_a_second_even_when_the_lookup_overruns():
+    """Issue 20, item 10. A frozen sender: no sample, no LostError, not announced - and liblsl's lookup, which can
+    overrun its timeout by seconds (measured 5.5 s for 0.5 s), overruns here by 5 s. With the defaults the stream
+    is lost within a second of its last sample (it took 2-2.5 s), and nothing is left running after close()."""
+    info = _FakeInfo("fake-eeg")
+    fake = _FakeInlet(info, 0.0)
+    release = threading.Event()
+
+    def overrunning(timeout: float, source_id: str):
+        release.wait(timeout + 5.0)
+        return []
+
+    threads_before = set(threading.enumerate())
+    inlet = SupervisedInlet(info, opener=lambda sinfo: fake, resolver=overrunning)
+    try:
+        _pull_for(inlet, 0.5)
+        fake.silent = True
+        last_sample = time.monotonic()
+        took = _pull_for(inlet, 30.0, lambda: inlet.connection == LOST)
+        assert inlet.connection == LOST and took < 1.0, took
+        assert took >= inlet.quiet_s + inlet.check_s - 0.05  # not before a lookup has had its time
+        assert time.monotonic() - last_sample < 1.0
+    finally:
+        release.set()
+        inlet.close()
+    time.sleep(0.1)
+    assert not [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+
+
+def test_a_healthy_stream_with_irregular_chunks_is_never_lost_even_when_lookups_fail():
+    """Chunks 10 times a second, with a 0.35 s hiccup every second, and a lookup that never finds the stream (the
+    worst a lookup can do): never lost in 4 s, because the stream is never quiet for a whole lookup."""
+    info = _FakeInfo("fake-eeg")
+    fake = _FakeInlet(info, 0.0)
+    lookups = []
+
+    def blind(timeout: float, source_id: str):
+        lookups.append(time.monotonic())
+        time.sleep(timeout)
+        return []
+
+    inlet = SupervisedInlet(info, opener=lambda sinfo: fake, resolver=blind)
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 4.0:
+            fake.silent = (time.monotonic() - started) % 1.0 > 0.65  # silent 0.35 s every second
+            _pull_for(inlet, 0.1)
+            assert inlet.connection == CONNECTED
+        assert lookups  # the hiccups were looked into, and were not taken for a loss
     finally:
         inlet.close()
