@@ -5,8 +5,8 @@ LSL clock (``local_clock``; the inlet's timestamps are clock-synchronised to it)
 EEG exactly as in a recording made by LabRecorder. :meth:`LiveRecorder.session` turns what was recorded into the
 :class:`~.protocol.CalibrationSession` the fine-tuning reads; the same events become the recording's markers.
 
-Stimuli (:func:`load_stimuli`): the images of a folder, in name order; or, for a dry run, the built-in SYNTHETIC set
-(rendered faces: neutral, positive and negative expressions, labelled as such).
+Stimuli (:func:`load_stimuli`): the images and film clips of a folder, in name order; or, for a dry run, the built-in
+SYNTHETIC set (rendered faces: neutral, positive and negative expressions, labelled as such).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from affectstream.calibration.clips import CLIP_SUFFIXES, Clip, probe_clip
 from affectstream.calibration.protocol import Block, CalibrationSession, signal_check
 
 __all__ = ["IMAGE_SUFFIXES", "LiveRecorder", "load_stimuli", "synthetic_stimuli"]
@@ -23,26 +24,36 @@ __all__ = ["IMAGE_SUFFIXES", "LiveRecorder", "load_stimuli", "synthetic_stimuli"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
-def load_stimuli(folder: str | Path) -> list[tuple[str, np.ndarray]]:
-    """``(name, BGR image)`` for every image of ``folder``, in name order (video clips are not shown yet).
+def load_stimuli(folder: str | Path) -> list[tuple[str, np.ndarray | Clip]]:
+    """``(name, stimulus)`` for every image (a BGR array) and film clip (a probed :class:`~.clips.Clip`) of
+    ``folder``, in name order.
+
+    An image OpenCV cannot read is passed over (a folder often holds thumbnails or notes), but a clip that cannot be
+    decoded refuses the folder: a clip is a block of its own length, and finding it broken in the middle of a session
+    would cost the subject's time.
 
     Raises
     ------
     ValueError
-        The folder does not exist or holds no readable image (one line naming it).
+        The folder does not exist, holds no readable image or clip, or holds a clip that cannot be played (one line
+        naming it).
     """
     import cv2
 
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"no stimulus folder at {folder}")
-    out = []
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is not None:
-            out.append((path.stem, image))
+    out: list[tuple[str, np.ndarray | Clip]] = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if path.suffix.lower() in CLIP_SUFFIXES:
+            out.append((path.stem, probe_clip(path)))
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                out.append((path.stem, image))
     if not out:
-        raise ValueError(f"{folder} holds no readable image ({', '.join(IMAGE_SUFFIXES)})")
+        raise ValueError(f"{folder} holds no readable image ({', '.join(IMAGE_SUFFIXES)}) or film clip "
+                         f"({', '.join(CLIP_SUFFIXES)})")
     return out
 
 
@@ -89,11 +100,12 @@ class LiveRecorder:
                     self._data.append(data.astype(np.float32))
                     self._stamps.append(stamps)
 
-    def mark(self, label: str) -> float:
-        """Stamp a protocol event now, on the LSL clock; returns the stamp."""
+    def mark(self, label: str, at: float | None = None) -> float:
+        """Stamp a protocol event on the LSL clock, now or at ``at`` (an LSL time measured elsewhere, e.g. when a
+        clip's first frame was drawn); returns the stamp."""
         from mne_lsl.lsl import local_clock
 
-        t = float(local_clock())
+        t = float(local_clock()) if at is None else float(at)
         self.events.append((t, label))
         return t
 

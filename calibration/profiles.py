@@ -3,11 +3,14 @@
 ``<profiles>/<subject>/``
 
 * ``profile.json`` -- format version, subject, creation time, the montage and the base EEG student (name and
-  sha256) it was made for, whether its data were synthetic;
+  sha256) it was made for, whether its data were synthetic, and ``selection``: which model calibration kept
+  (``calibrated``, ``uncalibrated`` or ``baseline``), which per-subject model the calibrated one is
+  (``student_head`` or ``band_power_ridge``) and the chance test's ``chance_p`` (:mod:`.selection`);
 * ``baseline.npz`` -- the state of the per-subject feature normaliser after the resting baseline;
 * ``bad_channels.json`` -- channels the signal check failed (label -> reason), kept out of the estimate;
-* ``eeg_student.onnx`` + ``eeg_student.pt`` + ``manifest.json`` -- the fine-tuned student, sha256-checked on load like
-  the bundled one;
+* ``eeg_student.onnx`` + ``manifest.json`` -- the calibrated model, sha256-checked on load like the bundled one: the
+  student with refitted heads (and its ``eeg_student.pt``), or the band-power ridge as a graph with the student's
+  interface (:mod:`.linear_student`);
 * ``calibration.xdf`` and ``report.json`` / ``report.md`` / ``report.png`` -- the recording and the before/after
   scores.
 
@@ -17,6 +20,10 @@ elsewhere (copied from another machine, downloaded), so :func:`load_profile` rea
 it reads must lie inside the folder once links are resolved, be a regular file within its size cap and hold what
 :func:`save_profile` writes (types, shapes, finite values), and the student must run on the live path's input; any
 other profile is refused in one line (docs/THREAT_MODEL.md, "Calibration profiles").
+
+A profile that loads is not always *used*: :func:`default_use` says when a run that names the subject should fall
+back to the bundled student instead (the kept model is not the calibrated one, or it is not better than chance);
+an explicit profile path (``profile = ...`` in a ``--config`` file) still uses it (docs/calibration.md).
 """
 
 from __future__ import annotations
@@ -35,10 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PROFILE_VERSION", "Profile", "ProfileError", "default_profiles_dir", "load_profile", "profile_dir",
-           "save_profile"]
+__all__ = ["PROFILE_VERSION", "Profile", "ProfileError", "default_profiles_dir", "default_use", "load_profile",
+           "profile_dir", "save_profile"]
 
-PROFILE_VERSION = 1
+#: 2: ``selection`` (the kept model and the chance test) in profile.json; a version-1 profile was saved and used
+#: whether or not it beat the bundled student or chance, so it is refused: calibrate again.
+PROFILE_VERSION = 2
 _SUBJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 #: Size caps of what loading a profile reads, from what ``save_profile`` writes. Measured on a calibrated profile:
@@ -53,7 +62,12 @@ _SMALL_CAP = 64 << 10
 _MODEL_CAP = 16 << 20
 #: Files whose own name is shown in messages (a name read from the manifest is shown quoted).
 _OWN_FILES = ("profile.json", "manifest.json", "baseline.npz", "bad_channels.json")
-_META_FIELDS = {"subject": str, "created": str, "data": str, "montage": list, "base_model": dict}
+_META_FIELDS = {"subject": str, "created": str, "data": str, "montage": list, "base_model": dict, "selection": dict}
+#: The calibrated model's families (:mod:`.subject_model`).
+_MODELS = ("student_head", "band_power_ridge")
+#: What :func:`save_profile` records when it is not told what calibration chose: an untested model, never used by
+#: default.
+UNTESTED = {"kept": "calibrated", "model": "student_head", "chance_p": None, "better_than_chance": False}
 _JSON_TYPE = {str: "a string", list: "a list", dict: "an object"}
 _NORM_KEYS = ("count", "mean", "var")
 #: The features are log10 band power floored at 1e-12 (``core.bandpower.LOG_FLOOR``) of float32 samples, so they lie
@@ -90,6 +104,36 @@ class Profile:
     def subject(self) -> str:
         return self.meta["subject"]
 
+    @property
+    def selection(self) -> dict:
+        """``kept``, ``model``, ``chance_p`` and ``better_than_chance`` (checked by :func:`load_profile`)."""
+        return self.meta["selection"]
+
+
+def default_use(profile: Profile) -> str | None:
+    """None when a run that names ``profile``'s subject uses the profile; otherwise the one-line notice of why it
+    falls back to the bundled EEG student.
+
+    A profile is used by default only when calibration kept its calibrated model (it beat the uncalibrated student
+    and the baseline estimator on the training blocks) and that model is better than chance
+    (:data:`~.selection.CHANCE_LEVEL`). The notice says how to use it anyway: an explicit ``profile = <folder>``
+    in a ``--config`` file.
+    """
+    sel, name = profile.selection, repr(profile.subject)
+    p = "not tested" if sel["chance_p"] is None else f"p = {sel['chance_p']:.3g}"
+    anyway = f'(profile = "{profile.folder}" in a --config file uses it anyway)'
+    if sel["kept"] == "uncalibrated":
+        return (f"calibration of {name} kept the uncalibrated student (no per-subject model beat it on the training "
+                f"blocks): using the bundled EEG student {anyway}")
+    if sel["kept"] == "baseline":
+        return (f"calibration of {name} kept the baseline estimator (it beat the student and the per-subject models "
+                f'on the training blocks; eeg_estimator = "baseline" in a --config file selects it): using the '
+                f"bundled EEG student {anyway}")
+    if not sel["better_than_chance"]:
+        return (f"the calibrated model of {name} is not better than chance ({p}): the profile is not used by "
+                f"default; using the bundled EEG student {anyway}")
+    return None
+
 
 def _base_model() -> dict:
     from affectstream.core.feature_norm import NORM_MEMORY_FRAMES
@@ -100,26 +144,42 @@ def _base_model() -> dict:
             "norm_memory": float(entry["input"].get("norm_memory", NORM_MEMORY_FRAMES))}
 
 
-def save_profile(root: str | Path, subject: str, *, model, architecture: dict, norm, bad_channels: dict[str, str],
-                 synthetic: bool, montage: tuple[str, ...]) -> Path:
-    """Write the profile's model, normaliser and metadata (the report and recording are added by the caller)."""
-    from affectstream.models.deploy.export import bundle_eeg_student
+def save_profile(root: str | Path, subject: str, *, model=None, architecture: dict | None = None, linear=None,
+                 norm, bad_channels: dict[str, str], synthetic: bool, montage: tuple[str, ...],
+                 selection: dict | None = None) -> Path:
+    """Write the profile's model, normaliser and metadata (the report and recording are added by the caller).
 
+    The calibrated model is either ``model``, a student (``EEGTCN``, rebuilt from ``architecture``) with refitted
+    heads, or ``linear``, the ``band_power_ridge`` :class:`~.subject_model.LinearFit`. ``selection`` is what
+    calibration chose (:data:`UNTESTED` when None: such a profile is never used by default). The model files and
+    manifest of an earlier calibration of the subject are replaced, not merged.
+    """
     folder = profile_dir(root, subject)
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in ("manifest.json", "eeg_student.onnx", "eeg_student.pt"):
+        (folder / stale).unlink(missing_ok=True)
     base = _base_model()
     data = "synthetic" if synthetic else "real"
-    bundle_eeg_student(
-        model.cpu().eval(), folder, architecture=architecture, shared={"data": data}, norm_memory=base["norm_memory"],
-        onnx_fields={"task": "eeg_valence_arousal", "trained_on": f"calibration of {subject} ({data})",
-                     "outputs": {"valence_arousal": "valence_arousal"}, "base_model": base},
-        torch_fields={"task": "eeg_valence_arousal (torch)"},
-        input_fields={"normalisation": "RunningFeatureNorm per subject, started from the profile's baseline"})
+    fields = {"data": data, "task": "eeg_valence_arousal", "trained_on": f"calibration of {subject} ({data})",
+              "outputs": {"valence_arousal": "valence_arousal"}, "base_model": base}
+    if linear is not None:
+        from affectstream.calibration.linear_student import export_linear_student
+
+        export_linear_student(folder, linear.weights, linear.intercept, base["frames"],
+                              norm_memory=base["norm_memory"], fields=fields)
+    else:
+        from affectstream.models.deploy.export import bundle_eeg_student
+
+        bundle_eeg_student(
+            model.cpu().eval(), folder, architecture=architecture, shared={"data": data},
+            norm_memory=base["norm_memory"], onnx_fields={k: v for k, v in fields.items() if k != "data"},
+            torch_fields={"task": "eeg_valence_arousal (torch)"},
+            input_fields={"normalisation": "RunningFeatureNorm per subject, started from the profile's baseline"})
     np.savez(folder / "baseline.npz", **norm.state())
     (folder / "bad_channels.json").write_text(json.dumps(bad_channels, indent=1))
     (folder / "profile.json").write_text(json.dumps({
         "version": PROFILE_VERSION, "subject": subject, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "montage": list(montage), "base_model": base, "data": data}, indent=1))
+        "montage": list(montage), "base_model": base, "data": data, "selection": selection or UNTESTED}, indent=1))
     return folder
 
 
@@ -210,6 +270,7 @@ def _checked_meta(folder: Path, subject: str, base: dict) -> dict:
             raise _broken(subject, f"profile.json: {key!r} is missing or not {_JSON_TYPE[kind]}")
     if meta["data"] not in ("synthetic", "real"):
         raise _broken(subject, f"profile.json: 'data' is {_brief(meta['data'], 40)!r}, not 'synthetic' or 'real'")
+    _check_selection(meta["selection"], subject)
     if meta["montage"] != list(MONTAGE_32):
         raise ProfileError(f"profile {subject!r} was made for another montage ({len(meta['montage'])} "
                            "channels): calibrate again")
@@ -218,6 +279,24 @@ def _checked_meta(folder: Path, subject: str, base: dict) -> dict:
                            f"({_brief(meta['base_model'].get('sha256'), 12)}..., bundled now "
                            f"{base['sha256'][:12]}...): calibrate again")
     return meta
+
+
+def _check_selection(sel: dict, subject: str) -> None:
+    """``selection``: a kept model of :data:`~.selection.KEPT`, a model family, a chance p-value in (0, 1] or null,
+    and whether it beat chance -- the fields :func:`default_use` decides by."""
+    from affectstream.calibration.selection import CHANCE_LEVEL, KEPT
+
+    p = sel.get("chance_p")
+    checks = (("kept", sel.get("kept") in KEPT, f"one of {', '.join(KEPT)}"),
+              ("model", sel.get("model") in _MODELS, f"one of {', '.join(_MODELS)}"),
+              ("chance_p", p is None or (type(p) in (int, float) and 0 < p <= 1), "a p-value in (0, 1] or null"),
+              ("better_than_chance", type(sel.get("better_than_chance")) is bool, "true or false"))
+    for key, fine, wanted in checks:
+        if not fine:
+            raise _broken(subject, f"profile.json: selection {key!r} is {_brief(sel.get(key), 40)}, not {wanted}")
+    if sel["better_than_chance"] != (p is not None and p <= CHANCE_LEVEL):
+        raise _broken(subject, f"profile.json: selection's better_than_chance contradicts chance_p {p} (the level is "
+                               f"{CHANCE_LEVEL})")
 
 
 def _checked_manifest(folder: Path, subject: str, base: dict) -> Path:

@@ -109,13 +109,15 @@ def signal_check(eeg: np.ndarray, sfreq: float, ch_names: tuple[str, ...], secon
 
 
 def simulate_session(subject: str, config: CalibrationConfig = CalibrationConfig(), seed: int = 1,
-                     rng_seed: int = 0) -> CalibrationSession:
+                     rng_seed: int = 0, subject_kind: str = "typical") -> CalibrationSession:
     """The protocol against the simulator (SYNTHETIC): the planted subject watches the simulator's stimuli.
 
     The lead-in (signal check and baseline) is the same simulated subject at rest; then the simulator's own
     session runs (a rest, then its stimulus trials as the blocks, with rests between), so the stimuli drive the
     hidden state exactly as in the simulator's sessions. ``seed`` picks the subject's individual gains (seed 1 is
-    not the planted training set's seed 0: a new person with the same name).
+    not the planted training set's seed 0: a new person with the same name); ``subject_kind`` ``"atypical"`` makes
+    a subject unlike the bundled student's training population
+    (:func:`affectstream.pipelines.synthetic.subject.atypical_pattern`); ``rng_seed`` draws the rating noise.
     """
     from dataclasses import replace
 
@@ -124,7 +126,8 @@ def simulate_session(subject: str, config: CalibrationConfig = CalibrationConfig
     from affectstream.pipelines.synthetic.simulator import SessionSimulator
 
     lead = config.check_s + config.baseline_s
-    sim_cfg = SimulatorConfig(seed=seed, subject=subject, trial_s=config.block_s, rest_s=config.rest_s)
+    sim_cfg = SimulatorConfig(seed=seed, subject=subject, trial_s=config.block_s, rest_s=config.rest_s,
+                              subject_kind=subject_kind)
     sfreq = sim_cfg.srate
     resting = SessionSimulator(replace(sim_cfg, rest_s=lead + 1.0))  # all rest during the lead-in
     n_lead = int(round(lead * sfreq))

@@ -3,37 +3,69 @@
 :func:`calibrate_session` takes the session -- recorded from a live headset by the wizard (:mod:`.live`), read from
 a recorded real session (``--recording``, :mod:`.recording`), or simulated by :func:`calibrate` (``--headless``, the
 SYNTHETIC dry run of :func:`.protocol.simulate_session`) -- writes it into the profile folder as XDF, starts the
-normaliser on the resting baseline, fine-tunes the bundled student on the training blocks (:mod:`.finetune`), scores
-the held-out blocks before and after, and saves the profile (:mod:`.profiles`) with a report (JSON, markdown, PNG).
+normaliser on the resting baseline, fits the per-subject models on the training blocks (:mod:`.subject_model`),
+keeps the best of them, the uncalibrated student and the baseline estimator by a choice on the training blocks
+alone, tests the kept model against chance by block permutation (:mod:`.selection`), scores every candidate on the
+held-out blocks, and saves the profile (:mod:`.profiles`) with a report (JSON, markdown, PNG: :mod:`.report`).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from affectstream.calibration.finetune import FineTuneConfig, baseline_norm, evaluate, fine_tune, session_features
-from affectstream.calibration.profiles import profile_dir, save_profile
+from affectstream.calibration.features import (baseline_norm, block_targets, frame_means, heldout_scores,
+                                               session_features)
+from affectstream.calibration.finetune import student_outputs, with_heads
+from affectstream.calibration.profiles import default_use, load_profile, profile_dir, save_profile
 from affectstream.calibration.protocol import CalibrationConfig, CalibrationSession, simulate_session, write_recording
+from affectstream.calibration.report import chance_line, kept_line, write_report
+from affectstream.calibration.selection import Candidates, SelectionConfig, permutation_test, select
+from affectstream.calibration.subject_model import BlockRidge
 
 __all__ = ["calibrate", "calibrate_session"]
 
 
 def calibrate(subject: str, profiles: str | Path, config: CalibrationConfig = CalibrationConfig(), *,
-              seed: int = 1, finetune: FineTuneConfig = FineTuneConfig()) -> tuple[Path, dict]:
-    """The headless dry run against the simulator (SYNTHETIC subject ``subject``); returns (profile, report)."""
-    return calibrate_session(simulate_session(subject, config, seed=seed), profiles, finetune=finetune,
-                             config=config)
+              seed: int = 1, subject_kind: str = "typical", selection: SelectionConfig = SelectionConfig()
+              ) -> tuple[Path, dict]:
+    """The headless dry run against the simulator (SYNTHETIC subject ``subject`` of ``subject_kind``, typical or
+    atypical); returns (profile, report)."""
+    session = simulate_session(subject, config, seed=seed, subject_kind=subject_kind)
+    folder, report = calibrate_session(session, profiles, selection=selection, config=config)
+    return folder, report
 
 
-def calibrate_session(session: CalibrationSession, profiles: str | Path, *, finetune: FineTuneConfig = FineTuneConfig(),
-                      config: CalibrationConfig | None = None) -> tuple[Path, dict]:
-    """Calibrate from a recorded session; returns the profile folder and the report."""
+def _candidates(session: CalibrationSession, features, model, memory: float):
+    """The candidates over the session's hops, and the normaliser started on the baseline (the profile's)."""
     from affectstream.core.feature_layout import N_FEATURES
-    from affectstream.core.feature_norm import NORM_MEMORY_FRAMES, RunningFeatureNorm
+    from affectstream.core.feature_norm import RunningFeatureNorm
+    from affectstream.pipelines.config import PipelineConfig
+    from affectstream.pipelines.eeg.baseline_estimator import BaselineEstimator
+
+    uncalibrated, _ = student_outputs(model, features.inputs(RunningFeatureNorm(N_FEATURES, memory=memory)))
+    norm = baseline_norm(features, session, memory)
+    profile_norm = RunningFeatureNorm(N_FEATURES, memory=memory)
+    profile_norm.load_state(norm.state())  # what the live path starts from
+    z = features.inputs(norm)
+    bundled_heads, hidden = student_outputs(model, z)
+    baseline = BaselineEstimator(PipelineConfig().hop_s).step_many(features.power, features.good)
+    targets = block_targets(features, session)
+    fit = targets.late & (targets.block >= 0)
+    fitted = {"student_head": BlockRidge("student_head", hidden, bundled_heads, targets.block, fit),
+              "band_power_ridge": BlockRidge("band_power_ridge", frame_means(z, model.receptive_field),
+                                             np.zeros((len(z), 2)), targets.block, fit)}
+    fixed = {"uncalibrated": np.clip(uncalibrated, -1.0, 1.0),
+             "baseline": np.array([(e.valence, e.arousal) for e in baseline], dtype=np.float64)}
+    return Candidates(fixed, fitted, targets), profile_norm
+
+
+def calibrate_session(session: CalibrationSession, profiles: str | Path, *,
+                      selection: SelectionConfig = SelectionConfig(), config: CalibrationConfig | None = None
+                      ) -> tuple[Path, dict]:
+    """Calibrate from a recorded session; returns the profile folder and the report."""
     from affectstream.core.montage import MONTAGE_32
     from affectstream.models.deploy.manifest import EEG_STUDENT, EEG_STUDENT_TORCH, load_manifest
     from affectstream.pipelines.eeg.student import load_torch_student
@@ -43,68 +75,46 @@ def calibrate_session(session: CalibrationSession, profiles: str | Path, *, fine
     folder.mkdir(parents=True, exist_ok=True)
     write_recording(session, folder / "calibration.xdf")  # the session as calibrated (ratings edited in the wizard)
     features = session_features(session)
-    memory = float(load_manifest()["models"][EEG_STUDENT]["input"].get("norm_memory", NORM_MEMORY_FRAMES))
+    memory = float(load_manifest()["models"][EEG_STUDENT]["input"]["norm_memory"])
     model = load_torch_student()
-    before = evaluate(model, features.inputs(RunningFeatureNorm(N_FEATURES, memory=memory)), features, session)
-    norm = baseline_norm(features, session, memory)
-    profile_norm = RunningFeatureNorm(N_FEATURES, memory=memory)
-    profile_norm.load_state(norm.state())  # what the live path starts from
-    z = features.inputs(norm)
-    tuned, history = fine_tune(model, z, features, session, finetune)
-    after = evaluate(tuned, z, features, session)
-    save_profile(profiles, session.subject, model=tuned,
-                 architecture=load_manifest()["models"][EEG_STUDENT_TORCH]["architecture"], norm=profile_norm,
-                 bad_channels=session.bad_channels, synthetic=session.synthetic, montage=MONTAGE_32)
-    report = {"data": "synthetic" if session.synthetic else "real", "subject": session.subject,
-              "against": after["against"], "heldout_blocks": sum(b.heldout for b in session.blocks),
-              "blocks": len(session.blocks), "bad_channels": session.bad_channels,
-              "before": {k: v for k, v in before.items() if k != "prediction"},
-              "after": {k: v for k, v in after.items() if k != "prediction"},
-              "fine_tune": {"checks": history, "config": finetune.__dict__},
-              "protocol": (config or CalibrationConfig()).__dict__, "seconds": round(time.perf_counter() - start, 1)}
-    (folder / "report.json").write_text(json.dumps(report, indent=1))
-    _plot(session, features, before["prediction"], after["prediction"], folder / "report.png")
-    (folder / "report.md").write_text(_markdown(report))
+    candidates, norm = _candidates(session, features, model, memory)
+    chosen = select(candidates, candidates.targets.ratings, selection)
+    chance = permutation_test(candidates, chosen, selection)
+    scores = {name: heldout_scores(pred, features, session) for name, pred in chosen.predictions.items()}
+    kept = {"kept": chosen.kept, "model": chosen.calibrated_model or "student_head", "chance_p": chance["p"],
+            "better_than_chance": chance["better_than_chance"]}
+    common = {"norm": norm, "bad_channels": session.bad_channels, "synthetic": session.synthetic,
+              "montage": MONTAGE_32, "selection": kept}
+    if chosen.calibrated_model == "band_power_ridge":
+        save_profile(profiles, session.subject, linear=chosen.fit, **common)
+    else:  # the refitted heads, or the bundled ones when too few blocks left nothing to fit
+        save_profile(profiles, session.subject, model=with_heads(model, chosen.fit) if chosen.fit else model,
+                     architecture=load_manifest()["models"][EEG_STUDENT_TORCH]["architecture"], **common)
+    report = _report(session, chosen, chance, scores, selection, config)
+    report["used_by_default"] = (notice := default_use(load_profile(profiles, session.subject))) is None
+    report["default_use_notice"] = notice
+    report["kept_line"], report["chance_line"] = kept_line(report), chance_line(report)
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    write_report(folder, report, session, features, scores)
     return folder, report
 
 
-def _plot(session: CalibrationSession, features, before: np.ndarray, after: np.ndarray, path: Path) -> None:
-    import matplotlib
+def _report(session: CalibrationSession, chosen, chance: dict, scores: dict, selection: SelectionConfig,
+            config: CalibrationConfig | None) -> dict:
+    """``report.json``'s content (without the run time and the profile's default use)."""
+    public = {name: {k: v for k, v in s.items() if k != "prediction"} for name, s in scores.items()}
+    before, after = public["uncalibrated"], public[chosen.kept]
+    return {"data": "synthetic" if session.synthetic else "real", "subject": session.subject,
+            "against": after["against"], "heldout_blocks": sum(b.heldout for b in session.blocks),
+            "blocks": len(session.blocks), "bad_channels": session.bad_channels,
+            "before": before, "after": after, "kept": chosen.kept, "calibrated_model": chosen.calibrated_model,
+            "gain_ccc": after["ccc"] - before["ccc"], "gain_rmse": after["rmse"] - before["rmse"],
+            "chance_p": chance["p"], "better_than_chance": chance["better_than_chance"], "chance": chance,
+            "candidates": public,
+            "selection": {"by": "CCC against the self-reports on the training blocks (out-of-fold for the fitted "
+                                "models, nested cross-validation over contiguous blocks); held-out blocks unused",
+                          "training_ccc": {k: v if np.isfinite(v) else None for k, v in chosen.training_ccc.items()},
+                          "penalties": None if chosen.fit is None else list(chosen.fit.lambdas),
+                          "config": selection.__dict__},
+            "protocol": (config or CalibrationConfig()).__dict__}
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from affectstream.calibration.finetune import _targets
-
-    block, target, _ = _targets(features, session)
-    held = np.isin(block, [b.index for b in session.blocks if b.heldout])
-    t = np.arange(held.sum()) / 4.0
-    fig, axes = plt.subplots(2, 1, figsize=(10, 4.5), sharex=True)
-    for i, (ax, name) in enumerate(zip(axes, ("valence", "arousal"))):
-        if session.truth is not None:
-            idx = np.clip(np.round(features.centre[held] * session.sfreq).astype(int), 0, len(session.truth) - 1)
-            ax.plot(t, session.truth[idx, i], color="k", lw=1.4, label="truth (simulated)")
-        ax.plot(t, target[held, i], color="0.6", ls="--", lw=1.0, label="self-report")
-        ax.plot(t, before[:, i], lw=1.0, label="before")
-        ax.plot(t, after[:, i], lw=1.0, label="after")
-        ax.set_ylabel(name)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, ncol=4)
-    axes[1].set_xlabel("s (held-out blocks concatenated)")
-    fig.suptitle(f"calibration of {session.subject}: held-out blocks" + (" (SYNTHETIC)" if session.synthetic else ""),
-                 fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _markdown(r: dict) -> str:
-    lines = [f"# Calibration of {r['subject']}", ""]
-    if r["data"] == "synthetic":
-        lines += ["**SYNTHETIC**: a simulated subject and simulated self-reports (the simulator's dry run).", ""]
-    lines += [f"Held-out blocks: {r['heldout_blocks']} of {r['blocks']}; scored against the {r['against']}.", "",
-              "| | CCC | RMSE |", "|---|---|---|",
-              f"| before (bundled student) | {r['before']['ccc']:.3f} | {r['before']['rmse']:.3f} |",
-              f"| after (baseline + fine-tuned heads) | {r['after']['ccc']:.3f} | {r['after']['rmse']:.3f} |", "",
-              f"Bad channels: {r['bad_channels'] or 'none'}.", "", "![held-out blocks](report.png)", ""]
-    return "\n".join(lines)

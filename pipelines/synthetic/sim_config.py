@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The kinds of simulated subject (:func:`affectstream.pipelines.synthetic.subject.planted_pattern`): ``typical`` is
+#: the population the bundled EEG student was trained on; ``atypical`` expresses affect in other bands, at other
+#: electrodes and with other signs (a subject calibration must learn from scratch).
+SUBJECT_KINDS: tuple[str, ...] = ("typical", "atypical")
+
 #: Random-stream tags: one independent generator per model component (the values are part of every seed).
 TAG_SUBJECT, TAG_ORDER, TAG_TRAJ, TAG_STATE, TAG_BG, TAG_RHYTHM, TAG_BLINK, TAG_WHITE, TAG_FACE = range(9)
 
@@ -44,6 +49,9 @@ class SimulatorConfig:
         Multiplies the planted gains (1 = nominal; smaller is a harder benchmark).
     blinks, line_noise : bool
         Switch those artefacts on or off (the other components stay bit-identical).
+    subject_kind : {"typical", "atypical"}
+        Which planted pattern the subject expresses (:data:`SUBJECT_KINDS`); every random draw is the same for both,
+        so an atypical subject differs from its typical twin only in where and how affect shows in the EEG.
     """
 
     seed: int = 0
@@ -59,6 +67,7 @@ class SimulatorConfig:
     effect_scale: float = 1.0
     blinks: bool = True
     line_noise: bool = True
+    subject_kind: str = "typical"
 
     def __post_init__(self) -> None:
         if self.srate < 100:
@@ -69,6 +78,8 @@ class SimulatorConfig:
             raise ValueError("n_stimuli, truth_rate, video_fps and line_freq must be positive")
         if len(self.video_size) != 2 or min(self.video_size) < 32:
             raise ValueError(f"video_size must be (height, width) of at least 32 px; got {self.video_size}")
+        if self.subject_kind not in SUBJECT_KINDS:
+            raise ValueError(f"subject_kind must be one of {', '.join(SUBJECT_KINDS)}; got {self.subject_kind!r}")
 
     @property
     def subject_name(self) -> str:

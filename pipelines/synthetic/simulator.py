@@ -46,6 +46,15 @@ that grid, so the planted truth is the same at every EEG sampling rate.
      C3 Cz C4 CP1 CP2 CP5 CP6 P3 Pz P4 and +0.2 at FC1 FC2 P7 P8 PO3 PO4; theta +0.5 at Fz Cz FC1 FC2
      (frontal-midline theta). Delta carries no planted effect: it is background only.
 
+   **Atypical subjects** (``SimulatorConfig(subject_kind="atypical")``, ``--sim-subject atypical``) express
+   affect through :func:`~.subject.atypical_pattern` instead: valence as a posterior theta asymmetry (theta +0.5
+   at P3 P7 PO3 O1, -0.5 at P4 P8 PO4 O2), beta1 -0.5 at F3 Fz F4 FC1 FC2 and gamma -0.5 at T7 T8 CP5 CP6; arousal
+   as posterior alpha +0.4 (P3 Pz P4 PO3 PO4 O1 Oz O2), frontopolar gamma +0.4 (Fp1 Fp2 AF3 AF4) and theta -0.5 at
+   Cz CP1 CP2 Pz. Other bands, other electrodes and, where a band is shared, the opposite sign of the typical
+   pattern, with the same magnitudes: the bundled EEG student, trained on typical subjects only, does not fit such
+   a subject, and calibration (``affectstream calibrate --headless --sim-subject atypical``) is measured where it
+   must learn the subject's own pattern. Every random draw is that of the typical twin with the same seed and id.
+
    One caveat an analyst will meet, as with real EEG: the project's Welch (1 s Hann segments, 1 Hz bins) smears
    the alpha rhythm into the 12 Hz bin, which the beta1 band shares (edges are inclusive). In a subject with a
    high IAF and strong central alpha, measured 12-18 Hz power therefore inherits part of the alpha *decrease*
@@ -141,7 +150,7 @@ class SessionSimulator:
     subject_params : SubjectParams
         The subject drawn from (seed, subject).
     planted_pattern : dict
-        :func:`planted_pattern` (nominal gains, before subject scaling).
+        :func:`planted_pattern` of the subject's kind (nominal gains, before subject scaling).
     channel_names : tuple of str
         ``MONTAGE_32``.
     stimuli : tuple of Stimulus
@@ -151,7 +160,7 @@ class SessionSimulator:
     def __init__(self, config: SimulatorConfig = SimulatorConfig()) -> None:
         self.config = config
         self.subject_params = make_subject_params(config)
-        self.planted_pattern = planted_pattern()
+        self.planted_pattern = planted_pattern(config.subject_kind)
         self.channel_names = MONTAGE_32
         self._schedule = TrialSchedule(config)
         self.stimuli = self._schedule.stimuli

@@ -26,8 +26,14 @@ def _sites(*labels: str) -> np.ndarray:
     return np.array([MONTAGE_32.index(lab) for lab in labels])
 
 
-def planted_pattern() -> dict[str, np.ndarray]:
+def planted_pattern(kind: str = "typical") -> dict[str, np.ndarray]:
     """Nominal planted log-power gains, before subject scaling.
+
+    Parameters
+    ----------
+    kind : {"typical", "atypical"}
+        ``typical``: the population the simulator's planted benchmark (and so the bundled EEG student) is made of.
+        ``atypical``: :func:`atypical_pattern`, affect on other bands and electrodes and with other signs.
 
     Returns
     -------
@@ -36,6 +42,10 @@ def planted_pattern() -> dict[str, np.ndarray]:
         beta1, beta2, gamma) x ``MONTAGE_32``; entry ``[b, c]`` is the change of natural-log rhythm power
         (ln µV²) in band ``b`` at channel ``c`` per unit of valence (or arousal). A fresh copy on every call.
     """
+    if kind == "atypical":
+        return atypical_pattern()
+    if kind != "typical":
+        raise ValueError(f"unknown subject kind {kind!r} (typical or atypical)")
     band = {name: i for i, name in enumerate(BAND_NAMES)}
     val = np.zeros((len(BAND_NAMES), len(MONTAGE_32)))
     val[band["alpha"], _sites("Fp1", "AF3", "F3", "F7", "FC5", "FC1")] = -0.5
@@ -49,6 +59,37 @@ def planted_pattern() -> dict[str, np.ndarray]:
         aro[band[b], _sites("FC1", "FC2", "P7", "P8", "PO3", "PO4")] = 0.2
         aro[band[b], _sites("C3", "Cz", "C4", "CP1", "CP2", "CP5", "CP6", "P3", "Pz", "P4")] = 0.4
     aro[band["theta"], _sites("Fz", "Cz", "FC1", "FC2")] = 0.5
+    return {"valence": val, "arousal": aro}
+
+
+def atypical_pattern() -> dict[str, np.ndarray]:
+    """The planted gains of an *atypical* subject: none of the typical pattern's features carries affect.
+
+    Real people do not all show the textbook frontal alpha asymmetry (its direction and even its presence vary
+    between studies and individuals), so a model trained on one population can meet a subject whose EEG encodes
+    affect elsewhere. This pattern is built to be such a subject for the bundled student, trained on the typical
+    pattern only: other bands, other electrodes, and opposite signs where a band is shared.
+
+    * valence: a *posterior theta* asymmetry, theta +0.5 at P3 P7 PO3 O1 and -0.5 at P4 P8 PO4 O2 (no frontal alpha
+      asymmetry at all); beta1 -0.5 at the frontal midline sites F3 Fz F4 FC1 FC2 (the typical pattern has no
+      valence in beta1); gamma -0.5 at T7 T8 CP5 CP6 (the typical pattern raises temporal gamma with valence).
+    * arousal: alpha +0.4 at the posterior sites P3 Pz P4 PO3 PO4 O1 Oz O2 (the typical pattern lowers alpha
+      everywhere); gamma +0.4 at Fp1 Fp2 AF3 AF4; theta -0.5 at Cz CP1 CP2 Pz (the typical frontal-midline theta
+      rises with arousal).
+
+    The magnitudes are those of the typical pattern, so what calibration can learn is as large; only where it lies
+    differs. Same shape and band order as :func:`planted_pattern`.
+    """
+    band = {name: i for i, name in enumerate(BAND_NAMES)}
+    val = np.zeros((len(BAND_NAMES), len(MONTAGE_32)))
+    val[band["theta"], _sites("P3", "P7", "PO3", "O1")] = 0.5
+    val[band["theta"], _sites("P4", "P8", "PO4", "O2")] = -0.5
+    val[band["beta1"], _sites("F3", "Fz", "F4", "FC1", "FC2")] = -0.5
+    val[band["gamma"], _sites("T7", "T8", "CP5", "CP6")] = -0.5
+    aro = np.zeros_like(val)
+    aro[band["alpha"], _sites("P3", "Pz", "P4", "PO3", "PO4", "O1", "Oz", "O2")] = 0.4
+    aro[band["gamma"], _sites("Fp1", "Fp2", "AF3", "AF4")] = 0.4
+    aro[band["theta"], _sites("Cz", "CP1", "CP2", "Pz")] = -0.5
     return {"valence": val, "arousal": aro}
 
 
@@ -144,10 +185,11 @@ class SubjectParams:
 
 
 def make_subject_params(config: SimulatorConfig) -> SubjectParams:
-    """Draw the parameters of ``config.subject`` deterministically from ``(config.seed, config.subject)``."""
+    """Draw the parameters of ``config.subject`` deterministically from ``(config.seed, config.subject)``; the draws do
+    not depend on ``config.subject_kind``, which only picks the planted pattern they scale."""
     rng = component_rng(config, TAG_SUBJECT)
     n_b, n_c = len(BAND_NAMES), len(MONTAGE_32)
-    pattern = planted_pattern()
+    pattern = planted_pattern(config.subject_kind)
     g_v, g_a = np.exp(rng.normal(0.0, 0.3, size=2))
     jitter_v = np.exp(rng.normal(0.0, 0.2, size=(n_b, n_c)))
     jitter_a = np.exp(rng.normal(0.0, 0.2, size=(n_b, n_c)))

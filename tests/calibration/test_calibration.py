@@ -20,7 +20,16 @@ def profiles(tmp_path_factory):
     return root
 
 
-def test_calibration_writes_a_profile_whose_held_out_ccc_improved(profiles):
+@pytest.fixture(scope="module")
+def atypical(tmp_path_factory):
+    """A simulated subject unlike the bundled student's training population (other bands, electrodes, signs)."""
+    root = tmp_path_factory.mktemp("atypical")
+    assert main(["calibrate", "--subject", "aty01", "--seed", "2", "--headless", "--fast", "--sim-subject",
+                 "atypical", "--profiles", str(root)]) == 0
+    return root
+
+
+def test_calibration_keeps_the_best_model_and_says_which_and_whether_it_beats_chance(profiles):
     folder = profiles / "sim01"
     for name in ("profile.json", "baseline.npz", "bad_channels.json", "eeg_student.onnx", "manifest.json",
                  "calibration.xdf", "report.json", "report.md", "report.png"):
@@ -29,28 +38,65 @@ def test_calibration_writes_a_profile_whose_held_out_ccc_improved(profiles):
     assert report["data"] == "synthetic" and report["against"] == "truth"
     for key in ("before", "after"):
         assert np.isfinite(report[key]["ccc"]) and report[key]["rmse"] > 0
-    assert report["after"]["ccc"] > report["before"]["ccc"]  # the subject's own blocks made the student better
+    # a typical subject: the bundled student fits, and calibration never makes it worse without saying so
+    assert report["after"]["ccc"] >= report["before"]["ccc"] - 0.01
+    assert report["kept"] in ("calibrated", "uncalibrated", "baseline")
+    assert report["after"] == report["candidates"][report["kept"]]
+    assert report["before"] == report["candidates"]["uncalibrated"]
+    assert set(report["selection"]["training_ccc"]) == {"uncalibrated", "baseline", "student_head",
+                                                        "band_power_ridge"}
+    assert report["chance_p"] <= 0.05 and report["better_than_chance"]  # the bundled student tracks the reports
+    assert report["used_by_default"] == (report["kept"] == "calibrated")
     assert report["seconds"] < 180
-    assert "SYNTHETIC" in (folder / "report.md").read_text()
+    page = (folder / "report.md").read_text()
+    assert "SYNTHETIC" in page and "better than chance (p = " in page and "(kept)" in page
     profile = load_profile(profiles, "sim01")
     assert profile.meta["data"] == "synthetic" and profile.norm_state["count"].max() > 100  # the baseline's frames
+    assert profile.selection["kept"] == report["kept"] and profile.selection["chance_p"] == report["chance_p"]
 
 
-def test_replay_with_the_profile_uses_the_calibrated_student(profiles, tmp_path, capsys):
+def test_an_atypical_subject_gets_a_model_of_its_own_that_beats_chance(atypical, tmp_path, capsys):
+    report = json.loads((atypical / "aty01" / "report.json").read_text())
+    assert report["before"]["ccc"] < 0.2  # the bundled student does not fit this subject
+    assert report["after"]["ccc"] - report["before"]["ccc"] >= 0.2
+    assert report["kept"] == "calibrated" and report["chance_p"] <= 0.05 and report["used_by_default"]
+    assert "SYNTHETIC" in report["kept_line"] and report["chance_line"].startswith("better than chance (p = ")
     from affectstream.pipelines.synthetic.recording import write_simulated_recording
 
     rec = write_simulated_recording(tmp_path / "s.xdf", 20.0)
     with_profile, without = tmp_path / "p.jsonl", tmp_path / "n.jsonl"
-    assert main(["replay", str(rec), "--headless", "--out", str(with_profile), "--subject", "sim01",
-                 "--profiles", str(profiles)]) == 0
-    assert "using the calibration profile of 'sim01'" in capsys.readouterr().err
+    assert main(["replay", str(rec), "--headless", "--out", str(with_profile), "--subject", "aty01",
+                 "--profiles", str(atypical)]) == 0
+    assert "using the calibration profile of 'aty01'" in capsys.readouterr().err
     assert main(["replay", str(rec), "--headless", "--out", str(without), "--subject", "sim99",
-                 "--profiles", str(profiles)]) == 0
+                 "--profiles", str(atypical)]) == 0
     assert "no calibration profile for subject 'sim99'" in capsys.readouterr().err
     a = [json.loads(line) for line in with_profile.read_text().splitlines()]
     b = [json.loads(line) for line in without.read_text().splitlines()]
     assert len(a) == len(b) and a[-1]["t"] == b[-1]["t"]
     assert any(x["valence_eeg"] != y["valence_eeg"] for x, y in zip(a, b))
+
+
+def test_ratings_that_carry_no_information_give_a_profile_that_is_not_used_by_default(tmp_path):
+    """The self-reports are drawn at random, whatever the subject felt: no model can beat chance on them."""
+    import dataclasses
+
+    from affectstream.calibration.profiles import default_use
+    from affectstream.calibration.protocol import CalibrationConfig, simulate_session
+    from affectstream.calibration.selection import SelectionConfig
+    from affectstream.calibration.session import calibrate_session
+
+    session = simulate_session("noinfo", CalibrationConfig().fast(), subject_kind="atypical")
+    rng = np.random.default_rng(7)
+    session.blocks = [dataclasses.replace(b, sam_valence=int(rng.integers(1, 10)), sam_arousal=int(rng.integers(1, 10)))
+                      for b in session.blocks]
+    folder, report = calibrate_session(session, tmp_path, selection=SelectionConfig(permutations=49))
+    assert report["chance_p"] > 0.05 and not report["better_than_chance"] and not report["used_by_default"]
+    assert report["chance_line"] == (f"not better than chance (p = {report['chance_p']:.3g}): the profile is not "
+                                     "used by default")
+    notice = default_use(load_profile(tmp_path, "noinfo"))
+    assert notice is not None and "using the bundled EEG student" in notice
+    assert "not better than chance" in (folder / "report.md").read_text()
 
 
 def test_a_profile_made_for_something_else_is_refused(profiles, tmp_path, capsys):
@@ -89,19 +135,30 @@ def test_calibrate_without_a_display_says_what_to_do(capsys, monkeypatch):
     assert "--headless" in capsys.readouterr().err
 
 
-def test_dashboard_subject_button_uses_a_profile_and_refuses_a_bad_one(qtbot, profiles, tmp_path):
+def test_dashboard_subject_button_uses_a_profile_and_refuses_a_bad_one(qtbot, profiles, atypical, tmp_path):
+    """A profile whose calibrated model beats chance is used; one that kept the uncalibrated student names the subject
+    but estimates with the bundled student and says why; a missing profile is refused."""
     pytest.importorskip("pytestqt")
     from affectstream.app.dashboard import _application
     from affectstream.app.dashboard.main_window import DashboardWindow
+    from affectstream.calibration.profiles import default_use
 
+    root = tmp_path / "profiles"
+    shutil.copytree(atypical / "aty01", root / "aty01")
+    shutil.copytree(profiles / "sim01", root / "sim01")
+    assert default_use(load_profile(root, "aty01")) is None
+    assert "kept the uncalibrated student" in default_use(load_profile(root, "sim01"))
     _application()
-    w = DashboardWindow(None, publish=False, list_streams=False, profiles_dir=profiles)
+    w = DashboardWindow(None, publish=False, list_streams=False, profiles_dir=root)
     qtbot.addWidget(w)
     assert w.subject_button.isEnabled()
-    assert w.use_subject("sim01") and w.config.profile == str(profiles / "sim01")
-    assert w.subject_button.text() == "Subject: sim01"
+    assert w.use_subject("aty01") and w.config.profile == str(root / "aty01")
+    assert w.subject_button.text() == "Subject: aty01" and w.notice.level == "info"
+    assert w.use_subject("sim01") and w.config.profile is None and w.subject == "sim01"
+    assert w.notice.level == "warn" and "kept the uncalibrated student" in w.notice.label.text()
     assert not w.use_subject("sim42")  # no such profile: refused with the reason, the previous choice stays
-    assert "no profile for subject 'sim42'" in w.statusBar().currentMessage() and w.subject == "sim01"
+    assert w.notice.level == "error" and "no profile for subject 'sim42'" in w.notice.label.text()
+    assert w.subject == "sim01"
     assert w.use_subject(None) and w.config.profile is None and w.subject_button.text() == "Subject…"
     w.close()
 

@@ -27,6 +27,8 @@ from affectstream.models.deploy.runtime import sha256_file
 from fixtures.hostile import one_line, traced_peak, valid_xdf, write
 
 SUBJECT = "s01"
+#: what calibration chose: its calibrated model, better than chance
+SELECTION = {"kept": "calibrated", "model": "student_head", "chance_p": 0.01, "better_than_chance": True}
 #: what any refusal may allocate (Python's traced peak); the files read are capped far below it
 BOUNDED = 8 << 20
 
@@ -55,7 +57,7 @@ def intact(tmp_path_factory) -> Path:
     base = {"name": EEG_STUDENT, "sha256": bundled[EEG_STUDENT]["sha256"], "frames": 13, "norm_memory": 1200.0}
     (folder / "profile.json").write_text(json.dumps({
         "version": PROFILE_VERSION, "subject": SUBJECT, "created": "2026-12-06T00:00:00+0000",
-        "montage": list(MONTAGE_32), "base_model": base, "data": "synthetic"}))
+        "montage": list(MONTAGE_32), "base_model": base, "data": "synthetic", "selection": SELECTION}))
     return folder.parent
 
 
@@ -301,6 +303,16 @@ BROKEN_JSON = {
     "profile_without_data": ("profile.json", lambda m: m.pop("data"), "data"),
     "profile_created_a_list": ("profile.json", lambda m: m.update(created=[]), "created"),
     "profile_odd_data": ("profile.json", lambda m: m.update(data="maybe"), "data"),
+    "profile_without_selection": ("profile.json", lambda m: m.pop("selection"), "selection"),
+    "profile_selection_odd_kept": ("profile.json", lambda m: m["selection"].update(kept="best"), "kept"),
+    "profile_selection_odd_model": ("profile.json", lambda m: m["selection"].update(model="torch"), "model"),
+    "profile_selection_p_zero": ("profile.json", lambda m: m["selection"].update(chance_p=0), "chance_p"),
+    "profile_selection_p_text": ("profile.json", lambda m: m["selection"].update(chance_p="0.01"), "chance_p"),
+    "profile_selection_p_nan": ("profile.json", lambda m: m["selection"].update(chance_p=float("nan")), "chance_p"),
+    "profile_selection_claims_chance": ("profile.json", lambda m: m["selection"].update(chance_p=0.5),
+                                        "contradicts"),
+    "profile_selection_flag_text": ("profile.json", lambda m: m["selection"].update(better_than_chance="yes"),
+                                    "better_than_chance"),
     "manifest_a_list": ("manifest.json", b"[]", "object"),
     "manifest_models_a_list": ("manifest.json", lambda m: m.update(models=[]), "models"),
     "manifest_file_a_number": ("manifest.json", lambda m: m["models"][EEG_STUDENT].update(file=3), "file"),
@@ -327,6 +339,12 @@ def test_a_broken_json_file_is_refused_in_one_line(root, case):
     else:
         _edit_json(root / SUBJECT, name, content)
     _refused(root, name, word)
+
+
+def test_a_profile_saved_before_the_chance_test_is_refused(root):
+    """Version 1 was saved and used whether or not it beat the bundled student or chance: calibrate again."""
+    _edit_json(root / SUBJECT, "profile.json", lambda m: (m.pop("selection"), m.update(version=1)))
+    assert "calibrate again" in _refused(root, "format version 1")
 
 
 @pytest.mark.parametrize("damage", ["pickled_baseline", "profile_a_list", "nan_var"])

@@ -1,5 +1,5 @@
 """The calibration protocol against the simulator (SYNTHETIC): timeline, self-reports, signal check, the recording,
-and the fine-tuning step's own contract (it lowers the error it is trained on; the held-out blocks stay unseen)."""
+and the refitted heads' own contract (they lower the error they are fitted on; the held-out blocks stay unseen)."""
 
 from __future__ import annotations
 
@@ -53,29 +53,34 @@ def test_the_recording_holds_eeg_markers_self_reports_and_truth(session, tmp_pat
     assert rec.marker_counts()["baseline_end"] == 1 and len(rec.ground_truth) == 1
 
 
-def test_fine_tuning_fits_the_training_blocks_and_never_sees_the_held_out_ones(session):
-    from affectstream.calibration.finetune import (FineTuneConfig, _targets, baseline_norm, evaluate, fine_tune,
-                                                   session_features)
+def test_the_refitted_heads_are_the_student_with_the_ridge_added_and_never_see_the_held_out_ones(session):
+    """The ``student_head`` model: its fit predicts what the exported student computes (only the heads moved), it
+    fits the training blocks' reports better than the bundled heads, and the held-out ratings do not change it."""
+    from affectstream.calibration.features import baseline_norm, block_targets, heldout_scores, session_features
+    from affectstream.calibration.finetune import student_outputs, with_heads
+    from affectstream.calibration.subject_model import BlockRidge
     from affectstream.core.feature_norm import NORM_MEMORY_FRAMES
     from affectstream.pipelines.eeg.student import load_torch_student
 
     features = session_features(session)
     z = features.inputs(baseline_norm(features, session, NORM_MEMORY_FRAMES))
     model = load_torch_student()
-    tuned, history = fine_tune(model, z, features, session, FineTuneConfig(max_steps=60))
-    assert history and history[0]["stop_mse"] >= min(h["stop_mse"] for h in history)
-    block, target, late = _targets(features, session)
-    fit_blocks = [b.index for b in session.blocks if not b.heldout][:-3]
-
-    def fit_error(m):
-        from affectstream.calibration.finetune import _predict
-
-        pred = _predict(m, z)
-        return float(np.mean([(pred[(block == i) & late].mean(0) - target[block == i][0]) ** 2 for i in fit_blocks]))
-
-    assert fit_error(tuned) < fit_error(model)  # it learned the subject's reports
-    # only the heads moved
+    bundled, hidden = student_outputs(model, z)
+    targets = block_targets(features, session)
+    ridge = BlockRidge("student_head", hidden, bundled, targets.block, targets.late & (targets.block >= 0))
+    train = tuple(int(b) for b in np.flatnonzero(~targets.heldout))
+    fit = ridge.fit(train, targets.ratings, 6)
+    tuned = with_heads(model, fit)
+    np.testing.assert_allclose(np.clip(student_outputs(tuned, z)[0], -1, 1), ridge.apply(fit), atol=1e-4)
     moved = [n for n, p in tuned.state_dict().items() if not np.array_equal(p.numpy(), model.state_dict()[n].numpy())]
     assert moved and all(n.startswith(("valence_head", "arousal_head")) for n in moved)
-    scores = evaluate(tuned, z, features, session)
+    rows = np.isin(targets.block, train) & targets.late
+    wanted = targets.per_hop()[rows]
+    assert np.mean((ridge.apply(fit)[rows] - wanted) ** 2) < np.mean((np.clip(bundled[rows], -1, 1) - wanted) ** 2)
+    scrambled = targets.ratings.copy()
+    scrambled[targets.heldout] = -scrambled[targets.heldout]  # other held-out reports: the same fit
+    again = ridge.fit(train, scrambled, 6)
+    np.testing.assert_array_equal(again.weights, fit.weights)
+    assert again.lambdas == fit.lambdas
+    scores = heldout_scores(ridge.apply(fit), features, session)
     assert scores["against"] == "truth" and np.isfinite(scores["ccc"]) and scores["n_hops"] > 400
