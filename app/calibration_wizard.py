@@ -3,106 +3,35 @@
 A ``QWizard`` over the headless protocol (:mod:`calibration`): every computation is the same function the
 ``affectstream calibrate`` command runs, started on a worker thread so the window never blocks. Two sources:
 
-* a **live headset** (an LSL EEG stream): the wizard runs the protocol itself -- live channel check, resting
-  baseline, each stimulus (the images of a folder, or the built-in SYNTHETIC faces) followed by the SAM rating --
-  while :class:`affectstream.calibration.live.LiveRecorder` records the EEG and stamps every event on the LSL clock;
+* a **live headset** (an LSL EEG stream): the wizard runs the protocol itself
+  (:mod:`~affectstream.app.dashboard.calibration_record`) -- live channel check, resting baseline, each stimulus (the
+  images and film clips of a folder, or the built-in SYNTHETIC faces) followed by the SAM rating -- while
+  :class:`affectstream.calibration.live.LiveRecorder` records the EEG and stamps every event on the LSL clock;
 * the **simulator** (a dry run, SYNTHETIC, labelled on every page).
 
 The pages let the user mark channels bad after the signal check (dry run) and change any block's rating (SAM 1-9)
-before fine-tuning; going back and finishing again recomputes from there.
+before fine-tuning; going back and finishing again recomputes from there. The ratings are asked on the SAM's nine
+points (:class:`~affectstream.app.dashboard.sam_scale.SamScale`); going back, Cancel or closing the window while a
+live session is recorded asks before the recording is thrown away. The first page is
+:mod:`affectstream.app.dashboard.calibration_subject`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import threading
+import html
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from affectstream.calibration.profiles import ProfileError, default_profiles_dir, profile_dir
+from affectstream.calibration.profiles import default_profiles_dir
 from affectstream.calibration.protocol import CalibrationConfig, CalibrationSession
 
 from affectstream.app.dashboard import theme
-
-SYNTHETIC_NOTE = "Dry run against the simulator: the subject, the EEG and the ratings are SYNTHETIC."
-
-#: Page ids: the dry run goes SUBJECT, SIGNAL, BASELINE, BLOCKS; a live session SUBJECT, RECORD, BLOCKS; both end
-#: with FINETUNE, REPORT.
-SUBJECT, SIGNAL, BASELINE, RECORD, BLOCKS, FINETUNE, REPORT = range(7)
-
-
-class _Job(QtCore.QObject):
-    """Runs one function on a thread and reports back on the GUI thread."""
-
-    finished = QtCore.Signal(object)
-    failed = QtCore.Signal(str)
-
-    def start(self, fn, *args) -> None:
-        def work() -> None:
-            try:
-                result = fn(*args)
-            except Exception as exc:  # noqa: BLE001 - shown on the page; the user can go back
-                self.failed.emit(str(exc))
-            else:
-                self.finished.emit(result)
-
-        threading.Thread(target=work, daemon=True, name="affectstream-calibration").start()
-
-
-def _note(text: str, colour: str = theme.WARN) -> QtWidgets.QLabel:
-    label = QtWidgets.QLabel(f"<span style='color:{colour}'>{text}</span>")
-    label.setWordWrap(True)
-    return label
-
-
-class SubjectPage(QtWidgets.QWizardPage):
-    def __init__(self, profiles: Path) -> None:
-        super().__init__()
-        self.setTitle("Subject")
-        self.setSubTitle("Who is calibrated, and where the profile goes.")
-        self.subject = QtWidgets.QLineEdit()
-        self.subject.setPlaceholderText("e.g. sub01")
-        self.subject.textChanged.connect(self.completeChanged)
-        self.profiles = QtWidgets.QLineEdit(str(profiles))
-        self.fast = QtWidgets.QCheckBox("short signal check and baseline")
-        self.fast.setChecked(True)
-        self.source = QtWidgets.QComboBox()
-        self.source.addItem("simulator (dry run, SYNTHETIC)", "simulator")
-        self.source.addItem("live EEG stream (LSL)", "live")
-        self.stream = QtWidgets.QLineEdit("EEG")
-        self.stream.setToolTip("Name or type of the headset's LSL stream")
-        self.source_id: str | None = None  #: pins the stream to one source_id (scripts, tests)
-        self.stimuli = QtWidgets.QLineEdit()
-        self.stimuli.setPlaceholderText("a folder of images (empty: the built-in SYNTHETIC faces)")
-        form = QtWidgets.QFormLayout(self)
-        form.addRow("subject id", self.subject)
-        form.addRow("profiles folder", self.profiles)
-        form.addRow("source", self.source)
-        form.addRow("EEG stream", self.stream)
-        form.addRow("stimuli", self.stimuli)
-        form.addRow("", self.fast)
-        self.synthetic_note = _note(SYNTHETIC_NOTE)
-        form.addRow(self.synthetic_note)
-        self.source.currentIndexChanged.connect(lambda _: self.synthetic_note.setVisible(not self.live))
-        self.error = _note("", theme.BAD)
-        form.addRow(self.error)
-
-    @property
-    def live(self) -> bool:
-        return self.source.currentData() == "live"
-
-    def nextId(self) -> int:  # noqa: N802 - Qt naming
-        return RECORD if self.live else SIGNAL
-
-    def isComplete(self) -> bool:  # noqa: N802 - Qt naming
-        try:
-            profile_dir(self.profiles.text() or ".", self.subject.text())
-        except ProfileError as exc:
-            self.error.setText(f"<span style='color:{theme.BAD}'>{exc}</span>" if self.subject.text() else "")
-            return False
-        self.error.setText("")
-        return True
+from affectstream.app.dashboard.background_job import BackgroundJob
+from affectstream.app.dashboard.calibration_record import RecordPage, onset_summary
+from affectstream.app.dashboard.calibration_subject import (BASELINE, BLOCKS, FINETUNE, RECORD, REPORT, SIGNAL,
+                                                            SUBJECT, SYNTHETIC_NOTE, SubjectPage, note as _note)
 
 
 class SignalPage(QtWidgets.QWizardPage):
@@ -120,7 +49,7 @@ class SignalPage(QtWidgets.QWizardPage):
         layout.addWidget(self.status)
         layout.addLayout(self.grid)
         layout.addWidget(_note(SYNTHETIC_NOTE))
-        self.job = _Job()
+        self.job = BackgroundJob()
         self.job.finished.connect(self._done)
         self.job.failed.connect(lambda msg: self.status.setText(f"failed: {msg}"))
 
@@ -182,164 +111,6 @@ class BaselinePage(QtWidgets.QWizardPage):
         self.bar.setValue(100)
 
 
-class RecordPage(QtWidgets.QWizardPage):
-    """Runs the protocol on a live headset: channel check, baseline, stimuli with their ratings, all recorded."""
-
-    def __init__(self, wizard: CalibrationWizard) -> None:
-        super().__init__()
-        self.w = wizard
-        self.setTitle("Recording")
-        self.setSubTitle("Follow the instructions; rate each stimulus when asked.")
-        self.instruction = QtWidgets.QLabel("")
-        self.instruction.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        font = self.instruction.font()
-        font.setPointSize(font.pointSize() + 6)
-        self.instruction.setFont(font)
-        self.image = QtWidgets.QLabel()
-        self.image.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumHeight(360)
-        self.quality = QtWidgets.QLabel("")
-        self.quality.setWordWrap(True)
-        self.stimulus_note = _note("The built-in stimuli are SYNTHETIC (rendered faces), for a dry run.")
-        self.valence, self.arousal = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal), \
-            QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        sam = QtWidgets.QFormLayout()
-        for label, slider in (("valence (1 unpleasant - 9 pleasant)", self.valence),
-                              ("arousal (1 calm - 9 excited)", self.arousal)):
-            slider.setRange(1, 9)
-            slider.setValue(5)
-            slider.setTickPosition(QtWidgets.QSlider.TickPosition.TicksBelow)
-            sam.addRow(label, slider)
-        self.continue_button = QtWidgets.QPushButton("Continue")
-        self.continue_button.clicked.connect(self._rated)
-        sam.addRow("", self.continue_button)
-        self.sam = QtWidgets.QWidget()
-        self.sam.setLayout(sam)
-        self.bar = QtWidgets.QProgressBar()
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(self.instruction)
-        layout.addWidget(self.image, 1)
-        layout.addWidget(self.sam)
-        layout.addWidget(self.quality)
-        layout.addWidget(self.stimulus_note)
-        layout.addWidget(self.bar)
-        self.timer = QtCore.QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.timeout.connect(self._next_phase)
-        self.check_timer = QtCore.QTimer(self)
-        self.check_timer.timeout.connect(self._show_quality)
-        self.job = _Job()
-        self.job.finished.connect(self._connected)
-        self.job.failed.connect(lambda msg: self.instruction.setText(f"cannot record: {msg}"))
-        self.recorder = None
-        self.phases: list[tuple[str, float, str]] = []
-        self.ratings: dict[str, tuple[int, int]] = {}
-        self.stimuli: dict[str, object] = {}
-        self.current = ""  #: the stimulus being rated
-
-    def nextId(self) -> int:  # noqa: N802 - Qt naming
-        return BLOCKS
-
-    def initializePage(self) -> None:  # noqa: N802 - Qt naming
-        from affectstream.calibration.live import LiveRecorder, load_stimuli, synthetic_stimuli
-
-        self.w.session = None
-        self.ratings = {}
-        self.sam.setVisible(False)
-        self.completeChanged.emit()
-        c = self.w.protocol()
-        folder = self.w.subject_page.stimuli.text().strip()
-        try:
-            stimuli = load_stimuli(folder) if folder else synthetic_stimuli(c.n_blocks)
-        except ValueError as exc:
-            self.instruction.setText(str(exc))
-            return
-        self.stimulus_note.setVisible(not folder)
-        stimuli = (stimuli * (c.n_blocks // len(stimuli) + 1))[:c.n_blocks]
-        self.stimuli = {f"{name}#{k + 1}": image for k, (name, image) in enumerate(stimuli)}
-        self.phases = [("signal_check", c.check_s, ""), ("baseline_open", c.baseline_open_s, ""),
-                       ("baseline_closed", c.baseline_closed_s, "")]
-        for stim in self.stimuli:
-            self.phases += [("rest", c.rest_s, ""), ("block", c.block_s, stim), ("sam", 0.0, stim)]
-        self.bar.setRange(0, len(self.phases))
-        self.bar.setValue(0)
-        self.instruction.setText("connecting to the EEG stream …")
-        page = self.w.subject_page
-        self.job.start(lambda: LiveRecorder(page.stream.text() or "EEG", source_id=page.source_id))
-
-    def _connected(self, recorder) -> None:
-        self.recorder = recorder
-        self.w.recorders.append(recorder)
-        self.check_timer.start(1000)
-        self._next_phase()
-
-    def _show_quality(self) -> None:
-        if self.recorder is not None:
-            bad = self.recorder.channel_check(2.0)
-            self.quality.setText("all channels pass" if not bad else
-                                 "failing: " + ", ".join(f"{k} ({v})" for k, v in bad.items()))
-
-    def _next_phase(self) -> None:
-        previous = self.phases[self.bar.value() - 1] if self.bar.value() else None
-        if previous is not None and previous[0] == "block":
-            self.recorder.mark(f"block_end/{previous[2]}")
-        if previous is not None and previous[0] == "baseline_closed":
-            self.recorder.mark("baseline_end")
-        if self.bar.value() >= len(self.phases):
-            self._finish()
-            return
-        kind, seconds, stim = self.phases[self.bar.value()]
-        self.bar.setValue(self.bar.value() + 1)
-        self.image.clear()
-        texts = {"signal_check": "Sit still: checking the channels", "baseline_open": "Rest with your eyes open",
-                 "baseline_closed": "Close your eyes and rest", "rest": "Rest", "block": "",
-                 "sam": "How did this make you feel?"}
-        self.instruction.setText(texts[kind])
-        if kind in ("signal_check", "baseline_open", "baseline_closed"):
-            self.recorder.mark(f"{kind}_start")
-        if kind == "block":
-            self.recorder.mark(f"block_start/{stim}")
-            image = self.stimuli[stim]
-            qimage = QtGui.QImage(image.data, image.shape[1], image.shape[0], 3 * image.shape[1],
-                                  QtGui.QImage.Format.Format_BGR888).copy()
-            self.image.setPixmap(QtGui.QPixmap.fromImage(qimage).scaled(
-                640, 360, QtCore.Qt.AspectRatioMode.KeepAspectRatio, QtCore.Qt.TransformationMode.SmoothTransformation))
-        self.sam.setVisible(kind == "sam")
-        if kind == "sam":
-            self.valence.setValue(5)
-            self.arousal.setValue(5)
-            self.current = stim
-            return  # waits for Continue
-        self.timer.start(int(seconds * 1000))
-
-    def _rated(self) -> None:
-        self.ratings[self.current] = (self.valence.value(), self.arousal.value())
-        self._next_phase()
-
-    def rate(self, valence: int, arousal: int) -> None:
-        """Answer the rating shown (scripts and tests)."""
-        self.valence.setValue(valence)
-        self.arousal.setValue(arousal)
-        self.continue_button.click()
-
-    def _finish(self) -> None:
-        self.check_timer.stop()
-        c = self.w.protocol()
-        try:
-            self.w.session = self.recorder.session(self.w.subject_page.subject.text(), self.ratings,
-                                                   c.heldout_blocks, c.check_s)
-        except ValueError as exc:
-            self.instruction.setText(f"cannot use the recording: {exc}")
-            return
-        self.recorder.close()
-        self.instruction.setText(f"recorded {len(self.w.session.blocks)} rated blocks")
-        self.sam.setVisible(False)
-        self.completeChanged.emit()
-
-    def isComplete(self) -> bool:  # noqa: N802 - Qt naming
-        return self.w.session is not None
-
-
 class BlocksPage(QtWidgets.QWizardPage):
     """The blocks and their self-assessments; any rating can be changed (redo) before fine-tuning."""
 
@@ -353,9 +124,16 @@ class BlocksPage(QtWidgets.QWizardPage):
         self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.table)
-        layout.addWidget(_note(SYNTHETIC_NOTE + " The ratings shown were simulated from the planted state."))
+        self.dry_note = _note(SYNTHETIC_NOTE + " The ratings shown were simulated from the planted state.")
+        self.simulated_stream_note = _note("The EEG stream declares itself simulated: the EEG is SYNTHETIC (the "
+                                           "ratings are the ones given).")
+        layout.addWidget(self.dry_note)
+        layout.addWidget(self.simulated_stream_note)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt naming
+        live = self.w.subject_page.live
+        self.dry_note.setVisible(not live)
+        self.simulated_stream_note.setVisible(live and self.w.session.synthetic)
         blocks = self.w.session.blocks
         self.table.setRowCount(len(blocks))
         for r, b in enumerate(blocks):
@@ -382,14 +160,15 @@ class FineTunePage(QtWidgets.QWizardPage):
         super().__init__()
         self.w = wizard
         self.setTitle("Fine-tuning")
-        self.setSubTitle("The student's output heads adapt to this subject's ratings; the held-out blocks score it.")
+        self.setSubTitle("Per-subject models are fitted on the training blocks; the best of them, the uncalibrated "
+                         "student and the baseline estimator is kept, and the held-out blocks score each.")
         self.bar = QtWidgets.QProgressBar()
         self.bar.setRange(0, 0)
-        self.status = QtWidgets.QLabel("fine-tuning …")
+        self.status = QtWidgets.QLabel("fitting …")
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.bar)
-        self.job = _Job()
+        self.job = BackgroundJob()
         self.job.finished.connect(self._done)
         self.job.failed.connect(self._failed)
 
@@ -398,7 +177,7 @@ class FineTunePage(QtWidgets.QWizardPage):
 
         self.w.result = None
         self.bar.setRange(0, 0)
-        self.status.setText("fine-tuning and scoring …")
+        self.status.setText("fitting the per-subject models, testing against chance and scoring …")
         self.completeChanged.emit()
         root = Path(self.w.subject_page.profiles.text())
         self.job.start(calibrate_session, self.w.session, root)
@@ -441,7 +220,11 @@ class ReportPage(QtWidgets.QWizardPage):
             f"<table cellpadding=4><tr><th></th><th>CCC</th><th>RMSE</th></tr>"
             f"<tr><td>before</td><td>{b['ccc']:.3f}</td><td>{b['rmse']:.3f}</td></tr>"
             f"<tr><td>after</td><td>{a['ccc']:.3f}</td><td>{a['rmse']:.3f}</td></tr></table>"
-            f"profile: {folder}")
+            f"{html.escape(report['kept_line'])}<br><b>{html.escape(report['chance_line'])}</b><br>"
+            + (f"<span style='color:{theme.WARN}'>{html.escape(report['default_use_notice'])}</span><br>"
+               if report["default_use_notice"] else "")
+            + (f"{onset_summary(self.w.clip_onsets)}<br>" if self.w.clip_onsets else "")
+            + f"profile: {html.escape(str(folder))}")
         pixmap = QtGui.QPixmap(str(folder / "report.png"))
         self.image.setPixmap(pixmap.scaledToWidth(860, QtCore.Qt.TransformationMode.SmoothTransformation))
 
@@ -459,11 +242,35 @@ class CalibrationWizard(QtWidgets.QWizard):
         self.config = CalibrationConfig()
         self.result = None
         self.recorders: list = []
-        self.subject_page = SubjectPage(profiles or default_profiles_dir())
+        self.clip_onsets: dict = {}  #: the live session's clip onsets (:class:`~.calibration_record.ClipOnset`)
+        self.subject_page = SubjectPage(profiles or default_profiles_dir(), self)
         for page_id, page in ((SUBJECT, self.subject_page), (SIGNAL, SignalPage(self)), (BASELINE, BaselinePage(self)),
                               (RECORD, RecordPage(self)), (BLOCKS, BlocksPage(self)), (FINETUNE, FineTunePage(self)),
                               (REPORT, ReportPage(self))):
             self.setPage(page_id, page)
+        back = self.button(QtWidgets.QWizard.WizardButton.BackButton)
+        back.clicked.disconnect()  # asks first while a recording is under way
+        back.clicked.connect(lambda: self.back() if self.may_discard() else None)
+
+    def may_discard(self) -> bool:
+        """True unless a recording is under way and the user does not want it thrown away (going back, Cancel or
+        closing the window would end it)."""
+        page = self.currentPage()
+        if not (isinstance(page, RecordPage) and page.recording):
+            return True
+        return self.ask_discard()
+
+    def ask_discard(self) -> bool:
+        buttons = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(
+            self, "Stop the recording?", "The calibration is being recorded. Stopping now throws the recording "
+            "away; the protocol would start again from the beginning.", buttons.Discard | buttons.Cancel,
+            buttons.Cancel)
+        return answer == buttons.Discard
+
+    def reject(self) -> None:  # noqa: D102 - Cancel, Escape and closing the window ask first while recording
+        if self.may_discard():
+            super().reject()
 
     def protocol(self) -> CalibrationConfig:
         """The protocol's lengths for this run (remembered for the later pages)."""

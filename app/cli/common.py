@@ -178,13 +178,14 @@ def _checked_channels(labels: list[str] | tuple[str, ...], where: str) -> tuple[
 
 
 def subject_profile(subject: str | None, profiles: Path | None) -> Path | None:
-    """The subject's calibration profile folder, or None (with a notice) when the subject has none yet.
+    """The subject's calibration profile folder, or None (with a notice) when the subject has none yet or its
+    calibration kept no model better than chance (:func:`~affectstream.calibration.profiles.default_use`).
 
     A profile that exists but was made for another montage or model is refused (ProfileError, one line).
     """
     if subject is None:
         return None
-    from affectstream.calibration.profiles import default_profiles_dir, load_profile, profile_dir
+    from affectstream.calibration.profiles import default_profiles_dir, default_use, load_profile, profile_dir
 
     root = profiles or default_profiles_dir()
     # lexists, not is_file: a profile.json that is a link to a device or a folder is a broken profile, refused by
@@ -194,6 +195,10 @@ def subject_profile(subject: str | None, profiles: Path | None) -> Path | None:
               f"(`affectstream calibrate --subject {subject}` makes one)", file=sys.stderr)
         return None
     profile = load_profile(root, subject)
+    unused = default_use(profile)
+    if unused:
+        print(unused, file=sys.stderr)
+        return None
     print(f"using the calibration profile of {subject!r} ({profile.meta['data']}, {profile.meta['created']})",
           file=sys.stderr)
     return profile.folder
@@ -246,14 +251,26 @@ def print_summary(summary, out: Path | None, command: str = "run") -> None:
           + (" [SYNTHETIC input]" if summary.synthetic else ""), file=sys.stderr)
 
 
-def record_path(record: str | None, subject: str, session: str, task: str) -> Path | None:
+def add_recordings_option(parser: argparse.ArgumentParser) -> None:
+    """``--recordings DIR``: where recordings without a file name go (the dashboard's Record button included)."""
+    parser.add_argument("--recordings", type=Path, default=None, metavar="DIR",
+                        help="folder for new recordings (default: $AFFECTSTREAM_RECORDINGS, else recordings/ in the "
+                             "working directory)")
+
+
+def record_path(record: str | None, subject: str, session: str, task: str,
+                folder: str | Path | None = None) -> Path | None:
+    """The XDF file of ``--record``: the name given, or with ``auto`` a new name in ``folder``
+    (:func:`affectstream.core.paths.recordings_dir`: ``--recordings``, ``$AFFECTSTREAM_RECORDINGS`` or
+    ``./recordings``)."""
+    from affectstream.core.paths import recordings_dir
     from affectstream.core.xdf_writer import recording_path
 
     if record is None:
         return None
     if record == "auto":
         try:
-            return recording_path("recordings", subject, session, task)
+            return recording_path(recordings_dir(folder), subject, session, task)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     return Path(record)

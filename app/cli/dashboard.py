@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from affectstream.app.cli.common import UserError, add_montage_options, dashboard_config, positive, window_possible
+from affectstream.app.cli.common import (UserError, add_montage_options, add_recordings_option, dashboard_config,
+                                         positive, window_possible)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subject", default=None, help="use this subject's calibration profile (when there is one)")
     p.add_argument("--profiles", type=Path, default=None, metavar="DIR", help="calibration profile folder")
     add_montage_options(p)
+    add_recordings_option(p)
     p.set_defaults(func=run)
 
 
@@ -37,4 +39,5 @@ def run(args: argparse.Namespace) -> int:
                         "to render the dashboard offscreen")
     return run_dashboard(args.eeg, eeg_source_id=args.eeg_source_id, video=args.video,
                          video_source_id=args.video_source_id, screenshot=args.screenshot, duration=args.duration,
-                         config=config, first_match=args.first_match, subject=args.subject)
+                         config=config, first_match=args.first_match, subject=args.subject,
+                         recordings=args.recordings, profiles=args.profiles)

@@ -8,7 +8,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from affectstream.app.cli.common import StatusLine, UserError, positive, print_summary, record_path, window_possible
+from affectstream.app.cli.common import (StatusLine, UserError, add_recordings_option, positive, print_summary,
+                                         record_path, window_possible)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subject", default="sim01", help="simulated subject")
     p.add_argument("--no-video", action="store_true", help="EEG only (no synthetic face video)")
     p.add_argument("--record", nargs="?", const="auto", default=None, metavar="FILE.xdf",
-                   help="record the session (and every Markers stream on this machine) to XDF (default name under "
-                        "recordings/)")
+                   help="record the session (and every Markers stream on this machine) to XDF (default: a new name "
+                        "in the recordings folder)")
+    add_recordings_option(p)
     p.add_argument("--quiet", action="store_true", help="no per-second status line")
     p.set_defaults(func=run)
 
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
         duration = args.duration if args.duration is not None or args.screenshot is None else 10.0
         code = run_demo(args.seed, args.subject, screenshot=args.screenshot, duration=duration,
-                        video=not args.no_video)
+                        video=not args.no_video, recordings=args.recordings,
+                        record=record_path(args.record, args.subject, "1", "demo", args.recordings))
         if args.screenshot is not None and code == 0:
             print(f"wrote {args.screenshot}", file=sys.stderr)
         return code
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         video = None if args.no_video else functools.partial(open_video_source, video_source_id=f"{prefix}-video",
                                                               timeout=20.0)
-        record = record_path(args.record, args.subject, "1", "demo")
+        record = record_path(args.record, args.subject, "1", "demo", args.recordings)
         summary = run_headless("EEG", source_id=f"{prefix}-eeg", duration=args.duration, out=args.out,
                                on_result=StatusLine(args.quiet), resolve_timeout=20.0, open_video=video,
                                record=record, markers=f"{prefix}-markers", ground_truth=f"{prefix}-truth",

@@ -7,8 +7,9 @@ import functools
 import sys
 from pathlib import Path
 
-from affectstream.app.cli.common import (StatusLine, UserError, add_montage_options, checked_video_file,
-                                         load_pipeline_config, positive, print_summary, record_path, subject_profile)
+from affectstream.app.cli.common import (StatusLine, UserError, add_montage_options, add_recordings_option,
+                                         checked_video_file, load_pipeline_config, positive, print_summary,
+                                         record_path, subject_profile)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=positive, default=10.0, help="seconds to wait for the stream (default 10)")
     p.add_argument("--record", nargs="?", const="auto", default=None, metavar="FILE.xdf",
                    help="record every stream of the session, every Markers stream on this machine and the "
-                        "estimates to XDF (default name: recordings/sub-<subject>_ses-<session>_task-<task>_<time>"
-                        ".xdf)")
+                        "estimates to XDF (default name, in the recordings folder: "
+                        "sub-<subject>_ses-<session>_task-<task>_<time>.xdf)")
+    add_recordings_option(p)
     p.add_argument("--record-stream", action="append", default=[], metavar="NAME_OR_SOURCE_ID",
                    help="also record this LSL stream (repeatable; with --record)")
     p.add_argument("--subject", dest="record_subject", default=None,
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     video = functools.partial(open_video_source, args.video, video_source_id=args.video_source_id,
                               camera=args.camera, video_file=checked_video_file(args.video_file), timeout=args.timeout,
                               first_match=args.first_match)
-    record = record_path(args.record, args.record_subject or "01", args.record_session, args.record_task)
+    record = record_path(args.record, args.record_subject or "01", args.record_session, args.record_task,
+                         args.recordings)
     summary = run_headless(args.eeg, source_id=args.eeg_source_id, duration=args.duration, out=args.out,
                            config=config, resolve_timeout=args.timeout, on_result=StatusLine(args.quiet),
                            open_video=video, record=record, first_match=args.first_match,

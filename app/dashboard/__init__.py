@@ -8,9 +8,14 @@ simulator in a child process and opens the window on its streams. Qt is imported
 package is imported, so ``affectstream --help`` stays instant.
 
 Modules: ``main_window`` (window, toolbar, docks, 30 fps timer), ``worker`` (the processing thread that polls the
-live or replay session), ``model`` (mailbox and history, no Qt), ``trace_panel``, ``eeg_panel``, ``topomap_panel``,
-``video_panel``, ``status_bar``, ``overlay`` (the session's state over the traces), ``controls`` (stream picker,
-marker outlet), ``theme``, ``frame_times`` (what each frame costs), ``bench_gui`` (paint cost with the demo running).
+live or replay session), ``model`` (mailbox and history, no Qt), ``trace_panel``, ``eeg_panel`` (with
+``eeg_drawing``), ``topomap_panel``,
+``video_panel``, ``status_bar`` (its texts wrap: ``flow_layout``), ``overlay`` (the session's state over the
+traces), ``marker_lane`` (the markers' labels), ``controls`` (stream picker, marker outlet), ``toolbars``,
+``recording_control`` (the Record button and the recordings folder), ``notice`` (the notice line),
+``subject_dialog``, ``theme``, ``frame_times`` (what each frame costs), ``bench_gui`` (paint cost with the demo
+running). The calibration wizard's first page and its SAM scale are here too (``calibration_subject``,
+``sam_scale``): they share the stream picker and the theme.
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
                   duration: float | None = None, *, camera: int | None = None, video_file: str | Path | None = None,
                   resolve_timeout: float = 10.0, config=None, recording: str | Path | None = None,
                   replay_speed: float = 1.0, first_match: bool = False, subject: str | None = None,
-                  _on_window=None) -> int:
+                  recordings: str | Path | None = None, profiles: str | Path | None = None,
+                  record: str | Path | None = None, _on_window=None) -> int:
     """Open the dashboard on live LSL streams (or replay a recording) and run until the window is closed.
 
     Parameters
@@ -86,11 +92,18 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
         Take the first of several equally matching streams instead of stopping with the list of them.
     subject : str | None
         The subject id: part of the Affect outlet's ``source_id`` (two sessions on one headset stay apart).
+    recordings : path | None
+        Folder for the Record button's files (:func:`affectstream.core.paths.recordings_dir`).
+    profiles : path | None
+        Where the Subject… button looks for calibration profiles.
+    record : path | None
+        Start recording to this XDF file as soon as the session runs (``demo --record``).
 
     Returns
     -------
     int
-        0; 2 when the streams could not be opened, or sent nothing in an automatic (``duration``) run.
+        0; 1 when processing or a recording failed on the way (the window said what); 2 when the streams could not
+        be opened, or sent nothing in an automatic (``duration``) run.
     """
     app = _application(offscreen_without_display=screenshot is not None or duration is not None)
     from affectstream.app.dashboard.main_window import DashboardWindow
@@ -102,7 +115,7 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
                       video_file=None if video_file is None else str(video_file),
                       recording=None if recording is None else str(recording), replay_speed=replay_speed,
                       first_match=first_match, subject=subject)
-    window = DashboardWindow(spec, config=config)
+    window = DashboardWindow(spec, config=config, record_dir=recordings, profiles_dir=profiles, record=record)
     if duration is not None or screenshot is not None:
         window.auto_close(duration if duration is not None else 5.0, screenshot)
     window.show()
@@ -119,7 +132,7 @@ def run_dashboard(eeg: str | None = "EEG", eeg_source_id: str | None = None, vid
             signal.signal(signal.SIGINT, interrupt)
         if window.isVisible():  # the event loop ended for another reason (app.quit)
             window.close()
-    if window.history.snapshot.state == "error":
+    if window.exit_code == 0 and window.history.snapshot.state == "error":
         return 2  # the streams could not be opened (the window said why)
     return window.exit_code
 
@@ -132,10 +145,12 @@ def _close_on_sigint(window):
 
 
 def run_demo(seed: int = 0, subject: str = "sim01", screenshot: str | Path | None = None,
-             duration: float | None = None, *, video: bool = True, _on_window=None) -> int:
+             duration: float | None = None, *, video: bool = True, recordings: str | Path | None = None,
+             record: str | Path | None = None, _on_window=None) -> int:
     """Start the simulator (SYNTHETIC streams, with face video) and open the dashboard on it.
 
     Closing the window (or the end of ``duration``) stops the worker, closes the session and stops the simulator.
+    ``recordings`` and ``record`` are :func:`run_dashboard`'s.
     """
     from affectstream.pipelines.synthetic.publisher import start_simulator_process, stop_process
 
@@ -148,6 +163,7 @@ def run_demo(seed: int = 0, subject: str = "sim01", screenshot: str | Path | Non
         return run_dashboard("EEG", eeg_source_id=f"{prefix}-eeg", video="Video" if video else None,
                              video_source_id=f"{prefix}-video" if video else None,
                              markers_source_id=f"{prefix}-markers", truth_source_id=f"{prefix}-truth",
-                             screenshot=screenshot, duration=duration, resolve_timeout=20.0, _on_window=_on_window)
+                             screenshot=screenshot, duration=duration, resolve_timeout=20.0, recordings=recordings,
+                             record=record, _on_window=_on_window)
     finally:
         stop_process(sim)

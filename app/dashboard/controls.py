@@ -33,16 +33,16 @@ class StreamPicker(QtWidgets.QWidget):
 
     listed = QtCore.Signal(object)
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None, wait: float = 1.0) -> None:
+    def __init__(self, parent: QtWidgets.QWidget | None = None, wait: float = 1.0, video: bool = True) -> None:
         super().__init__(parent)
         self.wait = max(1.0, wait)  # liblsl answers a lookup after ~0.5 s: a shorter one misses streams
         self.entries: list[StreamEntry] = []
         self.recorded: tuple[StreamEntry, ...] | None = None  #: the replayed streams shown (None: live listing)
         self._listing = False
         self.eeg_box = QtWidgets.QComboBox()
-        self.eeg_box.setMinimumWidth(260)
+        self.eeg_box.setMinimumWidth(220)
         self.eeg_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.eeg_box.setMinimumContentsLength(30)
+        self.eeg_box.setMinimumContentsLength(26)
         self.video_box = QtWidgets.QComboBox()
         self.video_box.setMinimumWidth(180)
         self.video_box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -59,8 +59,12 @@ class StreamPicker(QtWidgets.QWidget):
         layout.setSpacing(4)
         layout.addWidget(QtWidgets.QLabel("EEG"))
         layout.addWidget(self.eeg_box)
-        layout.addWidget(QtWidgets.QLabel("Video"))
-        layout.addWidget(self.video_box)
+        if video:  # without: an EEG chooser only (the calibration wizard); spec() then names no video
+            layout.addWidget(QtWidgets.QLabel("Video"))
+            layout.addWidget(self.video_box)
+        else:
+            self.video_box.setParent(self)
+            self.video_box.hide()
         layout.addWidget(self.refresh_button)
         self.listed.connect(self._fill)
 

@@ -31,6 +31,7 @@ from affectstream.core.montage import MONTAGE_32
 
 from affectstream.app.dashboard import theme
 from affectstream.app.dashboard.canvas import Canvas
+from affectstream.app.dashboard.eeg_drawing import EEGTimeAxis, peak_decimate, stack_segments
 from affectstream.app.dashboard.model import History
 
 #: Band names as drawn under the bars.
@@ -38,55 +39,8 @@ BAND_SYMBOLS = {"delta": "δ", "theta": "θ", "alpha": "α", "beta1": "β1", "be
 
 #: Display sensitivities, µV per channel spacing.
 GAINS_UV = (10, 20, 50, 100, 200, 500, 1000)
-
-
-def peak_decimate(t: np.ndarray, x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reduce (C, n) samples to about ``2 * bins`` points per channel (min and max of each bin, in time order)."""
-    n = len(t)
-    factor = n // max(1, bins)
-    if factor < 2:
-        return t, x
-    nb = n // factor
-    start = n - nb * factor  # keep the newest samples aligned on bin edges
-    xb = x[:, start:].reshape(x.shape[0], nb, factor)
-    lo, hi = xb.min(axis=2), xb.max(axis=2)  # a non-finite sample makes its bin non-finite (drawn as a break)
-    y = np.empty((x.shape[0], 2 * nb), dtype=x.dtype)
-    y[:, 0::2], y[:, 1::2] = lo, hi
-    tb = t[start::factor][:nb]
-    return np.repeat(tb, 2), y
-
-
-class EEGTimeAxis(theme.TimeAxis):
-    """Session time (m:ss) when reviewing; seconds into the page while sweeping.
-
-    The sweep's tick labels never change: relabelling the axis every second would add its strip to the frame's
-    dirty region, and Qt repaints every item inside the bounding box of that region, i.e. the whole page. The
-    page's session time is shown in the panel header instead.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.sweeping = False
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - Qt naming
-        if self.sweeping:
-            return [f"{v:g} s" for v in values]
-        return super().tickStrings(values, scale, spacing)
-
-    def set_sweeping(self, sweeping: bool) -> None:
-        if sweeping != self.sweeping:
-            self.sweeping = sweeping
-            self.picture = None  # pyqtgraph's cached tick drawing
-            self.update()
-
-
-def _stack(segments: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Join (x (L,), y (C, L)) segments side by side; ``connect`` (L,) is False at each segment's last point."""
-    xs = np.concatenate([x for x, _ in segments])
-    ys = np.concatenate([y for _, y in segments], axis=1)
-    connect = np.ones(len(xs), dtype=bool)
-    connect[np.cumsum([len(x) for x, _ in segments]) - 1] = False
-    return xs, ys, connect
+#: A trace's largest swing from its baseline, in rows: short of half a row, so neighbouring traces never touch.
+ROW_HALF = 0.45
 
 
 class EEGPanel(QtWidgets.QWidget):
@@ -126,14 +80,16 @@ class EEGPanel(QtWidgets.QWidget):
         """Title, quality legend, bad-channel and write-head labels, gain, Review / Back to live."""
         self.gain = QtWidgets.QComboBox()
         for g in GAINS_UV:
-            self.gain.addItem(f"{g} µV / div", g)
+            self.gain.addItem(f"{g} µV", g)
         self.gain.setCurrentIndex(GAINS_UV.index(50))
-        self.gain.setToolTip("Display sensitivity: µV between neighbouring channel baselines (0.5 Hz high-pass)")
+        self.gain.setToolTip("Display sensitivity: µV between neighbouring channel baselines (0.5 Hz high-pass); "
+                             "a trace is clipped at half that either side, so rows never overlap")
         self.gain.currentIndexChanged.connect(self._invalidate)
         self.review_button = QtWidgets.QPushButton("Review")
         self.review_button.setToolTip("Stop the sweep and scroll back through the last 5 minutes")
         self.review_button.clicked.connect(lambda: self.set_mode("review"))
-        self.live_button = QtWidgets.QPushButton("Back to live")
+        self.live_button = QtWidgets.QPushButton("Follow")
+        self.live_button.setToolTip("Back to the sweep over the newest data")
         self.live_button.setEnabled(False)
         self.live_button.clicked.connect(lambda: self.set_mode("sweep"))
         # Elided, not clipped: at any width the counts and the head time stay apart, each shortened with "…" when
@@ -182,29 +138,48 @@ class EEGPanel(QtWidgets.QWidget):
     def _place_rows(self) -> None:
         """One row per channel (first on top): the names, and a view that holds every row.
 
-        Past :attr:`max_names` channels (a 64-channel cap) only every other name is shown (every third past twice
-        that...): the rows are then narrower than a line of text and the names would print over each other.
+        Where the rows are narrower than a line of text (past :attr:`max_names` channels, or a low panel) only every
+        other name is shown, or every third...: the names would otherwise print over each other
+        (:meth:`_show_names`).
         """
         for item in self.label_items:
             self.label_vb.removeItem(item)
         self.label_items = []
-        step = -(-self.n // self.max_names)
         for i, lab in enumerate(self.labels):
             item = pg.TextItem(lab, color=theme.QUALITY[""], anchor=(1, 0.5))
             item.setFont(theme.axis_font(8))
             item.setPos(0.95, float(self.offsets[i]))
-            item.setVisible(i % step == 0)
             self.label_vb.addItem(item)
             self.label_items.append(item)
+        self._show_names()
         vb = self.plot.getViewBox()
-        # every trace (clipped at +/-1.25 rows) stays inside the view: a curve whose bounds reach over the time axis
+        # every trace (clipped at +/-ROW_HALF rows) stays inside the view: a curve whose bounds reach over the time axis
         # would be repainted with it each second
         self._setting_range = True
         try:
             vb.setLimits(yMin=-3, yMax=self.n + 2)
-            vb.setYRange(-1.6, self.n + 0.6, padding=0)
+            vb.setYRange(-0.6, self.n - 0.4, padding=0)
         finally:
             self._setting_range = False
+
+    def name_step(self) -> int:
+        """Every how many rows a channel name is drawn: never two names closer than a line of text."""
+        step = -(-self.n // self.max_names)
+        height = self.plot.getViewBox().height()
+        if height > 0 and self.n:
+            row_px = height / (self.n + 0.2)  # the view holds n rows and a fifth of a row of margin
+            # a name as drawn (its text item's box, margins included; it ignores the view's scaling)
+            line_px = self.label_items[0].boundingRect().height() if self.label_items else \
+                QtGui.QFontMetricsF(theme.axis_font(8)).height() + 4
+            step = max(step, math.ceil(line_px / row_px))
+        return step
+
+    def _show_names(self) -> None:
+        step = self.name_step()
+        for i, item in enumerate(self.label_items):
+            visible = i % step == 0
+            if item.isVisible() != visible:
+                item.setVisible(visible)
 
     def set_channels(self, labels: tuple[str, ...], flags: tuple[str, ...] | None = None) -> None:
         """Show these channels (a new headset): ``labels`` as drawn, ``flags`` their keys in ``bad_channels``.
@@ -222,16 +197,17 @@ class EEGPanel(QtWidgets.QWidget):
         """The band-power bar chart of the good channels, on its own canvas."""
         self.bars_glw = Canvas()  # own viewport: bar updates never repaint the traces, nor the reverse
         self.bars_glw.ci.setContentsMargins(2, 2, 6, 2)
-        self.bars_glw.setFixedWidth(230)
+        self.bars_glw.setFixedWidth(190)
         self.bars_plot = self.bars_glw.addPlot(row=0, col=0)
-        theme.style_plot(self.bars_plot, left="relative power (%)")
+        theme.style_plot(self.bars_plot, left="% of power")
         self.bars_plot.setMouseEnabled(x=False, y=False)
         self.bars_plot.showGrid(x=False, y=True, alpha=theme.GRID_ALPHA)
         self.bars_plot.getAxis("bottom").setTicks([[(i, BAND_SYMBOLS.get(b, b)) for i, b in enumerate(BAND_NAMES)]])
         self.bars_plot.getAxis("bottom").setStyle(tickFont=theme.axis_font(10))
         self.bars_plot.setXRange(-0.6, len(BAND_NAMES) - 0.4, padding=0)
         self.bars_plot.setYRange(0, 60, padding=0)
-        self.bars_plot.setTitle("band power · good channels", color=theme.MUTED, size="9pt")
+        self.bars_plot.setTitle("band power", color=theme.MUTED, size="9pt")  # short: the canvas is narrow
+        self.bars_glw.setToolTip("Relative band power (% of the six bands' total), mean over the good channels")
         self.bars = pg.BarGraphItem(x=np.arange(len(BAND_NAMES)), height=np.zeros(len(BAND_NAMES)), width=0.62,
                                     brush=pg.mkBrush(theme.EEG), pen=pg.mkPen(None))
         self.bars_plot.addItem(self.bars)
@@ -311,6 +287,7 @@ class EEGPanel(QtWidgets.QWidget):
     def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt naming
         super().resizeEvent(event)
         self._fit_legend()
+        QtCore.QTimer.singleShot(0, self._show_names)  # once the canvas has its new size
 
     def _fit_legend(self) -> None:
         """Show the legend only when the whole header fits at its full width: the channel counts and the head time
@@ -402,10 +379,12 @@ class EEGPanel(QtWidgets.QWidget):
             for curve in curves.values():
                 curve.setData([], [])
             return
-        xs, data, connect_row = _stack(segments)
+        xs, data, connect_row = stack_segments(segments)
         gain = float(self.gain.currentData())
         y = data / gain
-        np.clip(y, -1.25, 1.25, out=y)  # a wild channel is clipped (as on paper) rather than painting over others
+        # each channel stays inside its own row: a larger swing is clipped (raise the µV per row to see it whole)
+        # rather than drawn over its neighbours, whatever the panel's height (issue 22, item 5)
+        np.clip(y, -ROW_HALF, ROW_HALF, out=y)
         y += self.offsets[:, None]
         reasons = self._reasons or ("",) * self.n
         groups: dict[str, list[int]] = {}

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from affectstream.app.dashboard.controls import MarkerPublisher, StreamPicker
+from affectstream.app.dashboard.controls import MarkerPublisher
 from affectstream.app.dashboard.eeg_panel import EEGPanel
 from affectstream.app.dashboard.frame_times import FrameTimes
 from affectstream.app.dashboard.model import History, Mailbox
 from affectstream.app.dashboard.overlay import overlay_text
-from affectstream.app.dashboard.replay_bar import ReplayBar
 from affectstream.app.dashboard.status_bar import StatusPanel
+from affectstream.app.dashboard.toolbars import Toolbars
 from affectstream.app.dashboard.topomap_panel import TopomapPanel
 from affectstream.app.dashboard.trace_panel import TracePanel
 from affectstream.app.dashboard.video_panel import VideoPanel
@@ -36,8 +36,8 @@ from affectstream.app.dashboard.worker import SessionWorker, SourceSpec
 log = logging.getLogger(__name__)
 
 FRAME_MS = 33
-#: The window's smallest size (px): what its toolbar and docked panels need side by side.
-MIN_SIZE = (1120, 640)
+#: The window's smallest size (px): a 1024 x 768 screen's, less its panel and the window's frame (issue 22, item 5).
+MIN_SIZE = (1000, 640)
 
 
 class DashboardWindow(QtWidgets.QMainWindow):
@@ -52,39 +52,41 @@ class DashboardWindow(QtWidgets.QMainWindow):
     publish : bool
         Publish the ``Affect`` outlet while running.
     record_dir : path | None
-        Folder for the XDF recordings (default ``recordings/`` in the working directory, as ``run --record``).
+        Folder for the XDF recordings (default :func:`affectstream.core.paths.recordings_dir`: ``recordings/`` of
+        the working directory unless ``$AFFECTSTREAM_RECORDINGS`` names one).
     list_streams : bool
         List the LSL streams for the picker when the window opens.
     session_factory : callable | None
         Passed to the worker (tests).
     profiles_dir : path | None
         Where the Subject… button looks for calibration profiles (default: the per-user folder).
+    record : path | None
+        Record to this XDF file as soon as the session runs (``demo --record``).
     """
 
     closed = QtCore.Signal()
 
-    RECORD_TIP = "Record every stream of the session and its estimates to one XDF file under recordings/"
-
     def __init__(self, spec: SourceSpec | None = None, *, config=None, publish: bool = True,
                  record_dir: str | Path | None = None, list_streams: bool = True, session_factory=None,
-                 profiles_dir: str | Path | None = None) -> None:
+                 profiles_dir: str | Path | None = None, record: str | Path | None = None) -> None:
         super().__init__()
         self.setWindowTitle("affectstream — live")
         self.resize(1680, 1000)
         self.config = config
         self.publish = publish
-        self.record_dir = Path(record_dir if record_dir is not None else "recordings").resolve()
         self.session_factory = session_factory
         self.profiles_dir = Path(profiles_dir) if profiles_dir is not None else None
         #: names the recordings and the Affect outlet (its calibration profile is used when it has one)
         self.subject: str | None = spec.subject if spec is not None else None
         self.spec = spec
+        self.live_spec: SourceSpec | None = None  #: the live streams last opened (what "Back to live" reopens)
         self.worker: SessionWorker | None = None
         self._old_workers: list[SessionWorker] = []
         self.mailbox = Mailbox()
         self.history = History()
         self.markers = MarkerPublisher()
         self.exit_code = 0
+        self._errors_shown = 0
         self._seq = -1
         self._listed_running = False
         self._auto: tuple[float, Path | None] | None = None
@@ -94,16 +96,17 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.frame_times = FrameTimes()  #: what each frame cost (affectstream bench, gui)
         self.ticks = 0
         self._epoch: int | None = None  #: the replay's seek count drawn (a new one clears the view)
-        self._shown_recording_error = ""
 
         self._build_panels()
-        self._build_toolbar()
+        self._build_toolbars(record_dir)
+        if record is not None:
+            self.recording.pending = Path(record)
         self.status = StatusPanel(self.statusBar())
         # An explicit minimum: otherwise the window's minimum follows every change of the layout's (a status text,
         # the replay bar), and each change is pushed to the window system, which the offscreen platform answers
-        # with a "does not support propagateSizeHints()" line on stderr. Panel texts are elided or left out when
-        # they do not fit, so what the panels need now is what they need with any text.
-        self.setMinimumSize(self.minimumSizeHint().expandedTo(QtCore.QSize(*MIN_SIZE)))
+        # with a "does not support propagateSizeHints()" line on stderr. Panel texts are elided, left out or
+        # wrapped when they do not fit, so what the panels need now is what they need with any text.
+        self.setMinimumSize(QtCore.QSize(*MIN_SIZE))
         self.timer = QtCore.QTimer(self)
         self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
@@ -147,48 +150,38 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self.resizeDocks([self.docks["eeg"], self.docks["topomaps"]], [960, 720], QtCore.Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["eeg"]], [520], QtCore.Qt.Orientation.Vertical)
 
-    def _build_toolbar(self) -> None:
-        bar = self.addToolBar("Session")
-        bar.setObjectName("toolbar-session")
-        bar.setMovable(False)
-        bar.setIconSize(QtCore.QSize(16, 16))
-        self.picker = StreamPicker()
-        bar.addWidget(self.picker)
-        bar.addSeparator()
-        self.start_button = QtWidgets.QPushButton("Start")
-        self.start_button.setToolTip("Open the picked streams and start estimating (Stop closes them)")
-        self.start_button.clicked.connect(self._start_stop_clicked)
-        bar.addWidget(self.start_button)
-        self.record_button = QtWidgets.QPushButton("● Record")
-        self.record_button.setCheckable(True)
-        self.record_button.setToolTip(self.RECORD_TIP)
-        self.record_button.toggled.connect(self._record_toggled)
-        bar.addWidget(self.record_button)
-        self.marker_button = QtWidgets.QPushButton("Marker  (M)")
-        self.marker_button.setToolTip("Publish a marker on the 'affectstream-markers' LSL stream and draw it (key M)")
-        self.marker_button.clicked.connect(self.add_marker)
-        bar.addWidget(self.marker_button)
-        bar.addSeparator()
-        self.open_button = QtWidgets.QPushButton("Open recording…")
-        self.open_button.setToolTip("Replay an XDF recording (affectstream's or another tool's) through the same "
-                                    "pipeline, with play/pause, seek and speed")
-        self.open_button.clicked.connect(self._open_clicked)
-        bar.addWidget(self.open_button)
-        self.subject_button = QtWidgets.QPushButton(f"Subject: {self.subject}" if self.subject else "Subject…")
-        self.subject_button.setToolTip("Use a subject's calibration profile (made by `affectstream calibrate`); the "
-                                       "session restarts with it")
-        self.subject_button.clicked.connect(self._subject_clicked)
-        bar.addWidget(self.subject_button)
-        self.addToolBarBreak()
-        self.replay_toolbar = self.addToolBar("Replay")
-        self.replay_toolbar.setObjectName("toolbar-replay")
-        self.replay_toolbar.setMovable(False)
-        self.replay_bar = ReplayBar()
+    def _build_toolbars(self, record_dir: str | Path | None) -> None:
+        self.bars = Toolbars(self, record_dir)
+        bars = self.bars
+        self.picker, self.start_button, self.recording = bars.picker, bars.start_button, bars.recording
+        self.record_button, self.marker_button = bars.recording.button, bars.marker_button
+        self.open_button, self.subject_button, self.notice = bars.open_button, bars.subject_button, bars.notice
+        self.replay_toolbar, self.replay_bar, self.live_button = bars.replay, bars.replay_bar, bars.live_button
+        if self.subject:
+            self.subject_button.setText(f"Subject: {self.subject}")
         self.replay_bar.play_requested.connect(lambda play: self._transport("play" if play else "pause"))
         self.replay_bar.seek_requested.connect(lambda t: self._transport("seek", t))
         self.replay_bar.speed_requested.connect(lambda k: self._transport("set_speed", k))
-        self.replay_toolbar.addWidget(self.replay_bar)
-        self.replay_toolbar.setVisible(False)
+        self.picker.eeg_box.activated.connect(self._picker_changed)
+        self.picker.video_box.activated.connect(self._picker_changed)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        self.bars.reflow(event.size().width())
+        super().resizeEvent(event)
+
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 - Qt naming
+        """The first time: the bottom panels get their share of the window's height as it is shown (a 700 px
+        window keeps room for the traces above them)."""
+        super().showEvent(event)
+        if not getattr(self, "_sized", False):
+            self._sized = True
+            self.resizeDocks([self.docks["eeg"]], [min(520, int(0.45 * self.height()))],
+                             QtCore.Qt.Orientation.Vertical)
+
+    @property
+    def record_dir(self) -> Path:
+        """The folder new recordings go to (the Record button's menu changes it)."""
+        return self.recording.folder
 
     # ------------------------------------------------------------------------------------------- session
     @property
@@ -209,37 +202,61 @@ class DashboardWindow(QtWidgets.QMainWindow):
         """Replay the XDF file ``path`` in this window (the live session, if any, is stopped first)."""
         self.start(SourceSpec(eeg=None, recording=str(path), replay_speed=speed))
 
+    def back_to_live(self) -> None:
+        """Close the replay and open the live streams last used again (none: back to the stream picker)."""
+        if self.live_spec is not None:
+            self.start(self.live_spec)
+            return
+        self.stop()
+        self.spec = None
+        self.replay_toolbar.setVisible(False)
+        self.picker.show_live()
+        self.setWindowTitle("affectstream — live")
+        self.notice.show_notice("Pick an EEG stream and press Start")
+
     def _subject_clicked(self) -> None:
+        from affectstream.app.dashboard.subject_dialog import choose_subject
         from affectstream.calibration.profiles import default_profiles_dir
 
-        root = self.profiles_dir or default_profiles_dir()
-        subjects = sorted(p.parent.name for p in root.glob("*/profile.json")) if root.is_dir() else []
-        items = ["(no profile: the bundled student)"] + subjects
-        current = self.subject if self.subject in subjects else items[0]
-        choice, ok = QtWidgets.QInputDialog.getItem(self, "Subject", f"calibration profiles in {root}", items,
-                                                    items.index(current), False)
-        if ok:
-            self.use_subject(None if choice == items[0] else choice)
+        chosen = choose_subject(self, self.profiles_dir or default_profiles_dir(), self.subject)
+        if chosen is None:
+            return
+        if chosen.subject == self.subject:
+            self.notice.show_notice("Nothing changed: the session goes on with "
+                                    + (f"{self.subject}'s profile" if self.subject else "the bundled student"))
+            return
+        self.use_subject(chosen.subject)
 
     def use_subject(self, subject: str | None) -> bool:
-        """Estimate with ``subject``'s calibration profile (None: the bundled student); restarts a running session.
+        """Estimate with ``subject``'s calibration profile (None: the bundled student); restarts a running session
+        when the choice changed (the same choice changes nothing).
 
-        A profile made for another montage or model is refused with its reason in the status bar.
+        A profile made for another montage or model is refused with its reason in the notice line. A profile whose
+        calibration kept no model better than chance names the subject (recordings, the Affect outlet) but estimates
+        with the bundled student, and the notice says why (:func:`~.subject_dialog.profile_in_use`).
         """
-        from affectstream.calibration.profiles import ProfileError, default_profiles_dir, load_profile
+        from affectstream.app.dashboard.subject_dialog import profile_in_use
+        from affectstream.calibration.profiles import ProfileError, default_profiles_dir
         from affectstream.pipelines.config import PipelineConfig
 
-        base = self.config or PipelineConfig(saliency_every_hops=4)
-        if subject is None:
-            self.config, self.subject = dataclasses.replace(base, profile=None), None
-        else:
+        if subject == self.subject:
+            return True
+        folder = unused = None  # the profile used, or why the subject's is not
+        if subject is not None:
             try:
-                profile = load_profile(self.profiles_dir or default_profiles_dir(), subject)
+                folder, unused = profile_in_use(self.profiles_dir or default_profiles_dir(), subject)
             except ProfileError as exc:
-                self.statusBar().showMessage(str(exc), 15000)
+                self.notice.show_notice(str(exc), "error")
                 return False
-            self.config, self.subject = dataclasses.replace(base, profile=str(profile.folder)), subject
+        base = self.config or PipelineConfig(saliency_every_hops=4)
+        self.config, self.subject = dataclasses.replace(base, profile=folder), subject
         self.subject_button.setText(f"Subject: {subject}" if subject else "Subject…")
+        who = f"{subject}'s calibration profile" if self.config.profile else "the bundled student"
+        verb = "Restarting the session with" if self.running else "The next session uses"
+        if unused:
+            self.notice.show_notice(f"{verb} {who} for {subject}: {unused}", "warn")
+        else:
+            self.notice.show_notice(f"{verb} {who}" + ("" if subject else " (no profile)"))
         if self.running:
             self.start(self.spec)
         return True
@@ -256,16 +273,33 @@ class DashboardWindow(QtWidgets.QMainWindow):
         else:
             self.start()
 
+    def _picker_changed(self, _index: int = 0) -> None:
+        """A stream picked while a live session runs is used at once (the session restarts on it)."""
+        if not self.running or self.replaying:
+            return
+        picked = self._picked_spec()
+        if picked is not None and picked is not self.spec:
+            self.notice.show_notice(f"Switching to {picked.describe()}")
+            self.start(picked)
+
     def _sync_buttons(self, state: str) -> None:
         """Start/Stop/Reconnect follows the worker: a session that failed or ended offers Start again."""
         if self.worker is not None and not self.worker.is_alive():
             self._old_workers.append(self.worker)
             self.worker = None
-            if self.record_button.isChecked():
-                self.record_button.setChecked(False)
+            self.recording.session_ended()
         text = "Start" if self.worker is None else "Reconnect" if state == "lost" else "Stop"
         if self.start_button.text() != text:
             self.start_button.setText(text)
+
+    def _check_errors(self) -> None:
+        """A worker's errors (its processing stopped, a recording failed) are shown, and the process exits 1."""
+        errors = [e for w in self._old_workers + ([self.worker] if self.worker else []) for e in w.errors]
+        if len(errors) > self._errors_shown:
+            self._errors_shown = len(errors)
+            self.exit_code = 1
+            if not errors[-1].startswith(("cannot record", "recording to", "closing ")):  # the recording says its own
+                self.notice.show_notice(errors[-1], "error")
 
     def _picked_spec(self) -> SourceSpec | None:
         picked = self.picker.spec()
@@ -279,7 +313,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
         """Open ``spec`` (default: the picked streams) in a new worker; the previous session is stopped."""
         spec = spec or self._picked_spec()
         if spec is None:
-            self.statusBar().showMessage("pick an EEG stream first (⟳ lists the streams on this machine)", 5000)
+            self.notice.show_notice("Pick an EEG stream first (⟳ lists the streams on this machine)", "warn")
             return
         if spec.subject != self.subject:  # the picker's specs do not know the subject
             spec = dataclasses.replace(spec, subject=self.subject)
@@ -290,11 +324,14 @@ class DashboardWindow(QtWidgets.QMainWindow):
         self._listed_running = False
         self._reset_view()
         replaying = spec.recording is not None
+        if replaying:
+            self.picker.show_recording(())  # the toolbar says at once that the recording plays, not a live stream
+        else:
+            self.live_spec = spec
+            self.picker.show_live()
         self.replay_toolbar.setVisible(replaying)
         self.replay_bar.refresh(None)
         self.record_button.setEnabled(not replaying)
-        self.record_button.setToolTip("A replay is not recorded again: the file is the recording" if replaying
-                                      else self.RECORD_TIP)
         self.setWindowTitle(f"affectstream — replay {Path(spec.recording).name}" if replaying
                             else "affectstream — live")
         if self.config is not None:
@@ -314,44 +351,20 @@ class DashboardWindow(QtWidgets.QMainWindow):
 
     def stop(self) -> None:
         """Stop the worker (it closes the session on its own thread); the last data stays on screen."""
-        if self.record_button.isChecked():
-            self.record_button.setChecked(False)
         if self.worker is not None:
+            self.recording.stop()
             self.worker.stop()
             self._old_workers.append(self.worker)
             self.worker = None
+            self.recording.session_ended()
         self.start_button.setText("Start")
-
-    def _record_toggled(self, on: bool) -> None:
-        from affectstream.core.xdf_writer import recording_path
-
-        if on and not self.running:
-            self.record_button.blockSignals(True)
-            self.record_button.setChecked(False)
-            self.record_button.blockSignals(False)
-            self.statusBar().showMessage("start a session before recording", 4000)
-            return
-        if on:
-            path = recording_path(self.record_dir, subject=self.subject or "01", task="dashboard")
-            self.worker.record(path)
-            self.record_button.setText("■ Recording")
-            self.statusBar().showMessage(f"recording to {path}", 4000)
-        else:
-            if self.worker is not None:
-                self.worker.record(None)
-            self.record_button.setText("● Record")
 
     def record_to(self, path: str | Path | None) -> None:
         """Start (or with None stop) recording to an explicit path (scripts and tests)."""
         if path is None:
-            self.record_button.setChecked(False)
-            return
-        if self.worker is not None:
-            self.record_button.blockSignals(True)
-            self.record_button.setChecked(True)
-            self.record_button.setText("■ Recording")
-            self.record_button.blockSignals(False)
-            self.worker.record(path)
+            self.recording.stop()
+        else:
+            self.recording.start(path)
 
     def add_marker(self, text: str | None = None) -> None:
         """Publish a marker on the ``affectstream-markers`` outlet and draw it at once."""
@@ -359,8 +372,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
         transport = self.history.snapshot.transport
         if self.replaying and transport is not None:  # drawn at the replay's time; the file stays as it was
             self.history.add_marker((self.history.t0 or 0.0) + transport.position_s, text, "manual")
-            self.statusBar().showMessage(f"marker '{text}' drawn at {transport.position_s:.1f} s of the replay "
-                                         "(not written to the recording)", 3000)
+            self.notice.show_notice(f"Marker '{text}' drawn at {transport.position_s:.1f} s of the replay (not "
+                                    "written to the recording)")
             return
         try:
             t = self.markers.push(text)
@@ -369,7 +382,7 @@ class DashboardWindow(QtWidgets.QMainWindow):
             from mne_lsl.lsl import local_clock
             t = local_clock()
         self.history.add_marker(t, text, "manual")
-        self.statusBar().showMessage(f"marker '{text}' published on affectstream-markers", 3000)
+        self.notice.show_notice(f"Marker '{text}' published on affectstream-markers", timeout_s=4.0)
 
     # ------------------------------------------------------------------------------------------- frames
     def _tick(self) -> None:
@@ -391,15 +404,8 @@ class DashboardWindow(QtWidgets.QMainWindow):
             history.ingest(d)
         history = self.history
         self._sync_buttons(history.snapshot.state)
-        error = history.snapshot.recording_error
-        if error and error != self._shown_recording_error:  # e.g. the disk is full: say so, release the button
-            self._shown_recording_error = error
-            self.statusBar().showMessage(error, 15000)
-            if self.record_button.isChecked():
-                self.record_button.blockSignals(True)
-                self.record_button.setChecked(False)
-                self.record_button.setText("● Record")
-                self.record_button.blockSignals(False)
+        self._check_errors()
+        self.recording.refresh(history.snapshot)
         if self.replaying and self.worker is not None:  # the picker shows what plays, never unrelated live streams
             self.picker.show_recording(history.snapshot.inputs)
         else:

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from affectstream.app.dashboard import theme
+from affectstream.app.dashboard.flow_layout import FlowBox
 from affectstream.app.dashboard.model import History, Snapshot, StreamView
 from affectstream.pipelines.sources.lsl import lsl_exposure
 
@@ -102,24 +103,16 @@ class StatusPanel(QtCore.QObject):
         self.lsl = QtWidgets.QLabel(f"⚠ {exposure.label}")
         self.lsl.setObjectName("warning")
         self.lsl.setToolTip(exposure.detail)
-        # one container with its own layout (QStatusBar does not re-lay its items when a minimum width changes)
-        container = QtWidgets.QWidget()
-        row = QtWidgets.QHBoxLayout(container)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(10)
-        for name, label in (("eeg", self.eeg), ("others", self.others), ("counters", self.counters)):
-            label.setObjectName(name)
-            if name in self.CAPS:  # as wide as the text, up to a cap: status text never widens the window
-                label.setMaximumWidth(self.CAPS[name])
-            else:
-                label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
-            row.addWidget(label, 1 if name == "counters" else 0)
-        bar.addWidget(container, 1)
-        bar.addPermanentWidget(self.estimator)
-        bar.addPermanentWidget(self.rec)
-        bar.addPermanentWidget(self.replay)
-        bar.addPermanentWidget(self.badge)
-        bar.addPermanentWidget(self.lsl)
+        # One container whose texts wrap onto a second line where the window is narrow, instead of being cut off
+        # at its right edge (issue 22, item 5); it asks the status bar for the height that needs.
+        self.box = FlowBox()
+        for name, label in (("eeg", self.eeg), ("others", self.others), ("counters", self.counters),
+                            ("estimator", self.estimator), ("rec", self.rec), ("replay", self.replay),
+                            ("badge", self.badge), ("lsl", self.lsl)):
+            if not label.objectName():
+                label.setObjectName(name)
+            self.box.add(label)
+        bar.addWidget(self.box, 1)
         bar.setSizeGripEnabled(False)
         self.eeg.setText(f"{dot('idle')} <b>EEG</b> not connected")
 
@@ -128,9 +121,6 @@ class StatusPanel(QtCore.QObject):
         label = QtWidgets.QLabel("")
         label.setTextFormat(QtCore.Qt.TextFormat.RichText)
         return label
-
-    #: widest each label may claim (px); the counters take what is left
-    CAPS = {"eeg": 500, "others": 420}
 
     @staticmethod
     def _set(label: QtWidgets.QLabel, text: str) -> None:
@@ -198,4 +188,5 @@ class StatusPanel(QtCore.QObject):
         if snap.transport is not None:
             self._set(self.replay, f"REPLAY {Path(snap.transport.path).name}")
             self.replay.setToolTip(snap.transport.path)
+        self.box.refit()
         return True

@@ -71,6 +71,12 @@ QLabel#warning {{ color: {WARN}; background: transparent; }}
 QLabel#modelWarning {{ background: #3a2a06; color: #fde68a; border-bottom: 1px solid #92400e; padding: 3px 8px; }}
 QSpinBox, QDoubleSpinBox {{ background: #1f2631; border: 1px solid {BORDER}; border-radius: 4px; padding: 2px 4px; }}
 QToolTip {{ background: #1f2631; color: {FG}; border: 1px solid {BORDER}; }}
+QCheckBox::indicator, QRadioButton::indicator {{ width: 14px; height: 14px; background: #1f2631;
+    border: 1px solid {MUTED}; }}
+QCheckBox::indicator {{ border-radius: 3px; }}
+QRadioButton::indicator {{ border-radius: 8px; }}
+QCheckBox::indicator:checked, QRadioButton::indicator:checked {{ background: {EEG}; border-color: {EEG}; }}
+QCheckBox::indicator:hover, QRadioButton::indicator:hover {{ border-color: {FG}; }}
 """
 
 
@@ -174,11 +180,13 @@ class ElidedLabel(QtWidgets.QLabel):
     in the tooltip).
     """
 
-    def __init__(self, text: str = "", parent: QtWidgets.QWidget | None = None, min_text: str = "MMM…") -> None:
+    def __init__(self, text: str = "", parent: QtWidgets.QWidget | None = None, min_text: str = "MMM…",
+                 mode: QtCore.Qt.TextElideMode = QtCore.Qt.TextElideMode.ElideRight) -> None:
         super().__init__(text, parent)
         self.setTextFormat(QtCore.Qt.TextFormat.PlainText)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Preferred)
         self._min_text = min_text  #: the narrowest the label gets is this text's width (or its own, if shorter)
+        self._mode = mode  #: where the text is shortened (the middle keeps both ends of a path)
 
     def minimumSizeHint(self) -> QtCore.QSize:  # noqa: N802 - Qt naming
         # The same whatever the text, so a new text never changes the panel's (and the window's) minimum.
@@ -188,8 +196,7 @@ class ElidedLabel(QtWidgets.QLabel):
 
     def shown_text(self) -> str:
         """The text as drawn at the current width (elided when it does not fit)."""
-        return self.fontMetrics().elidedText(self.text(), QtCore.Qt.TextElideMode.ElideRight,
-                                             self.contentsRect().width())
+        return self.fontMetrics().elidedText(self.text(), self._mode, self.contentsRect().width())
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt naming
         painter = QtGui.QPainter(self)
@@ -222,3 +229,31 @@ class FitLabel(QtWidgets.QLabel):
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt naming
         if self.fits:
             super().paintEvent(event)
+
+
+class ElidedComboBox(QtWidgets.QComboBox):
+    """A combo box as wide as its shortest sensible text (``min_chars`` characters), whatever its items say: the
+    current text is shortened with "…" when the box is narrower, and the list that opens shows every item whole
+    (the box's tooltip is its current item's full text)."""
+
+    def __init__(self, min_chars: int = 12, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(min_chars)
+        self.currentTextChanged.connect(self.setToolTip)
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt naming
+        view = self.view()
+        view.setMinimumWidth(max(self.width(), view.sizeHintForColumn(0) + 24))
+        super().showPopup()
+
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802 - Qt naming
+        painter = QtWidgets.QStylePainter(self)
+        opt = QtWidgets.QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        painter.drawComplexControl(QtWidgets.QStyle.ComplexControl.CC_ComboBox, opt)
+        rect = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_ComboBox, opt,
+                                           QtWidgets.QStyle.SubControl.SC_ComboBoxEditField, self)
+        opt.currentText = self.fontMetrics().elidedText(opt.currentText, QtCore.Qt.TextElideMode.ElideRight,
+                                                        rect.width() - 4)
+        painter.drawControl(QtWidgets.QStyle.ControlElement.CE_ComboBoxLabel, opt)

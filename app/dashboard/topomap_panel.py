@@ -108,7 +108,7 @@ class TopomapPanel(QtWidgets.QWidget):
         self.stagger = True
         self.per_frame = 2
 
-        self.mode_box = QtWidgets.QComboBox()
+        self.mode_box = theme.ElidedComboBox(min_chars=14)  # the full name of the map in its list and tooltip
         for key, text in MODES.items():
             self.mode_box.addItem(text, key)
         self.mode_box.activated.connect(self._mode_picked)
@@ -127,7 +127,7 @@ class TopomapPanel(QtWidgets.QWidget):
         self.filled_dots: list[pg.ScatterPlotItem] = []
         self.hollow_dots: list[pg.ScatterPlotItem] = []
         self.bad_dots: list[pg.ScatterPlotItem] = []
-        self.titles: list[pg.TextItem] = []
+        self.titles: list[pg.LabelItem] = []
         for b, band in enumerate(BAND_NAMES):
             self._build_map(b, band)
         self.colorbar = pg.ColorBarItem(values=LEVELS["saliency"], colorMap=pg.colormap.get(theme.SALIENCY_CMAP),
@@ -135,10 +135,10 @@ class TopomapPanel(QtWidgets.QWidget):
         self.colorbar.getAxis("right").setStyle(tickFont=theme.axis_font(8))
         self.colorbar.getAxis("right").setTextPen(theme.pen(theme.MUTED))
         self.colorbar.setImageItem(self.images)
-        self.glw.addItem(self.colorbar, row=0, col=3, rowspan=2)
+        self.glw.addItem(self.colorbar, row=0, col=3, rowspan=4)
         self.legend = pg.LabelItem(LEGEND, size="8pt", color=theme.MUTED)
         self.legend.setToolTip(LEGEND_TIP)
-        self.glw.addItem(self.legend, row=2, col=0, colspan=3)
+        self.glw.addItem(self.legend, row=4, col=0, colspan=3)
         self._apply_mode()
         self._draw_dots(np.ones(len(labels), bool), np.ones(len(labels), bool), {}, ())
 
@@ -150,7 +150,12 @@ class TopomapPanel(QtWidgets.QWidget):
         """One band's view: image, head outline, title, and the electrode layers (hover targets under the filled,
         hollow and red marks, which are re-placed only when a channel changes class)."""
         r = HEAD_RADIUS
-        vb = self.glw.addViewBox(row=b // 3, col=b % 3, lockAspect=True, enableMouse=False)
+        # the title in the row above its map, never over the head however small the maps get (issue 22, item 5)
+        title = self.glw.addLabel(BAND_TITLES.get(band, band), row=2 * (b // 3), col=b % 3, color=theme.FG,
+                                  size="10pt", justify="left")
+        title.setMaximumHeight(18)  # a line of text: the maps take the rest of the height
+        self.titles.append(title)
+        vb = self.glw.addViewBox(row=2 * (b // 3) + 1, col=b % 3, lockAspect=True, enableMouse=False)
         vb.setMenuEnabled(False)
         img = pg.ImageItem(axisOrder="row-major")  # placed by setRect once it holds an image
         vb.addItem(img)
@@ -162,11 +167,6 @@ class TopomapPanel(QtWidgets.QWidget):
         outline = pg.PlotCurveItem(xs, ys, pen=theme.pen("#c3cad4", 2.0), antialias=True, connect=connect)
         outline.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)  # drawn once, blitted
         vb.addItem(outline)
-        title = pg.TextItem(BAND_TITLES.get(band, band), color=theme.FG, anchor=(0, 0))
-        title.setFont(theme.axis_font(10))
-        title.setPos(-r * 1.12, r * 1.17)
-        vb.addItem(title)
-        self.titles.append(title)
         dots = pg.ScatterPlotItem(size=8, pen=pg.mkPen(None), brush=pg.mkBrush(0, 0, 0, 0), hoverable=True,
                                   hoverSize=9, hoverBrush=pg.mkBrush(theme.MANUAL), tip=self._tip_for(b))
         filled = pg.ScatterPlotItem(size=7, pen=pg.mkPen(theme.BG, width=0.8), brush=pg.mkBrush(DOT))
@@ -175,7 +175,7 @@ class TopomapPanel(QtWidgets.QWidget):
         for item in (dots, filled, hollow, bad):
             item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             vb.addItem(item)
-        vb.setRange(xRange=(-r * 1.12, r * 1.12), yRange=(-r * 1.04, r * 1.17), padding=0)
+        vb.setRange(xRange=(-r * 1.12, r * 1.12), yRange=(-r * 1.04, r * 1.14), padding=0)
         self.images.append(img)
         self.dots.append(dots)
         self.filled_dots.append(filled)

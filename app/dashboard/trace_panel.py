@@ -1,7 +1,8 @@
 """Valence and arousal over the last minute: fused (white), EEG (cyan), face (orange), ground truth (dashed grey).
 
 The shaded band around the fused trace is ``fused +/- (1 - confidence) / 2``: narrow when both modalities are
-confident, wide when the estimate rests on little. Markers are labelled vertical lines. The view follows the newest
+confident, wide when the estimate rests on little. Markers are vertical lines, labelled in a lane of
+their own above the traces (:mod:`.marker_lane`). The view follows the newest
 sample; dragging or zooming the time axis scrolls back through the whole session and stops following until
 "Live" is pressed. Only the visible stretch (plus a margin) is handed to the curves, so the cost per frame does not
 grow with the length of the session.
@@ -15,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from affectstream.app.dashboard import theme
 from affectstream.app.dashboard.canvas import Canvas
+from affectstream.app.dashboard.marker_lane import MarkerLane, lane_plot
 from affectstream.app.dashboard.model import COL, History
 
 #: Fused +/- this times (1 - confidence).
@@ -52,11 +54,10 @@ def merge_markers(markers: list[tuple[float, str, str]], within_s: float = 0.75)
 
 
 class _MarkerPool:
-    """Re-used vertical lines for the markers in view (labelled on the top plot only)."""
+    """Re-used vertical lines for the markers in view (their labels are in the lane above the traces)."""
 
-    def __init__(self, plot: pg.PlotItem, labelled: bool) -> None:
+    def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
-        self.labelled = labelled
         self.lines: list[pg.InfiniteLine] = []
         self.shown: list = []  #: the marker each line currently shows (None: hidden)
         self.pens = (theme.pen(theme.MARKER, 1, QtCore.Qt.PenStyle.DotLine, alpha=200),
@@ -64,34 +65,28 @@ class _MarkerPool:
 
     def show(self, markers: list[tuple[float, str, str]]) -> None:
         while len(self.lines) < len(markers):
-            # text along the line, to its right, starting at the top
-            opts = dict(position=0.98, color=theme.MUTED, movable=False, rotateAxis=(1, 0), anchors=[(1, 0), (1, 0)])
-            line = pg.InfiniteLine(angle=90, movable=False, label="" if self.labelled else None,
-                                   labelOpts=opts if self.labelled else None)
-            if self.labelled:
-                line.label.setFont(theme.axis_font(8))
+            line = pg.InfiniteLine(angle=90, movable=False)
             line.setZValue(-5)
-            if self.labelled:  # the rotated label is rendered once and blitted while it scrolls
-                line.label.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
             self.plot.addItem(line, ignoreBounds=True)
             self.lines.append(line)
             self.shown.append(None)
         for i, (line, marker) in enumerate(zip(self.lines, markers)):
-            if self.shown[i] == marker:  # unchanged lines are left alone (pens and labels are costly to reset)
+            if self.shown[i] == marker:  # unchanged lines are left alone (pens are costly to reset)
                 continue
-            t, text, origin = marker
-            colour = theme.MANUAL if origin == "manual" else theme.MARKER
-            line.setPen(self.pens[origin == "manual"])
-            line.setPos(t)
-            if self.labelled:
-                line.label.setFormat(text)
-                line.label.setColor(colour)
+            line.setPen(self.pens[marker[2] == "manual"])
+            line.setPos(marker[0])
             line.setVisible(True)
             self.shown[i] = marker
         for i in range(len(markers), len(self.lines)):
             if self.shown[i] is not None:
                 self.lines[i].setVisible(False)
                 self.shown[i] = None
+
+
+def _y_ticks(height_px: float) -> list:
+    """The value axis' ticks: every half where the plot is tall enough to print five labels, else -1, 0, +1."""
+    values = (-1, -0.5, 0, 0.5, 1) if height_px >= 110 else (-1, 0, 1)
+    return [[(v, f"{v:+g}" if v else "0") for v in values]]
 
 
 class TracePanel(QtWidgets.QWidget):
@@ -109,7 +104,7 @@ class TracePanel(QtWidgets.QWidget):
         self.glw = Canvas()
         self.glw.ci.setContentsMargins(4, 2, 8, 2)
         self.glw.ci.setSpacing(2)
-        self.live_button = QtWidgets.QPushButton("Back to live")
+        self.live_button = QtWidgets.QPushButton("Follow")
         self.live_button.setToolTip("Follow the newest data again (drag or zoom the time axis to scroll back)")
         self.live_button.setEnabled(False)
         self.live_button.clicked.connect(lambda: self.set_follow(True))
@@ -135,12 +130,13 @@ class TracePanel(QtWidgets.QWidget):
         self.bands: dict[str, QtWidgets.QGraphicsPathItem] = {}
         self.marker_pools: dict[str, _MarkerPool] = {}
         self.vgrids: dict[str, pg.PlotCurveItem] = {}
-        for row, key in enumerate(("valence", "arousal")):
+        self.lane = MarkerLane(lane_plot(self.glw, 0, 52))
+        for row, key in enumerate(("valence", "arousal"), start=1):
             plot = self.glw.addPlot(row=row, col=0, axisItems={"bottom": theme.TimeAxis("bottom")})
             theme.style_plot(plot, left=key.capitalize(), bottom="session time" if key == "arousal" else None,
                              grid=False)
             plot.getAxis("left").setWidth(52)
-            plot.getAxis("left").setTicks([[(v, f"{v:+g}" if v else "0") for v in (-1, -0.5, 0, 0.5, 1)]])
+            plot.getAxis("left").setTicks(_y_ticks(200))
             vb = plot.getViewBox()
             vb.setMouseEnabled(x=True, y=False)
             vb.enableAutoRange(enable=False)
@@ -169,18 +165,19 @@ class TracePanel(QtWidgets.QWidget):
             for curve in curves.values():
                 plot.addItem(curve)
             self.plots[key], self.curves[key], self.bands[key] = plot, curves, band
-            self.marker_pools[key] = _MarkerPool(plot, labelled=key == "valence")
+            self.marker_pools[key] = _MarkerPool(plot)
         self.plots["arousal"].setXLink(self.plots["valence"])
+        self.lane.plot.setXLink(self.plots["valence"])
         self.plots["valence"].getAxis("bottom").setStyle(showValues=False)
         self.plots["valence"].getAxis("bottom").setHeight(6)
 
     @staticmethod
-    def _legend_label() -> QtWidgets.QLabel:
+    def _legend_label() -> theme.FitLabel:
         def chip(colour: str, text: str, dash: bool = False) -> str:
             line = "- - -" if dash else "━━"
             return f"<span style='color:{colour}'>{line}</span>&nbsp;<span style='color:{theme.FG}'>{text}</span>"
 
-        label = QtWidgets.QLabel("&nbsp;&nbsp;&nbsp;".join([
+        label = theme.FitLabel("&nbsp;&nbsp;&nbsp;".join([  # left out where the header has no room
             chip(theme.FUSED, "fused"), chip(theme.EEG, "EEG"), chip(theme.FACE, "face"),
             chip(theme.TRUTH, "ground truth", dash=True),
             f"<span style='color:{theme.MUTED}'>▒ confidence</span>",
@@ -211,6 +208,18 @@ class TracePanel(QtWidgets.QWidget):
                 curve.setData([], [])
             self.bands[key].setPath(QtGui.QPainterPath())
             self.marker_pools[key].show([])
+        self.lane.show([])
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        QtCore.QTimer.singleShot(0, self._fit_ticks)  # once the plots have their new height
+
+    def _fit_ticks(self) -> None:
+        for plot in self.plots.values():
+            ticks = _y_ticks(plot.getViewBox().height())
+            axis = plot.getAxis("left")
+            if axis._tickLevels != ticks:
+                axis.setTicks(ticks)
 
     # ------------------------------------------------------------------------------------------- refresh
     def refresh(self, history: History) -> bool:
@@ -261,6 +270,7 @@ class TracePanel(QtWidgets.QWidget):
             self.bands[key].setPath(band_path(t, np.clip(fused - half, -1.05, 1.05),
                                               np.clip(fused + half, -1.05, 1.05)))
             self.marker_pools[key].show(markers)
+        self.lane.show(markers)
 
     def set_overlay(self, text: str) -> None:
         if self.overlay.text() != text:

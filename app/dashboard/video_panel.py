@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from affectstream.app.dashboard import theme
 from affectstream.app.dashboard.canvas import Canvas
@@ -72,9 +72,33 @@ class VideoPanel(QtWidgets.QWidget):
         self.bars_plot.addItem(self.bars)
 
         layout = theme.panel_layout(self, header)
-        layout.addWidget(self.glw, 1)
-        layout.addWidget(self.bars_glw)
+        self.body = QtWidgets.QBoxLayout(QtWidgets.QBoxLayout.Direction.TopToBottom)
+        self.body.setSpacing(0)
+        self.body.addWidget(self.glw, 1)
+        self.body.addWidget(self.bars_glw)
+        layout.addLayout(self.body, 1)
         self.canvases = (self.glw, self.bars_glw)
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802 - Qt naming
+        """The bars go beside the frame when the panel is wide and low (a short window), else under it: either
+        way the frame keeps room enough to show the face and its tag (issue 22, item 5)."""
+        super().resizeEvent(event)
+        size = event.size()
+        side = size.width() >= 1.6 * size.height()
+        direction = QtWidgets.QBoxLayout.Direction.LeftToRight if side else \
+            QtWidgets.QBoxLayout.Direction.TopToBottom
+        if self.body.direction() != direction:
+            self.body.setDirection(direction)
+            if side:
+                self.bars_glw.setMinimumHeight(0)
+                self.bars_glw.setMaximumHeight(16777215)
+                self.bars_glw.setFixedWidth(max(200, size.width() // 2 - 20))
+            else:
+                self.bars_glw.setMinimumWidth(0)
+                self.bars_glw.setMaximumWidth(16777215)
+                self.bars_glw.setFixedHeight(150)
+        elif side:
+            self.bars_glw.setFixedWidth(max(200, size.width() // 2 - 20))
 
     def reset(self) -> None:
         self._frame_id = None
@@ -131,7 +155,18 @@ class VideoPanel(QtWidgets.QWidget):
         x, y, w, h = face.box
         self.box.setRect(QtCore.QRectF(x, y, w, h))
         self.box.setVisible(True)
-        self.box_label.setPos(x, y)
+        self._place_tag(x, y, w)
+
+    def _place_tag(self, x: float, y: float, w: float) -> None:
+        """The tag sits on the box's top edge, inside the frame: below that edge when the box touches the frame's
+        top, and ending at the box's right edge when it would run past the frame's right (issue 22, item 5)."""
+        px_w, px_h = self.view.viewPixelSize()
+        rect = self.box_label.boundingRect()
+        frame_w = self.image.width() or 320
+        above = y - rect.height() * px_h >= 0
+        right = x + rect.width() * px_w > frame_w
+        self.box_label.setAnchor((1 if right else 0, 1 if above else 0))
+        self.box_label.setPos(x + w if right else x, y)
 
     def _show_face(self, face) -> None:
         if face is None or not face.found or face.box is None:
@@ -149,6 +184,7 @@ class VideoPanel(QtWidgets.QWidget):
                 probs = np.zeros(len(self.classes))
             if self.box_label.textItem.toPlainText() != text:
                 self.box_label.setText(text)
+                self._place_tag(*face.box[:3])
             self.box_label.setVisible(True)
         top = int(np.argmax(probs)) if probs.any() else -1
         brushes = [pg.mkBrush(theme.FACE if i == top else "#9a5b2e") for i in range(len(probs))]

@@ -82,7 +82,9 @@ class _GuardedInlet:
     """Wraps an optional inlet (markers, truth) so that losing it marks it lost instead of failing the EEG poll.
 
     ``LiveSession.poll`` pulls the EEG first and the optional inlets after; a lost Markers outlet would otherwise
-    raise on every poll after the EEG hops were computed, and those hops would never reach the screen.
+    raise on every poll after the EEG hops were computed, and those hops would never reach the screen. Everything
+    else the session's other users ask of the inlet (the recorder's :attr:`clock_offset`, ``sync_clock``, ...) is
+    the wrapped inlet's: a recording started from the window is the one ``--record`` writes (issue 22, item 1).
     """
 
     def __init__(self, inlet, lost_error: type[BaseException]) -> None:
@@ -91,6 +93,7 @@ class _GuardedInlet:
         self.info = inlet.info
         self.lost = False
         self.n_channels = inlet.n_channels
+        self._offset = 0.0
 
     def pull(self):
         if not self.lost:
@@ -100,8 +103,47 @@ class _GuardedInlet:
                 self.lost = True
         return np.empty((0, self.n_channels)), np.empty(0)
 
+    @property
+    def clock_offset(self) -> float:
+        """The wrapped inlet's clock offset; once the stream is lost, the last one measured."""
+        if not self.lost:
+            try:
+                self._offset = float(self._inlet.clock_offset)
+            except self._lost_error:
+                self.lost = True
+        return self._offset
+
+    def __getattr__(self, name: str):
+        # only reached for what is not defined here: the wrapped inlet's own attributes and methods
+        return getattr(self._inlet, name)
+
     def close(self) -> None:
         self._inlet.close()
+
+
+class _GuardedRecorder:
+    """Wraps the session's recorder so that *any* failure of it stops the recording, never the session.
+
+    The session stops a recording whose :meth:`record_poll` raises ``OSError`` (disk full) and goes on; any other
+    exception (a bug, such as issue 22's ``AttributeError``) would leave ``session.poll`` and end the worker with
+    the live session. Here it becomes that ``OSError``, so the session stops the recording, keeps what was written
+    and says why (``recording_error``), which the worker reports (the window shows it, the process exits 1).
+    """
+
+    def __init__(self, recorder) -> None:
+        self._recorder = recorder
+
+    def record_poll(self, session, results) -> None:
+        try:
+            self._recorder.record_poll(session, results)
+        except OSError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - turned into the recording's end, reported
+            log.exception("the recorder failed; the recording stops, the session goes on")
+            raise OSError(f"the recorder failed ({type(exc).__name__}: {exc})") from exc
+
+    def __getattr__(self, name: str):
+        return getattr(self._recorder, name)
 
 
 class _Rate:
@@ -161,6 +203,9 @@ class SessionWorker(threading.Thread):
         self._recording: Path | None = None
         self._recording_error = ""
         self._recorded = 0
+        #: what went wrong in this thread (the loop's end, a recording that failed): the window shows each, and a
+        #: process that saw one exits non-zero
+        self.errors: list[str] = []
         self._lost_error = _lost_error()
         self._inputs: tuple[StreamEntry, ...] = ()
         self._headset = Headset()
@@ -204,14 +249,20 @@ class SessionWorker(threading.Thread):
             inlet = getattr(session, attr, None)
             if inlet is not None:
                 setattr(session, attr, _GuardedInlet(inlet, self._lost_error))
+        failure = ""
         try:
             self._loop(session)
+        except Exception as exc:  # noqa: BLE001 - shown in the window; the process exits non-zero
+            log.exception("the dashboard's processing stopped")
+            failure = f"the processing stopped: {type(exc).__name__}: {exc}"
+            self.errors.append(failure)
         finally:
             try:
                 session.close()
             except Exception as exc:  # noqa: BLE001 - closing must not raise into the void
                 log.warning("closing the session: %s", exc)
-            snap = dataclasses.replace(self.mailbox.snapshot, state="stopped", frame=None, recording=None)
+            snap = dataclasses.replace(self.mailbox.snapshot, state="error" if failure else "stopped", frame=None,
+                                       recording=None, error=failure)
             snap.streams = {k: dataclasses.replace(v, state="stopped") for k, v in snap.streams.items()}
             self.mailbox.update_snapshot(snap)
 
@@ -260,7 +311,7 @@ class SessionWorker(threading.Thread):
                         self._recorded += len(hops)
                         if getattr(session, "recorder", True) is None:  # the session stopped it (disk full, ...)
                             self._recording = None
-                            self._recording_error = session.recording_error
+                            self._recording_failed(session.recording_error)
             now = time.monotonic()
             if hops or eeg is not None or markers or truth is not None or now - last_post > 0.05:
                 snap = self._snapshot(session, eeg_lost, rates, counts, now)
@@ -280,14 +331,35 @@ class SessionWorker(threading.Thread):
                     if cmd == "seek":  # what was posted before the jump must not be drawn after it
                         self.mailbox.discard_pending()
             elif cmd == "record":
-                session.stop_recording()
-                self._recording = None
-                if arg is not None:
-                    try:  # every stream of the session and its Affect output, in one XDF file
-                        self._recording = session.start_recording(arg)
-                        self._recorded = 0
-                    except OSError as exc:
-                        log.error("cannot record to %s: %s", arg, exc)
+                self._record(session, arg)
+
+    def _record(self, session: Session, path: Path | None) -> None:
+        """Stop the recording, then start one to ``path`` (None: only stop); a failure is reported, the session
+        goes on."""
+        try:
+            session.stop_recording()
+        except Exception as exc:  # noqa: BLE001 - the file keeps what was flushed; the session goes on
+            log.exception("stopping the recording failed")
+            self._recording_failed(f"closing {self._recording} failed: {type(exc).__name__}: {exc}")
+        self._recording = None
+        if path is None:
+            return
+        try:  # every stream of the session and its Affect output, in one XDF file
+            self._recording = session.start_recording(path)
+        except Exception as exc:  # noqa: BLE001 - a folder that cannot be written, or a bug: shown, not fatal
+            log.exception("cannot record to %s", path)
+            what = str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            self._recording_failed(f"cannot record to {path}: {what}")
+            return
+        self._recorded = 0
+        self._recording_error = ""
+        if getattr(session, "recorder", None) is not None:
+            session.recorder = _GuardedRecorder(session.recorder)
+
+    def _recording_failed(self, message: str) -> None:
+        self._recording = None
+        self._recording_error = message
+        self.errors.append(message)
 
     def _snapshot(self, session: Session, eeg_lost: bool, rates: dict[str, _Rate], counts: dict[str, int],
                   now: float) -> Snapshot:

@@ -6,8 +6,9 @@ The loop drains the inlet every few milliseconds, hands each chunk to
 a window was pulled to the moment the estimate was pushed to the outlet).
 
 Streams come and go. The EEG inlet is a :class:`~affectstream.pipelines.sources.lsl.SupervisedInlet`: when its
-stream is lost the session keeps running on the face (face-only hops, the EEG shown as missing), and when the same
-``source_id`` returns the pipeline starts a fresh window and the recording gets a Boundary chunk at the gap. Every
+stream stops or is lost the session keeps writing one hop per hop time, on time, without the EEG (the face's estimate
+where there is one, the EEG shown as missing), and when the same ``source_id`` returns the pipeline starts a fresh
+window and the recording gets a Boundary chunk at the gap. Every
 chunk's timestamps pass an :class:`~affectstream.pipelines.feed.EEGFeed` first (duplicates and reordering dropped,
 clock jumps restart the window), with the counts in :class:`~affectstream.pipelines.sessions.base.StreamStatus`.
 """
@@ -35,7 +36,7 @@ from affectstream.pipelines.sessions.face_worker import FaceWorker
 from affectstream.pipelines.sinks.outputs import affect_source_id
 from affectstream.pipelines.sinks.recorder import SessionRecorder
 from affectstream.pipelines.sources.discovery import find_and_open, find_named, find_stream, list_streams
-from affectstream.pipelines.sources.lsl import LOST, RECONNECTING, SupervisedInlet, describe
+from affectstream.pipelines.sources.lsl import LOST, SupervisedInlet, describe
 from affectstream.pipelines.sources.video import CameraSource, LSLVideoSource, VideoFileSource
 
 logger = logging.getLogger(__name__)
@@ -242,15 +243,19 @@ class LiveSession(Session):
     def poll(self) -> list[HopResult]:
         """Drain every inlet once; returns the hops completed (already pushed to the outlet and JSONL).
 
-        Never blocks on a lost stream: the inlet looks for it in the background, and meanwhile the hops come from
-        the face alone (see :class:`EEGFeed`).
+        Never blocks on a lost stream: the inlet looks for it in the background. Meanwhile, and whenever the EEG
+        stops sending, every hop is still written when it is due on the LSL clock, without the EEG (the face's
+        estimate where there is one; see :class:`EEGFeed`).
         """
+        from mne_lsl.lsl import local_clock
+
         data, stamps = self.inlet.pull()
         now = time.monotonic()
         received = time.perf_counter()
+        clock = local_clock()  # the stream clock: the samples are stamped on it (clocksync)
         if self.inlet.generation != self._generation:
             self._reattached()
-        elif self.inlet.connection == LOST and self.feed.missing != "lost":
+        elif self.inlet.connection == LOST:
             self.feed.mark_lost()
         self._update_status(now, stamps)
         if len(stamps) and self._startup:
@@ -260,17 +265,18 @@ class LiveSession(Session):
             scheduler = self.pipeline.scheduler
             cap, scheduler.max_backlog = scheduler.max_backlog, None
             try:
-                hops, kept, kept_stamps = self.feed.push(data, stamps, received)
+                hops, kept, kept_stamps = self.feed.push(data, stamps, received, clock)
             finally:
                 scheduler.max_backlog = cap
             self.latest_eeg = (kept, kept_stamps)
         elif len(stamps):
-            hops, kept, kept_stamps = self.feed.push(data, stamps, received)
+            hops, kept, kept_stamps = self.feed.push(data, stamps, received, clock)
             self.latest_eeg = (kept, kept_stamps)
         else:
-            # No face-only hops while a returned stream connects: its first samples may be older than now.
-            hops = self.feed.fill(received) if self.inlet.connection != RECONNECTING else []
+            hops = []
             self.latest_eeg = (data, stamps)
+        # the hops the EEG did not give in time; what it sends for them later is left out (t only increases)
+        hops += self.feed.fill(received, clock)
         results = self.outputs.emit(hops, received, eeg_stream=self.status)
         if self.markers is not None:
             values, times = self.latest_markers = self.markers.pull()
@@ -281,11 +287,11 @@ class LiveSession(Session):
         if self.recorder is not None:
             try:
                 self.recorder.record_poll(self, results)
-            except OSError as exc:  # disk full, drive gone: the recording stops, the session goes on
+            except Exception as exc:  # disk full, drive gone, a writer fault: the recording stops, the session goes on
                 self._recording_failed(exc)
         return results
 
-    def _recording_failed(self, exc: OSError) -> None:
+    def _recording_failed(self, exc: Exception) -> None:
         """Stop a recording that can no longer be written, keep what is on disk, and say why."""
         path = self.recorder.path
         self.recording_error = f"recording to {path} stopped: {exc}"

@@ -123,7 +123,8 @@ def test_a_new_headset_relays_the_eeg_rows(qtbot, tmp_path):
     qtbot.waitUntil(lambda: w.eeg_panel.strip_updates > ticks + 2, timeout=10000)
     _settle(w, qtbot)
     assert w.eeg_panel.labels == CYTON and w.history.eeg.n_channels == 8
-    assert w.eeg_panel.plot.getViewBox().viewRange()[1][1] == pytest.approx(8.6)  # eight rows fill the view
+    assert w.eeg_panel.plot.getViewBox().viewRange()[1][1] == pytest.approx(7.6)  # eight rows fill the view (each trace
+    # stays within half a row of its baseline: eeg_panel.ROW_HALF)
     assert w.topomaps.hollow_labels() == tuple(m for m in MONTAGE_32 if m not in CYTON)
     _check_dots(w.topomaps, w.history)
     w.close()
@@ -137,11 +138,16 @@ def test_a_64_channel_cap_names_every_other_row(qtbot):
     _application()
     panel = EEGPanel()
     qtbot.addWidget(panel)
+    panel.resize(900, 1400)  # rows of 20 px: room for a name in every other row
+    panel.show()
     labels = tuple(get_preset("10-10-64").labels)
     panel.set_channels(labels)
     assert panel.n == 64 and panel.offsets[0] == 63 and panel.offsets[-1] == 0
     shown = [item.toPlainText() for item in panel.label_items if item.isVisible()]
     assert shown == list(labels[::2])  # 32 names: any more would print over each other
+    panel.resize(900, 500)  # a low panel shows fewer names still, never two closer than a line
+    qtbot.waitUntil(lambda: panel.name_step() > 2 and sum(i.isVisible() for i in panel.label_items) <= 64 // 3,
+                    timeout=5000)
     panel.set_channels(MUSE[:4])
     assert [item.toPlainText() for item in panel.label_items if item.isVisible()] == list(MUSE[:4])
 

@@ -86,3 +86,95 @@ def test_dashboard_worker_shows_lost_then_reconnecting_then_live_without_a_recon
     # the session stays "running" throughout: the window never asks for Reconnect, and nothing was reopened
     assert seen == [("running", "live"), ("running", "lost"), ("running", "reconnecting"), ("running", "live")]
     assert session.closed and not worker.is_alive()
+
+
+class _Inlet:
+    """An optional inlet (markers) as the recorder uses it: ``info``, ``pull``, ``clock_offset``."""
+
+    info, n_channels = _FakeInfo(), 1
+
+    def __init__(self) -> None:
+        self.offset, self.lost = -0.25, False
+
+    def pull(self):
+        return np.empty((0, 1)), np.empty(0)
+
+    @property
+    def clock_offset(self) -> float:
+        from mne_lsl.lsl._utils import LostError
+
+        if self.lost:
+            raise LostError("gone")
+        return self.offset
+
+    def sync_clock(self, timeout: float = 2.0) -> None:
+        self.synced = timeout
+
+
+def test_the_guarded_inlet_gives_the_recorder_its_clock_offset_and_keeps_the_last_once_lost():
+    """Issue 22, item 1: the recorder asked the dashboard's wrapped Markers inlet for its clock offset and the
+    AttributeError ended the live session."""
+    from affectstream.app.dashboard.worker import _GuardedInlet, _lost_error
+
+    inner = _Inlet()
+    guarded = _GuardedInlet(inner, _lost_error())
+    assert guarded.clock_offset == -0.25
+    guarded.sync_clock(1.5)  # anything else the inlet offers is the inlet's
+    assert inner.synced == 1.5
+    inner.lost = True
+    assert guarded.clock_offset == -0.25 and guarded.lost  # the last estimate, and the inlet is marked lost
+    assert guarded.pull()[0].shape == (0, 1)
+
+
+def test_a_failing_recorder_stops_the_recording_not_the_session():
+    from affectstream.app.dashboard.model import Mailbox
+    from affectstream.app.dashboard.worker import SessionWorker, SourceSpec
+    from fixtures.dashboard_session import BrokenRecorderSession
+
+    sessions = []
+
+    def factory(spec, config, publish):
+        sessions.append(BrokenRecorderSession(spec, config, publish))
+        return sessions[-1]
+
+    mailbox = Mailbox()
+    worker = SessionWorker(SourceSpec("EEG"), mailbox, config=CONFIG, publish=False, session_factory=factory)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while mailbox.snapshot.hops < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        worker.record("broken.xdf")
+        while not mailbox.snapshot.recording_error and time.monotonic() < deadline:
+            time.sleep(0.02)
+        snap = mailbox.snapshot
+        assert "AttributeError" in snap.recording_error and snap.recording is None
+        hops = snap.hops
+        while mailbox.snapshot.hops < hops + 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert mailbox.snapshot.state == "running" and mailbox.snapshot.hops >= hops + 4  # the session goes on
+        assert worker.is_alive() and len(worker.errors) == 1 and "clock_offset" in worker.errors[0]
+    finally:
+        worker.stop()
+        worker.join(5)
+
+
+def test_an_error_in_the_processing_is_shown_and_counted():
+    from affectstream.app.dashboard.model import Mailbox
+    from affectstream.app.dashboard.worker import SessionWorker, SourceSpec
+
+    session = _ReattachingSession()
+
+    def poll():
+        raise RuntimeError("a bug in the pipeline")
+
+    session.poll = poll
+    mailbox = Mailbox(n_channels=2)
+    worker = SessionWorker(SourceSpec("EEG"), mailbox, config=CONFIG, publish=False,
+                           session_factory=lambda spec, config, publish: session)
+    worker.start()
+    worker.join(10)
+    snap = mailbox.snapshot
+    assert not worker.is_alive() and session.closed
+    assert snap.state == "error" and "RuntimeError: a bug in the pipeline" in snap.error
+    assert worker.errors == [snap.error]
