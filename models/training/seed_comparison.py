@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,8 +113,14 @@ def seed_rows(paths: Sequence[Path]) -> list[dict]:
             continue
         key = _group_key(summary)
         groups.setdefault(key, []).append(summary)
-        names.setdefault(key, Path(path).stem)
+        names.setdefault(key, _experiment_name(Path(path).stem))
     return [_row(names[key], group) for key, group in groups.items()]
+
+
+def _experiment_name(stem: str) -> str:
+    """A row's name: the first summary's file name without its seed suffix (``planted_cmcrd_s0`` or
+    ``planted_cmcrd-seed0`` name the experiment ``planted_cmcrd``, every seed of which the row holds)."""
+    return re.sub(r"[-_](s|seed)\d+$", "", stem) or stem
 
 
 def _fmt(values: Sequence[float]) -> str:

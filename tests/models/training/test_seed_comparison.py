@@ -28,6 +28,7 @@ def test_three_seeds_make_one_row_with_the_test_over_seeds_and_folds(tmp_path):
              _summary(tmp_path, 2, [0.5, 0.5], [0.5, 0.8]), _summary(tmp_path, 0, [0.1, 0.2], [0.3, 0.3], method="x")]
     rows = seed_rows(paths)
     assert [r["method"] for r in rows] == ["cmcrd", "x"] and [r["seeds"] for r in rows] == [3, 1]
+    assert [r["name"] for r in rows] == ["cmcrd", "x"]  # the experiment, not its first seed's file
     row = rows[0]
     assert row["baseline_per_seed"] == pytest.approx([0.55, 0.5, 0.5])  # fold means, worked by hand
     assert row["method_per_seed"] == pytest.approx([0.65, 0.6, 0.65])
