@@ -26,7 +26,7 @@ from affectstream.pipelines.engine import AffectPipeline, HopResult
 from affectstream.pipelines.fusion import ModalityEstimate, fuse
 
 #: A step between consecutive timestamps longer than this many sample periods (forward or back) is a clock jump or
-#: lost data: the window restarts there. 25 periods (~0.1 s at 256 Hz) pass the jitter of packet-wise senders (a
+#: lost data: the window restarts there (and a jump back is moved forward, see :class:`TimingGuard`). 25 periods (~0.1 s at 256 Hz) pass the jitter of packet-wise senders (a
 #: 12-sample Bluetooth packet spans 12 periods) yet stay well below a hop.
 JUMP_PERIODS = 25.0
 
@@ -109,7 +109,11 @@ class TimingGuard:
       (duplicate or reordered): the window only ever sees increasing time;
     * a sample stamped NaN or infinite is dropped and counted;
     * a step longer than :data:`JUMP_PERIODS` periods, either way, is a clock jump: the sample is kept and starts a
-      new segment, so the caller restarts its window there instead of computing a hop across the discontinuity;
+      new segment, so the caller restarts its window there instead of computing a hop across the discontinuity. A
+      jump back (a sender whose clock was reset) is repaired: that sample and every later one are moved by the same
+      offset to continue one period after the last accepted stamp, so the stream's time, and every hop's ``t``, only
+      ever increases (dropping everything until the reset clock caught up would lose real data, possibly for good;
+      the offset is counted as a jump and forgotten when the stream reconnects);
     * a chunk of ``burst_samples`` or more counts as a burst (nothing else changes);
     * the effective rate is measured over :data:`RATE_SPAN_S` of contiguous stamps.
 
@@ -129,12 +133,14 @@ class TimingGuard:
         self.burst_samples = max(1, int(burst_samples))
         self.faults = faults if faults is not None else TimingFaults()
         self._last: float | None = None
+        self._offset = 0.0  # added to every stamp since the clock last jumped back (0 before that)
         self._rate_points: deque[tuple[float, int]] = deque()  # (stamp, index in the contiguous run)
         self._run = 0  # samples accepted since the last restart
 
     def reset(self) -> None:
         """Forget the previous stamp: the next chunk comes from a new connection and is not compared with the old."""
         self._last = None
+        self._offset = 0.0
         self._rate_points.clear()
         self._run = 0
 
@@ -146,6 +152,8 @@ class TimingGuard:
             return []
         if n >= self.burst_samples:
             self.faults.burst_pulls += 1
+        if self._offset:
+            stamps = stamps + self._offset
         steps = np.diff(stamps, prepend=stamps[0] - 1.0 / self.srate if self._last is None else self._last)
         if np.all((steps > 0) & (steps <= self.jump_s)):  # the usual case: nothing to decide per sample
             segments = [Segment(data, stamps)]
@@ -160,6 +168,7 @@ class TimingGuard:
         keep: list[int] = []
         starts: list[int] = []  # positions in ``keep`` where a jump restarts the window
         last = self._last
+        stamps = stamps.copy()  # moved in place after a jump back
         for i, t in enumerate(stamps):
             if not math.isfinite(t):
                 self.faults.invalid_stamps += 1
@@ -169,6 +178,11 @@ class TimingGuard:
                 if abs(step) > self.jump_s:
                     self.faults.clock_jumps += 1
                     starts.append(len(keep))
+                    if step < 0:  # the clock was reset: continue one period after the last stamp
+                        shift = last + 1.0 / self.srate - t
+                        self._offset += shift
+                        stamps[i:] += shift
+                        t = stamps[i]
                 elif step == 0:
                     self.faults.duplicate_stamps += 1
                     continue
@@ -326,7 +340,7 @@ class EEGFeed:
 
     def _fresh(self, eeg: list[HopResult]) -> list[HopResult]:
         """The EEG hops after the last hop written without the EEG; the others are counted (a backlog that came
-        after its hops were written). A clock that jumps back is no backlog: its hops go on (the window restarts)."""
+        after its hops were written)."""
         if not eeg or self._row_t is None or eeg[0].t > self._row_t + self._tol:
             return eeg
         fresh = [h for h in eeg if h.t > self._row_t + self._tol]

@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from fixtures.hostile import write
 
 from affectstream.app.cli.main import main
@@ -39,6 +40,24 @@ def test_replay_with_a_nan_stamp_at_a_hop_end_writes_finite_times(tmp_path, caps
     assert len(records) > 20 and all(isinstance(t, float) and math.isfinite(t) for t in times)
     assert all(b > a for a, b in zip(times, times[1:]))  # strictly increasing
     assert records[-1]["eeg_stream"]["invalid_stamps"] == 1
+
+
+def test_replay_of_a_clock_reset_keeps_every_hop_and_t_increasing(tmp_path, capsys):
+    """A sender whose clock is reset 1000 s back mid-recording: the samples after the reset are moved to continue the
+    stream's time (one period after the last stamp), so t never steps back and the data after it is not lost."""
+    n = 256 * 10
+    values = (np.random.default_rng(1).standard_normal((n, 8)) * 10).astype(np.float32)
+    stamps = 2000.0 + np.arange(n) / 256.0
+    stamps[n // 2:] -= 1000.0
+    path = write(tmp_path / "reset.xdf", xdf_file(stream_header(1, "eeg", "EEG", 8, "256", "float32", LABELS),
+                                                  numeric_samples(1, values, stamps)))
+    out = tmp_path / "x.jsonl"
+    assert main(["replay", str(path), "--headless", "--out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    times = np.array([r["t"] for r in records])
+    assert np.all(np.diff(times) > 0) and times[-1] == pytest.approx(2000.0 + (n - 1) / 256.0)
+    # each 5 s half gives its hops once its 2 s window is full: 13 each
+    assert len(records) == 2 * 13 and records[-1]["eeg_stream"]["clock_jumps"] == 1
 
 
 def test_a_hostile_counter_channel_is_no_count_of_lost_samples():
