@@ -20,7 +20,7 @@ from affectstream.models.training.fer_data import input_spec
 from affectstream.models.training.image_loop import ImageTrainConfig, build_model, config_dict
 from affectstream.models.training.runner import load_config
 
-from fixtures.fer_images import synthetic_fer
+from fixtures.fer_images import first_images, synthetic_fer
 
 CONFIG = REPO / "models" / "configs" / "ferplus_supervised.toml"
 TINY = ImageTrainConfig(width_mult=0.125, embedding_dim=8, amp_bf16=False, channels_last=False, eval_batch_size=64)
@@ -85,12 +85,15 @@ def _committed() -> dict[str, str]:
 def test_fast_dev_run_of_the_ferplus_config_from_the_cli(tmp_path, shared_data, monkeypatch, capsys):
     from affectstream.app.cli import train_visual
     from affectstream.app.cli.main import main
+    from affectstream.models.methods.ferplus_supervised import method as ferplus_method
     from affectstream.models.training.fast_dev import FAST_DEV_BATCHES
     from affectstream.models.training.runner import FAST_DEV_BANNER
 
     config = tmp_path / "ferplus_supervised.toml"  # the real config, its run folders under tmp_path
     config.write_text(CONFIG.read_text().replace('out_dir = "../../runs"', 'out_dir = "runs"'))
     monkeypatch.setattr(train_visual, "CONFIG", config)
+    # real FER+ throughout, valid and test cut to their first 256 images: scoring every image is most of the time
+    monkeypatch.setattr(ferplus_method, "load_ferplus", first_images(ferplus_method.load_ferplus))
     before = _committed()
     assert main(["train-visual", "--fast-dev-run", "--report", str(tmp_path / "r.json")]) == 2
     assert main(["train-visual", "--fast-dev-run", "--quiet"]) == 0
@@ -110,12 +113,12 @@ def test_fast_dev_run_of_the_ferplus_config_from_the_cli(tmp_path, shared_data, 
     assert training["config"] == {**config_dict(load_config(CONFIG, BUILT_IN).options.student), "seed": 0}
     state = torch.load(folder / "folds" / "fold_00" / "visual_student.ckpt", weights_only=True)
     assert {int(s["step"]) for s in state["optimizer"]["state"].values()} == {FAST_DEV_BATCHES}
-    # exported into the run folder, checked, scored once on the whole test split through the ONNX file
+    # exported into the run folder, checked, scored once on the (cut) test split through the ONNX file
     manifest = json.loads((folder / "manifest.json").read_text())["models"]
     entry = manifest["visual_student"]
     assert entry["fast_dev_run"] is True and (folder / entry["file"]).is_file()
     assert entry["metrics"]["onnx_torch_max_abs_diff"] <= 1e-3
-    assert entry["metrics"]["fer_plus_test"]["n_majority"] == 3137  # the FER+ test split, majority protocol
+    assert 200 < entry["metrics"]["fer_plus_test"]["n_majority"] <= 256  # the first 256 test images with a majority
     assert entry["metrics"]["fer_plus_test"]["n_with_train_twin"] > 0 and entry["quantization"]["tried"]
     assert summary["metrics"] == entry["metrics"] and summary["wall_time_s"]["training_and_valid_eval"] > 0
     capsys.readouterr()

@@ -233,6 +233,7 @@ epochs = 1
 limit_train = 256
 batch_size = 64
 width_mult = 0.25
+amp_bf16 = false
 dgeo_start = 0.0
 dgeo_end = 1.0
 """)

@@ -135,7 +135,9 @@ def _rows_on_time_and_t_increasing(out: Path, drill: ReattachDrill) -> list[dict
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     t = np.array([r["t"] for r in lines])
     assert np.all(np.isfinite(t)) and np.all(np.diff(t) > 0)  # never a step back
-    assert np.diff(t).max() <= 0.25 + 1e-6  # not a hop missing, outage or not
+    # not a hop missing, outage or not (within half a sample: a re-attached inlet's clock offset moves its stamps by
+    # some microseconds against the grid of the rows written without it)
+    assert np.diff(t).max() <= 0.25 + 0.5 / 256
     rows = [r for r in lines if r["estimator_eeg"] in ("lost", "gap")]
     assert len(rows) >= 8 and all(r["valence_eeg"] is None and r["quality_eeg"] == 0.0 for r in rows)
     # true latency: a row waits at most LATE_S (+ the stream's delay) or FACE_WAIT_S, plus a loaded machine's poll
