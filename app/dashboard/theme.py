@@ -81,7 +81,15 @@ QCheckBox::indicator:hover, QRadioButton::indicator:hover {{ border-color: {FG};
 
 
 def apply(app: QtWidgets.QApplication) -> None:
-    """Dark Fusion palette, readable font and pyqtgraph defaults for the whole application."""
+    """Dark Fusion palette, readable font and pyqtgraph defaults for the whole application, once per application.
+
+    Once: setting the style and the style sheet again replaces the style object under every widget still alive, and
+    Qt 6.11's style-sheet style has crashed (a call through a freed pointer) repolishing a closed window's widgets
+    when it was done a second time in one process (the dashboard, then the wizard, then a window made later).
+    """
+    if app.property("affectstream_theme"):
+        return
+    app.setProperty("affectstream_theme", True)
     app.setStyle("Fusion")
     pal = QtGui.QPalette()
     for role, colour in ((QtGui.QPalette.ColorRole.Window, BG), (QtGui.QPalette.ColorRole.WindowText, FG),
