@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 # Before anything imports liblsl: discovery on this machine only, quiet logs (pipelines/lsl_api.cfg).
 os.environ["LSLAPICFG"] = str(ROOT / "pipelines" / "lsl_api.cfg")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n 2 (the README's test command)
+    # Two workers on two cores: one thread each for torch's and numpy's pools (before they are imported), or their
+    # spinning threads slow each other down many times over.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    # Each worker an LSL session of its own (liblsl's [lab] SessionID; its children inherit it): a test that finds
+    # streams by name or type never sees the other worker's simulators.
+    _session = f"affectstream-tests-{os.getppid()}-{os.environ['PYTEST_XDIST_WORKER']}"
+    _cfg = Path(tempfile.gettempdir()) / f"{_session}.cfg"
+    _cfg.write_text(Path(os.environ["LSLAPICFG"]).read_text().replace("[lab]\n", f"[lab]\nSessionID = {_session}\n", 1))
+    os.environ["LSLAPICFG"] = str(_cfg)
 
 from affectstream.core.paths import SHARED_DATA  # noqa: E402 - after the environment is set
 

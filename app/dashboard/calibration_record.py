@@ -120,6 +120,7 @@ class RecordPage(QtWidgets.QWizardPage):
         self.ratings, self.onsets = {}, {}
         self.w.clip_onsets = self.onsets
         self.sam.setVisible(False)
+        self.stimulus.setVisible(True)
         self.onset_text.setText("")
         self.completeChanged.emit()
         c = self.w.protocol()
@@ -211,6 +212,7 @@ class RecordPage(QtWidgets.QWizardPage):
         if kind in ("signal_check", "baseline_open", "baseline_closed"):
             self.recorder.mark(f"{kind}_start")
         self.sam.setVisible(kind == "sam")
+        self.stimulus.setVisible(kind != "sam")  # the ratings get the room (their anchors are read, not guessed)
         self.current = stim
         if kind == "block" and isinstance(self.stimuli[stim], Clip):
             self._play(stim)

@@ -126,7 +126,7 @@ def test_the_outlet_answers_no_discovery_query_from_the_network(outlet):
     assert not through_network, f"answered through the network: {through_network}"
 
 
-def test_what_liblsl_cannot_restrict_is_measured_and_flagged(outlet):
+def test_what_liblsl_cannot_restrict_is_measured_and_flagged(outlet, monkeypatch):
     """liblsl 1.17 binds each outlet's service and data ports to every interface, whatever the configuration:
     asked at the network address, the service port answers and the data port streams samples."""
     if not outlet["v4"]:
@@ -141,7 +141,8 @@ def test_what_liblsl_cannot_restrict_is_measured_and_flagged(outlet):
             assert time.monotonic() < deadline, received[:200]
             received += feed.recv(4096)
     assert received.startswith(b"LSL/110 200 OK")  # then two test-pattern samples and the stream's samples
-    exposure = lsl_exposure()  # the shipped configuration, as conftest sets it
+    monkeypatch.setenv("LSLAPICFG", str(LSL_CONFIG))  # the shipped one (under pytest -n, conftest adds a session id)
+    exposure = lsl_exposure()
     assert exposure.shipped and "every network interface" in exposure.detail
     assert "network" in exposure.label
 
