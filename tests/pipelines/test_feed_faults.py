@@ -13,12 +13,11 @@ import math
 
 import numpy as np
 import pytest
+from fixtures.face_stub import StubFace
 
 from affectstream.core.montage import MONTAGE_32
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
-from affectstream.pipelines.face.path import FaceResult
-from affectstream.pipelines.face.student import FaceAffect
 from affectstream.pipelines.feed import JUMP_PERIODS, EEGFeed
 
 SFREQ = 256.0
@@ -156,28 +155,8 @@ def test_effective_rate_is_measured_over_ten_seconds_and_flagged(true_rate, mism
 
 
 # ------------------------------------------------------------------------------------------------- gaps and face
-class _StubFace:
-    """A face path that saw a face in every frame, 10 frames per second, with valence 0.3."""
-
-    def __init__(self) -> None:
-        self._results: list[FaceResult] = []
-
-    def add_frames(self, t0: float, t1: float) -> None:
-        affect = FaceAffect(np.full(8, 1 / 8, np.float32), tuple("abcdefgh"), 0.3, -0.2)
-        for t in np.arange(t0, t1, 0.1):
-            self._results.append(FaceResult(float(t), True, (0, 0, 10, 10), 0.9, 0, affect))
-
-    @property
-    def latest(self) -> FaceResult | None:
-        return self._results[-1] if self._results else None
-
-    def at(self, t: float) -> FaceResult | None:
-        past = [r for r in self._results if r.t <= t]
-        return past[-1] if past and t - past[-1].t <= 0.5 else None
-
-
 def test_lost_eeg_gives_face_only_hops_until_the_new_window_is_full():
-    face = _StubFace()
+    face = StubFace()
     face.add_frames(0.0, 4.0)
     n = int(4 * SFREQ)
     data, stamps = _signal(n), np.arange(n) / SFREQ

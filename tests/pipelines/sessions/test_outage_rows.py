@@ -14,39 +14,16 @@ import json
 
 import numpy as np
 import pytest
+from fixtures.face_stub import StubFace
 
 from affectstream.core.montage import MONTAGE_32
 from affectstream.pipelines.config import PipelineConfig
 from affectstream.pipelines.engine import AffectPipeline, EEGStreamSpec
-from affectstream.pipelines.face.path import FaceResult
-from affectstream.pipelines.face.student import FaceAffect
 from affectstream.pipelines.feed import FACE_WAIT_S, LATE_S, EEGFeed
 from affectstream.pipelines.sessions.base import HopOutputs, StreamStatus
 
 SFREQ = 256.0
 POLL_S = 0.004
-
-
-class _Face:
-    """A face path that saw a face (valence 0.3) in every frame it processed, 10 frames a second."""
-
-    def __init__(self) -> None:
-        self.results: list[FaceResult] = []
-
-    def add_until(self, t_end: float) -> None:
-        t = self.results[-1].t + 0.1 if self.results else 0.0
-        affect = FaceAffect(np.full(8, 1 / 8, np.float32), tuple("abcdefgh"), 0.3, -0.2)
-        while t <= t_end:
-            self.results.append(FaceResult(float(t), True, (0, 0, 10, 10), 0.9, 0, affect))
-            t += 0.1
-
-    @property
-    def latest(self) -> FaceResult | None:
-        return self.results[-1] if self.results else None
-
-    def at(self, t: float) -> FaceResult | None:
-        past = [r for r in self.results if r.t <= t]
-        return past[-1] if past and t - past[-1].t <= 0.5 else None
 
 
 class _Run:
@@ -57,7 +34,7 @@ class _Run:
     test is the stream clock), so a hop's ``now - received_at`` is its true delay.
     """
 
-    def __init__(self, face: _Face | None = None) -> None:
+    def __init__(self, face: StubFace | None = None) -> None:
         labels = tuple(MONTAGE_32) + ("SampleCounter",)
         spec = EEGStreamSpec(sfreq=SFREQ, n_channels=len(labels), labels=labels, name="test-EEG", synthetic=True)
         self.feed = EEGFeed(AffectPipeline(spec, PipelineConfig(eeg_estimator="baseline"), live=True, face=face))
@@ -134,7 +111,7 @@ def test_a_stopped_stream_without_a_face_gets_one_row_per_hop_on_time():
 def test_a_lost_stream_returning_with_a_backlog_never_steps_back_with_a_face():
     """Item 3: the face goes on alone while the EEG is lost; the re-attached stream first delivers the 3 s it held
     back (stamped where rows were already written): output t never goes back, the same span is not written twice."""
-    face = _Face()
+    face = StubFace()
     run = _Run(face)
     run.run(0.0, 5.0, _steady())
     run.feed.mark_lost()  # the inlet gave up on the stream at 5.0 s (its last sample: 4.995)
@@ -174,7 +151,7 @@ def test_a_healthy_stream_never_gets_a_row_without_the_eeg(delay):
 
 def test_rows_keep_their_true_latency_and_the_face_age_in_the_jsonl(tmp_path):
     """HopOutputs measures a row's latency from when it was due (its received_at), an EEG hop's from its chunk."""
-    run = _Run(_Face())
+    run = _Run(StubFace())
     run.run(0.0, 4.0, _steady())
     run.run(4.0, 5.0, lambda now: 3.995)  # stopped after 3.995
     rows = _lost_rows(run.hops)
