@@ -26,8 +26,9 @@ from affectstream.pipelines.engine import AffectPipeline, HopResult
 from affectstream.pipelines.fusion import ModalityEstimate, fuse
 
 #: A step between consecutive timestamps longer than this many sample periods (forward or back) is a clock jump or
-#: lost data: the window restarts there (and a jump back is moved forward, see :class:`TimingGuard`). 25 periods (~0.1 s at 256 Hz) pass the jitter of packet-wise senders (a
-#: 12-sample Bluetooth packet spans 12 periods) yet stay well below a hop.
+#: lost data: the window restarts there (and a jump back is moved forward, see :class:`TimingGuard`). 25 periods
+#: (~0.1 s at 256 Hz) pass the jitter of packet-wise senders (a 12-sample Bluetooth packet spans 12 periods) yet stay
+#: well below a hop.
 JUMP_PERIODS = 25.0
 
 #: Stream seconds of contiguous data over which the effective rate is measured, and the deviation from the nominal
