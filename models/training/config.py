@@ -167,10 +167,11 @@ class DataConfig:
 class ProtocolConfig:
     """Cross-validation (docs/methods.md §2.5)."""
 
-    #: holdout: one fold, validation subjects, no test trials; within_subject: every subject in train and test
-    kind: Literal["loso", "trs", "holdout", "within_subject"] = "loso"
+    #: holdout: one fold, validation subjects, no test trials; within_subject: every subject in train and test;
+    #: subject_kfold: LOSO with n_folds groups of subjects
+    kind: Literal["loso", "subject_kfold", "trs", "holdout", "within_subject"] = "loso"
     trs_variant: Literal["code", "paper"] = "code"
-    n_folds: int = 10  #: TRS and within_subject (LOSO has one fold per subject)
+    n_folds: int = 10  #: TRS, subject_kfold and within_subject (LOSO has one fold per subject)
     val_fraction: float = 0.2
     max_folds: int = 0  #: run only the first k folds (0 = all): a quick look, never a reported result
     test_subjects: tuple[int, ...] = ()  #: holdout only: subjects kept for the test (none by default)

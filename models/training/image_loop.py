@@ -7,8 +7,9 @@ and add their own loss terms through :class:`ExtraLoss`.
 - data: :mod:`affectstream.models.training.fer_data` (vote distributions or majority labels, uint8 images in memory);
   augmentation: :mod:`affectstream.models.training.augment`, drawn from one seeded :class:`torch.Generator`.
 - optimisation: AdamW (no weight decay on norms and biases), linear warm-up then cosine decay per step, gradient
-  clipping, soft-target cross-entropy with label smoothing; ``torch.autocast("cpu", bfloat16)`` and channels-last.
-  Measured on this 2-core AMD EPYC (avx512_bf16), x0.5 student, batch 128, one thread, training img/s:
+  clipping, soft-target cross-entropy with label smoothing; ``torch.autocast("cpu", bfloat16)`` where the CPU has
+  native bfloat16 (:mod:`affectstream.models.training.precision`), and channels-last.
+  Measured on a 2-core AMD EPYC with avx512_bf16, x0.5 student, batch 128, one thread, training img/s:
   fp32 28, fp32+channels_last 36, bf16 71, bf16+channels_last 77; with the 3x3/2 stem pool: bf16+channels_last
   270, bf16 189. Hence the defaults bf16 + channels-last + ``stem_pool = true``: at 48 px the pooled stem leaves
   24x24 maps before stage 1 (3x3 at the end) and makes an epoch of FER+ train ~3.5x cheaper; the trained graph is
@@ -45,6 +46,7 @@ from affectstream.models.training.augment import AugmentConfig, augment
 from affectstream.models.training.checkpoint import restore_checkpoint, save_checkpoint
 from affectstream.models.training.fer_data import FerData, FerDataConfig, preprocess
 from affectstream.models.training.fer_scores import fer_metrics
+from affectstream.models.training.precision import native_bf16
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +84,17 @@ class ImageTrainConfig(FerDataConfig, AugmentConfig):
     # evaluation and arithmetic
     tta_flip: bool = True  #: evaluate (and export) the flip-averaging wrapper
     select_metric: Literal["accuracy", "macro_f1"] = "accuracy"  #: valid metric of the best-weights selection
+    #: bfloat16 autocast where the CPU computes it natively; float32 elsewhere, where it would be emulated and slower
+    #: (:mod:`affectstream.models.training.precision`); :attr:`bf16` is what a run uses
     amp_bf16: bool = True
     channels_last: bool = True
     threads: int = 1  #: torch intra-op threads while training (the team machines have 2 cores; leave one free)
     eval_batch_size: int = 256
+
+    @property
+    def bf16(self) -> bool:
+        """Whether training and evaluation run under bfloat16 autocast on this machine."""
+        return self.amp_bf16 and native_bf16()
 
     def check(self) -> None:
         """Refuse values outside their choices (also for a config built in code, not read by the typed loader)."""
@@ -99,8 +108,10 @@ class ImageTrainConfig(FerDataConfig, AugmentConfig):
 
 
 def config_dict(cfg: ImageTrainConfig) -> dict[str, Any]:
-    """The config as plain JSON values (tuples as lists), e.g. for checkpoints and manifests."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
+    """The config as plain JSON values (tuples as lists), e.g. for checkpoints and manifests, with the ``precision``
+    it runs at on this machine (a checkpoint trained at another does not resume here)."""
+    return {**{k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
+            "precision": "bfloat16" if cfg.bf16 else "float32"}
 
 
 class ExtraLoss:
@@ -214,7 +225,7 @@ def train_step(
     model.train()
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
         out = model(x)
     loss = cfg.ce_weight * F.cross_entropy(out.logits.float(), target, weight=class_weight,
                                            label_smoothing=cfg.label_smoothing)
@@ -238,7 +249,7 @@ def predict_logits(model: VisualStudent, images: np.ndarray, cfg: ImageTrainConf
         x = preprocess(images[i : i + cfg.eval_batch_size], cfg)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             out.append(net(x).float())
     return torch.cat(out).numpy()
 
@@ -273,6 +284,9 @@ def train(cfg: ImageTrainConfig, data: FerData, seed: int, checkpoint: Path | No
     cfg.check()
     if distill is not None:
         distill.check(cfg)
+    if cfg.amp_bf16 and not cfg.bf16:
+        log.warning("this CPU has no native bfloat16 (AVX-512 BF16 or AMX): training in float32, which is faster "
+                    "here than emulated bfloat16")
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:

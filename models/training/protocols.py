@@ -1,4 +1,5 @@
-"""Cross-validation partitions of trials: trial-randomised splits (TRS) and leave-one-subject-out (LOSO).
+"""Cross-validation partitions of trials: trial-randomised splits (TRS), leave-one-subject-out (LOSO), subject k-fold
+(LOSO with groups of subjects) and within-subject folds.
 
 Zhang et al. (2022) evaluate with two protocols (docs/methods.md §2.5), and the paper and the released code disagree on
 TRS [X]:
@@ -38,13 +39,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["Fold", "FoldLeakageError", "TRSVariant", "check_fold", "code_block_sizes", "loso_folds", "trial_refs",
-           "trs_folds", "within_subject_folds"]
+__all__ = ["Fold", "FoldLeakageError", "TRSVariant", "check_fold", "code_block_sizes", "loso_folds", "protocol_name",
+           "subject_kfold_folds", "trial_refs", "trs_folds", "within_subject_folds"]
 
 TRSVariant = Literal["code", "paper"]
 
 #: Validation share of the non-test trials per TRS variant (docs/methods.md §2.5).
 TRS_VAL_FRACTION: dict[str, float] = {"code": 0.2, "paper": 0.4}
+
+
+def protocol_name(kind: str) -> str:
+    """How reports name a ``[protocol] kind``: ``"loso"`` -> ``"LOSO"``, ``"subject_kfold"`` -> ``"subject k-fold"``."""
+    return {"subject_kfold": "subject k-fold", "within_subject": "within-subject"}.get(kind, kind.upper())
 
 
 class FoldLeakageError(AssertionError):
@@ -62,7 +68,7 @@ class Fold:
     train, val, test : tuple
         Trial keys of each partition. ``train`` and ``val`` are in shuffled order, ``test`` in session order.
     protocol : str
-        ``"trs-code"``, ``"trs-paper"`` or ``"loso"``.
+        ``"trs-code"``, ``"trs-paper"``, ``"loso"``, ``"subject-kfold"``, ``"within-subject"`` or ``"holdout"``.
     test_subjects : tuple of int
         Subjects of the test trials (the left-out subject for LOSO).
     """
@@ -145,7 +151,7 @@ def _make_fold(refs: list[tuple[Hashable, int | None]], index: int, parts: tuple
     subjects = tuple(sorted({refs[i][1] for i in test if refs[i][1] is not None}))
     fold = Fold(index, tuple(refs[i][0] for i in train), tuple(refs[i][0] for i in val),
                 tuple(refs[i][0] for i in sorted(test)), protocol, subjects)
-    check_fold(fold, refs, subject_independent=protocol == "loso")
+    check_fold(fold, refs, subject_independent=protocol in ("loso", "subject-kfold"))
     return fold
 
 
@@ -263,6 +269,34 @@ def loso_folds(trials: Sequence[Any], seed: int = 0, val_fraction: float = 0.2) 
     blocks = list(by_subject.values())
     return [_make_fold(refs, f, _split_rest(blocks, f, val_fraction, seed), "loso", val_fraction)
             for f in range(len(blocks))]
+
+
+def subject_kfold_folds(trials: Sequence[Any], n_folds: int = 4, seed: int = 0, val_fraction: float = 0.2
+                        ) -> list[Fold]:
+    """Subject-independent k-fold: the subjects, in order of first appearance, are cut into ``n_folds`` contiguous
+    groups (``np.array_split`` sizes); each fold tests one group, as :func:`loso_folds` tests one subject.
+
+    LOSO with groups of subjects instead of single ones: every test subject is unseen in training, at a fraction of
+    LOSO's cost (``n_folds`` trainings instead of one per subject), which is what makes several seeds of a slow
+    method affordable. Fold ``f`` tests group ``n_folds - 1 - f``; the other groups' trials are shuffled and split
+    ``1 - val_fraction`` / ``val_fraction`` into train and validation, as LOSO's are.
+    """
+    refs, by_subject = _subject_blocks(trials, val_fraction)
+    if not 2 <= n_folds <= len(by_subject):
+        raise ValueError(f"subject k-fold needs 2 <= n_folds <= the number of subjects ({len(by_subject)}), "
+                         f"got n_folds = {n_folds}")
+    subjects = list(by_subject.values())
+    groups = [[i for block in subjects[a:b] for i in block]
+              for a, b in zip(*_group_edges(len(subjects), n_folds))]
+    return [_make_fold(refs, f, _split_rest(groups, f, val_fraction, seed), "subject-kfold", val_fraction)
+            for f in range(n_folds)]
+
+
+def _group_edges(n: int, k: int) -> tuple[list[int], list[int]]:
+    """Start and end of ``k`` contiguous groups of ``n`` items, sized as ``np.array_split`` sizes them."""
+    sizes = [len(part) for part in np.array_split(np.arange(n), k)]
+    ends = np.cumsum(sizes).tolist()
+    return [0, *ends[:-1]], ends
 
 
 def within_subject_folds(trials: Sequence[Any], n_folds: int = 3, seed: int = 0, val_fraction: float = 0.2

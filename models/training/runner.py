@@ -44,7 +44,8 @@ from affectstream.core.paths import REPO
 from affectstream.models.training import fast_dev
 from affectstream.models.training.distributed import DistContext, barrier, init_distributed
 from affectstream.models.datasets.common import DatasetLayoutError
-from affectstream.models.training.protocols import Fold, loso_folds, trs_folds, within_subject_folds
+from affectstream.models.training.protocols import (Fold, loso_folds, subject_kfold_folds, trs_folds,
+                                                    within_subject_folds)
 from affectstream.models.training.config import (DATASET_KINDS, ConfigError, TrainConfig, load_train_config,
                                                  to_toml)
 from affectstream.models.training.reports import paper_comparison
@@ -101,6 +102,8 @@ def _folds(config: TrainConfig, trials: list) -> list[Fold]:
         return [Fold(0, train, keys["val"], keys["test"], "holdout", tuple(sorted(test)))]
     if p.kind == "loso":
         folds = loso_folds(trials, seed=config.run.seed, val_fraction=p.val_fraction)
+    elif p.kind == "subject_kfold":
+        folds = subject_kfold_folds(trials, n_folds=p.n_folds, seed=config.run.seed, val_fraction=p.val_fraction)
     elif p.kind == "within_subject":
         folds = within_subject_folds(trials, n_folds=p.n_folds, seed=config.run.seed, val_fraction=p.val_fraction)
     else:

@@ -41,7 +41,7 @@ from affectstream.core.typed_config import ConfigError
 from affectstream.models.methods.cdgkd.losses import dense_guidance_loss, prototype_ce_and_pace, rebalance_weights
 from affectstream.models.methods.cdgkd.nets import MultimodalGuide, UnimodalStudent
 from affectstream.models.training.evaluation import balanced_accuracy
-from affectstream.models.training.protocols import Fold
+from affectstream.models.training.protocols import Fold, protocol_name
 from affectstream.models.training.compare import classification_report, fold_comparison, fold_scores
 from affectstream.models.training.loop import OptimConfig, fit, index_batches, recipe_deviations, stack_trials
 from affectstream.models.training.method import Method, Run
@@ -309,15 +309,16 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     out["comparison"] = fold_comparison(
         [r["no_kd"]["test"]["accuracy"] for r in results], [r["cdgkd"]["test"]["accuracy"] for r in results],
         baseline_name="no_kd", method_name="cdgkd", metric="accuracy", dataset=run.dataset,
-        folds=f"{len(results)} {out['protocol'].upper()} folds",
+        folds=f"{len(results)} {protocol_name(out['protocol'])} folds",
         controls={c: [r[c]["test"]["accuracy"] for r in results] for c in CONTROLS},
         teacher=[r["teacher"]["test"]["accuracy"] for r in results], recipe=kind, deviations=deviations)
     out["p_value"] = out["comparison"]["p_value"]
     intro = (f"Multimodal teacher (face + EEG) -> TA-1 -> TA-2 -> {opts.student_modality} student, high/low "
              f"{opts.target} (threshold {opts.threshold}), segments of {opts.segment_frames} frames, "
-             f"{out['protocol'].upper()} ({out['folds']} folds); test scores, mean ± std over folds. Controls: the "
-             f"same student with Hinton's KD from the teacher alone, and with CDGKD whose guides' logits are shuffled "
-             f"across each batch. Recipe: {kind}" + (f" ({'; '.join(deviations)})." if deviations else "."))
+             f"{protocol_name(out['protocol'])} ({out['folds']} folds); test scores, mean ± std over folds. "
+             "Controls: the same student with Hinton's KD from the teacher alone, and with CDGKD whose guides' "
+             f"logits are shuffled across each batch. Recipe: {kind}"
+             + (f" ({'; '.join(deviations)})." if deviations else "."))
     return out, classification_report(f"CDGKD — {run.config.run.name}", data.synthetic, intro, LABELS, out,
                                       out["comparison"], run.command)
 

@@ -78,6 +78,13 @@ class ContrastMemory(nn.Module):
     ------
     ``forward(e_s (B, D), e_t (B, D), idx (B,), contrast_idx (B, K + 1))`` -> ``P_s, P_t`` each ``(B, K + 1)``;
     column 0 is the positive (the sample's own entry), the rest its K negatives.
+
+    Notes
+    -----
+    A batch's entries are written to the banks when the next batch reads them (or on :meth:`flush`), not at once:
+    the scores are one matrix product with the whole bank (:func:`_dots`), whose backward pass needs the bank as it
+    was, and an in-place write before it would invalidate it. Every batch still reads the banks with all earlier
+    batches' entries written, as in CRD, and the gradient is that of the bank it read.
     """
 
     def __init__(self, feat_dim: int, n_data: int, tau: float = 0.07, momentum: float = 0.05) -> None:
@@ -87,20 +94,43 @@ class ContrastMemory(nn.Module):
         self.register_buffer("memory_t", torch.rand(n_data, feat_dim) * 2 * stdv - stdv)
         self.register_buffer("z", torch.full((2,), -1.0))  #: normalisers Z_s, Z_t (set at the first batch)
         self.n_data, self.tau, self.momentum = n_data, tau, momentum
+        self._pending: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  #: idx, e_s, e_t to write
 
     def forward(self, e_s: torch.Tensor, e_t: torch.Tensor, idx: torch.Tensor,
                 contrast_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        p_s = torch.exp(torch.bmm(self.memory_t[contrast_idx].detach(), e_s[:, :, None]).squeeze(-1) / self.tau)
-        p_t = torch.exp(torch.bmm(self.memory_s[contrast_idx].detach(), e_t[:, :, None]).squeeze(-1) / self.tau)
+        self.flush()
+        p_s = torch.exp(_dots(e_s, self.memory_t, contrast_idx) / self.tau)
+        p_t = torch.exp(_dots(e_t, self.memory_s, contrast_idx) / self.tau)
         if self.z[0] < 0:  # Z is estimated once, from the first batch, and then fixed (Monte-Carlo, as in CRD)
             self.z[0] = p_s.mean().detach() * self.n_data
             self.z[1] = p_t.mean().detach() * self.n_data
-        p_s, p_t = p_s / self.z[0], p_t / self.z[1]
+        self._pending = idx, e_s.detach(), e_t.detach()
+        return p_s / self.z[0], p_t / self.z[1]
+
+    def flush(self) -> None:
+        """Write the last batch's embeddings to the banks: ``m * old + (1 - m) * new``, renormalised."""
+        if self._pending is None:
+            return
+        idx, e_s, e_t = self._pending
+        self._pending = None
         with torch.no_grad():
             m = self.momentum
-            self.memory_s[idx] = F.normalize(m * self.memory_s[idx] + (1 - m) * e_s.detach(), dim=1)
-            self.memory_t[idx] = F.normalize(m * self.memory_t[idx] + (1 - m) * e_t.detach(), dim=1)
-        return p_s, p_t
+            self.memory_s[idx] = F.normalize(m * self.memory_s[idx] + (1 - m) * e_s, dim=1)
+            self.memory_t[idx] = F.normalize(m * self.memory_t[idx] + (1 - m) * e_t, dim=1)
+
+
+def _dots(e: torch.Tensor, bank: torch.Tensor, contrast_idx: torch.Tensor) -> torch.Tensor:
+    """``(B, D)`` embeddings . the ``(N, D)`` bank's rows ``contrast_idx (B, K + 1)`` -> ``(B, K + 1)`` dot products.
+
+    While the bank is smaller than the rows a batch reads (N <= B (K + 1)), every dot product of the batch with the
+    whole bank is one matrix product and the wanted ones are picked from it; else the rows are gathered. Why: on a
+    CPU core the gathered ``(B, K + 1, D)`` copy costs more than the product over the bank it is drawn from (B = 32,
+    K = 1000, D = 128, N = 26000, forward and backward: 27.7 ms gathered, 9.9 ms as one product). Both give the same
+    numbers up to float rounding (a test checks).
+    """
+    if len(bank) <= contrast_idx.numel():
+        return torch.gather(e @ bank.T, 1, contrast_idx)
+    return torch.bmm(bank[contrast_idx], e[:, :, None]).squeeze(-1)
 
 
 def weighted_nce(p: torch.Tensor, weights: torch.Tensor, sign: torch.Tensor, n_data: int,

@@ -34,7 +34,7 @@ from affectstream.models.methods.cmcrd.training import StudentLoss, fit_student,
 from affectstream.models.training.compare import classification_report, fold_comparison, fold_scores
 from affectstream.models.training.loop import recipe_deviations, stack_trials
 from affectstream.models.training.method import Method, Run
-from affectstream.models.training.protocols import Fold
+from affectstream.models.training.protocols import Fold, protocol_name
 
 __all__ = ["ARMS", "CMCRDConfig", "METHOD", "MLP"]
 
@@ -181,16 +181,16 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     recipe, deviations = _deviations(opts)
     out["comparison"] = fold_comparison(per_fold["no_kd"], per_fold["cmcrd"], baseline_name="no_kd",
                                         method_name="cmcrd", metric=metric, dataset=run.dataset,
-                                        folds=f"{len(results)} {out['protocol'].upper()} folds",
+                                        folds=f"{len(results)} {protocol_name(out['protocol'])} folds",
                                         controls={name: per_fold[name] for name in ("plain_kd", "shuffled_teacher")},
                                         teacher=per_fold["teacher"], recipe=recipe, deviations=deviations)
     out["p_value"] = out["comparison"]["p_value"]
     out["transductive"] = _transductive(opts)
     classes = "emotion classes" if opts.labels == "emotion" else "valence classes"
     intro = (f"{opts.teacher_modality.capitalize()} teacher -> EEG student, {opts.n_classes} {classes}, "
-             f"{out['protocol'].upper()} ({out['folds']} folds), test scores mean ± std over folds. Every student "
-             "arm has the same optimiser (AdamW, warm-up then cosine), epochs, batches and selection; only the loss "
-             f"differs. Recipe: {recipe}; deviations from the paper's: {'; '.join(deviations)}."
+             f"{protocol_name(out['protocol'])} ({out['folds']} folds), test scores mean ± std over folds. Every "
+             "student arm has the same optimiser (AdamW, warm-up then cosine), epochs, batches and selection; only the "
+             f"loss differs. Recipe: {recipe}; deviations from the paper's: {'; '.join(deviations)}."
              + (f" Transductive: {'; '.join(out['transductive'])} (never its labels)." if out["transductive"] else ""))
     labels = {"teacher": f"{opts.teacher_modality} teacher (MLP)", "no_kd": "EEG student, CE only",
               "cmcrd": "EEG student + CMCRD", "plain_kd": "EEG student + CRD (control: plain_kd)",

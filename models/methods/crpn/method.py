@@ -180,7 +180,7 @@ class PerceptLoss(ExtraLoss):
 
     def loss(self, out, x, target, epoch, cfg, idx):
         o = self.opts
-        t_logits, t_feat, high, labels = self.teacher_view(x, idx, epoch, cfg.amp_bf16)
+        t_logits, t_feat, high, labels = self.teacher_view(x, idx, epoch, cfg.bf16)
         if o.concept_selection:
             # the K images come from the global torch RNG, which the trainer's checkpoints restore
             f_ec = concept_targets(t_feat, high, labels, self.pool, self.pool_labels, o.k)
@@ -221,7 +221,7 @@ class HintonKD(ExtraLoss):
         self.teacher.eval()
 
     def loss(self, out, x, target, epoch, cfg, idx):
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.amp_bf16):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             t_logits = self.teacher.emotion(x)[0].float()
         t = self.temperature
         return self.weight * t * t * logit_kd(t_logits, out.logits.float(), None, t)

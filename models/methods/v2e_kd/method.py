@@ -49,7 +49,7 @@ from affectstream.models.training.config import TrainConfig
 from affectstream.models.training.evaluation import (evaluate_regression, paired_ttest_one_tailed, sequence_windows,
                                                      stitch)
 from affectstream.models.datasets.features import FeatureCache, FeatureConfig
-from affectstream.models.training.protocols import Fold
+from affectstream.models.training.protocols import Fold, protocol_name
 from affectstream.models.training.loop import (VALID, OptimConfig, WindowSet, batches, ccc_loss, fit, make_windows,
                                                recipe_deviations)
 from affectstream.models.training.method import Method, Run
@@ -356,7 +356,7 @@ def summarise(run: Run, data: _Data, results: list[dict]) -> tuple[dict, str]:
     kind, deviations = recipe(run.config)
     comparison = fold_comparison(
         [x["ccc"] for x in no_kd], [x["ccc"] for x in kd], baseline_name="no_kd", method_name="kd", metric="ccc",
-        dataset=run.dataset, folds=f"{len(results)} {run.config.protocol.kind.upper()} folds",
+        dataset=run.dataset, folds=f"{len(results)} {protocol_name(run.config.protocol.kind)} folds",
         controls={c: [r["test"][c]["ccc"] for r in results] for c in CONTROLS},
         teacher=[r["test"]["teacher"]["ccc"] for r in results], recipe=kind, deviations=deviations)
     comparison["adaptations"] = list(ADAPTATIONS)

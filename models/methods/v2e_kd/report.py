@@ -7,6 +7,7 @@ from pathlib import Path
 
 from affectstream.models.training.evaluation import summarise_folds
 from affectstream.models.training.method import Run
+from affectstream.models.training.protocols import protocol_name
 
 __all__ = ["mean_std", "report_markdown"]
 
@@ -34,7 +35,7 @@ def report_markdown(run: Run, s: dict, results: list[dict], plots: list[str]) ->
                   "(simulated EEG, rendered faces, planted valence). It shows that the method and the trainer work; "
                   "it is not a result on human data.", ""]
     c = s["comparison"]
-    lines += [f"Protocol: {s['protocol'].upper()}, {s['folds']} folds, target {s['target']}; test scores on the "
+    lines += [f"Protocol: {protocol_name(s['protocol'])}, {s['folds']} folds, target {s['target']}; test scores on the "
               "stitched predictions of the held-out trials, mean ± std (population) over folds.", "",
               "| model | CCC | PCC | RMSE |", "|---|---|---|---|",
               _row("visual teacher (frozen FER+ backbone + TCN)", s["teacher"]),

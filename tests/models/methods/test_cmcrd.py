@@ -127,14 +127,34 @@ def test_memory_by_hand():
     e = math.e  # student side: dots 1, 0, -1 with bank rows 0, 1, 2; Z = mean(exp) * n_data
     assert p_s.detach()[0].tolist() == pytest.approx([x / (4 * (e + 1 + 1 / e) / 3) for x in (e, 1, 1 / e)], rel=1e-6)
     assert p_t[0].tolist() == pytest.approx([x / (4 * (2 + e) / 3) for x in (1, e, 1)], rel=1e-6)  # dots 0, 1, 0
+    p_s.sum().backward()  # before the batch's entries are written: the gradient is that of the bank it read
+    z_s = 4 * (e + 1 + 1 / e) / 3  # d/de_s of sum_k exp(e_s . b_k) / Z = sum_k exp(e_s . b_k) b_k / Z
+    assert e_s.grad[0].tolist() == pytest.approx([(e - 1 / e) / z_s, 1 / z_s], rel=1e-6)
+    assert not mem.memory_t.requires_grad  # the bank does not learn by gradient
+    assert torch.equal(mem.memory_s, bank)  # written when the next batch reads the bank
+    mem.flush()
     assert mem.memory_s[0].tolist() == pytest.approx([1.0, 0.0])  # norm(0.5 (1, 0) + 0.5 (1, 0))
     assert mem.memory_t[0].tolist() == pytest.approx([2 ** -0.5, 2 ** -0.5])  # norm(0.5 (1, 0) + 0.5 (0, 1))
     z_first = mem.z.clone()
-    mem(e_s.detach(), e_t, idx, contrast)
+    p_s2, _ = mem(e_s.detach(), e_t, idx, contrast)
     assert torch.equal(mem.z, z_first)  # Z is set once
-    p_s.sum().backward()
-    assert e_s.grad is not None and e_s.grad.abs().sum() > 0  # the student's embedding learns from the bank
-    assert not mem.memory_t.requires_grad  # the bank does not
+    # the second batch reads the first one's entry in the teacher's bank, (1, 1) / sqrt(2)
+    assert p_s2[0, 0] == pytest.approx(math.exp(2 ** -0.5) / z_s, rel=1e-6)
+
+
+@pytest.mark.parametrize("n_data", [40, 4000])  # a bank smaller than a batch's reads (one product) and larger
+def test_the_scores_read_each_rows_own_bank_entries(n_data):
+    torch.manual_seed(0)
+    mem = ContrastMemory(feat_dim=8, n_data=n_data, tau=0.5)
+    e_s, e_t = torch.randn(4, 8), torch.randn(4, 8)
+    contrast = torch.randint(0, n_data, (4, 11))
+    p_s, p_t = mem(e_s, e_t, torch.arange(4), contrast)
+    z_s, z_t = mem.z.tolist()
+    for b in range(4):  # one row at a time, each dot product on its own
+        for k in range(11):
+            j = int(contrast[b, k])
+            assert float(p_s[b, k]) == pytest.approx(math.exp(float(e_s[b] @ mem.memory_t[j]) / 0.5) / z_s, rel=1e-5)
+            assert float(p_t[b, k]) == pytest.approx(math.exp(float(e_t[b] @ mem.memory_s[j]) / 0.5) / z_t, rel=1e-5)
 
 
 def test_warmup_cosine_by_hand():

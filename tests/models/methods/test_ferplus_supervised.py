@@ -18,6 +18,7 @@ from affectstream.models.methods import BUILT_IN
 from affectstream.models.training.config import ConfigError
 from affectstream.models.training.fer_data import input_spec
 from affectstream.models.training.image_loop import ImageTrainConfig, build_model, config_dict
+from affectstream.models.training.precision import native_bf16
 from affectstream.models.training.runner import load_config
 
 from fixtures.fer_images import first_images, synthetic_fer
@@ -36,9 +37,11 @@ def test_config_is_complete_and_reproduces_the_bundled_students_recorded_recipe(
     recipe = {**config_dict(student), "seed": config.run.seed}
     assert {k: recipe[k] for k in recorded} == recorded
     # options added since that run, at the values that train as it did: AdamW's default betas, the CE alone, the
-    # warm-up + cosine schedule (cosine_t_max only shapes the cyclic one)
+    # warm-up + cosine schedule (cosine_t_max only shapes the cyclic one); and the precision this machine runs it at
+    # (the bundled student trained in bfloat16 on a CPU that computes it natively; elsewhere float32)
     assert {k: recipe[k] for k in set(recipe) - set(recorded)} == {
-        "adam_betas": [0.9, 0.999], "ce_weight": 1.0, "lr_schedule": "warmup_cosine", "cosine_t_max": 5}
+        "adam_betas": [0.9, 0.999], "ce_weight": 1.0, "lr_schedule": "warmup_cosine", "cosine_t_max": 5,
+        "precision": "bfloat16" if native_bf16() else "float32"}
     assert config.options.export and config.options.int8 and config.options.export_to == ""
 
 

@@ -132,6 +132,20 @@ def test_one_step_decreases_loss(targets, amp):
     assert math.isfinite(loss0) and loss1 < loss0
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_autocast_only_where_the_cpu_computes_it_natively(monkeypatch, native):
+    monkeypatch.setattr(image_loop, "native_bf16", lambda: native)  # emulated bfloat16 is ~13x slower than float32
+    cfg = dataclasses.replace(TINY, amp_bf16=True)
+    assert cfg.bf16 is native
+    assert config_dict(cfg)["precision"] == ("bfloat16" if native else "float32")
+    assert not dataclasses.replace(cfg, amp_bf16=False).bf16  # never when switched off
+    model = build_model(cfg)
+    seen = []
+    model.classifier.register_forward_hook(lambda module, inputs, out: seen.append(out.dtype))
+    train_step(model, make_optimizer(model, cfg), torch.randn(4, 1, 48, 48), torch.zeros(4, dtype=torch.long), cfg)
+    assert seen == [torch.bfloat16 if native else torch.float32]
+
+
 def test_weight_decay_only_on_weights():
     model = build_model(TINY)
     decay, no_decay = make_optimizer(model, TINY).param_groups

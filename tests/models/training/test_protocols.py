@@ -9,7 +9,7 @@ import pytest
 
 from affectstream.models.datasets.common import Trial
 from affectstream.models.training.protocols import (Fold, FoldLeakageError, check_fold, code_block_sizes, loso_folds,
-                                                    trial_refs, trs_folds, within_subject_folds)
+                                                    subject_kfold_folds, trial_refs, trs_folds, within_subject_folds)
 
 # Per-subject trial counts of the continuous MAHNOB subset, in session order (docs/methods.md §2.1).
 MAHNOB_COUNTS = [(1, 19), (2, 5), (3, 13), (4, 9), (5, 13), (6, 9), (7, 13), (8, 13), (10, 5), (13, 6), (14, 13),
@@ -89,6 +89,23 @@ def test_loso_keeps_subjects_apart_and_accepts_trials():
     assert [f.test_subjects for f in folds] == [(2,), (1,), (3,)]  # last subject (in order of appearance) first
     for f in folds:
         assert all(k.split("/")[1] != f"s{f.test_subjects[0]:02d}" for k in f.train + f.val)
+
+
+def test_subject_kfold_tests_each_subject_once_in_contiguous_groups_never_seen_in_training():
+    subjects = [7, 3, 9, 1, 5, 2, 8, 4, 6, 10, 12]  # 11 subjects in order of appearance, 3 trials each
+    refs = [(f"s{s}/t{t}", s) for s in subjects for t in range(3)]
+    folds = subject_kfold_folds(refs, n_folds=4, seed=1, val_fraction=0.25)
+    # array_split sizes 3, 3, 3, 2; fold f tests group 3 - f (the last group first, as LOSO's last subject)
+    groups = [[7, 3, 9], [1, 5, 2], [8, 4, 6], [10, 12]]
+    assert [set(f.test_subjects) for f in folds] == [set(g) for g in reversed(groups)]
+    for f in folds:
+        assert len(f.test) == 3 * len(f.test_subjects)
+        assert not {s for k, s in refs if k in f.train + f.val} & set(f.test_subjects)
+        assert len(f.val) == len(f.train + f.val) - int(len(f.train + f.val) * 0.75)
+    assert sorted(k for f in folds for k in f.test) == sorted(k for k, _ in refs)  # every trial tested once
+    assert subject_kfold_folds(refs, n_folds=4, seed=1, val_fraction=0.25) == folds  # the seed fixes the split
+    with pytest.raises(ValueError, match="n_folds"):
+        subject_kfold_folds(refs, n_folds=12)
 
 
 def test_leakage_and_bad_input_are_caught():
