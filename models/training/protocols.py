@@ -286,17 +286,9 @@ def subject_kfold_folds(trials: Sequence[Any], n_folds: int = 4, seed: int = 0, 
         raise ValueError(f"subject k-fold needs 2 <= n_folds <= the number of subjects ({len(by_subject)}), "
                          f"got n_folds = {n_folds}")
     subjects = list(by_subject.values())
-    groups = [[i for block in subjects[a:b] for i in block]
-              for a, b in zip(*_group_edges(len(subjects), n_folds))]
+    groups = [[i for s in part for i in subjects[s]] for part in np.array_split(np.arange(len(subjects)), n_folds)]
     return [_make_fold(refs, f, _split_rest(groups, f, val_fraction, seed), "subject-kfold", val_fraction)
             for f in range(n_folds)]
-
-
-def _group_edges(n: int, k: int) -> tuple[list[int], list[int]]:
-    """Start and end of ``k`` contiguous groups of ``n`` items, sized as ``np.array_split`` sizes them."""
-    sizes = [len(part) for part in np.array_split(np.arange(n), k)]
-    ends = np.cumsum(sizes).tolist()
-    return [0, *ends[:-1]], ends
 
 
 def within_subject_folds(trials: Sequence[Any], n_folds: int = 3, seed: int = 0, val_fraction: float = 0.2
